@@ -1,0 +1,57 @@
+"""`rebalance plan` and `rebalance show`."""
+
+from __future__ import annotations
+
+import click
+
+from planner.inputs import load_planning_input, with_overrides
+from planner.plan_io import load_plan, plan_to_json, write_plan
+from planner.planning import make_plan
+from planner.policy import Goal
+from rebalance.render import render_plan
+
+GOALS = [g.value for g in Goal]
+
+
+@click.command()
+@click.option("--scenario", type=click.Path(dir_okay=False), help="Scenario file: a cluster and its policy (YAML/JSON).")
+@click.option("--snapshot", type=click.Path(dir_okay=False), help="Snapshot file from `rebalance collect` (a cluster only).")
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False),
+              help="Policy file (YAML); overrides the scenario's own policy.")
+@click.option("--goal", type=click.Choice(GOALS), help="spread the load, consolidate onto fewer hosts, or drain hosts.")
+@click.option("--drain", multiple=True, metavar="HOST", help="Host to empty (repeatable); implies --goal drain.")
+@click.option("--max-moves", type=click.IntRange(min=0), help="At most this many migrations.")
+@click.option("--time-limit", type=click.FloatRange(min=0.1), help="Seconds the solver may use (default: policy, 20).")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed; same seed and inputs give the same plan.")
+@click.option("--workers", type=click.IntRange(min=1), help="CP-SAT worker threads (default: policy, 2).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the plan to this file (plan.json).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON instead of tables.")
+def plan(scenario: str | None, snapshot: str | None, policy_path: str | None, goal: str | None,
+         drain: tuple[str, ...], max_moves: int | None, time_limit: float | None, seed: int | None,
+         workers: int | None, output: str | None, as_json: bool) -> None:
+    """Compute a placement that reaches the goal with the fewest, cheapest migrations.
+
+    Nothing is migrated: the plan is printed (and written with -o) for `rebalance apply`.
+    Exit codes: 0 plan made (possibly empty), 1 the goal cannot be met, 2 bad input.
+    """
+    planning = load_planning_input(scenario, snapshot, policy_path)
+    planning = with_overrides(planning, goal=Goal(goal) if goal else None, drain=drain, max_moves=max_moves,
+                              time_limit_s=time_limit, seed=seed, workers=workers)
+    result = make_plan(planning.resolve())
+    if output:
+        write_plan(result, output)
+    if as_json:
+        click.echo(plan_to_json(result), nl=False)
+        return
+    click.echo(render_plan(result))
+    if output:
+        click.echo(f"\nPlan written to {output}. Run it with: rebalance apply {output}")
+
+
+@click.command()
+@click.argument("plan_file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def show(plan_file: str, as_json: bool) -> None:
+    """Print a saved plan: per-host before/after, the moves, bounds and solver figures."""
+    saved = load_plan(plan_file)
+    click.echo(plan_to_json(saved) if as_json else render_plan(saved), nl=not as_json)
