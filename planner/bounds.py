@@ -1,0 +1,143 @@
+"""Lower bounds reported beside every plan: no placement can do better (solver-notes §3).
+
+- spread/drain peak, per resource: the fluid ideal (load spread perfectly over the hosts that can
+  hold it), the hottest host's load that cannot move, the threshold floor, and the largest movable
+  unit on the best host it may use;
+- consolidate hosts: hosts holding VMs that cannot move, plus the fewest of the largest remaining
+  hosts whose capacity covers the rest (L1, per dimension, heterogeneous hosts), and the largest
+  anti-affinity group per host;
+- moves: exact for the VMs that must move (drain, broken rules); for spread the VMs a host above the
+  reached peak must shed at least; for consolidation the smallest hosts that must be emptied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from planner.metrics import permille
+from planner.placement.problem import Problem, Unit
+from planner.placement.state import PlacementState
+from planner.plan import Bounds
+from planner.policy import Goal, HOST_SCOPE
+
+
+def lower_bounds(problem: Problem, start: PlacementState, reached_goal: int, must_move: Sequence[Unit]) -> Bounds:
+    if problem.goal is Goal.CONSOLIDATE:
+        goal = consolidate_bound(problem)
+        moves, memory = _consolidate_moves_bound(problem, start, reached_goal)
+    else:
+        goal = spread_bound(problem)
+        moves, memory = _spread_moves_bound(problem, start)
+    # A unit that must move pays at least its cheapest way out.
+    required_moves = sum(min(u.moved_vms(h) for h in u.allowed) for u in must_move if u.allowed)
+    required_memory = sum(min(u.move_cost(h) for h in u.allowed) for u in must_move if u.allowed)
+    return Bounds(goal=goal, moves=max(moves, required_moves), moved_memory_mib=max(memory, required_memory))
+
+
+# -- spread -------------------------------------------------------------------------------------
+
+def _resource(name: str) -> tuple[Callable[[Unit], int], Callable[[Problem, int], int]]:
+    if name == "cpu":
+        return (lambda u: u.cpu_load), (lambda p, h: p.hosts[h].cpu_capacity_millicores)
+    return (lambda u: u.memory_mib), (lambda p, h: p.hosts[h].usable_memory_mib)
+
+
+def peak_bound(problem: Problem, name: str, floor: int) -> int:
+    size, capacity = _resource(name)
+    holders = {h for u in problem.units for h in u.allowed} & problem.metric_hosts
+    total = sum(size(u) for u in problem.units if u.member_hosts[0] in problem.metric_hosts)
+    fluid = permille(total, sum(capacity(problem, h) for h in holders)) if holders else 0
+    fixed = [0] * len(problem.hosts)
+    for unit in problem.units:
+        if unit.fixed and unit.current is not None:
+            fixed[unit.current] += size(unit)
+    fixed_peak = max([permille(fixed[h], capacity(problem, h)) for h in problem.metric_hosts] + [0])
+    largest = max([min(permille(fixed[h] + size(u), capacity(problem, h)) for h in u.allowed)
+                   for u in problem.units if u.allowed and not u.fixed] + [0])
+    return max(fluid, fixed_peak, largest, floor)
+
+
+def spread_bound(problem: Problem) -> int:
+    wc, wm = problem.spread_weights
+    fc, fm = problem.spread_floors
+    bound = 0
+    if wc:
+        bound += wc * peak_bound(problem, "cpu", fc)
+    if wm:
+        bound += wm * peak_bound(problem, "memory", fm)
+    return bound
+
+
+def _spread_moves_bound(problem: Problem, start: PlacementState) -> tuple[int, int]:
+    """Each host above the fluid peak sheds at least its excess load (largest VMs first for the count,
+    the least memory per unit of load first for the memory)."""
+    wc, _ = problem.spread_weights
+    if not wc:
+        return 0, 0
+    target = peak_bound(problem, "cpu", problem.spread_floors[0])
+    moves = memory = 0
+    for host in problem.metric_hosts:
+        capacity = problem.hosts[host].cpu_capacity_millicores
+        excess = start.load[host] - target * capacity // 1000
+        if excess <= 0:
+            continue
+        movable = [problem.units[i] for i in start.units_on[host] if not problem.units[i].fixed]
+        moves += _fewest_covering([u.cpu_load for u in movable], excess)
+        memory += _fractional_knapsack([(u.memory_mib, u.cpu_load) for u in movable], excess)
+    return moves, memory
+
+
+def _fewest_covering(sizes: list[int], amount: int) -> int:
+    covered = count = 0
+    for size in sorted(sizes, reverse=True):
+        if covered >= amount:
+            break
+        covered += size
+        count += 1
+    return count
+
+
+def _fractional_knapsack(items: list[tuple[int, int]], amount: int) -> int:
+    """Least (fractional) memory whose load covers `amount`: take the cheapest memory per load first."""
+    cost = 0.0
+    for memory, load in sorted((i for i in items if i[1] > 0), key=lambda i: i[0] / i[1]):
+        if amount <= 0:
+            break
+        take = min(1.0, amount / load)
+        cost += take * memory
+        amount -= load * take
+    return int(cost)
+
+
+# -- consolidate ---------------------------------------------------------------------------------
+
+def consolidate_bound(problem: Problem) -> int:
+    always_on = {u.current for u in problem.units if u.fixed and u.current is not None}
+    candidates = [h for h in problem.metric_hosts if h not in always_on and any(h in u.allowed for u in problem.units)]
+    bound = len(always_on)
+    for size, limit in (
+        (lambda u: u.memory_mib, problem.memory_limit),
+        (lambda u: u.vcpus, problem.vcpu_limit),
+        (lambda u: u.cpu_load, problem.load_limit),
+    ):
+        demand = sum(size(u) for u in problem.units if u.member_hosts[0] in problem.metric_hosts)
+        demand -= sum(limit[h] for h in always_on)
+        extra = 0
+        for capacity in sorted((limit[h] for h in candidates), reverse=True):
+            if demand <= 0:
+                break
+            demand -= capacity
+            extra += 1
+        bound = max(bound, len(always_on) + extra)
+    largest_group = max([len(g.members) for g in problem.rules.anti_affinity if g.scope == HOST_SCOPE] + [0])
+    return max(bound, largest_group)
+
+
+def _consolidate_moves_bound(problem: Problem, start: PlacementState, hosts_kept: int) -> tuple[int, int]:
+    """At least (occupied − kept) occupied hosts are emptied: the cheapest ones to empty."""
+    occupied = [h for h in problem.metric_hosts if start.units_on[h]]
+    emptiable = [h for h in occupied if not any(problem.units[i].fixed for i in start.units_on[h])]
+    must_empty = max(0, len(occupied) - hosts_kept)
+    counts = sorted(sum(len(problem.units[i].vms) for i in start.units_on[h]) for h in emptiable)[:must_empty]
+    memory = sorted(start.memory[h] for h in emptiable)[:must_empty]
+    return sum(counts), sum(memory)

@@ -1,0 +1,30 @@
+"""Why each VM moves, in a sentence an operator can check against the before/after table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from planner.metrics import HostUsage
+from planner.model import VM
+from planner.policy import Goal
+
+
+def _pct(permille: int) -> str:
+    return f"{permille / 10:.0f}%"
+
+
+def move_reason(vm: VM, destination: str, goal: Goal, before: Mapping[str, HostUsage],
+                after: Mapping[str, HostUsage], drained: frozenset[str], freed: frozenset[str],
+                repairs: Mapping[str, str]) -> str:
+    source = vm.host
+    if source in drained:
+        return f"drains {source}"
+    if vm.name in repairs:
+        return repairs[vm.name]
+    if goal is Goal.CONSOLIDATE:
+        if source in freed:
+            return f"empties {source} so it can be powered down"
+        return f"makes room to empty another host ({source} → {destination})"
+    was, now = before[source], after[source]
+    return (f"relieves {source}: CPU {_pct(was.cpu_permille)} → {_pct(now.cpu_permille)}, "
+            f"memory {_pct(was.memory_permille)} → {_pct(now.memory_permille)}")

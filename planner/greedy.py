@@ -1,0 +1,216 @@
+"""Fast heuristics: the warm start for CP-SAT, the fallback when it finds nothing, and a baseline.
+
+All of them work on a PlacementState and only ever make moves that keep every hard rule, so their
+result is a valid plan on its own.
+
+- repair: VMs that must move (drained host, broken rule, host over a hard limit) go to the host
+  where they raise the utilisation least. A drain is exactly this.
+- spread: repeatedly move a VM off a host at the peak to a host that stays below the peak.
+- consolidate: empty the cheapest hosts one by one into the hosts that stay on (best fit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from planner.errors import InfeasibleError
+from planner.infeasibility import explain_no_room
+from planner.metrics import permille
+from planner.placement.problem import Problem, Unit
+from planner.placement.state import PlacementState
+from planner.policy import Goal
+
+MAX_GREEDY_STEPS = 100_000
+
+
+def greedy_placement(problem: Problem) -> PlacementState:
+    """The heuristic placement for the problem's goal (always satisfies the hard rules)."""
+    state = PlacementState(problem)
+    repair(state)
+    if problem.goal is Goal.SPREAD:
+        improve_spread(state)
+    elif problem.goal is Goal.CONSOLIDATE:
+        consolidate_hosts(state)
+    return state
+
+
+# -- budget -----------------------------------------------------------------------------------
+
+def within_budget(state: PlacementState, unit: Unit, host: int) -> bool:
+    limits = state.problem.rules.policy.limits
+    current = state.assignment[unit.index]
+    if limits.max_moves is not None:
+        if state.moved_vms + unit.moved_vms(host) - unit.moved_vms(current) > limits.max_moves:
+            return False
+    if limits.max_moved_memory_mib is not None:
+        if state.moved_mib + unit.move_cost(host) - unit.move_cost(current) > limits.max_moved_memory_mib:
+            return False
+    return True
+
+
+def balance_score(state: PlacementState, unit: Unit, host: int) -> int:
+    """Weighted utilisation of `host` with `unit` on it: lower is a better place to put load."""
+    wc, wm = state.problem.spread_weights
+    h = state.problem.hosts[host]
+    return wc * permille(state.load[host] + unit.cpu_load, h.cpu_capacity_millicores) + \
+        wm * permille(state.memory[host] + unit.memory_mib, h.usable_memory_mib) + \
+        permille(state.vcpus[host] + unit.vcpus, max(1, state.problem.vcpu_limit[host]))
+
+
+# -- repair (and drain) -------------------------------------------------------------------------
+
+def units_needing_repair(state: PlacementState) -> list[Unit]:
+    problem = state.problem
+    needy: dict[int, Unit] = {}
+    for unit in problem.movable:
+        host = state.assignment[unit.index]
+        if unit.current is None or host not in unit.allowed:
+            needy[unit.index] = unit
+    for host in range(len(problem.hosts)):
+        if state.over_hard_limit(host):
+            # Shed the largest movable VMs first: fewest moves to get back under the limit.
+            for index in sorted(state.units_on[host], key=lambda i: -problem.units[i].memory_mib):
+                unit = problem.units[index]
+                if not unit.fixed:
+                    needy[index] = unit
+    for unit in _anti_affinity_surplus(state):
+        needy[unit.index] = unit
+    return sorted(needy.values(), key=lambda u: (-u.memory_mib, -u.vcpus, u.index))
+
+
+def _anti_affinity_surplus(state: PlacementState) -> Iterable[Unit]:
+    """All but one member of each crowded domain (keep a fixed member, else the largest)."""
+    problem = state.problem
+    for group_index, group in enumerate(problem.rules.anti_affinity):
+        by_domain: dict[int, list[Unit]] = {}
+        members = set(group.members)
+        for unit in problem.units:
+            if members.intersection(unit.vms):
+                domain = problem.domains[group_index][state.assignment[unit.index]]
+                by_domain.setdefault(domain, []).append(unit)
+        for crowd in by_domain.values():
+            crowd.sort(key=lambda u: (not u.fixed, -u.memory_mib))
+            yield from (u for u in crowd[1:] if not u.fixed)
+
+
+def repair(state: PlacementState) -> None:
+    """Move every unit that must move to the host it burdens least; fail with the reason if none fits."""
+    needy = units_needing_repair(state)
+    # Take them all out of the way first, so they do not block each other's old spots.
+    for unit in needy:
+        best = _least_loaded_fit(state, unit, exclude=state.assignment[unit.index])
+        if best is None:
+            raise InfeasibleError(explain_no_room(state, unit, needy))
+        if not within_budget(state, unit, best):
+            raise InfeasibleError(
+                f"the limits allow fewer moves than the {len(needy)} VM group(s) that must move "
+                f"(drained hosts or broken rules); raise max_moves / max_moved_gib")
+        state.move(unit, best)
+    if units_needing_repair(state):
+        left = ", ".join("+".join(u.vms) for u in units_needing_repair(state)[:5])
+        raise InfeasibleError(f"could not find a placement that satisfies every rule for {left}")
+
+
+def _least_loaded_fit(state: PlacementState, unit: Unit, exclude: int) -> int | None:
+    options = [h for h in unit.allowed if h != exclude and state.fits(unit, h)]
+    if not options:
+        return None
+    return min(options, key=lambda h: (balance_score(state, unit, h), h))
+
+
+# -- spread -------------------------------------------------------------------------------------
+
+def improve_spread(state: PlacementState) -> None:
+    """Move VMs off peak hosts while a move lowers a peak host without creating a new one."""
+    for _ in range(MAX_GREEDY_STEPS):
+        move = _best_peak_relief(state)
+        if move is None:
+            return
+        state.move(*move)
+
+
+def _peaks(state: PlacementState) -> tuple[int, int]:
+    hosts = state.problem.metric_hosts
+    return max(state.cpu_permille(h) for h in hosts), max(state.memory_permille(h) for h in hosts)
+
+
+def _best_peak_relief(state: PlacementState) -> tuple[Unit, int] | None:
+    problem = state.problem
+    wc, wm = problem.spread_weights
+    fc, fm = problem.spread_floors
+    peak_cpu, peak_mem = _peaks(state)
+    hot_cpu = wc > 0 and peak_cpu > fc
+    hot_mem = wm > 0 and peak_mem > fm
+    # A target may not reach a hot peak, nor rise above a peak that is not hot (or its floor).
+    cpu_cap = peak_cpu - 1 if hot_cpu else max(peak_cpu, fc)
+    mem_cap = peak_mem - 1 if hot_mem else max(peak_mem, fm)
+    for source in problem.metric_hosts:
+        on_cpu_peak = hot_cpu and state.cpu_permille(source) == peak_cpu
+        on_mem_peak = hot_mem and state.memory_permille(source) == peak_mem
+        if on_cpu_peak or on_mem_peak:
+            # If one peak host cannot be relieved, the peak cannot drop: stop there.
+            return _relief_for(state, source, cpu_cap, mem_cap, peak_cpu if on_cpu_peak else None,
+                               peak_mem if on_mem_peak else None)
+    return None
+
+
+def _relief_for(state: PlacementState, source: int, cpu_cap: int, mem_cap: int,
+                source_cpu_peak: int | None, source_mem_peak: int | None) -> tuple[Unit, int] | None:
+    """The cheapest move off `source` that lowers it on its peak(s) and keeps the target under the caps."""
+    problem = state.problem
+    hosts = problem.hosts
+    best: tuple[tuple[int, int, int], Unit, int] | None = None
+    for index in state.units_on[source]:
+        unit = problem.units[index]
+        if unit.fixed:
+            continue
+        src_cpu = permille(state.load[source] - unit.cpu_load, hosts[source].cpu_capacity_millicores)
+        src_mem = permille(state.memory[source] - unit.memory_mib, hosts[source].usable_memory_mib)
+        # The source must come off every peak it is on; a move that leaves it there is wasted.
+        if (source_cpu_peak is not None and src_cpu >= source_cpu_peak) or \
+                (source_mem_peak is not None and src_mem >= source_mem_peak):
+            continue
+        for target in unit.allowed:
+            if target == source or not state.fits(unit, target) or not within_budget(state, unit, target):
+                continue
+            new_cpu = permille(state.load[target] + unit.cpu_load, hosts[target].cpu_capacity_millicores)
+            new_mem = permille(state.memory[target] + unit.memory_mib, hosts[target].usable_memory_mib)
+            if new_cpu > cpu_cap or new_mem > mem_cap:
+                continue
+            # Least memory moved first, then the deepest relief, then the coolest target.
+            key = (unit.move_cost(target) - unit.move_cost(source), src_cpu + src_mem, new_cpu + new_mem)
+            if best is None or key < best[0]:
+                best = (key, unit, target)
+    return None if best is None else (best[1], best[2])
+
+
+# -- consolidate ------------------------------------------------------------------------------------
+
+def consolidate_hosts(state: PlacementState) -> list[int]:
+    """Empty hosts, cheapest first, into hosts that stay on; returns the hosts freed."""
+    problem = state.problem
+    freed: list[int] = []
+    in_use = [h for h in problem.metric_hosts if state.units_on[h]]
+    order = sorted(in_use, key=lambda h: (state.memory[h], len(state.units_on[h]), h))
+    for source in order:
+        units = [problem.units[i] for i in state.units_on[source]]
+        if any(u.fixed for u in units):
+            continue
+        mark = len(state.moves)
+        if _empty_host(state, source, units, freed):
+            freed.append(source)
+        else:
+            state.undo_to(mark)
+    return freed
+
+
+def _empty_host(state: PlacementState, source: int, units: list[Unit], freed: list[int]) -> bool:
+    closed = set(freed) | {source}
+    for unit in sorted(units, key=lambda u: (-u.memory_mib, -u.vcpus)):
+        targets = [h for h in unit.allowed
+                   if h not in closed and state.units_on[h] and state.fits(unit, h) and within_budget(state, unit, h)]
+        if not targets:
+            return False
+        # Best fit: the tightest host left after placing it, so big holes stay for big VMs.
+        state.move(unit, min(targets, key=lambda h: (state.problem.memory_limit[h] - state.memory[h] - unit.memory_mib, h)))
+    return True

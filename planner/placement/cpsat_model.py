@@ -1,0 +1,201 @@
+"""The CP-SAT model: Booleans x[unit, host] over candidate hosts, capacity and rule rows, goal and cost.
+
+Formulation (solver-notes §0): `exactly_one` per unit; one linear row per host and hard resource
+with the fixed units' usage subtracted; `at_most_one` per anti-affinity group and domain; the goal
+as linear rows on one integer per resource (spread, drain) or a used-host Boolean per host linked
+through capacity (consolidate); moved memory read off x with no extra variables.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ortools.sat.python import cp_model
+
+from planner.metrics import permille
+from planner.placement.problem import NO_LIMIT, Problem, Unit
+from planner.placement.state import PlacementState
+from planner.policy import Goal
+
+
+@dataclass
+class PlacementModel:
+    problem: Problem
+    model: cp_model.CpModel
+    x: dict[tuple[int, int], cp_model.IntVar]
+    goal: cp_model.LinearExprT
+    cost: cp_model.LinearExprT  # MiB migrated
+    coarse_cost: cp_model.LinearExprT  # GiB (rounded up), for the stage-1 tie-break
+    max_coarse_cost: int
+    goal_vars: dict[str, cp_model.IntVar] = field(default_factory=dict)
+    used: dict[int, cp_model.IntVar] = field(default_factory=dict)
+
+    def hint(self, assignment: list[int]) -> None:
+        """A complete hint: every x, and the goal variables at their values for that assignment."""
+        self.model.clear_hints()
+        for (unit, host), var in self.x.items():
+            self.model.add_hint(var, assignment[unit] == host)
+        state = PlacementState(self.problem, assignment)
+        peaks = {
+            "cpu": max([state.cpu_permille(h) for h in self.problem.metric_hosts] + [0]),
+            "memory": max([state.memory_permille(h) for h in self.problem.metric_hosts] + [0]),
+        }
+        for name, var in self.goal_vars.items():
+            self.model.add_hint(var, max(peaks[name], _lower_bound(var)))
+        for host, var in self.used.items():
+            self.model.add_hint(var, bool(state.units_on[host]))
+
+    def read(self, solver: cp_model.CpSolver, fallback: list[int]) -> list[int]:
+        assignment = list(fallback)
+        for (unit, host), var in self.x.items():
+            if solver.boolean_value(var):
+                assignment[unit] = host
+        return assignment
+
+
+def _lower_bound(var: cp_model.IntVar) -> int:
+    return var.proto.domain[0]
+
+
+def build_model(problem: Problem, candidates: dict[int, tuple[int, ...]], fixed_at: list[int]) -> PlacementModel:
+    """`fixed_at[u]` is where a unit without a choice sits (fixed units, and units with one candidate)."""
+    model = cp_model.CpModel()
+    x: dict[tuple[int, int], cp_model.IntVar] = {}
+    by_host: dict[int, list[tuple[Unit, cp_model.IntVar]]] = defaultdict(list)
+    fixed = _FixedUsage(problem)
+    for unit in problem.units:
+        hosts = candidates.get(unit.index, ())
+        if len(hosts) <= 1:
+            fixed.add(unit, hosts[0] if hosts else fixed_at[unit.index])
+            continue
+        row = []
+        for host in hosts:
+            var = model.new_bool_var(f"x_{unit.index}_{host}")
+            x[unit.index, host] = var
+            by_host[host].append((unit, var))
+            row.append(var)
+        model.add_exactly_one(row)
+    _capacity_rows(model, problem, by_host, fixed)
+    _anti_affinity_rows(model, problem, by_host, fixed)
+    cost = sum(unit_cost * var for (u, h), var in x.items() if (unit_cost := problem.units[u].move_cost(h)))
+    coarse_terms = {(u, h): -(-problem.units[u].move_cost(h) // 1024) for (u, h) in x}
+    coarse = sum(c * x[key] for key, c in coarse_terms.items() if c)
+    max_coarse = sum(max(coarse_terms[u.index, h] for h in candidates[u.index]) for u in problem.units
+                     if len(candidates.get(u.index, ())) > 1)
+    placement = PlacementModel(problem, model, x, 0, cost + fixed.cost, coarse, max_coarse)
+    _limits_rows(model, problem, x, fixed)
+    if problem.goal is Goal.CONSOLIDATE:
+        _consolidate_goal(placement, by_host, fixed)
+    else:
+        _spread_goal(placement, by_host, fixed)
+    return placement
+
+
+class _FixedUsage:
+    """Usage of units that have no choice, subtracted from each host's capacity."""
+
+    def __init__(self, problem: Problem) -> None:
+        hosts = len(problem.hosts)
+        self.memory = [0] * hosts
+        self.vcpus = [0] * hosts
+        self.load = [0] * hosts
+        self.members: dict[tuple[int, int], int] = defaultdict(int)  # (group, domain) → members there
+        self.cost = 0
+        self.moved_vms = 0
+        self.problem = problem
+
+    def add(self, unit: Unit, host: int) -> None:
+        self.memory[host] += unit.memory_mib
+        self.vcpus[host] += unit.vcpus
+        self.load[host] += unit.cpu_load
+        self.cost += unit.move_cost(host)
+        self.moved_vms += unit.moved_vms(host)
+        for group in unit.anti_affinity:
+            members = self.problem.rules.anti_affinity[group].members
+            self.members[group, self.problem.domains[group][host]] += sum(1 for n in unit.vms if n in members)
+
+
+def _capacity_rows(model: cp_model.CpModel, problem: Problem, by_host: dict, fixed: _FixedUsage) -> None:
+    for host, entries in by_host.items():
+        model.add(sum(u.memory_mib * v for u, v in entries) <= problem.memory_limit[host] - fixed.memory[host])
+        model.add(sum(u.vcpus * v for u, v in entries) <= problem.vcpu_limit[host] - fixed.vcpus[host])
+        if problem.load_limit[host] < NO_LIMIT:
+            model.add(sum(u.cpu_load * v for u, v in entries) <= problem.load_limit[host] - fixed.load[host])
+
+
+def _anti_affinity_rows(model: cp_model.CpModel, problem: Problem, by_host: dict, fixed: _FixedUsage) -> None:
+    rows: dict[tuple[int, int], list[tuple[int, cp_model.IntVar]]] = defaultdict(list)
+    for host, entries in by_host.items():
+        for unit, var in entries:
+            for group in unit.anti_affinity:
+                members = problem.rules.anti_affinity[group].members
+                count = sum(1 for n in unit.vms if n in members)
+                rows[group, problem.domains[group][host]].append((count, var))
+    for (group, domain), terms in rows.items():
+        room = 1 - fixed.members[group, domain]
+        if all(count == 1 for count, _ in terms) and room == 1:
+            model.add_at_most_one(var for _, var in terms)
+        else:
+            model.add(sum(count * var for count, var in terms) <= max(room, 0))
+
+
+def _limits_rows(model: cp_model.CpModel, problem: Problem, x: dict, fixed: _FixedUsage) -> None:
+    limits = problem.rules.policy.limits
+    if limits.max_moves is not None:
+        moved = sum(n * var for (u, h), var in x.items() if (n := problem.units[u].moved_vms(h)))
+        model.add(moved + fixed.moved_vms <= limits.max_moves)
+    if limits.max_moved_memory_mib is not None:
+        moved_mib = sum(c * var for (u, h), var in x.items() if (c := problem.units[u].move_cost(h)))
+        model.add(moved_mib + fixed.cost <= limits.max_moved_memory_mib)
+
+
+def _spread_goal(placement: PlacementModel, by_host: dict, fixed: _FixedUsage) -> None:
+    """U_cpu, U_mem ≥ every metric host's utilisation (per-mille); goal = weighted sum."""
+    problem, model = placement.problem, placement.model
+    weight = dict(zip(("cpu", "memory"), problem.spread_weights))
+    floor = dict(zip(("cpu", "memory"), problem.spread_floors))
+    capacity = {
+        "cpu": [h.cpu_capacity_millicores for h in problem.hosts],
+        "memory": [h.usable_memory_mib for h in problem.hosts],
+    }
+    used = {"cpu": fixed.load, "memory": fixed.memory}
+    size = {"cpu": lambda u: u.cpu_load, "memory": lambda u: u.memory_mib}
+    goal = 0
+    for name in ("cpu", "memory"):
+        if weight[name] == 0:
+            continue
+        hosts = problem.metric_hosts
+        lowest = max([floor[name]] + [permille(used[name][h], capacity[name][h]) for h in hosts])
+        highest = max(lowest, max(permille(used[name][h] + sum(size[name](u) for u, _ in by_host.get(h, ())),
+                                           capacity[name][h]) for h in hosts))
+        peak = model.new_int_var(lowest, highest, f"peak_{name}")
+        for host in hosts:
+            entries = by_host.get(host)
+            if entries:
+                model.add(1000 * (sum(size[name](u) * v for u, v in entries) + used[name][host])
+                          <= peak * capacity[name][host])
+        placement.goal_vars[name] = peak
+        goal += weight[name] * peak
+    placement.goal = goal
+
+
+def _consolidate_goal(placement: PlacementModel, by_host: dict, fixed: _FixedUsage) -> None:
+    """One Boolean per host that may end empty; capacity only opens on a used host."""
+    problem, model = placement.problem, placement.model
+    always_on = 0
+    goal = 0
+    for host in problem.metric_hosts:
+        entries = by_host.get(host, [])
+        if fixed.memory[host] or fixed.vcpus[host]:
+            always_on += 1
+            continue
+        if not entries:
+            continue
+        used = model.new_bool_var(f"used_{host}")
+        placement.used[host] = used
+        model.add(sum(u.memory_mib * v for u, v in entries) <= problem.memory_limit[host] * used)
+        for _, var in entries:
+            model.add_implication(var, used)
+        goal += used
+    placement.goal = goal + always_on

@@ -1,0 +1,95 @@
+"""Greedy first, then CP-SAT in two stages: the goal, then the least moved memory at that goal.
+
+Stage 1 minimises `W·goal + moved GiB` (W larger than any moved GiB, so the goal comes first and
+stage 1 does not wander among equally good plans); stage 2 adds `goal ≤ best` and minimises moved
+MiB exactly, hinted with the stage-1 plan. If CP-SAT returns nothing in time (it can, even with a
+complete hint, when presolve eats the budget) the greedy plan stands.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from planner.placement.candidates import choose_candidates
+from planner.placement.cpsat_model import PlacementModel, build_model
+from planner.placement.problem import Problem
+from planner.placement.state import PlacementState
+from planner.policy import SolverSettings
+
+STAGE_ONE_SHARE = 0.6
+GOOD = (cp_model.OPTIMAL, cp_model.FEASIBLE)
+
+
+@dataclass(frozen=True)
+class SolveOutcome:
+    assignment: tuple[int, ...]
+    method: str
+    status: str
+    goal: int
+    goal_bound: int | None
+    variables: int
+    wall_time_s: float
+
+
+def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementState,
+                    settings: SolverSettings, greedy_goal: int) -> SolveOutcome:
+    began = time.monotonic()
+    candidates = choose_candidates(problem, start, greedy, settings.candidates_per_vm, settings.seed)
+    placement = build_model(problem, candidates, greedy.assignment)
+    if not placement.x:
+        return SolveOutcome(tuple(greedy.assignment), "greedy", "NO_CHOICE", greedy_goal, None, 0,
+                            time.monotonic() - began)
+    budget = max(0.1, settings.time_limit_s - (time.monotonic() - began))
+    first = _stage_one(placement, greedy.assignment, settings, budget * STAGE_ONE_SHARE)
+    if first is None:
+        return SolveOutcome(tuple(greedy.assignment), "greedy", "CP-SAT found no plan in time", greedy_goal,
+                            None, len(placement.x), time.monotonic() - began)
+    assignment, goal, bound, status = first
+    remaining = max(0.1, settings.time_limit_s - (time.monotonic() - began))
+    second = _stage_two(placement, assignment, goal, settings, remaining)
+    if second is not None:
+        assignment, second_status = second
+        status = f"{status}/{second_status}"
+    return SolveOutcome(tuple(assignment), "cp-sat", status, goal, bound, len(placement.x), time.monotonic() - began)
+
+
+def _solver(settings: SolverSettings, seconds: float) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    parameters = solver.parameters
+    parameters.max_time_in_seconds = seconds
+    parameters.num_workers = settings.workers
+    parameters.random_seed = settings.seed
+    # Measured on 2 cores (solver-notes §1.5): symmetry detection and probing can eat the whole
+    # budget in presolve on assignment models and return nothing.
+    parameters.symmetry_level = 0
+    parameters.cp_model_probing_level = 0
+    return solver
+
+
+def _stage_one(placement: PlacementModel, hint: list[int], settings: SolverSettings,
+               seconds: float) -> tuple[list[int], int, int, str] | None:
+    weight = placement.max_coarse_cost + 1
+    placement.model.minimize(weight * placement.goal + placement.coarse_cost)
+    placement.hint(hint)
+    solver = _solver(settings, seconds)
+    status = solver.solve(placement.model)
+    if status not in GOOD:
+        return None
+    goal = int(solver.value(placement.goal))
+    bound = int(solver.best_objective_bound) // weight
+    return placement.read(solver, hint), goal, bound, solver.status_name(status)
+
+
+def _stage_two(placement: PlacementModel, hint: list[int], goal: int, settings: SolverSettings,
+               seconds: float) -> tuple[list[int], str] | None:
+    placement.model.add(placement.goal <= goal)
+    placement.model.minimize(placement.cost)
+    placement.hint(hint)
+    solver = _solver(settings, seconds)
+    status = solver.solve(placement.model)
+    if status not in GOOD:
+        return None
+    return placement.read(solver, hint), solver.status_name(status)

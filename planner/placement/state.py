@@ -1,0 +1,121 @@
+"""A mutable placement with incremental usage bookkeeping, for the greedy heuristics.
+
+Moving a unit updates per-host memory, vCPUs, load and anti-affinity occupancy in O(groups), so
+a heuristic can try thousands of moves per second and undo them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from planner.metrics import permille
+from planner.placement.problem import Problem, Unit
+
+
+class PlacementState:
+    def __init__(self, problem: Problem, assignment: Iterable[int] | None = None) -> None:
+        self.problem = problem
+        hosts = len(problem.hosts)
+        self.memory = [0] * hosts
+        self.vcpus = [0] * hosts
+        self.load = [0] * hosts
+        self.units_on: list[set[int]] = [set() for _ in range(hosts)]
+        # occupancy[group][domain] = members of the group placed in that domain
+        self.occupancy = [dict[int, int]() for _ in problem.domains]
+        self.assignment: list[int] = []
+        self.moves: list[tuple[int, int, int]] = []  # (unit, from, to) for undo
+        self.moved_vms = 0  # relative to where the VMs run now
+        self.moved_mib = 0
+        start = list(assignment) if assignment is not None else [self._start_host(u) for u in problem.units]
+        for unit, host in zip(problem.units, start):
+            self.assignment.append(host)
+            self._add(unit, host)
+            self.moved_vms += unit.moved_vms(host)
+            self.moved_mib += unit.move_cost(host)
+
+    @staticmethod
+    def _start_host(unit: Unit) -> int:
+        # A split affinity group starts where its first member runs; the greedy repairs it.
+        return unit.current if unit.current is not None else unit.member_hosts[0]
+
+    def _add(self, unit: Unit, host: int, sign: int = 1) -> None:
+        self.memory[host] += sign * unit.memory_mib
+        self.vcpus[host] += sign * unit.vcpus
+        self.load[host] += sign * unit.cpu_load
+        (self.units_on[host].add if sign > 0 else self.units_on[host].discard)(unit.index)
+        for group in unit.anti_affinity:
+            domain = self.problem.domains[group][host]
+            self.occupancy[group][domain] = self.occupancy[group].get(domain, 0) + sign * self._members_in(unit, group)
+
+    def _members_in(self, unit: Unit, group: int) -> int:
+        members = self.problem.rules.anti_affinity[group].members
+        return sum(1 for name in unit.vms if name in members)
+
+    def fits(self, unit: Unit, host: int) -> bool:
+        """Could `unit` move to `host` now without breaking a limit or rule?"""
+        if host not in unit.allowed:
+            return False
+        here = self.assignment[unit.index] == host
+        extra = 0 if here else 1
+        p = self.problem
+        if self.memory[host] + extra * unit.memory_mib > p.memory_limit[host]:
+            return False
+        if self.vcpus[host] + extra * unit.vcpus > p.vcpu_limit[host]:
+            return False
+        if self.load[host] + extra * unit.cpu_load > p.load_limit[host]:
+            return False
+        return self.anti_affinity_ok(unit, host)
+
+    def anti_affinity_ok(self, unit: Unit, host: int) -> bool:
+        current = self.assignment[unit.index]
+        for group in unit.anti_affinity:
+            domain = self.problem.domains[group][host]
+            others = self.occupancy[group].get(domain, 0)
+            if self.problem.domains[group][current] == domain:
+                others -= self._members_in(unit, group)
+            if others > 0:
+                return False
+        return True
+
+    def move(self, unit: Unit, host: int) -> None:
+        source = self.assignment[unit.index]
+        if source == host:
+            return
+        self._relocate(unit, source, host)
+        self.moves.append((unit.index, source, host))
+
+    def _relocate(self, unit: Unit, source: int, host: int) -> None:
+        self._add(unit, source, -1)
+        self._add(unit, host)
+        self.assignment[unit.index] = host
+        self.moved_vms += unit.moved_vms(host) - unit.moved_vms(source)
+        self.moved_mib += unit.move_cost(host) - unit.move_cost(source)
+
+    def undo_to(self, mark: int) -> None:
+        """Roll back every move made since len(self.moves) was `mark`."""
+        while len(self.moves) > mark:
+            index, source, _ = self.moves.pop()
+            unit = self.problem.units[index]
+            self._relocate(unit, self.assignment[index], source)
+
+    # Utilisation, in the same per-mille as planner.metrics, so greedy and reports agree.
+    def cpu_permille(self, host: int) -> int:
+        return permille(self.load[host], self.problem.hosts[host].cpu_capacity_millicores)
+
+    def memory_permille(self, host: int) -> int:
+        return permille(self.memory[host], self.problem.hosts[host].usable_memory_mib)
+
+    def over_hard_limit(self, host: int) -> bool:
+        p = self.problem
+        return self.memory[host] > p.memory_limit[host] or self.vcpus[host] > p.vcpu_limit[host] \
+            or self.load[host] > p.load_limit[host]
+
+    def spread_metric(self) -> int:
+        wc, wm = self.problem.spread_weights
+        fc, fm = self.problem.spread_floors
+        hosts = self.problem.metric_hosts
+        return wc * max([self.cpu_permille(h) for h in hosts] + [fc]) + \
+            wm * max([self.memory_permille(h) for h in hosts] + [fm])
+
+    def hosts_in_use(self) -> int:
+        return sum(1 for h in self.problem.metric_hosts if self.units_on[h])
