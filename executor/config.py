@@ -1,0 +1,153 @@
+"""Executor settings: the Nova live-migration knobs by their names, plus the dispatch limits.
+
+A flat YAML mapping; every key is optional. Errors name the file and the field.
+
+    live_migration_uri: qemu+tcp://%s/system
+    live_migration_flag: VIR_MIGRATE_UNDEFINE_SOURCE, VIR_MIGRATE_PEER2PEER, VIR_MIGRATE_LIVE, VIR_MIGRATE_PERSIST_DEST
+    live_migration_bandwidth: 0            # MiB/s, 0 = unlimited
+    live_migration_retry_count: 30         # one-second retries of transient connection failures
+    live_migration_completion_timeout: 800 # seconds per GiB of guest memory, then the timeout action
+    live_migration_timeout_action: abort   # or force_complete (post-copy switch if permitted, else abort)
+    live_migration_permit_auto_converge: false
+    live_migration_permit_post_copy: false
+    max_concurrent_live_migrations: 1      # outgoing per host (Nova's meaning)
+    max_concurrent_incoming_migrations: 1  # incoming per host
+    max_parallel_migrations: 2             # over the whole cluster
+    progress_interval_s: 1.0
+    abort_on_interrupt: false              # Ctrl-C: abort in-flight migrations instead of letting them finish
+    lock_dir: ""                           # where per-cluster locks live (default: the temp directory)
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from executor.libvirt_flags import DEFAULT_MIGRATE_FLAGS, MIGRATE_FLAGS
+from executor.schedule import Limits
+from planner.errors import InputError
+from planner.records import check_keys, expect_mapping
+from planner.scenario import read_document
+
+
+class TimeoutAction(str, enum.Enum):
+    ABORT = "abort"
+    FORCE_COMPLETE = "force_complete"
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    live_migration_uri: str = "qemu+tcp://%s/system"
+    live_migration_flag: tuple[str, ...] = DEFAULT_MIGRATE_FLAGS
+    live_migration_bandwidth: int = 0
+    live_migration_retry_count: int = 30
+    live_migration_completion_timeout: int = 800
+    live_migration_timeout_action: TimeoutAction = TimeoutAction.ABORT
+    live_migration_permit_auto_converge: bool = False
+    live_migration_permit_post_copy: bool = False
+    max_concurrent_live_migrations: int = 1
+    max_concurrent_incoming_migrations: int = 1
+    max_parallel_migrations: int = 2
+    progress_interval_s: float = 1.0
+    abort_on_interrupt: bool = False
+    lock_dir: str = ""
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.max_parallel_migrations, self.max_concurrent_live_migrations,
+                      self.max_concurrent_incoming_migrations)
+
+    def completion_timeout_s(self, memory_mib: int) -> float:
+        """Nova scales the completion timeout by the guest's memory in GiB (at least one GiB)."""
+        return float(self.live_migration_completion_timeout) * max(1.0, memory_mib / 1024)
+
+    def with_limits(self, max_parallel: int | None = None, per_host: int | None = None) -> "ExecutorConfig":
+        changed = self
+        if max_parallel is not None:
+            changed = replace(changed, max_parallel_migrations=max_parallel)
+        if per_host is not None:
+            changed = replace(changed, max_concurrent_live_migrations=per_host,
+                              max_concurrent_incoming_migrations=per_host)
+        return changed
+
+
+_NON_NEGATIVE = ("live_migration_bandwidth", "live_migration_retry_count")
+_POSITIVE = ("live_migration_completion_timeout", "max_concurrent_live_migrations",
+             "max_concurrent_incoming_migrations", "max_parallel_migrations")
+_BOOLEANS = ("live_migration_permit_auto_converge", "live_migration_permit_post_copy", "abort_on_interrupt")
+_STRINGS = ("live_migration_uri", "lock_dir")
+
+
+def load_config(path: str | Path | None) -> ExecutorConfig:
+    """The settings in `path` over the defaults (no path: the defaults)."""
+    if path is None:
+        return ExecutorConfig()
+    raw = read_document(path)
+    try:
+        return parse_config(raw or {})
+    except InputError as error:
+        raise error.in_file(str(path)) from None
+
+
+def parse_config(raw: Any) -> ExecutorConfig:
+    raw = expect_mapping(raw)
+    check_keys(raw, [f.name for f in fields(ExecutorConfig)])
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        values[key] = _parse_field(key, value)
+    return ExecutorConfig(**values)
+
+
+def _parse_field(key: str, value: Any) -> Any:
+    if key in _NON_NEGATIVE or key in _POSITIVE:
+        lowest = 1 if key in _POSITIVE else 0
+        if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+            raise InputError(key, f"must be an integer ≥ {lowest}, got {value!r}")
+        return value
+    if key in _BOOLEANS:
+        if not isinstance(value, bool):
+            raise InputError(key, f"must be true or false, got {value!r}")
+        return value
+    if key in _STRINGS:
+        if not isinstance(value, str):
+            raise InputError(key, f"must be text, got {value!r}")
+        if key == "live_migration_uri" and "%s" not in value:
+            raise InputError(key, f"must contain %s where the host name goes, got {value!r}")
+        return value
+    if key == "progress_interval_s":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise InputError(key, f"must be a number of seconds > 0, got {value!r}")
+        return float(value)
+    if key == "live_migration_timeout_action":
+        try:
+            return TimeoutAction(value)
+        except ValueError:
+            choices = ", ".join(a.value for a in TimeoutAction)
+            raise InputError(key, f"must be one of {choices}, got {value!r}") from None
+    return _parse_flags(key, value)
+
+
+def _parse_flags(key: str, value: Any) -> tuple[str, ...]:
+    """Nova writes the flags as one comma-separated string; a YAML list is accepted too."""
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list | tuple):
+        raise InputError(key, f"must be a list of VIR_MIGRATE_* names, got {value!r}")
+    parsed = []
+    for index, name in enumerate(names):
+        name = str(name).strip()
+        if name not in MIGRATE_FLAGS:
+            raise InputError(f"{key}[{index}]", f"unknown migration flag {name!r}")
+        parsed.append(name)
+    return tuple(parsed)
+
+
+def config_record(config: ExecutorConfig) -> Mapping[str, Any]:
+    """The settings as a plain mapping (for `--dry-run` output and the journal's run record)."""
+    record: dict[str, Any] = {}
+    for f in fields(config):
+        value = getattr(config, f.name)
+        record[f.name] = value.value if isinstance(value, enum.Enum) else list(value) if isinstance(value, tuple) else value
+    return record

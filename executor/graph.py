@@ -1,0 +1,288 @@
+"""Ordering: which move waits for which, so that no host is ever over capacity.
+
+The plan says where VMs end; this module says in what order they may get there. It replays the
+moves one at a time against host capacities (a move runs as soon as its destination has room),
+which gives a safe sequence S. From S it derives the dependency graph the dispatcher follows:
+a move into host d waits for the first k moves out of d in S, where k is the fewest outs that make
+room for it on top of every move into d that S ran before it. Those "first k outs of d" are chained
+marker nodes (`Freed(d, k)`), so the graph has O(moves) edges however busy a host is.
+
+When the replay stalls (a swap, a rotation, full hosts), one VM of the stall takes a detour via a
+parking host with room: a PARK step now, an UNPARK step to its real destination later. When no
+host can take any of them the plan cannot be executed safely, and we say so before anything runs.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import networkx as nx
+
+from executor.errors import UnsafePlanError
+from executor.steps import Step, StepKind
+from planner.model import Cluster
+from planner.plan import Plan
+
+
+@dataclass(frozen=True)
+class Freed:
+    """Marker node: the first `count` moves out of `host` (in the safe sequence) are done."""
+
+    host: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """Steps in a safe sequential order, and the graph (prerequisite → dependent) between them.
+
+    Graph nodes are step indexes (ints) and `Freed` markers.
+    """
+
+    steps: tuple[Step, ...]
+    graph: nx.DiGraph
+
+    @property
+    def parked(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.kind is StepKind.PARK)
+
+    def waits_for(self, index: int) -> tuple[int, ...]:
+        """The steps that `index` waits for, markers expanded (for display and checks)."""
+        found: set[int] = set()
+        stack = list(self.graph.predecessors(index))
+        seen: set[object] = set()
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            if isinstance(node, int):
+                found.add(node)
+            else:
+                stack.extend(self.graph.predecessors(node))
+        return tuple(sorted(found))
+
+
+@dataclass(frozen=True)
+class _Leg:
+    vm: str
+    source: str
+    destination: str
+    memory_mib: int
+    vcpus: int
+    kind: StepKind
+
+
+def order_plan(plan: Plan) -> Ordering:
+    """The plan's moves ordered from the snapshot the plan was made from."""
+    return order_moves(plan.cluster, plan.cluster.placement, {m.vm: m.destination for m in plan.moves})
+
+
+def order_moves(cluster: Cluster, start: Mapping[str, str | None], targets: Mapping[str, str]) -> Ordering:
+    """Order the moves that take each VM from `start` (None: gone) to `targets`.
+
+    Raises UnsafePlanError, naming the stalled cycle, when no safe order exists even with parking.
+    """
+    legs = []
+    for name, destination in targets.items():
+        vm = cluster.vm_by_name[name]
+        source = start.get(name, vm.host)
+        if source is not None and source != destination:
+            legs.append(_Leg(name, source, destination, vm.memory_mib, vm.vcpus, StepKind.MOVE))
+    replay = _Replay(cluster, start)
+    sequence = replay.run(legs)
+    steps = tuple(
+        Step(i, leg.vm, cluster.vm_by_name[leg.vm].uuid, leg.source, leg.destination, leg.memory_mib, leg.vcpus, leg.kind)
+        for i, leg in enumerate(sequence)
+    )
+    return Ordering(steps, _dependency_graph(cluster, replay.start_usage, steps))
+
+
+class _Replay:
+    """Runs the moves one at a time against capacities, parking a VM whenever everything stalls."""
+
+    def __init__(self, cluster: Cluster, start: Mapping[str, str | None]) -> None:
+        self.cap_memory = {h.name: h.usable_memory_mib for h in cluster.hosts}
+        self.cap_vcpus = {h.name: h.usable_vcpus for h in cluster.hosts}
+        self.parking_hosts = [h.name for h in cluster.hosts if h.takes_new_vms]
+        self.memory = dict.fromkeys(self.cap_memory, 0)
+        self.vcpus = dict.fromkeys(self.cap_memory, 0)
+        for vm in cluster.vms:
+            host = start.get(vm.name, vm.host)
+            if host is not None:
+                self.memory[host] += vm.memory_mib
+                self.vcpus[host] += vm.vcpus
+        self.start_usage = {h: (self.memory[h], self.vcpus[h]) for h in self.memory}
+        self.pending: dict[str, list[_Leg]] = defaultdict(list)
+        self.waiting = 0
+        self.dirty: list[str] = []
+        self.sequence: list[_Leg] = []
+        self.parked: set[str] = set()
+
+    def run(self, legs: list[_Leg]) -> list[_Leg]:
+        # Larger VMs first, as the dispatcher prefers them: S and the real order then agree more often.
+        for leg in sorted(legs, key=lambda g: (-g.memory_mib, -g.vcpus, g.vm)):
+            self._offer(leg)
+        self._drain()
+        while self.waiting:
+            self._park_one()
+            self._drain()
+        return self.sequence
+
+    def _fits(self, host: str, leg: _Leg) -> bool:
+        return (self.memory[host] + leg.memory_mib <= self.cap_memory[host]
+                and self.vcpus[host] + leg.vcpus <= self.cap_vcpus[host])
+
+    def _offer(self, leg: _Leg) -> None:
+        if self._fits(leg.destination, leg):
+            self._execute(leg)
+        else:
+            self.pending[leg.destination].append(leg)
+            self.waiting += 1
+
+    def _execute(self, leg: _Leg) -> None:
+        self.memory[leg.destination] += leg.memory_mib
+        self.vcpus[leg.destination] += leg.vcpus
+        self.memory[leg.source] -= leg.memory_mib
+        self.vcpus[leg.source] -= leg.vcpus
+        self.sequence.append(leg)
+        if self.pending.get(leg.source):
+            self.dirty.append(leg.source)
+
+    def _drain(self) -> None:
+        """Admit every waiting move that room freed since the last look allows, cascading."""
+        while self.dirty:
+            host = self.dirty.pop()
+            still = []
+            for leg in self.pending.get(host, ()):
+                if self._fits(host, leg):
+                    self.waiting -= 1
+                    self._execute(leg)
+                else:
+                    still.append(leg)
+            self.pending[host] = still
+
+    def _park_one(self) -> None:
+        """Break a stall: send one stalled VM to a host with room, so its source takes a waiting VM."""
+        stalled = [leg for legs in self.pending.values() for leg in legs if leg.vm not in self.parked]
+        useful = [leg for leg in stalled if self._frees_room(leg)]
+        others = [leg for leg in stalled if not self._frees_room(leg)]
+        smallest_first = sorted(useful, key=_size) + sorted(others, key=_size)
+        largest_free = max((self.cap_memory[h] - self.memory[h] for h in self.parking_hosts), default=0)
+        for leg in smallest_first:
+            if leg.memory_mib > largest_free:
+                continue
+            parking = self._parking_host(leg)
+            if parking is not None:
+                self._detour(leg, parking)
+                return
+        raise UnsafePlanError(self._describe_stall())
+
+    def _frees_room(self, leg: _Leg) -> bool:
+        """Would `leg`'s VM leaving its source let some VM waiting for that source in?"""
+        host = leg.source
+        for waiting in self.pending.get(host, ()):
+            if (self.memory[host] - leg.memory_mib + waiting.memory_mib <= self.cap_memory[host]
+                    and self.vcpus[host] - leg.vcpus + waiting.vcpus <= self.cap_vcpus[host]):
+                return True
+        return False
+
+    def _parking_host(self, leg: _Leg) -> str | None:
+        # Prefer hosts nobody waits for (parking must not steal room a planned move needs), then the emptiest.
+        best: tuple[bool, int, str] | None = None
+        for host in self.parking_hosts:
+            if host in (leg.source, leg.destination) or not self._fits(host, leg):
+                continue
+            key = (bool(self.pending.get(host)), -(self.cap_memory[host] - self.memory[host]), host)
+            if best is None or key < best:
+                best = key
+        return best[2] if best else None
+
+    def _detour(self, leg: _Leg, parking: str) -> None:
+        self.pending[leg.destination].remove(leg)
+        self.waiting -= 1
+        self.parked.add(leg.vm)
+        self._execute(_Leg(leg.vm, leg.source, parking, leg.memory_mib, leg.vcpus, StepKind.PARK))
+        self._offer(_Leg(leg.vm, parking, leg.destination, leg.memory_mib, leg.vcpus, StepKind.UNPARK))
+
+    def _describe_stall(self) -> str:
+        waits = nx.DiGraph()
+        for legs in self.pending.values():
+            for leg in legs:
+                waits.add_edge(leg.source, leg.destination, leg=leg)
+        try:
+            cycle = nx.find_cycle(waits)
+            chain = ", ".join(_leg_text(waits.edges[u, v]["leg"]) for u, v, *_ in cycle)
+            return (f"this plan cannot be executed safely: the moves {chain} wait for each other "
+                    f"and no host has room to park any of these VMs")
+        except nx.NetworkXNoCycle:
+            stuck = sorted((leg for legs in self.pending.values() for leg in legs), key=lambda g: g.vm)
+            listed = ", ".join(_leg_text(leg) for leg in stuck[:5]) + (" …" if len(stuck) > 5 else "")
+            return (f"this plan cannot be executed safely: no room on the destination for {listed} "
+                    f"even after every other move (the target placement exceeds a host's capacity)")
+
+
+def _size(leg: _Leg) -> tuple[int, int, str]:
+    return (leg.memory_mib, leg.vcpus, leg.vm)
+
+
+def _leg_text(leg: _Leg) -> str:
+    return f"{leg.vm} ({leg.source}→{leg.destination}, {leg.memory_mib} MiB)"
+
+
+def _dependency_graph(cluster: Cluster, start_usage: Mapping[str, tuple[int, int]], steps: tuple[Step, ...]) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(len(steps)))
+    outs: dict[str, list[Step]] = defaultdict(list)
+    ins: dict[str, list[Step]] = defaultdict(list)
+    parked_at: dict[str, int] = {}
+    for step in steps:
+        outs[step.source].append(step)
+        ins[step.destination].append(step)
+        if step.kind is StepKind.PARK:
+            parked_at[step.vm] = step.index
+        elif step.kind is StepKind.UNPARK:
+            graph.add_edge(parked_at[step.vm], step.index)  # the detour's legs run in order
+    hosts = cluster.host_by_name
+    for name, arriving in ins.items():
+        host = hosts[name]
+        needs = _outs_needed(arriving, outs.get(name, []), start_usage[name], (host.usable_memory_mib, host.usable_vcpus))
+        _link_room(graph, name, outs.get(name, []), arriving, needs)
+    return graph
+
+
+def _outs_needed(arriving: list[Step], leaving: list[Step], start: tuple[int, int], cap: tuple[int, int]) -> list[int]:
+    """For each move into a host (in sequence order): how many of the first moves out it needs done."""
+    freed_memory, freed_vcpus = [], []
+    memory = vcpus = 0
+    for step in leaving:
+        memory += step.memory_mib
+        vcpus += step.vcpus
+        freed_memory.append(memory)
+        freed_vcpus.append(vcpus)
+    needs = []
+    memory, vcpus = start
+    for step in arriving:
+        memory += step.memory_mib
+        vcpus += step.vcpus
+        need = 0
+        if memory > cap[0]:
+            need = bisect_left(freed_memory, memory - cap[0]) + 1
+        if vcpus > cap[1]:
+            need = max(need, bisect_left(freed_vcpus, vcpus - cap[1]) + 1)
+        needs.append(need)
+    return needs
+
+
+def _link_room(graph: nx.DiGraph, host: str, leaving: list[Step], arriving: list[Step], needs: list[int]) -> None:
+    deepest = max(needs, default=0)
+    for count in range(1, deepest + 1):
+        graph.add_edge(leaving[count - 1].index, Freed(host, count))
+        if count > 1:
+            graph.add_edge(Freed(host, count - 1), Freed(host, count))
+    for step, need in zip(arriving, needs):
+        if need:
+            graph.add_edge(Freed(host, need), step.index)

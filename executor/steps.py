@@ -1,0 +1,34 @@
+"""One step of an executed plan: a single live migration, possibly one leg of a parking detour."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class StepKind(str, enum.Enum):
+    """A plain move, or the two legs of a detour that breaks a cycle (swap, rotation, full hosts)."""
+
+    MOVE = "move"
+    PARK = "park"  # source → parking host, to free room on the source
+    UNPARK = "unpark"  # parking host → the plan's destination
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    vm: str
+    uuid: str
+    source: str
+    destination: str
+    memory_mib: int
+    vcpus: int
+    kind: StepKind = StepKind.MOVE
+
+    @property
+    def is_detour(self) -> bool:
+        return self.kind is not StepKind.MOVE
+
+    def describe(self) -> str:
+        tag = "" if self.kind is StepKind.MOVE else f" [{self.kind.value}]"
+        return f"{self.vm} {self.source}→{self.destination}{tag}"
