@@ -20,6 +20,8 @@ from planner.placement.state import PlacementState
 from planner.plan import Bounds
 from planner.policy import Goal, HOST_SCOPE
 
+LARGEST_UNITS = 32
+
 
 def lower_bounds(problem: Problem, start: PlacementState, reached_goal: int, must_move: Sequence[Unit]) -> Bounds:
     if problem.goal is Goal.CONSOLIDATE:
@@ -52,8 +54,9 @@ def peak_bound(problem: Problem, name: str, floor: int) -> int:
         if unit.fixed and unit.current is not None:
             fixed[unit.current] += size(unit)
     fixed_peak = max([permille(fixed[h], capacity(problem, h)) for h in problem.metric_hosts] + [0])
-    largest = max([min(permille(fixed[h] + size(u), capacity(problem, h)) for h in u.allowed)
-                   for u in problem.units if u.allowed and not u.fixed] + [0])
+    # Any unit gives a valid bound; the biggest ones give the best, so only those are evaluated.
+    biggest = sorted((u for u in problem.units if u.allowed and not u.fixed), key=size, reverse=True)[:LARGEST_UNITS]
+    largest = max([min(permille(fixed[h] + size(u), capacity(problem, h)) for h in u.allowed) for u in biggest] + [0])
     return max(fluid, fixed_peak, largest, floor)
 
 

@@ -142,23 +142,23 @@ def _best_peak_relief(state: PlacementState) -> tuple[Unit, int] | None:
     hot_cpu = wc > 0 and peak_cpu > fc
     hot_mem = wm > 0 and peak_mem > fm
     # A target may not reach a hot peak, nor rise above a peak that is not hot (or its floor).
-    cpu_cap = peak_cpu - 1 if hot_cpu else max(peak_cpu, fc)
-    mem_cap = peak_mem - 1 if hot_mem else max(peak_mem, fm)
+    caps = (peak_cpu - 1 if hot_cpu else max(peak_cpu, fc), peak_mem - 1 if hot_mem else max(peak_mem, fm))
     for source in problem.metric_hosts:
         on_cpu_peak = hot_cpu and state.cpu_permille(source) == peak_cpu
         on_mem_peak = hot_mem and state.memory_permille(source) == peak_mem
         if on_cpu_peak or on_mem_peak:
             # If one peak host cannot be relieved, the peak cannot drop: stop there.
-            return _relief_for(state, source, cpu_cap, mem_cap, peak_cpu if on_cpu_peak else None,
-                               peak_mem if on_mem_peak else None)
+            targets = sorted(problem.metric_hosts, key=lambda h: (state.cpu_permille(h) + state.memory_permille(h), h))
+            return _relief_for(state, source, caps, targets, on_cpu_peak, on_mem_peak)
     return None
 
 
-def _relief_for(state: PlacementState, source: int, cpu_cap: int, mem_cap: int,
-                source_cpu_peak: int | None, source_mem_peak: int | None) -> tuple[Unit, int] | None:
+def _relief_for(state: PlacementState, source: int, caps: tuple[int, int], targets: list[int],
+                on_cpu_peak: bool, on_mem_peak: bool) -> tuple[Unit, int] | None:
     """The cheapest move off `source` that lowers it on its peak(s) and keeps the target under the caps."""
     problem = state.problem
     hosts = problem.hosts
+    cpu_now, mem_now = state.cpu_permille(source), state.memory_permille(source)
     best: tuple[tuple[int, int, int], Unit, int] | None = None
     for index in state.units_on[source]:
         unit = problem.units[index]
@@ -167,21 +167,34 @@ def _relief_for(state: PlacementState, source: int, cpu_cap: int, mem_cap: int,
         src_cpu = permille(state.load[source] - unit.cpu_load, hosts[source].cpu_capacity_millicores)
         src_mem = permille(state.memory[source] - unit.memory_mib, hosts[source].usable_memory_mib)
         # The source must come off every peak it is on; a move that leaves it there is wasted.
-        if (source_cpu_peak is not None and src_cpu >= source_cpu_peak) or \
-                (source_mem_peak is not None and src_mem >= source_mem_peak):
+        if (on_cpu_peak and src_cpu >= cpu_now) or (on_mem_peak and src_mem >= mem_now):
             continue
-        for target in unit.allowed:
-            if target == source or not state.fits(unit, target) or not within_budget(state, unit, target):
-                continue
-            new_cpu = permille(state.load[target] + unit.cpu_load, hosts[target].cpu_capacity_millicores)
-            new_mem = permille(state.memory[target] + unit.memory_mib, hosts[target].usable_memory_mib)
-            if new_cpu > cpu_cap or new_mem > mem_cap:
-                continue
-            # Least memory moved first, then the deepest relief, then the coolest target.
-            key = (unit.move_cost(target) - unit.move_cost(source), src_cpu + src_mem, new_cpu + new_mem)
-            if best is None or key < best[0]:
-                best = (key, unit, target)
+        target = _coolest_fit(state, unit, source, caps, targets)
+        if target is None:
+            continue
+        # Least memory moved first, then the deepest relief, then the coolest target.
+        key = (unit.move_cost(target) - unit.move_cost(source), src_cpu + src_mem, targets.index(target))
+        if best is None or key < best[0]:
+            best = (key, unit, target)
     return None if best is None else (best[1], best[2])
+
+
+def _coolest_fit(state: PlacementState, unit: Unit, source: int, caps: tuple[int, int],
+                 targets: list[int]) -> int | None:
+    """Going back to where it started costs nothing, so try that first; else the coolest host that fits."""
+    hosts = state.problem.hosts
+    home = unit.current
+    ordered = ([home] if home is not None and home != source else []) + targets
+    for target in ordered:
+        if target == source or target not in unit.allowed:
+            continue
+        if permille(state.load[target] + unit.cpu_load, hosts[target].cpu_capacity_millicores) > caps[0]:
+            continue
+        if permille(state.memory[target] + unit.memory_mib, hosts[target].usable_memory_mib) > caps[1]:
+            continue
+        if state.fits(unit, target) and within_budget(state, unit, target):
+            return target
+    return None
 
 
 # -- consolidate ------------------------------------------------------------------------------------
