@@ -46,10 +46,12 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
+    from rebalance.apply_command import apply
     from rebalance.plan_command import plan, show
 
     cli.add_command(plan)
     cli.add_command(show)
+    cli.add_command(apply)
 
 
 _register_commands()

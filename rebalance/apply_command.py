@@ -1,0 +1,155 @@
+"""`rebalance apply`: run a plan's migrations in a safe order, resumably.
+
+The library computes and runs (executor.runner.apply_plan); this command decides and asks:
+the confirmation prompt, the progress display and the exit code live here only.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import click
+
+from executor.config import load_config
+from executor.faults import load_faults
+from executor.hypervisor import Hypervisor
+from executor.libvirt_driver import LibvirtBackend
+from executor.preview import clock, preview_plan, render_schedule
+from executor.report import ApplyReport, EventKind, RunEvent, StepStatus
+from executor.runner import ApplyOptions, apply_plan
+from executor.simulated import DEFAULT_BANDWIDTH_MIB_S, SimulatedBackend
+from planner.plan import Plan
+from planner.plan_io import load_plan
+
+EXIT_FAILED = 1
+
+
+@click.command()
+@click.argument("plan_file", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Print the ordered schedule with estimated durations; migrate nothing.")
+@click.option("--max-parallel", type=click.IntRange(min=1), help="Migrations at once over the cluster (default 2).")
+@click.option("--per-host", type=click.IntRange(min=1),
+              help="Migrations at once into, and out of, each host (default 1 each).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--stop-on-error", is_flag=True, help="Start nothing new after the first failure.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Executor settings (YAML): live_migration_* knobs and limits.")
+@click.option("--force", is_flag=True, help="Apply an expired plan, or one the cluster drifted from.")
+@click.option("--backend", type=click.Choice(["libvirt", "simulated"]), default="libvirt", hidden=True,
+              help="Testing: run on the simulated backend, whose live state is the plan's snapshot.")
+@click.option("--faults", "faults_path", type=click.Path(dir_okay=False), hidden=True,
+              help="Testing: faults for the simulated backend (YAML).")
+@click.option("--sim-bandwidth", type=click.FloatRange(min=0.001), default=DEFAULT_BANDWIDTH_MIB_S, hidden=True,
+              help="Simulated migration bandwidth in MiB/s (also for --dry-run estimates).")
+@click.option("--sim-time-scale", type=click.FloatRange(min=0), default=0.0, hidden=True,
+              help="Real seconds per simulated second (0: instant).")
+def apply(plan_file: str, dry_run: bool, max_parallel: int | None, per_host: int | None, yes: bool,
+          stop_on_error: bool, config_path: str | None, force: bool, backend: str, faults_path: str | None,
+          sim_bandwidth: float, sim_time_scale: float) -> None:
+    """Run the migrations of PLAN_FILE so that no host is ever over capacity.
+
+    Moves wait for the moves that free their room; cycles go through a parking host. Progress is
+    journaled beside the plan (plan.journal.jsonl): running apply again resumes where it stopped.
+    Exit codes: 0 all done (skipped moves are fine), 1 something failed or did not run, 2 bad input
+    or a stale plan (use --force).
+    """
+    plan = load_plan(plan_file)
+    config = load_config(config_path).with_limits(max_parallel, per_host)
+    preview = preview_plan(plan, config.limits, SimulatedBackend(plan.cluster, sim_bandwidth).estimate_s)
+    if dry_run:
+        click.echo(render_schedule(preview))
+        if plan.expired():
+            click.echo(f"\nNote: this plan expired at {plan.expires.isoformat()}; apply will refuse it without --force.")
+        return
+    if not preview.ordering.steps:
+        click.echo("Nothing to migrate.")
+        return
+    hypervisor = _backend(plan, backend, faults_path, sim_bandwidth, sim_time_scale, config)
+    if not yes:
+        parked = len(preview.ordering.parked)
+        detours = f" including {parked} parking detour{'s' if parked != 1 else ''}" if parked else ""
+        click.confirm(f"Run {len(preview.ordering.steps)} live migrations{detours}, about "
+                      f"{clock(preview.timeline.makespan)}?", abort=True, err=True)
+    with _interrupt_sets() as stop:
+        report = apply_plan(plan, plan_file, hypervisor, ApplyOptions(config, force, stop_on_error),
+                            on_event=_Display(sys.stdout.isatty()), stop=stop)
+    click.echo(_summary(report))
+    if not report.ok:
+        click.get_current_context().exit(EXIT_FAILED)
+
+
+def _backend(plan: Plan, kind: str, faults_path: str | None, bandwidth: float, time_scale: float,
+             config: object) -> Hypervisor:
+    if kind == "simulated":
+        faults = load_faults(faults_path) if faults_path else ()
+        return SimulatedBackend(plan.cluster, bandwidth, time_scale, faults)
+    if faults_path:
+        raise click.UsageError("--faults needs --backend simulated")
+    return LibvirtBackend(plan.cluster.host_by_name, config)  # type: ignore[arg-type]
+
+
+@contextmanager
+def _interrupt_sets() -> Iterator[threading.Event]:
+    """Ctrl-C stops dispatching (the run then ends cleanly) instead of killing it mid-journal."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second Ctrl-C: the runner aborts what is in flight
+        click.echo("\nStopping: no new migrations; waiting for the running ones (Ctrl-C again to abort them)",
+                   err=True)
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _Display:
+    """Plain lines per step; on a terminal, also a live progress line for running migrations."""
+
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def __call__(self, event: RunEvent) -> None:
+        counter = f"[{event.finished_steps:>{len(str(event.total_steps))}}/{event.total_steps}]"
+        if event.kind is EventKind.PROGRESS:
+            if self.tty and event.progress:
+                click.echo(f"\r{counter} {event.step.describe()} {event.progress.fraction:4.0%}"
+                           f"  ETA {clock(event.eta_s)}", nl=False)
+            return
+        if self.tty:
+            click.echo("\r\x1b[K", nl=False)
+        if event.kind is EventKind.STARTED:
+            click.echo(f"{counter} start  {event.step.describe()}")
+        elif event.record is not None:
+            record = event.record
+            why = f": {record.reason}" if record.reason else ""
+            click.echo(f"{counter} {record.status.value:<7}{event.step.describe()} ({record.duration_s:.0f} s){why}"
+                       f"  ETA {clock(event.eta_s)}")
+
+
+def _summary(report: ApplyReport) -> str:
+    lines = []
+    for record in report.records:
+        if record.status in (StepStatus.FAILED, StepStatus.BLOCKED, StepStatus.SKIPPED):
+            lines.append(f"  {record.status.value}: {record.vm} {record.source}→{record.destination}: {record.reason}")
+    counts = (f"Summary: {report.done} done, {report.parked} parked, {report.skipped} skipped, "
+              f"{report.failed} failed" + (f", {report.not_run} not run" if report.not_run else ""))
+    tail = [counts]
+    if report.interrupted:
+        tail.append("Interrupted: run apply again to resume.")
+    for warning in report.warnings:
+        tail.append(f"Forced despite: {warning}")
+    tail.append(f"Journal: {report.journal}")
+    return "\n".join(lines + tail)
