@@ -10,6 +10,11 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests that run the CP-SAT solver take seconds each; `-m "not solver"` skips them.
+    config.addinivalue_line("markers", "solver: runs the real planner and solver (slow)")
+
+
 @pytest.fixture
 def scenarios_dir() -> Path:
     return REPO / "scenarios"
