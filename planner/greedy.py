@@ -64,7 +64,9 @@ def units_needing_repair(state: PlacementState) -> list[Unit]:
     needy: dict[int, Unit] = {}
     for unit in problem.movable:
         host = state.assignment[unit.index]
-        if unit.current is None or host not in unit.allowed:
+        # A split affinity group counts as being where its first member runs (the others join
+        # it there); it needs repair only if that host is not allowed.
+        if host not in unit.allowed:
             needy[unit.index] = unit
     for host in range(len(problem.hosts)):
         if state.over_hard_limit(host):
