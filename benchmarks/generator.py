@@ -276,7 +276,7 @@ def _scalar(value: object) -> str:
 
 
 def host_line(host: Host) -> str:
-    fields: list[tuple[str, object]] = [("name", _Bare(host.name)), ("cpus", host.cpus), ("memory_mib", host.memory_mib)]
+    fields: list[tuple[str, object]] = [("name", _name(host.name)), ("cpus", host.cpus), ("memory_mib", host.memory_mib)]
     if host.uri != URI_TEMPLATE.replace("%s", host.name):
         fields.append(("uri", host.uri))
     for key in ("cpu_allocation_ratio", "ram_allocation_ratio", "reserved_memory_mib"):
@@ -291,7 +291,7 @@ def host_line(host: Host) -> str:
 
 def vm_line(vm: VM) -> str:
     fields: list[tuple[str, object]] = [
-        ("name", _Bare(vm.name)), ("host", _Bare(vm.host)), ("vcpus", vm.vcpus),
+        ("name", _name(vm.name)), ("host", _name(vm.host)), ("vcpus", vm.vcpus),
         ("memory_mib", vm.memory_mib), ("cpu_load_millicores", vm.cpu_load_millicores),
     ]
     if vm.labels:
@@ -300,7 +300,18 @@ def vm_line(vm: VM) -> str:
 
 
 class _Bare(str):
-    """A name that passed planner.checks.check_name (and is no YAML keyword): safe to write unquoted."""
+    """Text that YAML reads back as this very string when written unquoted."""
+
+
+# Names YAML 1.1 would read as booleans or null; names starting with a digit may read as numbers.
+_YAML_WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"})
+
+
+def _name(value: str) -> str:
+    """Host and VM names unquoted when that is safe (h-001, vm-00001), quoted otherwise ("007", "yes")."""
+    if value[:1].isalpha() and value.lower() not in _YAML_WORDS:
+        return _Bare(value)
+    return value
 
 
 def scenario_text(cluster: Cluster, goal: str = "spread", header: Sequence[str] = (), description: str = "") -> str:
