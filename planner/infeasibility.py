@@ -25,6 +25,9 @@ def explain_no_room(state: PlacementState, unit: Unit, needy: list[Unit]) -> str
     allowed_elsewhere = sorted(h for h in unit.allowed if h != state.assignment[unit.index])
     label = "+".join(unit.vms)
     source = names[state.assignment[unit.index]]
+    if not allowed_elsewhere and drained and source in drained:
+        return (f"cannot drain {', '.join(drained)}: VM {label} has nowhere to go "
+                f"({_why_no_host(problem, unit)})")
     if not allowed_elsewhere:
         return f"VM {label} on {source} must move but no host may take it ({_why_no_host(problem, unit)})"
     if drained:

@@ -32,6 +32,8 @@ def plan(scenario: str | None, snapshot: str | None, policy_path: str | None, go
     """Compute a placement that reaches the goal with the fewest, cheapest migrations.
 
     Nothing is migrated: the plan is printed (and written with -o) for `rebalance apply`.
+
+    \b
     Exit codes: 0 plan made (possibly empty), 1 the goal cannot be met, 2 bad input.
     """
     planning = load_planning_input(scenario, snapshot, policy_path)
