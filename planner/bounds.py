@@ -23,13 +23,16 @@ from planner.policy import Goal, HOST_SCOPE
 LARGEST_UNITS = 32
 
 
-def lower_bounds(problem: Problem, start: PlacementState, reached_goal: int, must_move: Sequence[Unit]) -> Bounds:
+def lower_bounds(problem: Problem, start: PlacementState, final: PlacementState, must_move: Sequence[Unit]) -> Bounds:
+    """Bounds on the goal, and on the moves needed to reach what `final` reached."""
     if problem.goal is Goal.CONSOLIDATE:
         goal = consolidate_bound(problem)
-        moves, memory = _consolidate_moves_bound(problem, start, reached_goal)
+        moves, memory = _consolidate_moves_bound(problem, start, final.hosts_in_use())
     else:
         goal = spread_bound(problem)
-        moves, memory = _spread_moves_bound(problem, start)
+        reached = tuple(max([value(h) for h in problem.metric_hosts] + [floor])
+                        for value, floor in zip((final.cpu_permille, final.memory_permille), problem.spread_floors))
+        moves, memory = _spread_moves_bound(problem, start, reached)
     # A unit that must move pays at least its cheapest way out.
     required_moves = sum(min(u.moved_vms(h) for h in u.allowed) for u in must_move if u.allowed)
     required_memory = sum(min(u.move_cost(h) for h in u.allowed) for u in must_move if u.allowed)
@@ -71,22 +74,25 @@ def spread_bound(problem: Problem) -> int:
     return bound
 
 
-def _spread_moves_bound(problem: Problem, start: PlacementState) -> tuple[int, int]:
-    """Each host above the fluid peak sheds at least its excess load (largest VMs first for the count,
-    the least memory per unit of load first for the memory)."""
-    wc, _ = problem.spread_weights
-    if not wc:
-        return 0, 0
-    target = peak_bound(problem, "cpu", problem.spread_floors[0])
+def _spread_moves_bound(problem: Problem, start: PlacementState, reached: tuple[int, int]) -> tuple[int, int]:
+    """To end at the reached peaks, each host above them sheds at least its excess: for the count,
+    the fewest VMs covering it (largest first); for memory, a fractional knapsack over memory per
+    unit of load, or the excess memory itself."""
+    wc, wm = problem.spread_weights
     moves = memory = 0
     for host in problem.metric_hosts:
-        capacity = problem.hosts[host].cpu_capacity_millicores
-        excess = start.load[host] - target * capacity // 1000
-        if excess <= 0:
-            continue
         movable = [problem.units[i] for i in start.units_on[host] if not problem.units[i].fixed]
-        moves += _fewest_covering([u.cpu_load for u in movable], excess)
-        memory += _fractional_knapsack([(u.memory_mib, u.cpu_load) for u in movable], excess)
+        cpu_excess = start.load[host] - reached[0] * problem.hosts[host].cpu_capacity_millicores // 1000 if wc else 0
+        mem_excess = start.memory[host] - reached[1] * problem.hosts[host].usable_memory_mib // 1000 if wm else 0
+        counts, costs = [0], [0]
+        if cpu_excess > 0:
+            counts.append(_fewest_covering([u.cpu_load for u in movable], cpu_excess))
+            costs.append(_fractional_knapsack([(u.memory_mib, u.cpu_load) for u in movable], cpu_excess))
+        if mem_excess > 0:
+            counts.append(_fewest_covering([u.memory_mib for u in movable], mem_excess))
+            costs.append(mem_excess)
+        moves += max(counts)
+        memory += max(costs)
     return moves, memory
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -35,8 +36,8 @@ def check_positive_int(value: Any, field: str) -> int:
 
 
 def check_ratio(value: Any, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise InputError(field, f"must be a number > 0, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not value > 0:
+        raise InputError(field, f"must be a finite number > 0, got {value!r}")
     return float(value)
 
 

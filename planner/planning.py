@@ -111,7 +111,7 @@ def _assemble(problem: Problem, start: PlacementState, final: PlacementState, ou
         metric=metric,
         before=tuple(before.values()),
         after=tuple(after.values()),
-        bounds=lower_bounds(problem, start, metric.after, must_move),
+        bounds=lower_bounds(problem, start, final, must_move),
         solver=solver,
         created=now,
         expires=default_expiry(now),

@@ -106,6 +106,10 @@ def _anti_affinity_groups(cluster: Cluster, policy: Policy) -> list[AntiAffinity
         members = select_vms(cluster, rule.vms, f"rules.anti_affinity[{index}].vms")
         if rule.scope == HOST_SCOPE:
             domain_of = {h.name: h.name for h in cluster.hosts}
+        elif not any(rule.scope in h.labels for h in cluster.hosts):
+            # Otherwise a typo ('rak') would silently make every host its own domain.
+            raise InputError(f"rules.anti_affinity[{index}].scope",
+                             f"no host has a label {rule.scope!r}; use 'host' or a host label such as 'rack'")
         else:
             domain_of = {h.name: h.labels.get(rule.scope, f"host:{h.name}") for h in cluster.hosts}
         groups.append(AntiAffinityGroup(rule.name, tuple(v.name for v in members), rule.scope,

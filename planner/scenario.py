@@ -30,7 +30,25 @@ VM_FIELDS = (
     "unmigratable_reason",
 )
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader reads large scenarios 10x faster
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The C loader (10x faster on large scenarios) that refuses duplicate keys.
+
+    PyYAML keeps the last of two equal keys silently; in a hand-edited scenario that hides a
+    whole section.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping)
 
 
 @dataclass(frozen=True)
@@ -47,10 +65,12 @@ def read_document(path: str | Path) -> Any:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise InputError("", f"cannot read file: {error.strerror}", source) from None
+    if not text.strip():
+        raise InputError("", "the file is empty", source)
     try:
         if source.endswith(".json"):
             return json.loads(text)
-        return yaml.load(text, Loader=_LOADER)
+        return yaml.load(text, Loader=_StrictLoader)
     except json.JSONDecodeError as error:
         raise InputError("", f"malformed JSON at line {error.lineno} column {error.colno}: {error.msg}", source) from None
     except yaml.YAMLError as error:
@@ -80,7 +100,7 @@ def _parse_host(raw: Any, defaults: Mapping[str, Any]) -> Host:
     check_keys(raw, HOST_FIELDS, required=("name", "cpus", "memory_mib"))
     values = {**defaults, **raw}
     uri = values.get("uri", "")
-    if "%s" in uri:  # a live_migration_uri-style template, e.g. qemu+tcp://%s/system
+    if isinstance(uri, str) and "%s" in uri:  # a live_migration_uri-style template, e.g. qemu+tcp://%s/system
         values["uri"] = uri.replace("%s", str(raw["name"]))
     return build(Host, values)
 

@@ -14,9 +14,9 @@ GOALS = [g.value for g in Goal]
 
 
 @click.command()
-@click.option("--scenario", type=click.Path(dir_okay=False), help="Scenario file: a cluster and its policy (YAML/JSON).")
-@click.option("--snapshot", type=click.Path(dir_okay=False), help="Snapshot file from `rebalance collect` (a cluster only).")
-@click.option("--policy", "policy_path", type=click.Path(dir_okay=False),
+@click.option("--scenario", metavar="FILE", help="Scenario file: a cluster and its policy (YAML/JSON).")
+@click.option("--snapshot", metavar="FILE", help="Snapshot file from `rebalance collect` (a cluster only).")
+@click.option("--policy", "policy_path", metavar="FILE",
               help="Policy file (YAML); overrides the scenario's own policy.")
 @click.option("--goal", type=click.Choice(GOALS), help="spread the load, consolidate onto fewer hosts, or drain hosts.")
 @click.option("--drain", multiple=True, metavar="HOST", help="Host to empty (repeatable); implies --goal drain.")
@@ -24,7 +24,7 @@ GOALS = [g.value for g in Goal]
 @click.option("--time-limit", type=click.FloatRange(min=0.1), help="Seconds the solver may use (default: policy, 20).")
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed; same seed and inputs give the same plan.")
 @click.option("--workers", type=click.IntRange(min=1), help="CP-SAT worker threads (default: policy, 2).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the plan to this file (plan.json).")
+@click.option("-o", "--output", metavar="FILE", help="Write the plan to this file (plan.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON instead of tables.")
 def plan(scenario: str | None, snapshot: str | None, policy_path: str | None, goal: str | None,
          drain: tuple[str, ...], max_moves: int | None, time_limit: float | None, seed: int | None,
@@ -51,7 +51,7 @@ def plan(scenario: str | None, snapshot: str | None, policy_path: str | None, go
 
 
 @click.command()
-@click.argument("plan_file", type=click.Path(dir_okay=False))
+@click.argument("plan_file")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def show(plan_file: str, as_json: bool) -> None:
     """Print a saved plan: per-host before/after, the moves, bounds and solver figures."""

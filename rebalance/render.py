@@ -62,12 +62,19 @@ def move_table(plan: Plan) -> str:
     return format_table(["#", "VM", "from", "to", "GiB", "vCPUs", "why"], rows, right=(0, 4, 5))
 
 
+def _metric_change(before: int, after: int, unit: str) -> str:
+    if before == after:
+        return f"{after} {unit} (unchanged)"
+    change = 100.0 * abs(before - after) / before if before else 0.0
+    # A drain may raise the peak on the hosts that take the VMs: say so rather than "-3 % better".
+    direction = "better" if after < before else "higher"
+    return f"{before} → {after} {unit} ({change:.1f} % {direction})"
+
+
 def render_plan(plan: Plan) -> str:
     metric = plan.metric
     lines = [
-        f"Goal: {plan.goal.value} — {metric.name}: {metric.before} → {metric.after} {metric.unit}"
-        f" ({metric.improvement_percent:+.1f} % better)" if metric.before != metric.after else
-        f"Goal: {plan.goal.value} — {metric.name}: {metric.after} {metric.unit} (unchanged)",
+        f"Goal: {plan.goal.value} — {metric.name}: {_metric_change(metric.before, metric.after, metric.unit)}",
         f"Moves: {len(plan.moves)}, {gib(plan.moved_memory_mib)} GiB of memory to migrate",
         "",
         host_table(plan),

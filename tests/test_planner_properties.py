@@ -73,6 +73,7 @@ def test_spread_and_consolidate_validate_and_never_get_worse(case: tuple[Cluster
     assert plan.metric.after <= plan.metric.before
     assert plan.metric.after >= plan.bounds.goal
     assert len(plan.moves) >= plan.bounds.moves or plan.moves == ()
+    assert plan.moved_memory_mib >= plan.bounds.moved_memory_mib or plan.moves == ()
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
