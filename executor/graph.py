@@ -93,6 +93,7 @@ def order_moves(cluster: Cluster, start: Mapping[str, str | None], targets: Mapp
         if source is not None and source != destination:
             legs.append(_Leg(name, source, destination, vm.memory_mib, vm.vcpus, StepKind.MOVE))
     replay = _Replay(cluster, start)
+    _check_targets_fit(replay, legs)
     sequence = replay.run(legs)
     steps = tuple(
         Step(i, leg.vm, cluster.vm_by_name[leg.vm].uuid, leg.source, leg.destination, leg.memory_mib, leg.vcpus, leg.kind)
@@ -225,11 +226,32 @@ class _Replay:
                     f"even after every other move (the target placement exceeds a host's capacity)")
 
 
+def _check_targets_fit(replay: "_Replay", legs: list[_Leg]) -> None:
+    """A host that cannot hold its final VMs can never take its incoming moves: say so before parking anything."""
+    memory, vcpus = dict(replay.memory), dict(replay.vcpus)
+    arriving: dict[str, list[_Leg]] = defaultdict(list)
+    for leg in legs:
+        memory[leg.source] -= leg.memory_mib
+        vcpus[leg.source] -= leg.vcpus
+        memory[leg.destination] += leg.memory_mib
+        vcpus[leg.destination] += leg.vcpus
+        arriving[leg.destination].append(leg)
+    for host, incoming in sorted(arriving.items()):
+        if memory[host] > replay.cap_memory[host] or vcpus[host] > replay.cap_vcpus[host]:
+            names = ", ".join(sorted(leg.vm for leg in incoming))
+            raise UnsafePlanError(
+                f"this plan cannot be executed safely: {host} would end with {memory[host]} MiB and {vcpus[host]} vCPUs "
+                f"of {replay.cap_memory[host]} MiB and {replay.cap_vcpus[host]} usable, so {names} can never move in "
+                f"(the live cluster differs from the plan's snapshot?)")
+
+
 def _size(leg: _Leg) -> tuple[int, int, str]:
     return (leg.memory_mib, leg.vcpus, leg.vm)
 
 
 def _leg_text(leg: _Leg) -> str:
+    if leg.kind is StepKind.UNPARK:
+        return f"{leg.vm} (parked on {leg.source}, bound for {leg.destination}, {leg.memory_mib} MiB)"
     return f"{leg.vm} ({leg.source}→{leg.destination}, {leg.memory_mib} MiB)"
 
 

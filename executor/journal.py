@@ -43,6 +43,7 @@ class JournalEntry:
     destination: str = ""
     reason: str = ""
     duration_s: float = 0.0
+    location: str = ""  # where the VM is after this event, as verified ("" on results: gone or unknown)
 
     def to_json(self) -> str:
         record = asdict(self)
@@ -110,26 +111,24 @@ class History:
     """What earlier runs of this plan left behind, as far as resuming needs it."""
 
     runs: int
-    parked_at: dict[str, str]  # VM → parking host, for VMs whose last journaled step was a park
-    done: frozenset[tuple[str, str]]  # (vm, destination) of journaled completed steps
+    parked_at: dict[str, str]  # VM → parking host of a park step that started (maybe completed unjournaled)
 
 
 def history_of(entries: tuple[JournalEntry, ...], fingerprint: str) -> History:
     runs = 0
     ours = False
     parked: dict[str, str] = {}
-    done: set[tuple[str, str]] = set()
     for entry in entries:
         if entry.event is JournalEvent.RUN_STARTED:
             ours = entry.plan == fingerprint
             runs = entry.run if ours else runs
             continue
-        if not ours or entry.event is not JournalEvent.STEP_DONE:
+        if not ours:
             continue
-        done.add((entry.vm, entry.destination))
-        if entry.kind == "park":
+        # A park that started may have completed just before a crash: the VM may be on the parking host.
+        if entry.kind == "park" and entry.event in (JournalEvent.STEP_STARTED, JournalEvent.STEP_DONE):
             parked[entry.vm] = entry.destination
-        else:
+        elif entry.kind != "park" and entry.event is JournalEvent.STEP_DONE:
             parked.pop(entry.vm, None)
     last_run = max((e.run for e in entries), default=0)
-    return History(max(runs, last_run), parked, frozenset(done))
+    return History(max(runs, last_run), parked)

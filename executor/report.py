@@ -30,11 +30,12 @@ class StepRecord:
     reason: str = ""
     duration_s: float = 0.0
     finish: Finish = Finish.FAILED  # what the dispatcher makes of it
+    location: str | None = None  # where the VM is afterwards, as far as we know (None: gone or unknown)
 
     @classmethod
     def of(cls, step: Step, status: StepStatus, reason: str = "", duration_s: float = 0.0,
-           finish: Finish = Finish.FAILED) -> "StepRecord":
-        return cls(step.vm, step.source, step.destination, step.kind, status, reason, duration_s, finish)
+           finish: Finish = Finish.FAILED, location: str | None = None) -> "StepRecord":
+        return cls(step.vm, step.source, step.destination, step.kind, status, reason, duration_s, finish, location)
 
 
 @dataclass(frozen=True)

@@ -81,12 +81,13 @@ def _settled_record(settled: SettledMove) -> StepRecord:
     move = settled.move
     finish = Finish.DONE if settled.how is Settled.ALREADY_DONE else Finish.GONE
     return StepRecord(move.vm, move.source, move.destination, StepKind.MOVE, StepStatus.SKIPPED, settled.reason,
-                      0.0, finish)
+                      0.0, finish, settled.location)
 
 
 def _entry(run: int, record: StepRecord) -> JournalEntry:
     return JournalEntry(_EVENT_OF[record.status], run, vm=record.vm, kind=record.kind.value, source=record.source,
-                        destination=record.destination, reason=record.reason, duration_s=round(record.duration_s, 3))
+                        destination=record.destination, reason=record.reason, duration_s=round(record.duration_s, 3),
+                        location=record.location or "")
 
 
 class _Execution:
@@ -167,9 +168,10 @@ class _Execution:
         blocked = self.dispatcher.blocked
         for step in self.dispatcher.unfinished():
             if self.stopping and step.index not in blocked:
-                record = StepRecord.of(step, StepStatus.NOT_STARTED, "the run was stopped before it started")
+                record = StepRecord.of(step, StepStatus.NOT_STARTED, "the run was stopped before it started",
+                                       location=step.source)
             else:
-                record = StepRecord.of(step, StepStatus.BLOCKED, self._why_blocked(step))
+                record = StepRecord.of(step, StepStatus.BLOCKED, self._why_blocked(step), location=step.source)
             self.records[step.index] = record
             self.journal.write(_entry(self.run_number, record))
         return [self.records[s.index] for s in self.ordering.steps if s.index in self.records]
@@ -198,32 +200,34 @@ class _Execution:
             where = self._where(step.vm)
             finish = Finish.DONE if where == step.destination else Finish.FAILED
             status = StepStatus.DONE if finish is Finish.DONE else StepStatus.FAILED
-            return StepRecord.of(step, status, f"backend error: {error}", time.monotonic() - began, finish)
+            return StepRecord.of(step, status, f"backend error: {error}", time.monotonic() - began, finish, where)
 
     def _precheck(self, step: Step, arriving: Demand) -> StepRecord | None:
         source = self.backend.host_status(step.source)
         if not source.reachable:
-            return StepRecord.of(step, StepStatus.FAILED, f"source {step.source} unreachable: {source.reason}")
+            return StepRecord.of(step, StepStatus.FAILED, f"source {step.source} unreachable: {source.reason}",
+                                 location=step.source)
         where = self.backend.locate(step.vm)
         if where is None:
             return StepRecord.of(step, StepStatus.SKIPPED, "VM no longer exists", finish=Finish.GONE)
         if where == step.destination:
-            return StepRecord.of(step, StepStatus.SKIPPED, f"already on {where}", finish=Finish.DONE)
+            return StepRecord.of(step, StepStatus.SKIPPED, f"already on {where}", finish=Finish.DONE, location=where)
         if where != step.source:
             return StepRecord.of(step, StepStatus.SKIPPED, f"moved outside this plan: now on {where}",
-                                 finish=Finish.GONE)
+                                 finish=Finish.GONE, location=where)
         destination = self.backend.host_status(step.destination)
         if not destination.reachable:
             return StepRecord.of(step, StepStatus.FAILED, f"destination {step.destination} unreachable: "
-                                                          f"{destination.reason}")
+                                                          f"{destination.reason}", location=step.source)
         host = self.plan.cluster.host_by_name[step.destination]
         if destination.memory_used_mib is not None and (
                 destination.memory_used_mib + arriving.memory_mib + step.memory_mib > host.usable_memory_mib):
             return StepRecord.of(step, StepStatus.FAILED, f"no room on {step.destination} now: "
-                                                          f"{destination.memory_used_mib} MiB used")
+                                                          f"{destination.memory_used_mib} MiB used", location=step.source)
         if destination.vcpus_used is not None and (
                 destination.vcpus_used + arriving.vcpus + step.vcpus > host.usable_vcpus):
-            return StepRecord.of(step, StepStatus.FAILED, f"no vCPUs left on {step.destination} now")
+            return StepRecord.of(step, StepStatus.FAILED, f"no vCPUs left on {step.destination} now",
+                                 location=step.source)
         return None
 
     def _verify(self, step: Step, result: MigrationResult) -> StepRecord:
@@ -231,16 +235,16 @@ class _Execution:
         on_source = self.backend.runs_on(step.source, step.vm)
         if result.completed:
             if on_destination and not on_source:
-                return StepRecord.of(step, StepStatus.DONE, "", result.duration_s, Finish.DONE)
+                return StepRecord.of(step, StepStatus.DONE, "", result.duration_s, Finish.DONE, step.destination)
             where = "both hosts" if on_destination else step.source if on_source else "neither host"
             return StepRecord.of(step, StepStatus.FAILED, f"migration reported success but the VM runs on {where}",
-                                 result.duration_s, Finish.FAILED)
+                                 result.duration_s, Finish.FAILED, self._where(step.vm))
         if on_destination and not on_source:  # it got there despite the error report: the truth wins
             return StepRecord.of(step, StepStatus.DONE, f"completed despite: {result.message}", result.duration_s,
-                                 Finish.DONE)
+                                 Finish.DONE, step.destination)
         stays = "the VM stays on the source" if on_source else "the VM is not on the source any more"
         return StepRecord.of(step, StepStatus.FAILED, f"{result.outcome.value}: {result.message}; {stays}",
-                             result.duration_s, Finish.FAILED)
+                             result.duration_s, Finish.FAILED, step.source if on_source else self._where(step.vm))
 
     def _where(self, vm: str) -> str | None:
         try:
