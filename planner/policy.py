@@ -115,6 +115,9 @@ class SolverSettings:
     seed: int = 0
     # Hosts offered to each movable VM besides its current host and the greedy's choice.
     candidates_per_vm: int = 12
+    # Same inputs and seed → same plan: CP-SAT interleaves its workers and stops on its own
+    # deterministic clock (about a second each on this kind of machine) instead of the wall clock.
+    deterministic: bool = True
 
 
 @dataclass(frozen=True)

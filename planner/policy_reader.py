@@ -161,13 +161,17 @@ def _parse_limits(raw: Any) -> Limits:
 
 def _parse_solver(raw: Any) -> SolverSettings:
     raw = expect_mapping(raw)
-    check_keys(raw, ("time_limit_s", "workers", "seed", "candidates_per_vm"))
+    check_keys(raw, ("time_limit_s", "workers", "seed", "candidates_per_vm", "deterministic"))
+    deterministic = raw.get("deterministic", True)
+    if not isinstance(deterministic, bool):
+        raise InputError("deterministic", f"must be true or false, got {deterministic!r}")
     defaults = SolverSettings()
     return SolverSettings(
         time_limit_s=check_ratio(raw.get("time_limit_s", defaults.time_limit_s), "time_limit_s"),
         workers=check_positive_int(raw.get("workers", defaults.workers), "workers"),
         seed=check_int(raw.get("seed", defaults.seed), "seed"),
         candidates_per_vm=check_int(raw.get("candidates_per_vm", defaults.candidates_per_vm), "candidates_per_vm"),
+        deterministic=deterministic,
     )
 
 

@@ -20,6 +20,7 @@ from planner.placement.state import PlacementState
 from planner.policy import SolverSettings
 
 STAGE_ONE_SHARE = 0.6
+WALL_CLOCK_SAFETY = 3.0
 GOOD = (cp_model.OPTIMAL, cp_model.FEASIBLE)
 
 
@@ -42,18 +43,30 @@ def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementSt
     if not placement.x:
         return SolveOutcome(tuple(greedy.assignment), "greedy", "NO_CHOICE", greedy_goal, None, 0,
                             time.monotonic() - began)
-    budget = max(0.1, settings.time_limit_s - (time.monotonic() - began))
+    budget = _budget(settings, settings.time_limit_s, began)
     first = _stage_one(placement, greedy.assignment, settings, budget * STAGE_ONE_SHARE)
     if first is None:
         return SolveOutcome(tuple(greedy.assignment), "greedy", "CP-SAT found no plan in time", greedy_goal,
                             None, len(placement.x), time.monotonic() - began)
-    assignment, goal, bound, status = first
-    remaining = max(0.1, settings.time_limit_s - (time.monotonic() - began))
-    second = _stage_two(placement, assignment, goal, settings, remaining)
+    assignment, goal, bound, status, used = first
+    second = _stage_two(placement, assignment, goal, settings, max(0.1, budget - used))
     if second is not None:
         assignment, second_status = second
         status = f"{status}/{second_status}"
     return SolveOutcome(tuple(assignment), "cp-sat", status, goal, bound, len(placement.x), time.monotonic() - began)
+
+
+def _budget(settings: SolverSettings, seconds: float, began: float) -> float:
+    """Seconds left for CP-SAT; in deterministic mode the wall clock must not leak in."""
+    if settings.deterministic:
+        return seconds
+    return max(0.1, seconds - (time.monotonic() - began))
+
+
+def _used(solver: cp_model.CpSolver, settings: SolverSettings) -> float:
+    if settings.deterministic:
+        return solver.response_proto.deterministic_time
+    return solver.wall_time
 
 
 def _solver(settings: SolverSettings, seconds: float) -> cp_model.CpSolver:
@@ -66,11 +79,16 @@ def _solver(settings: SolverSettings, seconds: float) -> cp_model.CpSolver:
     # budget in presolve on assignment models and return nothing.
     parameters.symmetry_level = 0
     parameters.cp_model_probing_level = 0
+    if settings.deterministic:
+        parameters.interleave_search = True
+        parameters.max_deterministic_time = seconds
+        # The wall clock only as a safety net: hitting it would make the run irreproducible.
+        parameters.max_time_in_seconds = seconds * WALL_CLOCK_SAFETY
     return solver
 
 
 def _stage_one(placement: PlacementModel, hint: list[int], settings: SolverSettings,
-               seconds: float) -> tuple[list[int], int, int, str] | None:
+               seconds: float) -> tuple[list[int], int, int, str, float] | None:
     weight = placement.max_coarse_cost + 1
     placement.model.minimize(weight * placement.goal + placement.coarse_cost)
     placement.hint(hint)
@@ -80,7 +98,7 @@ def _stage_one(placement: PlacementModel, hint: list[int], settings: SolverSetti
         return None
     goal = int(solver.value(placement.goal))
     bound = int(solver.best_objective_bound) // weight
-    return placement.read(solver, hint), goal, bound, solver.status_name(status)
+    return placement.read(solver, hint), goal, bound, solver.status_name(status), _used(solver, settings)
 
 
 def _stage_two(placement: PlacementModel, hint: list[int], goal: int, settings: SolverSettings,
