@@ -14,6 +14,7 @@ host can take any of them the plan cannot be executed safely, and we say so befo
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Mapping
@@ -48,6 +49,26 @@ class Ordering:
     @property
     def parked(self) -> tuple[Step, ...]:
         return tuple(s for s in self.steps if s.kind is StepKind.PARK)
+
+    def chain_mib(self) -> list[int]:
+        """Per step: the memory to migrate along the longest chain of steps from it, itself included.
+
+        Dispatching the longest chains first keeps the end of a run from waiting on a long tail of
+        dependent moves; with nothing waiting behind them, that is simply the larger VMs first.
+        Computed in reverse sequence order (S is a topological order; each Freed marker sits right
+        after the out-move that completes it), so it is linear in the graph's size.
+        """
+        marker_after: dict[int, Freed] = {}
+        for node in self.graph.nodes:
+            if isinstance(node, Freed):
+                marker_after.update((p, node) for p in self.graph.predecessors(node) if isinstance(p, int))
+        level: dict[object, int] = {}
+        for step in reversed(self.steps):
+            marker = marker_after.get(step.index)
+            if marker is not None:
+                level[marker] = max((level[s] for s in self.graph.successors(marker)), default=0)
+            level[step.index] = step.memory_mib + max((level[s] for s in self.graph.successors(step.index)), default=0)
+        return [level[step.index] for step in self.steps]
 
     def waits_for(self, index: int) -> tuple[int, ...]:
         """The steps that `index` waits for, markers expanded (for display and checks)."""
@@ -167,29 +188,43 @@ class _Replay:
             self.pending[host] = still
 
     def _park_one(self) -> None:
-        """Break a stall: send one stalled VM to a host with room, so its source takes a waiting VM."""
+        """Break a stall: send one stalled VM to a host with room, so its source takes a waiting VM.
+
+        Preferred: the smallest VM whose departure lets some waiting VM into its source (cheap and
+        useful); then any other stalled VM, smallest first. Each VM takes at most one detour.
+        """
+        room_needed = self._room_needed()
         stalled = [leg for legs in self.pending.values() for leg in legs if leg.vm not in self.parked]
-        useful = [leg for leg in stalled if self._frees_room(leg)]
-        others = [leg for leg in stalled if not self._frees_room(leg)]
-        smallest_first = sorted(useful, key=_size) + sorted(others, key=_size)
+
+        def helps(leg: _Leg) -> bool:
+            need = room_needed.get(leg.source)
+            return need is not None and leg.memory_mib >= need[0] and leg.vcpus >= need[1]
+
         largest_free = max((self.cap_memory[h] - self.memory[h] for h in self.parking_hosts), default=0)
-        for leg in smallest_first:
-            if leg.memory_mib > largest_free:
-                continue
-            parking = self._parking_host(leg)
-            if parking is not None:
-                self._detour(leg, parking)
-                return
+        for wanted in (True, False):
+            candidates = [(leg.memory_mib, leg.vcpus, leg.vm, leg) for leg in stalled if helps(leg) is wanted]
+            heapq.heapify(candidates)
+            while candidates:
+                leg = heapq.heappop(candidates)[-1]
+                if leg.memory_mib > largest_free:
+                    continue
+                parking = self._parking_host(leg)
+                if parking is not None:
+                    self._detour(leg, parking)
+                    return
         raise UnsafePlanError(self._describe_stall())
 
-    def _frees_room(self, leg: _Leg) -> bool:
-        """Would `leg`'s VM leaving its source let some VM waiting for that source in?"""
-        host = leg.source
-        for waiting in self.pending.get(host, ()):
-            if (self.memory[host] - leg.memory_mib + waiting.memory_mib <= self.cap_memory[host]
-                    and self.vcpus[host] - leg.vcpus + waiting.vcpus <= self.cap_vcpus[host]):
-                return True
-        return False
+    def _room_needed(self) -> dict[str, tuple[int, int]]:
+        """Per host with waiting VMs: the least memory and vCPUs that must leave for one of them to fit.
+
+        (Each minimum may come from a different waiting VM: this only ranks candidates.)
+        """
+        needed = {}
+        for host, legs in self.pending.items():
+            if legs:
+                needed[host] = (self.memory[host] - self.cap_memory[host] + min(leg.memory_mib for leg in legs),
+                                self.vcpus[host] - self.cap_vcpus[host] + min(leg.vcpus for leg in legs))
+        return needed
 
     def _parking_host(self, leg: _Leg) -> str | None:
         # Prefer hosts nobody waits for (parking must not steal room a planned move needs), then the emptiest.

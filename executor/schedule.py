@@ -2,7 +2,9 @@
 
 No waves and no barriers: a step is ready when everything it waits for in the ordering graph is
 done, and it starts as soon as a slot is free on its source (outgoing), on its destination
-(incoming) and globally. When several are ready, larger VMs go first (they set the makespan).
+(incoming) and globally. When several are ready, the one heading the longest chain of dependent
+migrations goes first, which with nothing waiting behind is simply the larger VM (both set the
+makespan; see benchmarks/ordering.py for what that bought).
 The capacity ledger is consulted at start time too: the graph is the plan, the ledger is the
 safety net (live state may differ from the snapshot the graph was computed from).
 
@@ -52,12 +54,13 @@ class Dispatcher:
         self._ledger = ledger
         self._limits = limits
         self._missing = {node: self._graph.in_degree(node) for node in self._graph.nodes}
-        self._ready: list[tuple[int, int, int]] = []
+        self._ready: list[tuple[int, int, int]] = []  # (-chain, -memory, index)
         self._running: set[int] = set()
         self._outgoing: dict[str, int] = defaultdict(int)
         self._incoming: dict[str, int] = defaultdict(int)
         self._finished: dict[int, Finish] = {}
         self._blocked: set[int] = set()
+        self._chain = ordering.chain_mib()
         for step in self._steps:
             if self._missing[step.index] == 0:
                 self._push(step.index)
@@ -160,7 +163,7 @@ class Dispatcher:
 
     def _push(self, index: int) -> None:
         step = self._steps[index]
-        heapq.heappush(self._ready, (-step.memory_mib, -step.vcpus, index))
+        heapq.heappush(self._ready, (-self._chain[index], -step.memory_mib, index))
 
 
 def _demand(step: Step) -> Demand:
