@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from executor.capacity import CapacityLedger, Demand
+from executor.capacity import CapacityLedger
 from executor.config import ExecutorConfig
 from executor.graph import Ordering, order_moves
 from executor.hypervisor import Hypervisor, MigrationProgress, MigrationRequest, MigrationResult
@@ -48,10 +48,13 @@ class ApplyOptions:
 
 
 def apply_plan(plan: Plan, plan_path: str | Path, backend: Hypervisor, options: ApplyOptions = ApplyOptions(),
-               on_event: EventSink | None = None, stop: threading.Event | None = None) -> ApplyReport:
+               on_event: EventSink | None = None, stop: threading.Event | None = None,
+               abort: threading.Event | None = None) -> ApplyReport:
     """Run the plan against the live cluster behind `backend`; resumes from the journal beside the plan.
 
-    Raises (before anything runs) ApplyLockedError, StalePlanError, UnsafePlanError.
+    `stop` ends dispatching (in-flight migrations finish, or are aborted if the config says so);
+    `abort` also aborts the in-flight ones. A KeyboardInterrupt in the runner's thread acts as `stop`,
+    a second one as `abort`. Raises before anything runs: ApplyLockedError, StalePlanError, UnsafePlanError.
     """
     journal_file = journal_path(plan_path)
     with ApplyLock(lock_paths(plan_path, plan.fingerprint, options.config.lock_dir)):
@@ -66,7 +69,8 @@ def apply_plan(plan: Plan, plan_path: str | Path, backend: Hypervisor, options: 
             settled = [_settled_record(s) for s in state.settled]
             for record in settled:
                 journal.write(_entry(run, record))
-            execution = _Execution(plan, ordering, state, backend, options, journal, run, on_event, stop)
+            execution = _Execution(plan, ordering, state, backend, options, journal, run, on_event,
+                                   stop or threading.Event(), abort or threading.Event())
             records, interrupted = execution.run()
             journal.write(JournalEntry(JournalEvent.RUN_INTERRUPTED if interrupted else JournalEvent.RUN_FINISHED, run))
     return ApplyReport(tuple(settled + records), journal_file, interrupted, warnings)
@@ -92,7 +96,8 @@ def _entry(run: int, record: StepRecord) -> JournalEntry:
 
 class _Execution:
     def __init__(self, plan: Plan, ordering: Ordering, state: Reconciled, backend: Hypervisor, options: ApplyOptions,
-                 journal: Journal, run: int, on_event: EventSink | None, stop: threading.Event | None) -> None:
+                 journal: Journal, run: int, on_event: EventSink | None, stop: threading.Event,
+                 abort: threading.Event) -> None:
         self.plan = plan
         self.ordering = ordering
         self.backend = backend
@@ -101,7 +106,9 @@ class _Execution:
         self.journal = journal
         self.run_number = run
         self.on_event = on_event
-        self.stop = stop or threading.Event()
+        self.stop = stop
+        self.abort = abort
+        self.aborted = False
         self.dispatcher = Dispatcher(ordering, CapacityLedger.from_placement(plan.cluster, state.start), self.config.limits)
         self.records: dict[int, StepRecord] = {}
         self.progress: queue.Queue[tuple[Step, MigrationProgress]] = queue.Queue()
@@ -123,16 +130,18 @@ class _Execution:
             while True:
                 if self.stop.is_set() and not self.stopping:
                     self._halt(interrupted=True)
+                if self.abort.is_set() and not self.aborted:
+                    self._halt(interrupted=True, abort_running=True)
                 if not self.stopping:
                     for step in self.dispatcher.start_ready():
-                        futures[pool.submit(self._carry_out, step, self._arriving_besides(step))] = step
+                        futures[pool.submit(self._carry_out, step)] = step
                         self._started(step)
                 if not futures:
                     break
                 try:
                     done, _ = wait(futures, timeout=POLL_S, return_when=FIRST_COMPLETED)
                 except KeyboardInterrupt:
-                    self._halt(interrupted=True)
+                    self._halt(interrupted=True, abort_running=self.stopping)  # the second one aborts
                     continue
                 self._pump_progress()
                 for future in done:
@@ -140,10 +149,11 @@ class _Execution:
         self._pump_progress()
         return self._leftovers(), self.interrupted
 
-    def _halt(self, interrupted: bool) -> None:
+    def _halt(self, interrupted: bool, abort_running: bool = False) -> None:
         self.stopping = True
         self.interrupted = self.interrupted or interrupted
-        if interrupted and self.config.abort_on_interrupt:
+        if abort_running or (interrupted and self.config.abort_on_interrupt):
+            self.aborted = True
             for index in self.dispatcher.running:
                 self.backend.abort(self.ordering.steps[index].vm)
 
@@ -186,10 +196,10 @@ class _Execution:
 
     # -- one step, in a worker thread ----------------------------------------------------------
 
-    def _carry_out(self, step: Step, arriving: Demand) -> StepRecord:
+    def _carry_out(self, step: Step) -> StepRecord:
         began = time.monotonic()
         try:
-            refused = self._precheck(step, arriving)
+            refused = self._precheck(step)
             if refused is not None:
                 return refused
             request = MigrationRequest(step.vm, step.uuid, step.source, step.destination, step.memory_mib,
@@ -202,7 +212,12 @@ class _Execution:
             status = StepStatus.DONE if finish is Finish.DONE else StepStatus.FAILED
             return StepRecord.of(step, status, f"backend error: {error}", time.monotonic() - began, finish, where)
 
-    def _precheck(self, step: Step, arriving: Demand) -> StepRecord | None:
+    def _precheck(self, step: Step) -> StepRecord | None:
+        """Live state now: is the VM still on the source, is the destination up with room for it?
+
+        Room here counts the VMs the destination runs now; the ledger already counted the
+        migrations in flight (adding those here too would double-count one that just completed).
+        """
         source = self.backend.host_status(step.source)
         if not source.reachable:
             return StepRecord.of(step, StepStatus.FAILED, f"source {step.source} unreachable: {source.reason}",
@@ -221,11 +236,11 @@ class _Execution:
                                                           f"{destination.reason}", location=step.source)
         host = self.plan.cluster.host_by_name[step.destination]
         if destination.memory_used_mib is not None and (
-                destination.memory_used_mib + arriving.memory_mib + step.memory_mib > host.usable_memory_mib):
+                destination.memory_used_mib + step.memory_mib > host.usable_memory_mib):
             return StepRecord.of(step, StepStatus.FAILED, f"no room on {step.destination} now: "
                                                           f"{destination.memory_used_mib} MiB used", location=step.source)
         if destination.vcpus_used is not None and (
-                destination.vcpus_used + arriving.vcpus + step.vcpus > host.usable_vcpus):
+                destination.vcpus_used + step.vcpus > host.usable_vcpus):
             return StepRecord.of(step, StepStatus.FAILED, f"no vCPUs left on {step.destination} now",
                                  location=step.source)
         return None
@@ -253,11 +268,6 @@ class _Execution:
             return None
 
     # -- progress ------------------------------------------------------------------------------
-
-    def _arriving_besides(self, step: Step) -> Demand:
-        others = [self.ordering.steps[i] for i in self.dispatcher.running
-                  if i != step.index and self.ordering.steps[i].destination == step.destination]
-        return Demand(sum(s.memory_mib for s in others), sum(s.vcpus for s in others))
 
     def _pump_progress(self) -> None:
         while True:

@@ -15,7 +15,7 @@ from types import FrameType
 
 import click
 
-from executor.config import load_config
+from executor.config import ExecutorConfig, load_config
 from executor.faults import load_faults
 from executor.hypervisor import Hypervisor
 from executor.libvirt_driver import LibvirtBackend
@@ -75,42 +75,45 @@ def apply(plan_file: str, dry_run: bool, max_parallel: int | None, per_host: int
         detours = f" including {parked} parking detour{'s' if parked != 1 else ''}" if parked else ""
         click.confirm(f"Run {len(preview.ordering.steps)} live migrations{detours}, about "
                       f"{clock(preview.timeline.makespan)}?", abort=True, err=True)
-    with _interrupt_sets() as stop:
+    with _interrupts() as (stop, abort):
         report = apply_plan(plan, plan_file, hypervisor, ApplyOptions(config, force, stop_on_error),
-                            on_event=_Display(sys.stdout.isatty()), stop=stop)
+                            on_event=_Display(sys.stdout.isatty()), stop=stop, abort=abort)
     click.echo(_summary(report))
     if not report.ok:
         click.get_current_context().exit(EXIT_FAILED)
 
 
 def _backend(plan: Plan, kind: str, faults_path: str | None, bandwidth: float, time_scale: float,
-             config: object) -> Hypervisor:
+             config: ExecutorConfig) -> Hypervisor:
     if kind == "simulated":
         faults = load_faults(faults_path) if faults_path else ()
         return SimulatedBackend(plan.cluster, bandwidth, time_scale, faults)
     if faults_path:
         raise click.UsageError("--faults needs --backend simulated")
-    return LibvirtBackend(plan.cluster.host_by_name, config)  # type: ignore[arg-type]
+    return LibvirtBackend(plan.cluster.host_by_name, config)
 
 
 @contextmanager
-def _interrupt_sets() -> Iterator[threading.Event]:
-    """Ctrl-C stops dispatching (the run then ends cleanly) instead of killing it mid-journal."""
-    stop = threading.Event()
+def _interrupts() -> Iterator[tuple[threading.Event, threading.Event]]:
+    """Ctrl-C stops dispatching, a second one aborts the running migrations; the run then ends
+    cleanly, journal and summary included, instead of dying mid-write."""
+    stop, abort = threading.Event(), threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        yield stop
+        yield stop, abort
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
-            raise KeyboardInterrupt  # a second Ctrl-C: the runner aborts what is in flight
+            click.echo("\nAborting the running migrations", err=True)
+            abort.set()
+            return
         click.echo("\nStopping: no new migrations; waiting for the running ones (Ctrl-C again to abort them)",
                    err=True)
         stop.set()
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
-        yield stop
+        yield stop, abort
     finally:
         signal.signal(signal.SIGINT, previous)
 

@@ -241,3 +241,30 @@ def test_unsafe_plan_is_refused_before_anything_runs(plan_path: Path) -> None:
         apply_plan(make_plan(cluster, {"v1": "b", "v2": "a"}), plan_path, backend)
     assert backend.attempted_migrations == []
     assert not journal_path(plan_path).exists()
+
+
+def test_abort_event_aborts_the_in_flight_migration(plan: Plan, plan_path: Path) -> None:
+    backend = SimulatedBackend(CLUSTER, time_scale=0.05)
+    stop, abort = threading.Event(), threading.Event()
+
+    def on_event(event: RunEvent) -> None:
+        if event.kind is EventKind.STARTED:
+            stop.set()
+            abort.set()
+
+    report = apply_plan(plan, plan_path, backend, ApplyOptions(ExecutorConfig(max_parallel_migrations=1)),
+                        on_event=on_event, stop=stop, abort=abort)
+    assert report.interrupted and report.done == 0
+    assert backend.placement() == CLUSTER.placement
+    assert_truthful(plan, plan_path, backend)
+
+
+def test_forced_past_a_new_vm_the_live_room_check_refuses_to_overfill(plan: Plan, plan_path: Path) -> None:
+    crowded = Cluster(CLUSTER.hosts, CLUSTER.vms + (vm("intruder", "c", 4),))
+    backend = SimulatedBackend(crowded)
+    with pytest.raises(StalePlanError, match="new VM intruder on c"):
+        apply_plan(plan, plan_path, backend)
+    report = apply_plan(plan, plan_path, backend, ApplyOptions(force=True))
+    assert status_of(report)["v2"] is StepStatus.FAILED and status_of(report)["v1"] is StepStatus.BLOCKED
+    assert backend.placement()["v2"] == "b"
+    assert_truthful(plan, plan_path, backend)
