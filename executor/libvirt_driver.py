@@ -151,9 +151,13 @@ class LibvirtBackend:
             self._abort_requested[request.vm] = abort
         try:
             control = self._open(request.source)  # its own connection: migrateToURI3 blocks it
+        except Exception as error:
+            return MigrationResult(MigrationOutcome.FAILED, time.monotonic() - began, f"cannot connect: {error}")
+        try:
             domain = self._lookup(control, request)
         except Exception as error:
-            return MigrationResult(MigrationOutcome.FAILED, time.monotonic() - began, f"cannot start: {error}")
+            _close(control)
+            return MigrationResult(MigrationOutcome.FAILED, time.monotonic() - began, f"cannot find the VM: {error}")
         monitor = _Monitor(self, request, progress, abort)
         monitor.start()
         try:

@@ -1,0 +1,114 @@
+"""The libvirt backend's migrate loop against a stand-in connection (no libvirt needed): progress
+from jobStats, the completion timeout, abort requests, and the flags and URI it passes on."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from executor.config import ExecutorConfig, TimeoutAction
+from executor.hypervisor import MigrationOutcome, MigrationProgress, MigrationRequest
+from executor.libvirt_driver import LibvirtBackend
+from planner.model import Host
+
+MIB = 2**20
+
+
+class StandInDomain:
+    """Migrates when `finish` is set; fails with 'operation aborted' when abortJob is called."""
+
+    def __init__(self) -> None:
+        self.finish = threading.Event()
+        self.aborted = threading.Event()
+        self.post_copy = threading.Event()
+        self.calls: list[tuple[str, dict[str, Any], int]] = []
+
+    def migrateToURI3(self, uri: str, params: dict[str, Any], flags: int) -> None:
+        self.calls.append((uri, params, flags))
+        while not self.finish.wait(0.005):
+            if self.aborted.is_set():
+                raise RuntimeError("operation aborted: job 'migration out' canceled by client")
+            if self.post_copy.is_set():
+                return
+
+    def jobStats(self) -> dict[str, int]:
+        return {"time_elapsed": 500, "data_total": 64 * MIB, "data_remaining": 48 * MIB}
+
+    def abortJob(self) -> None:
+        self.aborted.set()
+
+    def migrateStartPostCopy(self, flags: int) -> None:
+        self.post_copy.set()
+
+
+class StandInConnection:
+    def __init__(self, domain: StandInDomain) -> None:
+        self.domain = domain
+
+    def lookupByUUIDString(self, uuid: str) -> StandInDomain:
+        return self.domain
+
+    def close(self) -> None:
+        pass
+
+
+def backend(domain: StandInDomain, **settings: Any) -> tuple[LibvirtBackend, list[str]]:
+    opened: list[str] = []
+
+    def opener(uri: str) -> StandInConnection:
+        opened.append(uri)
+        return StandInConnection(domain)
+
+    hosts = {"a": Host("a", 8, 8192), "b": Host("b", 8, 8192, uri="qemu+unix:///system?socket=/lab/b")}
+    return LibvirtBackend(hosts, ExecutorConfig(progress_interval_s=0.01, **settings), opener=opener), opened
+
+
+REQUEST = MigrationRequest("web", "uuid-web", "a", "b", 64, timeout_s=5.0)
+
+
+def test_completed_migration_reports_progress_and_uses_the_destination_uri() -> None:
+    domain = StandInDomain()
+    driver, opened = backend(domain, live_migration_bandwidth=100)
+    seen: list[MigrationProgress] = []
+
+    def progress(update: MigrationProgress) -> None:
+        seen.append(update)
+        domain.finish.set()
+
+    result = driver.migrate(REQUEST, progress)
+    assert result.outcome is MigrationOutcome.COMPLETED
+    assert seen[0].fraction == 0.25
+    assert domain.calls == [("qemu+unix:///system?socket=/lab/b", {"bandwidth": 100}, 1 | 2 | 8 | 16)]
+    assert "qemu+tcp://a/system" in opened  # the control and monitor connections go to the source
+
+
+def test_migration_past_the_completion_timeout_is_aborted() -> None:
+    domain = StandInDomain()
+    driver, _ = backend(domain)
+    slow = MigrationRequest("web", "uuid-web", "a", "b", 64, timeout_s=0.05)
+    result = driver.migrate(slow, lambda update: None)
+    assert result.outcome is MigrationOutcome.TIMED_OUT
+    assert domain.aborted.is_set()
+
+
+def test_force_complete_switches_to_post_copy_when_permitted() -> None:
+    domain = StandInDomain()
+    driver, _ = backend(domain, live_migration_timeout_action=TimeoutAction.FORCE_COMPLETE,
+                        live_migration_permit_post_copy=True)
+    slow = MigrationRequest("web", "uuid-web", "a", "b", 64, timeout_s=0.05)
+    result = driver.migrate(slow, lambda update: None)
+    assert result.outcome is MigrationOutcome.COMPLETED
+    assert domain.post_copy.is_set() and not domain.aborted.is_set()
+
+
+def test_abort_request_cancels_the_running_job() -> None:
+    domain = StandInDomain()
+    driver, _ = backend(domain)
+    result: list[Any] = []
+    worker = threading.Thread(target=lambda: result.append(driver.migrate(REQUEST, lambda update: None)))
+    worker.start()
+    while not domain.calls:
+        threading.Event().wait(0.005)
+    driver.abort("web")
+    worker.join(5)
+    assert result[0].outcome is MigrationOutcome.ABORTED
