@@ -6,7 +6,7 @@ detours and the waits are exactly what apply would follow from the plan's snapsh
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from executor.capacity import CapacityLedger
@@ -14,6 +14,7 @@ from executor.graph import Ordering, order_plan
 from executor.schedule import Limits, Timeline, simulate
 from executor.steps import StepKind
 from planner.plan import Plan
+from planner.text_table import format_table
 
 SHOWN_WAITS = 3
 
@@ -58,7 +59,7 @@ def render_schedule(preview: Preview) -> str:
         + f", estimated {clock(timeline.makespan)} with at most {limits.max_parallel} at once"
         f" and {limits.per_host_outgoing} out / {limits.per_host_incoming} in per host",
         "",
-        _table(["#", "start", "takes", "VM", "from", "to", "GiB", "step", "after"], rows, right=(0, 1, 2, 6)),
+        format_table(["#", "start", "takes", "VM", "from", "to", "GiB", "step", "after"], rows, right=(0, 1, 2, 6)),
     ]
     if timeline.stalled:
         lines += ["", f"Stalled: {len(timeline.stalled)} steps never got room (live capacity differs?)"]
@@ -67,12 +68,3 @@ def render_schedule(preview: Preview) -> str:
 
 def _note(kind: StepKind) -> str:
     return {StepKind.MOVE: "move", StepKind.PARK: "park (detour)", StepKind.UNPARK: "from parking"}[kind]
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> str:
-    widths = [max(len(c) for c in column) for column in zip(headers, *rows)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])

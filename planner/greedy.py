@@ -83,13 +83,11 @@ def units_needing_repair(state: PlacementState) -> list[Unit]:
 def _anti_affinity_surplus(state: PlacementState) -> Iterable[Unit]:
     """All but one member of each crowded domain (keep a fixed member, else the largest)."""
     problem = state.problem
-    for group_index, group in enumerate(problem.rules.anti_affinity):
+    for group_index, unit_indexes in enumerate(problem.units_in_group):
         by_domain: dict[int, list[Unit]] = {}
-        members = set(group.members)
-        for unit in problem.units:
-            if members.intersection(unit.vms):
-                domain = problem.domains[group_index][state.assignment[unit.index]]
-                by_domain.setdefault(domain, []).append(unit)
+        for index in unit_indexes:
+            domain = problem.domains[group_index][state.assignment[index]]
+            by_domain.setdefault(domain, []).append(problem.units[index])
         for crowd in by_domain.values():
             crowd.sort(key=lambda u: (not u.fixed, -u.memory_mib))
             yield from (u for u in crowd[1:] if not u.fixed)

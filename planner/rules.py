@@ -84,7 +84,7 @@ def select_vms(cluster: Cluster, selector: Selector, field: str) -> tuple[VM, ..
     for name in sorted(selector.names):
         if name not in cluster.vm_by_name:
             raise InputError(field, f"unknown VM {name!r}")
-    return tuple(vm for vm in cluster.vms if selector.matches(vm.name, vm.labels))
+    return cluster.select(selector.names, selector.labels)
 
 
 def _pins(cluster: Cluster, policy: Policy, excluded: frozenset[str]) -> dict[str, str]:

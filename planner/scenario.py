@@ -22,7 +22,7 @@ from planner.records import build, check_keys, expect_list, expect_mapping, nest
 
 HOST_FIELDS = (
     "name", "cpus", "memory_mib", "uri", "cpu_allocation_ratio", "ram_allocation_ratio",
-    "reserved_memory_mib", "labels", "state",
+    "reserved_memory_mib", "labels", "state", "migration_uri",
 )
 HOST_DEFAULT_FIELDS = ("cpu_allocation_ratio", "ram_allocation_ratio", "reserved_memory_mib", "uri")
 VM_FIELDS = (
@@ -159,6 +159,8 @@ def host_record(host: Host) -> dict[str, Any]:
         "reserved_memory_mib": host.reserved_memory_mib,
         "labels": dict(host.labels),
         "state": host.state.value,
+        # Only when set, so snapshots and plans without it read exactly as before.
+        **({"migration_uri": host.migration_uri} if host.migration_uri else {}),
     }
 
 

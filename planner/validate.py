@@ -55,9 +55,10 @@ def _capacity(cluster: Cluster, policy: Policy, placement: Mapping[str, str]) ->
     found = []
     after = usage_by_host(cluster, placement)
     before = usage_by_host(cluster)
+    receivers = _receivers(cluster, placement)
     for host in cluster.hosts:
         usage, was = after[host.name], before[host.name]
-        grew = host.name in _receivers(cluster, placement)
+        grew = host.name in receivers
         for what, used, limit, had in (
             ("memory", usage.memory_mib, host.usable_memory_mib, was.memory_mib),
             ("vCPUs", usage.vcpus, host.usable_vcpus, was.vcpus),
@@ -70,7 +71,7 @@ def _capacity(cluster: Cluster, policy: Policy, placement: Mapping[str, str]) ->
 def _pinned(cluster: Cluster, policy: Policy) -> dict[str, str]:
     pinned = {vm.name: "not migratable" for vm in cluster.vms if not vm.migratable}
     for pin in policy.pins:
-        pinned.update({vm.name: f"pin {pin.name!r}" for vm in cluster.vms if pin.vms.matches(vm.name, vm.labels)})
+        pinned.update({vm.name: f"pin {pin.name!r}" for vm in cluster.select(pin.vms.names, pin.vms.labels)})
     return pinned
 
 
@@ -96,7 +97,7 @@ def _movement(cluster: Cluster, policy: Policy, placement: Mapping[str, str]) ->
 def _anti_affinity(cluster: Cluster, policy: Policy, placement: Mapping[str, str]) -> list[Violation]:
     found = []
     for rule in policy.anti_affinity:
-        members = [vm for vm in cluster.vms if rule.vms.matches(vm.name, vm.labels)]
+        members = cluster.select(rule.vms.names, rule.vms.labels)
 
         def domain(host: str) -> str:
             if rule.scope == HOST_SCOPE:
@@ -113,7 +114,7 @@ def _anti_affinity(cluster: Cluster, policy: Policy, placement: Mapping[str, str
 def _affinity(cluster: Cluster, policy: Policy, placement: Mapping[str, str]) -> list[Violation]:
     found = []
     for rule in policy.affinity:
-        hosts = {placement[vm.name] for vm in cluster.vms if rule.vms.matches(vm.name, vm.labels)}
+        hosts = {placement[vm.name] for vm in cluster.select(rule.vms.names, rule.vms.labels)}
         if len(hosts) > 1:
             found.append(Violation("affinity", rule.name, f"members on {', '.join(sorted(hosts))}"))
     return found
@@ -122,9 +123,9 @@ def _affinity(cluster: Cluster, policy: Policy, placement: Mapping[str, str]) ->
 def _host_groups(cluster: Cluster, policy: Policy, placement: Mapping[str, str]) -> list[Violation]:
     found = []
     for group in policy.host_groups:
-        for vm in cluster.vms:
+        for vm in cluster.select(group.vms.names, group.vms.labels):
             host = cluster.host_by_name[placement[vm.name]]
-            if group.vms.matches(vm.name, vm.labels) and not group.hosts.matches(host.name, host.labels):
+            if not group.hosts.matches(host.name, host.labels):
                 found.append(Violation("host group", group.name, f"{vm.name} on {host.name}"))
     return found
 

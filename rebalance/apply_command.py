@@ -30,19 +30,19 @@ EXIT_FAILED = 1
 
 
 @click.command()
-@click.argument("plan_file", type=click.Path(dir_okay=False))
+@click.argument("plan_file")
 @click.option("--dry-run", is_flag=True, help="Print the ordered schedule with estimated durations; migrate nothing.")
 @click.option("--max-parallel", type=click.IntRange(min=1), help="Migrations at once over the cluster (default 2).")
 @click.option("--per-host", type=click.IntRange(min=1),
               help="Migrations at once into, and out of, each host (default 1 each).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--stop-on-error", is_flag=True, help="Start nothing new after the first failure.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+@click.option("--config", "config_path", metavar="FILE",
               help="Executor settings (YAML): live_migration_* knobs and limits.")
 @click.option("--force", is_flag=True, help="Apply an expired plan, or one the cluster drifted from.")
 @click.option("--backend", type=click.Choice(["libvirt", "simulated"]), default="libvirt", hidden=True,
               help="Testing: run on the simulated backend, whose live state is the plan's snapshot.")
-@click.option("--faults", "faults_path", type=click.Path(dir_okay=False), hidden=True,
+@click.option("--faults", "faults_path", metavar="FILE", hidden=True,
               help="Testing: faults for the simulated backend (YAML).")
 @click.option("--sim-bandwidth", type=click.FloatRange(min=0.001), default=DEFAULT_BANDWIDTH_MIB_S, hidden=True,
               help="Simulated migration bandwidth in MiB/s (also for --dry-run estimates).")

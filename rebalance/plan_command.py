@@ -7,8 +7,10 @@ import click
 from planner.inputs import load_planning_input, with_overrides
 from planner.plan_io import load_plan, plan_to_json, write_plan
 from planner.planning import make_plan
+from planner.plan import Plan
 from planner.policy import Goal
 from rebalance.render import render_plan
+from rebalance.schedule_summary import schedule_summary
 
 GOALS = [g.value for g in Goal]
 
@@ -45,7 +47,7 @@ def plan(scenario: str | None, snapshot: str | None, policy_path: str | None, go
     if as_json:
         click.echo(plan_to_json(result), nl=False)
         return
-    click.echo(render_plan(result))
+    click.echo(_with_schedule(result))
     if output:
         click.echo(f"\nPlan written to {output}. Run it with: rebalance apply {output}")
 
@@ -56,4 +58,10 @@ def plan(scenario: str | None, snapshot: str | None, policy_path: str | None, go
 def show(plan_file: str, as_json: bool) -> None:
     """Print a saved plan: per-host before/after, the moves, bounds and solver figures."""
     saved = load_plan(plan_file)
-    click.echo(plan_to_json(saved) if as_json else render_plan(saved), nl=not as_json)
+    click.echo(plan_to_json(saved) if as_json else _with_schedule(saved), nl=not as_json)
+
+
+def _with_schedule(plan: Plan) -> str:
+    """The plan, then the order apply would run it in."""
+    text = render_plan(plan)
+    return f"{text}\n\n{schedule_summary(plan)}" if plan.moves else text

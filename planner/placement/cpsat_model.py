@@ -111,9 +111,8 @@ class _FixedUsage:
         self.load[host] += unit.cpu_load
         self.cost += unit.move_cost(host)
         self.moved_vms += unit.moved_vms(host)
-        for group in unit.anti_affinity:
-            members = self.problem.rules.anti_affinity[group].members
-            self.members[group, self.problem.domains[group][host]] += sum(1 for n in unit.vms if n in members)
+        for group, members in zip(unit.anti_affinity, unit.group_members):
+            self.members[group, self.problem.domains[group][host]] += members
 
 
 def _capacity_rows(model: cp_model.CpModel, problem: Problem, by_host: dict, fixed: _FixedUsage) -> None:
@@ -128,9 +127,7 @@ def _anti_affinity_rows(model: cp_model.CpModel, problem: Problem, by_host: dict
     rows: dict[tuple[int, int], list[tuple[int, cp_model.IntVar]]] = defaultdict(list)
     for host, entries in by_host.items():
         for unit, var in entries:
-            for group in unit.anti_affinity:
-                members = problem.rules.anti_affinity[group].members
-                count = sum(1 for n in unit.vms if n in members)
+            for group, count in zip(unit.anti_affinity, unit.group_members):
                 rows[group, problem.domains[group][host]].append((count, var))
     for (group, domain), terms in rows.items():
         room = 1 - fixed.members[group, domain]

@@ -32,6 +32,7 @@ class Unit:
     allowed: frozenset[int]  # hosts this unit may end on
     fixed: bool
     anti_affinity: tuple[int, ...]  # indexes of the anti-affinity groups a member belongs to
+    group_members: tuple[int, ...] = ()  # how many of this unit's VMs are in each of those groups
 
     @property
     def current(self) -> int | None:
@@ -60,6 +61,7 @@ class Problem:
     # anti-affinity group index → host index → domain id (same id = same host/rack/…)
     domains: tuple[tuple[int, ...], ...]
     index_of_host: Mapping[str, int]
+    units_in_group: tuple[tuple[int, ...], ...] = ()  # anti-affinity group → units with a member in it
 
     @property
     def movable(self) -> tuple[Unit, ...]:
@@ -82,9 +84,13 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
     cluster = rules.cluster
     hosts = cluster.hosts
     index_of_host = {h.name: i for i, h in enumerate(hosts)}
-    vm_group = {name: g for g, group in enumerate(rules.anti_affinity) for name in group.members}
+    vm_groups: dict[str, list[int]] = {}
+    for g, group in enumerate(rules.anti_affinity):
+        for name in group.members:
+            vm_groups.setdefault(name, []).append(g)
+    shared = _SharedHostSets(rules, index_of_host)
     units = tuple(
-        _make_unit(i, names, rules, index_of_host, vm_group)
+        _make_unit(i, names, rules, index_of_host, vm_groups, shared)
         for i, names in enumerate(_unit_members(rules))
     )
     if goal is Goal.DRAIN:
@@ -108,6 +114,7 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
         metric_hosts=frozenset(i for i, h in enumerate(hosts) if h.name not in rules.excluded),
         domains=domains,
         index_of_host=MappingProxyType(index_of_host),
+        units_in_group=tuple(tuple(u.index for u in units if g in u.anti_affinity) for g in range(len(domains))),
     )
 
 
@@ -117,16 +124,38 @@ def _unit_members(rules: RuleSet) -> list[tuple[str, ...]]:
     return singles + list(rules.affinity)
 
 
+class _SharedHostSets:
+    """One frozenset per distinct allowed-host set: 20,000 units mostly share a handful."""
+
+    def __init__(self, rules: RuleSet, index_of_host: Mapping[str, int]) -> None:
+        self.rules = rules
+        self.index_of_host = index_of_host
+        self.cache: dict[tuple[frozenset[str], frozenset[str] | None], frozenset[int]] = {}
+
+    def allowed(self, names: tuple[str, ...], current: frozenset[str]) -> frozenset[int]:
+        groups = [self.rules.allowed_hosts[n] for n in names if n in self.rules.allowed_hosts]
+        restriction = frozenset.intersection(*groups) if groups else None
+        # Staying put is allowed on a disabled host, but a split affinity group only joins active hosts.
+        staying = current if len(current) == 1 and not current & self.rules.drained else frozenset()
+        staying = staying - self.rules.destinations
+        key = (staying, restriction)
+        if key not in self.cache:
+            hosts = set(self.rules.destinations) | staying
+            if restriction is not None:
+                hosts &= restriction
+            self.cache[key] = frozenset(self.index_of_host[h] for h in hosts)
+        return self.cache[key]
+
+
 def _make_unit(index: int, names: tuple[str, ...], rules: RuleSet, index_of_host: Mapping[str, int],
-               vm_group: Mapping[str, int]) -> Unit:
+               vm_groups: Mapping[str, list[int]], shared: _SharedHostSets) -> Unit:
     vms = [rules.cluster.vm_by_name[n] for n in names]
     pinned_hosts = {vm.host for vm in vms if vm.name in rules.pinned}
     if pinned_hosts:
         allowed = frozenset(index_of_host[h] for h in pinned_hosts)
     else:
-        allowed = frozenset(
-            index_of_host[h] for h in _hosts_allowing(rules, names, {vm.host for vm in vms})
-        )
+        allowed = shared.allowed(names, frozenset(vm.host for vm in vms))
+    groups = sorted({g for n in names for g in vm_groups.get(n, ())})
     return Unit(
         index=index,
         vms=names,
@@ -137,20 +166,9 @@ def _make_unit(index: int, names: tuple[str, ...], rules: RuleSet, index_of_host
         cpu_load=sum(vm.cpu_load_millicores for vm in vms),
         allowed=allowed,
         fixed=bool(pinned_hosts) and all(vm.host in pinned_hosts for vm in vms),
-        anti_affinity=tuple(sorted({vm_group[n] for n in names if n in vm_group})),
+        anti_affinity=tuple(groups),
+        group_members=tuple(sum(1 for n in names if g in vm_groups.get(n, ())) for g in groups),
     )
-
-
-def _hosts_allowing(rules: RuleSet, names: tuple[str, ...], current: set[str]) -> set[str]:
-    """Destinations every member may use, plus the current host if members may stay there."""
-    # Staying put is allowed on a disabled host, but a split affinity group only joins active hosts.
-    staying = current if len(current) == 1 else set()
-    candidates = set(rules.destinations) | {h for h in staying if h not in rules.drained}
-    for name in names:
-        allowed = rules.allowed_hosts.get(name)
-        if allowed is not None:
-            candidates &= allowed
-    return candidates
 
 
 def _fix_units_not_drained(units: tuple[Unit, ...], rules: RuleSet, index_of_host: Mapping[str, int]) -> tuple[Unit, ...]:

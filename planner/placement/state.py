@@ -43,13 +43,9 @@ class PlacementState:
         self.vcpus[host] += sign * unit.vcpus
         self.load[host] += sign * unit.cpu_load
         (self.units_on[host].add if sign > 0 else self.units_on[host].discard)(unit.index)
-        for group in unit.anti_affinity:
+        for group, members in zip(unit.anti_affinity, unit.group_members):
             domain = self.problem.domains[group][host]
-            self.occupancy[group][domain] = self.occupancy[group].get(domain, 0) + sign * self._members_in(unit, group)
-
-    def _members_in(self, unit: Unit, group: int) -> int:
-        members = self.problem.rules.anti_affinity[group].members
-        return sum(1 for name in unit.vms if name in members)
+            self.occupancy[group][domain] = self.occupancy[group].get(domain, 0) + sign * members
 
     def fits(self, unit: Unit, host: int) -> bool:
         """Could `unit` move to `host` now without breaking a limit or rule?"""
@@ -68,11 +64,11 @@ class PlacementState:
 
     def anti_affinity_ok(self, unit: Unit, host: int) -> bool:
         current = self.assignment[unit.index]
-        for group in unit.anti_affinity:
+        for group, members in zip(unit.anti_affinity, unit.group_members):
             domain = self.problem.domains[group][host]
             others = self.occupancy[group].get(domain, 0)
             if self.problem.domains[group][current] == domain:
-                others -= self._members_in(unit, group)
+                others -= members
             if others > 0:
                 return False
         return True

@@ -1,0 +1,178 @@
+"""The inventory: which libvirt hosts make up the cluster and how to reach them (YAML).
+
+    defaults:
+      live_migration_uri: qemu+tcp://%s/system   # where peers send migrations; %s = host name
+      uri: qemu+tls://%s/system                  # control connection; default: live_migration_uri
+      cpu_allocation_ratio: 4.0
+      ram_allocation_ratio: 1.0
+      reserved_memory_mib: 512
+      instances_path: /var/lib/nova/instances    # shared instance storage (doctor, migratability)
+    hosts:
+      - name: node1
+        labels: {rack: r1}
+      - name: node2
+        uri: qemu+ssh://root@node2.mgmt/system   # a literal URI, or a template with %s
+        migration_uri: qemu+tcp://node2/system   # this host as a migration destination
+        cpus: 8                                   # override what libvirt reports (plan as if smaller)
+        memory_mib: 16384
+        state: disabled
+        exec: ssh root@node2                      # how doctor runs a command on the host (optional)
+
+Host names are checked before they go into a URI, so a name can never rewrite one. The control
+URI (`uri`) and the migration URI differ when the tool reaches a host over another path than its
+peers do (an ssh tunnel, a management network, a unix socket in the lab).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from planner.checks import check_int, check_labels, check_name, check_positive_int, check_ratio
+from planner.errors import InputError
+from planner.model import EMPTY_LABELS, HostState
+from planner.records import check_keys, expect_mapping, nested, parse_list
+from planner.scenario import read_document
+
+DEFAULT_MIGRATION_URI = "qemu+tcp://%s/system"  # Nova's classic live_migration_uri
+DEFAULT_INSTANCES_PATH = "/var/lib/nova/instances"
+
+SHARED_FIELDS = ("uri", "live_migration_uri", "cpu_allocation_ratio", "ram_allocation_ratio",
+                 "reserved_memory_mib", "instances_path", "labels")
+HOST_FIELDS = ("name", "uri", "migration_uri", "cpu_allocation_ratio", "ram_allocation_ratio",
+               "reserved_memory_mib", "instances_path", "labels", "state", "cpus", "memory_mib", "exec")
+
+
+@dataclass(frozen=True)
+class InventoryHost:
+    name: str
+    uri: str  # control connection, filled in
+    migration_uri: str  # destination URI for peers, filled in
+    cpu_allocation_ratio: float = 4.0
+    ram_allocation_ratio: float = 1.0
+    reserved_memory_mib: int = 512
+    instances_path: str = DEFAULT_INSTANCES_PATH
+    labels: Mapping[str, str] = field(default_factory=lambda: EMPTY_LABELS)
+    state: HostState = HostState.ACTIVE
+    cpus: int | None = None  # None: as measured
+    memory_mib: int | None = None
+    exec_prefix: tuple[str, ...] = ()  # argv prefix that runs a command on the host; () = cannot
+
+
+@dataclass(frozen=True)
+class Inventory:
+    hosts: tuple[InventoryHost, ...]
+    source: str = "<inventory>"
+
+    def host(self, name: str) -> InventoryHost:
+        return next(h for h in self.hosts if h.name == name)
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    raw = read_document(path)
+    try:
+        return parse_inventory(raw, str(path))
+    except InputError as error:
+        raise error.in_file(str(path)) from None
+
+
+def parse_inventory(raw: Any, source: str = "<inventory>") -> Inventory:
+    raw = expect_mapping(raw)
+    check_keys(raw, ("defaults", "hosts"), required=("hosts",))
+    defaults = nested("defaults", lambda: _parse_defaults(raw.get("defaults") or {}))
+    hosts = parse_list(raw["hosts"], "hosts", lambda item: _parse_host(item, defaults))
+    if not hosts:
+        raise InputError("hosts", "an inventory needs at least one host")
+    seen: dict[str, int] = {}
+    for index, host in enumerate(hosts):
+        if host.name in seen:
+            raise InputError(f"hosts[{index}].name", f"duplicate name {host.name!r} (first at hosts[{seen[host.name]}])")
+        seen[host.name] = index
+    return Inventory(hosts, source)
+
+
+def _parse_defaults(raw: Any) -> Mapping[str, Any]:
+    raw = expect_mapping(raw)
+    check_keys(raw, SHARED_FIELDS)
+    if "labels" in raw:
+        check_labels(raw["labels"], "labels")
+    return raw
+
+
+def _parse_host(raw: Any, defaults: Mapping[str, Any]) -> InventoryHost:
+    raw = expect_mapping(raw)
+    check_keys(raw, HOST_FIELDS, required=("name",))
+    name = check_name(raw["name"], "name")  # before it goes anywhere near a URI
+    values = {**defaults, **raw}
+    template = _template(values.get("live_migration_uri", DEFAULT_MIGRATION_URI), "live_migration_uri")
+    migration_uri = fill(_uri(values.get("migration_uri", template), "migration_uri"), name)
+    uri = fill(_uri(values.get("uri", template), "uri"), name)
+    return InventoryHost(
+        name=name,
+        uri=uri,
+        migration_uri=migration_uri,
+        cpu_allocation_ratio=check_ratio(values.get("cpu_allocation_ratio", 4.0), "cpu_allocation_ratio"),
+        ram_allocation_ratio=check_ratio(values.get("ram_allocation_ratio", 1.0), "ram_allocation_ratio"),
+        reserved_memory_mib=check_int(values.get("reserved_memory_mib", 512), "reserved_memory_mib"),
+        instances_path=_path(values.get("instances_path", DEFAULT_INSTANCES_PATH)),
+        labels=check_labels({**defaults.get("labels", {}), **check_labels(raw.get("labels", {}), "labels")}, "labels"),
+        state=_state(values.get("state", HostState.ACTIVE.value)),
+        cpus=_optional_size(values.get("cpus"), "cpus"),
+        memory_mib=_optional_size(values.get("memory_mib"), "memory_mib"),
+        exec_prefix=_exec(values.get("exec")),
+    )
+
+
+def fill(uri: str, name: str) -> str:
+    """A URI template with the (already checked) host name for %s; a literal URI stays as it is."""
+    return uri.replace("%s", name)
+
+
+def _uri(value: Any, field_name: str) -> str:
+    if not isinstance(value, str) or "://" not in value:
+        raise InputError(field_name, f"must be a libvirt URI such as qemu+tls://%s/system, got {value!r}")
+    if value.count("%s") > 1:
+        raise InputError(field_name, f"may contain %s (the host name) once, got {value!r}")
+    return value
+
+
+def _template(value: Any, field_name: str) -> str:
+    value = _uri(value, field_name)
+    if "%s" not in value:
+        raise InputError(field_name, f"must contain %s where the host name goes, got {value!r}")
+    return value
+
+
+def _path(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise InputError("instances_path", f"must be an absolute path, got {value!r}")
+    return value
+
+
+def _state(value: Any) -> HostState:
+    try:
+        return HostState(value)
+    except ValueError:
+        choices = ", ".join(s.value for s in HostState)
+        raise InputError("state", f"must be one of {choices}, got {value!r}") from None
+
+
+def _optional_size(value: Any, field_name: str) -> int | None:
+    return None if value is None else check_positive_int(value, field_name)
+
+
+def _exec(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        words = shlex.split(value)
+    elif isinstance(value, list) and all(isinstance(w, str) for w in value):
+        words = list(value)
+    else:
+        raise InputError("exec", f"must be a command line (text or a list of words), got {value!r}")
+    if not words:
+        raise InputError("exec", "must not be empty")
+    return tuple(words)
