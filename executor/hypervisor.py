@@ -48,6 +48,8 @@ class MigrationResult:
     outcome: MigrationOutcome
     duration_s: float
     message: str = ""
+    time_elapsed_ms: int = 0  # the hypervisor's own figures for a completed migration (0: unknown)
+    downtime_ms: int = 0
 
     @property
     def completed(self) -> bool:

@@ -44,6 +44,8 @@ class JournalEntry:
     reason: str = ""
     duration_s: float = 0.0
     location: str = ""  # where the VM is after this event, as verified ("" on results: gone or unknown)
+    time_elapsed_ms: int = 0  # libvirt's jobStats of a completed migration: total and guest pause time
+    downtime_ms: int = 0
 
     def to_json(self) -> str:
         record = asdict(self)

@@ -8,6 +8,11 @@ the class below only talks to libvirt.
 Per migration: the blocking `migrateToURI3` runs on one connection to the source; a monitor
 thread polls `jobStats` on a second connection (as the lab showed is needed), reports progress,
 and enforces the completion timeout (abort, or switch to post-copy when permitted).
+
+Two URIs per host, not to be confused: `Host.uri` is how *this tool* reaches the host's libvirtd
+(control connections); the migration URI (`Host.migration_uri`, else `live_migration_uri` with the
+host's name) is what the *source daemon* opens to reach the destination in peer-to-peer mode —
+resolved on the source host, so it may name a host this machine cannot reach at all.
 """
 
 from __future__ import annotations
@@ -40,14 +45,26 @@ UNLIMITED_ESTIMATE_MIB_S = 1024  # ETA guess when live_migration_bandwidth is 0 
 _TRANSIENT_ERRORS = {"VIR_ERR_NO_CONNECT": 5, "VIR_ERR_SYSTEM_ERROR": 38, "VIR_ERR_RPC": 39,
                      "VIR_ERR_OPERATION_TIMEOUT": 68}
 _DOMAIN_PAUSED = 3
+_JOB_STATS_COMPLETED = 1  # VIR_DOMAIN_JOB_STATS_COMPLETED
 _PAUSED_MIGRATION = 2  # VIR_DOMAIN_PAUSED_MIGRATION: an incoming migration's domain on the destination
 
 
 # -- pure helpers ------------------------------------------------------------------------------
 
 def host_uri(host: Host, template: str) -> str:
-    """Host.uri when the inventory gives one, else live_migration_uri with the host name for %s."""
+    """The control URI: Host.uri when the inventory gives one, else live_migration_uri with the host name."""
     return host.uri or template.replace("%s", host.name)
+
+
+def destination_uri(host: Host, template: str) -> str:
+    """The migrateToURI3 dconnuri for a migration *to* `host`: its own migration URI, else
+    live_migration_uri with its name — never its control URI (a unix socket, an ssh tunnel)."""
+    return host.migration_uri or template.replace("%s", host.name)
+
+
+def completed_timing(stats: Mapping[str, Any]) -> tuple[int, int]:
+    """(time_elapsed, downtime) in ms from jobStats(COMPLETED): libvirt's own account of a migration."""
+    return int(stats.get("time_elapsed", 0)), int(stats.get("downtime", 0))
 
 
 def migration_flags(config: ExecutorConfig, constants: Mapping[str, int] = MIGRATE_FLAGS) -> int:
@@ -161,7 +178,8 @@ class LibvirtBackend:
         monitor = _Monitor(self, request, progress, abort)
         monitor.start()
         try:
-            retrying(lambda: domain.migrateToURI3(self.uri(request.destination), migration_params(self._config),
+            retrying(lambda: domain.migrateToURI3(self.destination(request.destination),
+                                                  migration_params(self._config),
                                                   migration_flags(self._config, self._flag_values())),
                      self._config.live_migration_retry_count, self._transient, self._sleep)
             outcome, message = MigrationOutcome.COMPLETED, ""
@@ -172,7 +190,8 @@ class LibvirtBackend:
             with self._lock:
                 self._abort_requested.pop(request.vm, None)
             _close(control)
-        return MigrationResult(outcome, time.monotonic() - began, message)
+        elapsed_ms, downtime_ms = self._timing(request) if outcome is MigrationOutcome.COMPLETED else (0, 0)
+        return MigrationResult(outcome, time.monotonic() - began, message, elapsed_ms, downtime_ms)
 
     def abort(self, vm: str) -> None:
         with self._lock:
@@ -215,6 +234,15 @@ class LibvirtBackend:
 
     def uri(self, host: str) -> str:
         return host_uri(self._hosts[host], self._config.live_migration_uri)
+
+    def destination(self, host: str) -> str:
+        return destination_uri(self._hosts[host], self._config.live_migration_uri)
+
+    def _timing(self, request: MigrationRequest) -> tuple[int, int]:
+        """The completed job as the destination recorded it; (0, 0) when it cannot say."""
+        def ask() -> Mapping[str, Any]:
+            return self._lookup(self._shared(request.destination), request).jobStats(_JOB_STATS_COMPLETED)
+        return completed_timing(_quietly(ask) or {})
 
     def _module(self) -> Any:
         if self._libvirt is None and self._opener is None:

@@ -31,6 +31,8 @@ class StepRecord:
     duration_s: float = 0.0
     finish: Finish = Finish.FAILED  # what the dispatcher makes of it
     location: str | None = None  # where the VM is afterwards, as far as we know (None: gone or unknown)
+    time_elapsed_ms: int = 0  # the hypervisor's own timing of a completed migration (0: unknown)
+    downtime_ms: int = 0
 
     @classmethod
     def of(cls, step: Step, status: StepStatus, reason: str = "", duration_s: float = 0.0,

@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from executor.capacity import CapacityLedger
@@ -91,7 +91,8 @@ def _settled_record(settled: SettledMove) -> StepRecord:
 def _entry(run: int, record: StepRecord) -> JournalEntry:
     return JournalEntry(_EVENT_OF[record.status], run, vm=record.vm, kind=record.kind.value, source=record.source,
                         destination=record.destination, reason=record.reason, duration_s=round(record.duration_s, 3),
-                        location=record.location or "")
+                        location=record.location or "", time_elapsed_ms=record.time_elapsed_ms,
+                        downtime_ms=record.downtime_ms)
 
 
 class _Execution:
@@ -250,7 +251,8 @@ class _Execution:
         on_source = self.backend.runs_on(step.source, step.vm)
         if result.completed:
             if on_destination and not on_source:
-                return StepRecord.of(step, StepStatus.DONE, "", result.duration_s, Finish.DONE, step.destination)
+                return replace(StepRecord.of(step, StepStatus.DONE, "", result.duration_s, Finish.DONE, step.destination),
+                               time_elapsed_ms=result.time_elapsed_ms, downtime_ms=result.downtime_ms)
             where = "both hosts" if on_destination else step.source if on_source else "neither host"
             return StepRecord.of(step, StepStatus.FAILED, f"migration reported success but the VM runs on {where}",
                                  result.duration_s, Finish.FAILED, self._where(step.vm))

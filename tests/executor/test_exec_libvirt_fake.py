@@ -78,7 +78,8 @@ def test_completed_migration_reports_progress_and_uses_the_destination_uri() -> 
     result = driver.migrate(REQUEST, progress)
     assert result.outcome is MigrationOutcome.COMPLETED
     assert seen[0].fraction == 0.25
-    assert domain.calls == [("qemu+unix:///system?socket=/lab/b", {"bandwidth": 100}, 1 | 2 | 8 | 16)]
+    # The dconnuri is b's migration URI (live_migration_uri), not its control socket: the source opens it.
+    assert domain.calls == [("qemu+tcp://b/system", {"bandwidth": 100}, 1 | 2 | 8 | 16)]
     assert "qemu+tcp://a/system" in opened  # the control and monitor connections go to the source
 
 
