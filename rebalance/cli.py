@@ -47,11 +47,15 @@ def cli() -> None:
 
 def _register_commands() -> None:
     from rebalance.apply_command import apply
+    from rebalance.collect_command import collect_command
+    from rebalance.doctor_command import doctor
     from rebalance.plan_command import plan, show
 
     cli.add_command(plan)
     cli.add_command(show)
     cli.add_command(apply)
+    cli.add_command(collect_command)
+    cli.add_command(doctor)
 
 
 _register_commands()

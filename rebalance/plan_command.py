@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import click
 
+from planner.errors import InputError
 from planner.inputs import load_planning_input, with_overrides
 from planner.plan_io import load_plan, plan_to_json, write_plan
 from planner.planning import make_plan
 from planner.plan import Plan
 from planner.policy import Goal
+from rebalance.collect_command import planning_from_inventory
 from rebalance.render import render_plan
 from rebalance.schedule_summary import schedule_summary
 
@@ -18,6 +20,9 @@ GOALS = [g.value for g in Goal]
 @click.command()
 @click.option("--scenario", metavar="FILE", help="Scenario file: a cluster and its policy (YAML/JSON).")
 @click.option("--snapshot", metavar="FILE", help="Snapshot file from `rebalance collect` (a cluster only).")
+@click.option("--inventory", "inventory_path", metavar="FILE",
+              help="Inventory (YAML): measure the live cluster over libvirt now, then plan.")
+@click.option("--skip-unreachable", is_flag=True, help="With --inventory: plan without the hosts that do not answer.")
 @click.option("--policy", "policy_path", metavar="FILE",
               help="Policy file (YAML); overrides the scenario's own policy.")
 @click.option("--goal", type=click.Choice(GOALS), help="spread the load, consolidate onto fewer hosts, or drain hosts.")
@@ -28,7 +33,8 @@ GOALS = [g.value for g in Goal]
 @click.option("--workers", type=click.IntRange(min=1), help="CP-SAT worker threads (default: policy, 2).")
 @click.option("-o", "--output", metavar="FILE", help="Write the plan to this file (plan.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON instead of tables.")
-def plan(scenario: str | None, snapshot: str | None, policy_path: str | None, goal: str | None,
+def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None, skip_unreachable: bool,
+         policy_path: str | None, goal: str | None,
          drain: tuple[str, ...], max_moves: int | None, time_limit: float | None, seed: int | None,
          workers: int | None, output: str | None, as_json: bool) -> None:
     """Compute a placement that reaches the goal with the fewest, cheapest migrations.
@@ -38,7 +44,10 @@ def plan(scenario: str | None, snapshot: str | None, policy_path: str | None, go
     \b
     Exit codes: 0 plan made (possibly empty), 1 the goal cannot be met, 2 bad input.
     """
-    planning = load_planning_input(scenario, snapshot, policy_path)
+    if inventory_path and (scenario or snapshot):
+        raise InputError("--inventory", "give an inventory, a scenario or a snapshot, not several")
+    planning = (planning_from_inventory(inventory_path, policy_path, skip_unreachable) if inventory_path
+                else load_planning_input(scenario, snapshot, policy_path))
     planning = with_overrides(planning, goal=Goal(goal) if goal else None, drain=drain, max_moves=max_moves,
                               time_limit_s=time_limit, seed=seed, workers=workers)
     result = make_plan(planning.resolve())

@@ -1,0 +1,328 @@
+"""libvirt → Cluster: measure every host of an inventory, concurrently, each within a timeout.
+
+Per host: CPU count, memory total (`getMemoryStats`: `getInfo` reports one NUMA node on some
+machines), how busy the host's CPUs were over a sampling interval (`getCPUStats`), and per running
+domain its uuid, name, vCPUs, memory, CPU load in milli-cores from the cpu time it used over the
+same interval (`getAllDomainStats`), and whether it can be live-migrated at all (from its XML).
+
+`libvirt` is imported here (lazily) and in executor/libvirt_driver.py only. The arithmetic and the
+XML reading are pure functions at the top, unit-tested without libvirt.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from planner.errors import InputError, RebalanceError
+from planner.inventory import Inventory, InventoryHost
+from planner.model import VM, Cluster, Host
+
+T = TypeVar("T")
+KIB_PER_MIB = 1024
+NS_PER_MILLICORE_SECOND = 1_000_000  # 1 ms of CPU time per second = one milli-core
+
+# libvirt's stable ABI values, so the pure helpers work without the module.
+STATS_STATE, STATS_CPU_TOTAL, STATS_BALLOON, STATS_VCPU = 1, 2, 4, 8
+LIST_ACTIVE = 1  # VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE
+DOMAIN_PAUSED, PAUSED_MIGRATION = 3, 2  # an incoming migration waits on the destination like this
+NODE_ALL = -1  # VIR_NODE_CPU_STATS_ALL_CPUS / VIR_NODE_MEMORY_STATS_ALL_CELLS
+
+
+class CollectError(RebalanceError):
+    """A host could not be measured (and --skip-unreachable was not given)."""
+
+
+# -- pure helpers ------------------------------------------------------------------------------
+
+def millicores(cpu_time_before_ns: int, cpu_time_after_ns: int, elapsed_s: float) -> int:
+    """CPU load from two cpu.time readings: ns of CPU per second of wall time / 10⁶, rounded up
+    (the planner must not under-count load). A counter that went backwards (a restarted guest) is 0."""
+    if elapsed_s <= 0 or cpu_time_after_ns <= cpu_time_before_ns:
+        return 0
+    return math.ceil((cpu_time_after_ns - cpu_time_before_ns) / elapsed_s / NS_PER_MILLICORE_SECOND)
+
+
+def busy_fraction(before: Mapping[str, int], after: Mapping[str, int]) -> float:
+    """Share of host CPU time spent busy between two `getCPUStats(ALL_CPUS)` readings (0..1)."""
+    delta = {key: after.get(key, 0) - before.get(key, 0) for key in ("user", "kernel", "idle", "iowait")}
+    busy = delta["user"] + delta["kernel"]
+    total = busy + delta["idle"] + delta["iowait"]
+    return min(1.0, max(0.0, busy / total)) if total > 0 else 0.0
+
+
+def migratability(domain_xml: str, shared_path: str) -> tuple[bool, str]:
+    """(migratable, reason): a disk on local storage or a host device pins a guest to its host.
+
+    Disks under `shared_path` (Nova's instances_path on shared storage) and network disks (rbd,
+    iscsi, nbd) are visible to every host; an empty CD-ROM has nothing to move.
+    """
+    root = ET.fromstring(domain_xml)
+    reasons = [*_local_disks(root, shared_path), *_host_devices(root)]
+    return (not reasons, "; ".join(reasons))
+
+
+def _local_disks(root: ET.Element, shared_path: str) -> list[str]:
+    found = []
+    for disk in root.findall("./devices/disk"):
+        kind, source = disk.get("type", "file"), disk.find("source")
+        if source is None or kind == "network":
+            continue
+        if kind == "file":
+            path = source.get("file", "")
+            if path and not _under(path, shared_path):
+                found.append(f"local disk {path} (not under the shared {shared_path})")
+        elif kind == "block":
+            found.append(f"local block device {source.get('dev', '?')}")
+        elif kind == "volume":
+            found.append(f"local storage volume {source.get('pool', '?')}/{source.get('volume', '?')}")
+        elif kind == "dir":
+            found.append(f"local directory disk {source.get('dir', '?')}")
+    return found
+
+
+def _host_devices(root: ET.Element) -> list[str]:
+    found = []
+    for device in root.findall("./devices/hostdev"):
+        address = device.find("./source/address")
+        where = " ".join(f"{k}={v}" for k, v in sorted(address.attrib.items())) if address is not None else ""
+        found.append(f"host device {device.get('type', '?')} {where}".rstrip())
+    for interface in root.findall("./devices/interface[@type='hostdev']"):
+        found.append("host device (SR-IOV interface)")
+    return found
+
+
+def _under(path: str, directory: str) -> bool:
+    """True when `path` lies inside `directory` (not merely a string prefix of it)."""
+    path, directory = os.path.normpath(path), os.path.normpath(directory)
+    return os.path.commonpath([path, directory]) == directory
+
+
+def is_incoming(stats: Mapping[str, Any]) -> bool:
+    """The destination's half of a running migration: counted by the migration, not as a resident."""
+    return stats.get("state.state") == DOMAIN_PAUSED and stats.get("state.reason") == PAUSED_MIGRATION
+
+
+# -- samples -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DomainSample:
+    uuid: str
+    name: str
+    vcpus: int
+    memory_mib: int
+    cpu_load_millicores: int
+    migratable: bool
+    unmigratable_reason: str = ""
+
+
+@dataclass(frozen=True)
+class HostSample:
+    name: str
+    cpus: int  # as libvirt reports them (the inventory may override them for planning)
+    memory_mib: int
+    cpu_busy_fraction: float
+    domains: tuple[DomainSample, ...]
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    name: str
+    uri: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Collection:
+    cluster: Cluster
+    samples: tuple[HostSample, ...]
+    skipped: tuple[Unreachable, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(f"host {u.name} ({u.uri}) unreachable, left out of the snapshot: {u.reason}"
+                     for u in self.skipped)
+
+
+# -- libvirt -----------------------------------------------------------------------------------
+
+def libvirt_module() -> Any:
+    try:
+        import libvirt  # noqa: PLC0415 — optional dependency, imported only when a cluster is measured
+    except ImportError:
+        raise RebalanceError("measuring a cluster needs libvirt-python: pip install 'rebalance[libvirt]'") from None
+    libvirt.registerErrorHandler(lambda *_: None, None)  # errors arrive as exceptions; no stderr noise
+    return libvirt
+
+
+def within(timeout_s: float, call: Callable[[], T], what: str) -> T:
+    """Run `call` in a daemon thread and give up after `timeout_s` (a hung TCP connect to a dead
+    host must not hang the whole collection; the thread is abandoned, not joined)."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # noqa: BLE001 — handed to the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name=f"collect-{what}", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise TimeoutError(f"no answer within {timeout_s:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def connect(uri: str, timeout_s: float = 10.0) -> Any:
+    """An open libvirt connection to `uri` (for the collector and for `rebalance doctor`)."""
+    module = libvirt_module()
+    return within(timeout_s, lambda: module.open(uri), uri)
+
+
+def close(connection: Any) -> None:
+    try:
+        connection.close()
+    except Exception:  # noqa: BLE001 — closing a dead connection is not news
+        pass
+
+
+def sample_host(host: InventoryHost, interval_s: float) -> HostSample:
+    """Measure one host: two readings `interval_s` apart over one connection."""
+    connection = libvirt_module().open(host.uri)
+    try:
+        cpus = int(connection.getInfo()[2])
+        memory_mib = int(connection.getMemoryStats(NODE_ALL)["total"]) // KIB_PER_MIB
+        node_before, domains_before, began = _reading(connection)
+        time.sleep(interval_s)
+        node_after, domains_after, ended = _reading(connection)
+        cpu_before = {domain.UUIDString(): int(stats.get("cpu.time", 0)) for domain, stats in domains_before}
+        samples = tuple(_domain_sample(domain, stats, cpu_before, ended - began, host.instances_path)
+                        for domain, stats in domains_after if not is_incoming(stats))
+        return HostSample(host.name, cpus, memory_mib, busy_fraction(node_before, node_after), samples)
+    finally:
+        close(connection)
+
+
+def _reading(connection: Any) -> tuple[Mapping[str, int], list[tuple[Any, Mapping[str, Any]]], float]:
+    """Host CPU counters and every running domain's stats, as close together in time as we can."""
+    node = connection.getCPUStats(NODE_ALL)
+    stats = connection.getAllDomainStats(STATS_STATE | STATS_CPU_TOTAL | STATS_BALLOON | STATS_VCPU, LIST_ACTIVE)
+    return node, stats, time.monotonic()
+
+
+def _domain_sample(domain: Any, stats: Mapping[str, Any], before: Mapping[str, int], elapsed_s: float,
+                   shared_path: str) -> DomainSample:
+    uuid = domain.UUIDString()
+    info = None if "balloon.maximum" in stats and "vcpu.current" in stats else domain.info()
+    memory_kib = int(stats["balloon.maximum"]) if info is None else int(info[1])
+    vcpus = int(stats["vcpu.current"]) if info is None else int(info[3])
+    # A domain that started during the interval has no earlier reading: no load to report yet.
+    load = millicores(before[uuid], int(stats.get("cpu.time", 0)), elapsed_s) if uuid in before else 0
+    migratable, reason = migratability(domain.XMLDesc(0), shared_path)
+    return DomainSample(uuid, domain.name(), vcpus, math.ceil(memory_kib / KIB_PER_MIB), load, migratable, reason)
+
+
+# -- the collection ----------------------------------------------------------------------------
+
+def collect(inventory: Inventory, interval_s: float = 1.0, timeout_s: float = 30.0,
+            skip_unreachable: bool = False,
+            sampler: Callable[[InventoryHost, float], HostSample] = sample_host) -> Collection:
+    """Every host at once, each within `timeout_s` (plus the interval). An unreachable host is an
+    error, or with `skip_unreachable` a warning and the host is left out of the snapshot."""
+    results = _sample_all(inventory, interval_s, timeout_s, sampler)
+    samples, skipped = [], []
+    for host in inventory.hosts:
+        outcome = results[host.name]
+        if isinstance(outcome, HostSample):
+            samples.append(outcome)
+            continue
+        if not is_connection_trouble(outcome):
+            raise outcome  # a bug or bad data is not an unreachable host
+        problem = Unreachable(host.name, host.uri, _describe(outcome))
+        if not skip_unreachable:
+            raise CollectError(f"host {problem.name} ({problem.uri}) unreachable: {problem.reason} "
+                               f"(fix it, or use --skip-unreachable to plan without it)")
+        skipped.append(problem)
+    if not samples:
+        raise CollectError("no host of the inventory could be reached")
+    return Collection(cluster_of(inventory, samples), tuple(samples), tuple(skipped))
+
+
+def _sample_all(inventory: Inventory, interval_s: float, timeout_s: float,
+                sampler: Callable[[InventoryHost, float], HostSample]) -> dict[str, HostSample | BaseException]:
+    results: dict[str, HostSample | BaseException] = {}
+    lock = threading.Lock()
+
+    def measure(host: InventoryHost) -> None:
+        try:
+            outcome: HostSample | BaseException = within(timeout_s + interval_s, lambda: sampler(host, interval_s),
+                                                         host.name)
+        except Exception as error:  # noqa: BLE001 — reported per host by the caller
+            outcome = error
+        with lock:
+            results[host.name] = outcome
+
+    threads = [threading.Thread(target=measure, args=(h,), daemon=True) for h in inventory.hosts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()  # each returns within its own timeout
+    return results
+
+
+def is_connection_trouble(error: BaseException) -> bool:
+    """What an unreachable host looks like: libvirt's own error (refused, no route, daemon gone),
+    a timeout, or an OS-level connection failure."""
+    return type(error).__name__ == "libvirtError" or isinstance(error, (TimeoutError, OSError))
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
+
+
+def cluster_of(inventory: Inventory, samples: list[HostSample]) -> Cluster:
+    """The snapshot: measured figures, overridden by the inventory where it says so."""
+    hosts, vms, seen = [], [], {}
+    for sample in samples:
+        declared = inventory.host(sample.name)
+        try:
+            hosts.append(_host(declared, sample))
+        except InputError as error:
+            raise error.in_file(inventory.source) from None
+        for domain in sample.domains:
+            if domain.name in seen:
+                raise CollectError(f"VM {domain.name} runs on both {seen[domain.name]} and {sample.name}")
+            seen[domain.name] = sample.name
+            vms.append(_vm(domain, sample.name))
+    return Cluster(tuple(hosts), tuple(vms))
+
+
+def _host(declared: InventoryHost, sample: HostSample) -> Host:
+    try:
+        return Host(name=declared.name, cpus=declared.cpus or sample.cpus,
+                    memory_mib=declared.memory_mib or sample.memory_mib, uri=declared.uri,
+                    cpu_allocation_ratio=declared.cpu_allocation_ratio,
+                    ram_allocation_ratio=declared.ram_allocation_ratio,
+                    reserved_memory_mib=declared.reserved_memory_mib, labels=declared.labels,
+                    state=declared.state, migration_uri=declared.migration_uri)
+    except InputError as error:
+        raise error.within(f"hosts[{declared.name}]") from None
+
+
+def _vm(domain: DomainSample, host: str) -> VM:
+    try:
+        return VM(name=domain.name, host=host, vcpus=domain.vcpus, memory_mib=domain.memory_mib,
+                  cpu_load_millicores=domain.cpu_load_millicores, uuid=domain.uuid, migratable=domain.migratable,
+                  unmigratable_reason=domain.unmigratable_reason)
+    except InputError as error:
+        raise CollectError(f"host {host}: domain {domain.name!r} ({domain.uuid}): {error}") from None
