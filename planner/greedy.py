@@ -13,8 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+
+from planner.bounds import consolidate_bound
 from planner.errors import InfeasibleError
 from planner.infeasibility import explain_no_room
+from planner.keep_k import keep_k
+from planner.swaps import SWAP_TARGETS, swap_relief
 from planner.metrics import permille
 from planner.placement.problem import Problem, Unit
 from planner.placement.state import PlacementState
@@ -30,23 +35,22 @@ def greedy_placement(problem: Problem) -> PlacementState:
     if problem.goal is Goal.SPREAD:
         improve_spread(state)
     elif problem.goal is Goal.CONSOLIDATE:
-        consolidate_hosts(state)
+        state = _best_consolidation(state)
     return state
 
 
+def _best_consolidation(repaired: PlacementState) -> PlacementState:
+    """Both consolidation heuristics from the repaired placement; fewer hosts wins, then less memory."""
+    problem = repaired.problem
+    emptied = PlacementState(problem, repaired.assignment)
+    consolidate_hosts(emptied)
+    kept = PlacementState(problem, repaired.assignment)
+    if not keep_k(kept, consolidate_bound(problem)):
+        return emptied
+    return min((emptied, kept), key=lambda s: (s.hosts_in_use(), s.moved_mib))
+
+
 # -- budget -----------------------------------------------------------------------------------
-
-def within_budget(state: PlacementState, unit: Unit, host: int) -> bool:
-    limits = state.problem.rules.policy.limits
-    current = state.assignment[unit.index]
-    if limits.max_moves is not None:
-        if state.moved_vms + unit.moved_vms(host) - unit.moved_vms(current) > limits.max_moves:
-            return False
-    if limits.max_moved_memory_mib is not None:
-        if state.moved_mib + unit.move_cost(host) - unit.move_cost(current) > limits.max_moved_memory_mib:
-            return False
-    return True
-
 
 def balance_score(state: PlacementState, unit: Unit, host: int) -> int:
     """Weighted utilisation of `host` with `unit` on it: lower is a better place to put load."""
@@ -101,7 +105,7 @@ def repair(state: PlacementState) -> None:
         best = _least_loaded_fit(state, unit, exclude=state.assignment[unit.index])
         if best is None:
             raise InfeasibleError(explain_no_room(state, unit, needy))
-        if not within_budget(state, unit, best):
+        if not state.within_budget(unit, best):
             raise InfeasibleError(
                 f"the limits allow fewer moves than the {len(needy)} VM group(s) that must move "
                 f"(drained hosts or broken rules); raise max_moves / max_moved_gib")
@@ -121,45 +125,56 @@ def _least_loaded_fit(state: PlacementState, unit: Unit, exclude: int) -> int | 
 # -- spread -------------------------------------------------------------------------------------
 
 def improve_spread(state: PlacementState) -> None:
-    """Move VMs off peak hosts while a move lowers a peak host without creating a new one."""
+    """Move VMs off peak hosts while a move (or, failing that, a swap with a cooler host's smaller
+    VM) lowers a peak host without creating a new one."""
     for _ in range(MAX_GREEDY_STEPS):
-        move = _best_peak_relief(state)
-        if move is None:
+        moves = _best_peak_relief(state)
+        if not moves:
             return
-        state.move(*move)
+        for unit, host in moves:
+            state.move(unit, host)
 
 
-def _peaks(state: PlacementState) -> tuple[int, int]:
-    hosts = state.problem.metric_hosts
-    return max(state.cpu_permille(h) for h in hosts), max(state.memory_permille(h) for h in hosts)
-
-
-def _best_peak_relief(state: PlacementState) -> tuple[Unit, int] | None:
+def _best_peak_relief(state: PlacementState) -> list[tuple[Unit, int]]:
     problem = state.problem
     wc, wm = problem.spread_weights
     fc, fm = problem.spread_floors
-    peak_cpu, peak_mem = _peaks(state)
+    peak_cpu, peak_mem = state.peaks()
     hot_cpu = wc > 0 and peak_cpu > fc
     hot_mem = wm > 0 and peak_mem > fm
     # A target may not reach a hot peak, nor rise above a peak that is not hot (or its floor).
     caps = (peak_cpu - 1 if hot_cpu else max(peak_cpu, fc), peak_mem - 1 if hot_mem else max(peak_mem, fm))
-    for source in problem.metric_hosts:
-        on_cpu_peak = hot_cpu and state.cpu_permille(source) == peak_cpu
-        on_mem_peak = hot_mem and state.memory_permille(source) == peak_mem
-        if on_cpu_peak or on_mem_peak:
-            # If one peak host cannot be relieved, the peak cannot drop: stop there.
-            targets = sorted(problem.metric_hosts, key=lambda h: (state.cpu_permille(h) + state.memory_permille(h), h))
-            return _relief_for(state, source, caps, targets, on_cpu_peak, on_mem_peak)
-    return None
+    on_peak = np.zeros(len(problem.hosts), dtype=bool)
+    if hot_cpu:
+        on_peak |= state.cpu_pm == peak_cpu
+    if hot_mem:
+        on_peak |= state.mem_pm == peak_mem
+    on_peak &= state.metric_mask
+    if not on_peak.any():
+        return []
+    # If one peak host cannot be relieved, the peak cannot drop: stop there.
+    source = int(np.flatnonzero(on_peak)[0])
+    score = np.where(state.metric_mask, state.cpu_pm + state.mem_pm, np.iinfo(np.int64).max)
+    targets = np.argsort(score, kind="stable")[: int(state.metric_mask.sum())].tolist()
+    on_cpu = bool(hot_cpu and state.cpu_pm[source] == peak_cpu)
+    on_mem = bool(hot_mem and state.mem_pm[source] == peak_mem)
+    move = _relief_for(state, source, caps, targets, on_cpu, on_mem)
+    if move is not None:
+        return [move]
+    return swap_relief(state, source, caps, targets[:SWAP_TARGETS], on_cpu, on_mem)
 
 
 def _relief_for(state: PlacementState, source: int, caps: tuple[int, int], targets: list[int],
                 on_cpu_peak: bool, on_mem_peak: bool) -> tuple[Unit, int] | None:
-    """The cheapest move off `source` that lowers it on its peak(s) and keeps the target under the caps."""
+    """The cheapest move off `source` that lowers it on its peak(s) and keeps the target under the caps.
+
+    Cheapest = least memory migrated per unit of the relief needed (the fractional-knapsack order
+    the move bound uses); a VM going back to the host it started on costs nothing.
+    """
     problem = state.problem
     hosts = problem.hosts
     cpu_now, mem_now = state.cpu_permille(source), state.memory_permille(source)
-    best: tuple[tuple[int, int, int], Unit, int] | None = None
+    options = []
     for index in state.units_on[source]:
         unit = problem.units[index]
         if unit.fixed:
@@ -169,31 +184,34 @@ def _relief_for(state: PlacementState, source: int, caps: tuple[int, int], targe
         # The source must come off every peak it is on; a move that leaves it there is wasted.
         if (on_cpu_peak and src_cpu >= cpu_now) or (on_mem_peak and src_mem >= mem_now):
             continue
-        target = _coolest_fit(state, unit, source, caps, targets)
-        if target is None:
-            continue
-        # Least memory moved first, then the deepest relief, then the coolest target.
-        key = (unit.move_cost(target) - unit.move_cost(source), src_cpu + src_mem, targets.index(target))
-        if best is None or key < best[0]:
-            best = (key, unit, target)
-    return None if best is None else (best[1], best[2])
+        goes_home = unit.current is not None and unit.current != source
+        cost = -unit.memory_mib if goes_home else unit.memory_mib
+        relief = unit.cpu_load if on_cpu_peak else unit.memory_mib
+        options.append((cost / max(1, relief), src_cpu + src_mem, index))
+    for _, _, index in sorted(options):
+        unit = problem.units[index]
+        found = _coolest_fit(state, unit, source, caps, targets)
+        if found is not None:
+            return unit, found[0]
+    return None
 
 
 def _coolest_fit(state: PlacementState, unit: Unit, source: int, caps: tuple[int, int],
-                 targets: list[int]) -> int | None:
-    """Going back to where it started costs nothing, so try that first; else the coolest host that fits."""
+                 targets: list[int]) -> tuple[int, int] | None:
+    """(host, rank): going back to where it started costs nothing, so try that first; else the
+    coolest host that fits."""
     hosts = state.problem.hosts
     home = unit.current
     ordered = ([home] if home is not None and home != source else []) + targets
-    for target in ordered:
+    for rank, target in enumerate(ordered):
         if target == source or target not in unit.allowed:
             continue
         if permille(state.load[target] + unit.cpu_load, hosts[target].cpu_capacity_millicores) > caps[0]:
             continue
         if permille(state.memory[target] + unit.memory_mib, hosts[target].usable_memory_mib) > caps[1]:
             continue
-        if state.fits(unit, target) and within_budget(state, unit, target):
-            return target
+        if state.fits(unit, target) and state.within_budget(unit, target):
+            return target, rank
     return None
 
 
@@ -221,7 +239,7 @@ def _empty_host(state: PlacementState, source: int, units: list[Unit], freed: li
     closed = set(freed) | {source}
     for unit in sorted(units, key=lambda u: (-u.memory_mib, -u.vcpus)):
         targets = [h for h in unit.allowed
-                   if h not in closed and state.units_on[h] and state.fits(unit, h) and within_budget(state, unit, h)]
+                   if h not in closed and state.units_on[h] and state.fits(unit, h) and state.within_budget(unit, h)]
         if not targets:
             return False
         # Best fit: the tightest host left after placing it, so big holes stay for big VMs.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from planner.bounds import lower_bounds
+from planner.bounds import consolidate_bound, lower_bounds, spread_bound
 from planner.errors import RebalanceError
 from planner.explain import move_reason
 from planner.greedy import greedy_placement, units_needing_repair
@@ -26,7 +26,8 @@ def make_plan(rules: RuleSet, now: datetime | None = None) -> Plan:
     must_move = units_needing_repair(start)
     greedy = greedy_placement(problem)
     greedy_goal = goal_value(problem, greedy)
-    outcome = solve_placement(problem, start, greedy, rules.policy.solver, greedy_goal)
+    goal_bound = consolidate_bound(problem) if problem.goal is Goal.CONSOLIDATE else spread_bound(problem)
+    outcome = solve_placement(problem, start, greedy, rules.policy.solver, greedy_goal, goal_bound)
     assignment = _checked(problem, outcome, greedy)
     final = PlacementState(problem, assignment)
     notes: list[str] = []
@@ -103,6 +104,7 @@ def _assemble(problem: Problem, start: PlacementState, final: PlacementState, ou
         objective=metric.after,
         best_bound=outcome.goal_bound,
         variables=outcome.variables,
+        lns_rounds=outcome.lns_rounds,
     )
     return Plan(
         goal=problem.goal,

@@ -28,18 +28,20 @@ class PlacementModel:
     cost: cp_model.LinearExprT  # MiB migrated
     coarse_cost: cp_model.LinearExprT  # GiB (rounded up), for the stage-1 tie-break
     max_coarse_cost: int
+    goal_hosts: frozenset[int] = frozenset()
     goal_vars: dict[str, cp_model.IntVar] = field(default_factory=dict)
     used: dict[int, cp_model.IntVar] = field(default_factory=dict)
 
-    def hint(self, assignment: list[int]) -> None:
-        """A complete hint: every x, and the goal variables at their values for that assignment."""
+    def hint(self, assignment: list[int], state: PlacementState | None = None) -> None:
+        """A complete hint: every x, and the goal variables at their values for that assignment
+        (`state`, when given, must hold that assignment: it saves rebuilding one)."""
         self.model.clear_hints()
         for (unit, host), var in self.x.items():
             self.model.add_hint(var, assignment[unit] == host)
-        state = PlacementState(self.problem, assignment)
+        state = state or PlacementState(self.problem, assignment)
         peaks = {
-            "cpu": max([state.cpu_permille(h) for h in self.problem.metric_hosts] + [0]),
-            "memory": max([state.memory_permille(h) for h in self.problem.metric_hosts] + [0]),
+            "cpu": max([state.cpu_permille(h) for h in self.goal_hosts] + [0]),
+            "memory": max([state.memory_permille(h) for h in self.goal_hosts] + [0]),
         }
         for name, var in self.goal_vars.items():
             self.model.add_hint(var, max(peaks[name], _lower_bound(var)))
@@ -58,16 +60,24 @@ def _lower_bound(var: cp_model.IntVar) -> int:
     return var.proto.domain[0]
 
 
-def build_model(problem: Problem, candidates: dict[int, tuple[int, ...]], fixed_at: list[int]) -> PlacementModel:
-    """`fixed_at[u]` is where a unit without a choice sits (fixed units, and units with one candidate)."""
+def build_model(problem: Problem, candidates: dict[int, tuple[int, ...]], fixed_at: list[int],
+                goal_hosts: frozenset[int] | None = None, state: PlacementState | None = None) -> PlacementModel:
+    """`fixed_at[u]` is where a unit without a choice sits (fixed units, and units with one candidate).
+
+    `goal_hosts` are the hosts whose utilisation (or use) the goal counts: all metric hosts for a
+    whole solve, only the neighbourhood's for an LNS sub-solve.
+    """
+    goal_hosts = problem.metric_hosts if goal_hosts is None else goal_hosts
     model = cp_model.CpModel()
     x: dict[tuple[int, int], cp_model.IntVar] = {}
     by_host: dict[int, list[tuple[Unit, cp_model.IntVar]]] = defaultdict(list)
-    fixed = _FixedUsage(problem)
-    for unit in problem.units:
+    # With a state holding `fixed_at`, the fixed usage is the state's minus the free units' (an LNS
+    # round then costs O(neighbourhood), not O(all VMs)).
+    fixed = _FixedUsage.from_state(state, candidates) if state is not None else _FixedUsage.of(problem, candidates, fixed_at)
+    units = [problem.units[u] for u in candidates] if state is not None else problem.units
+    for unit in units:
         hosts = candidates.get(unit.index, ())
         if len(hosts) <= 1:
-            fixed.add(unit, hosts[0] if hosts else fixed_at[unit.index])
             continue
         row = []
         for host in hosts:
@@ -81,14 +91,13 @@ def build_model(problem: Problem, candidates: dict[int, tuple[int, ...]], fixed_
     cost = sum(unit_cost * var for (u, h), var in x.items() if (unit_cost := problem.units[u].move_cost(h)))
     coarse_terms = {(u, h): -(-problem.units[u].move_cost(h) // 1024) for (u, h) in x}
     coarse = sum(c * x[key] for key, c in coarse_terms.items() if c)
-    max_coarse = sum(max(coarse_terms[u.index, h] for h in candidates[u.index]) for u in problem.units
-                     if len(candidates.get(u.index, ())) > 1)
-    placement = PlacementModel(problem, model, x, 0, cost + fixed.cost, coarse, max_coarse)
+    max_coarse = sum(max(coarse_terms[u, h] for h in hosts) for u, hosts in candidates.items() if len(hosts) > 1)
+    placement = PlacementModel(problem, model, x, 0, cost + fixed.cost, coarse, max_coarse, goal_hosts)
     _limits_rows(model, problem, x, fixed)
     if problem.goal is Goal.CONSOLIDATE:
-        _consolidate_goal(placement, by_host, fixed)
+        _consolidate_goal(placement, by_host, fixed, goal_hosts)
     else:
-        _spread_goal(placement, by_host, fixed)
+        _spread_goal(placement, by_host, fixed, goal_hosts)
     return placement
 
 
@@ -105,14 +114,36 @@ class _FixedUsage:
         self.moved_vms = 0
         self.problem = problem
 
-    def add(self, unit: Unit, host: int) -> None:
-        self.memory[host] += unit.memory_mib
-        self.vcpus[host] += unit.vcpus
-        self.load[host] += unit.cpu_load
-        self.cost += unit.move_cost(host)
-        self.moved_vms += unit.moved_vms(host)
+    @classmethod
+    def of(cls, problem: Problem, candidates: dict[int, tuple[int, ...]], fixed_at: list[int]) -> "_FixedUsage":
+        fixed = cls(problem)
+        for unit in problem.units:
+            hosts = candidates.get(unit.index, ())
+            if len(hosts) <= 1:
+                fixed.add(unit, hosts[0] if hosts else fixed_at[unit.index])
+        return fixed
+
+    @classmethod
+    def from_state(cls, state: PlacementState, candidates: dict[int, tuple[int, ...]]) -> "_FixedUsage":
+        fixed = cls(state.problem)
+        fixed.memory, fixed.vcpus, fixed.load = list(state.memory), list(state.vcpus), list(state.load)
+        fixed.cost, fixed.moved_vms = state.moved_mib, state.moved_vms
+        for group, occupancy in enumerate(state.occupancy):
+            for domain, count in occupancy.items():
+                fixed.members[group, domain] = count
+        for index, hosts in candidates.items():
+            if len(hosts) > 1:
+                fixed.add(state.problem.units[index], state.assignment[index], sign=-1)
+        return fixed
+
+    def add(self, unit: Unit, host: int, sign: int = 1) -> None:
+        self.memory[host] += sign * unit.memory_mib
+        self.vcpus[host] += sign * unit.vcpus
+        self.load[host] += sign * unit.cpu_load
+        self.cost += sign * unit.move_cost(host)
+        self.moved_vms += sign * unit.moved_vms(host)
         for group, members in zip(unit.anti_affinity, unit.group_members):
-            self.members[group, self.problem.domains[group][host]] += members
+            self.members[group, self.problem.domains[group][host]] += sign * members
 
 
 def _capacity_rows(model: cp_model.CpModel, problem: Problem, by_host: dict, fixed: _FixedUsage) -> None:
@@ -147,7 +178,7 @@ def _limits_rows(model: cp_model.CpModel, problem: Problem, x: dict, fixed: _Fix
         model.add(moved_mib + fixed.cost <= limits.max_moved_memory_mib)
 
 
-def _spread_goal(placement: PlacementModel, by_host: dict, fixed: _FixedUsage) -> None:
+def _spread_goal(placement: PlacementModel, by_host: dict, fixed: _FixedUsage, hosts: frozenset[int]) -> None:
     """U_cpu, U_mem ≥ every metric host's utilisation (per-mille); goal = weighted sum."""
     problem, model = placement.problem, placement.model
     weight = dict(zip(("cpu", "memory"), problem.spread_weights))
@@ -162,10 +193,9 @@ def _spread_goal(placement: PlacementModel, by_host: dict, fixed: _FixedUsage) -
     for name in ("cpu", "memory"):
         if weight[name] == 0:
             continue
-        hosts = problem.metric_hosts
         lowest = max([floor[name]] + [permille(used[name][h], capacity[name][h]) for h in hosts])
         highest = max(lowest, max(permille(used[name][h] + sum(size[name](u) for u, _ in by_host.get(h, ())),
-                                           capacity[name][h]) for h in hosts))
+                                           capacity[name][h]) for h in hosts) if hosts else lowest)
         peak = model.new_int_var(lowest, highest, f"peak_{name}")
         for host in hosts:
             entries = by_host.get(host)
@@ -177,12 +207,12 @@ def _spread_goal(placement: PlacementModel, by_host: dict, fixed: _FixedUsage) -
     placement.goal = goal
 
 
-def _consolidate_goal(placement: PlacementModel, by_host: dict, fixed: _FixedUsage) -> None:
+def _consolidate_goal(placement: PlacementModel, by_host: dict, fixed: _FixedUsage, hosts: frozenset[int]) -> None:
     """One Boolean per host that may end empty; capacity only opens on a used host."""
     problem, model = placement.problem, placement.model
     always_on = 0
     goal = 0
-    for host in problem.metric_hosts:
+    for host in hosts:
         entries = by_host.get(host, [])
         if fixed.memory[host] or fixed.vcpus[host]:
             always_on += 1

@@ -15,11 +15,15 @@ from ortools.sat.python import cp_model
 
 from planner.placement.candidates import choose_candidates
 from planner.placement.cpsat_model import PlacementModel, build_model
+from planner.placement.lns import improve
 from planner.placement.problem import Problem
 from planner.placement.state import PlacementState
-from planner.policy import SolverSettings
+from planner.policy import Goal, SolverSettings
 
 STAGE_ONE_SHARE = 0.6
+# Above this many (VM, allowed host) pairs the whole model is left to LNS (solver-notes §1.5:
+# ~100k Booleans already stalls presolve on two cores).
+WHOLE_MODEL_PAIRS = 300_000
 WALL_CLOCK_SAFETY = 3.0
 GOOD = (cp_model.OPTIMAL, cp_model.FEASIBLE)
 
@@ -33,11 +37,22 @@ class SolveOutcome:
     goal_bound: int | None
     variables: int
     wall_time_s: float
+    lns_rounds: int = 0
 
 
 def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementState,
-                    settings: SolverSettings, greedy_goal: int) -> SolveOutcome:
+                    settings: SolverSettings, greedy_goal: int, goal_bound: int) -> SolveOutcome:
     began = time.monotonic()
+    if problem.goal is Goal.DRAIN and greedy_goal <= goal_bound:
+        # A drain moves exactly the drained VMs; at the goal's lower bound nothing is left to gain.
+        return SolveOutcome(tuple(greedy.assignment), "greedy", "at the lower bound", greedy_goal, goal_bound, 0,
+                            time.monotonic() - began)
+    pairs = sum(len(u.allowed) for u in problem.movable)
+    if pairs > WHOLE_MODEL_PAIRS:
+        # Too big to solve whole on two cores: LNS from the greedy for the whole budget.
+        outcome = improve(problem, list(greedy.assignment), settings, settings.time_limit_s)
+        return _outcome(problem, outcome.assignment, "lns", f"{outcome.accepted}/{outcome.rounds} rounds kept",
+                        None, 0, began, outcome.rounds)
     candidates = choose_candidates(problem, start, greedy, settings.candidates_per_vm, settings.seed)
     placement = build_model(problem, candidates, greedy.assignment)
     if not placement.x:
@@ -54,6 +69,13 @@ def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementSt
         assignment, second_status = second
         status = f"{status}/{second_status}"
     return SolveOutcome(tuple(assignment), "cp-sat", status, goal, bound, len(placement.x), time.monotonic() - began)
+
+
+def _outcome(problem: Problem, assignment: tuple[int, ...], method: str, status: str, bound: int | None,
+             variables: int, began: float, rounds: int = 0) -> SolveOutcome:
+    state = PlacementState(problem, assignment)
+    goal = state.hosts_in_use() if problem.goal is Goal.CONSOLIDATE else state.spread_metric()
+    return SolveOutcome(tuple(assignment), method, status, goal, bound, variables, time.monotonic() - began, rounds)
 
 
 def _budget(settings: SolverSettings, seconds: float, began: float) -> float:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+
 from planner.metrics import permille
 from planner.placement.problem import Problem, Unit
 
@@ -20,6 +22,14 @@ class PlacementState:
         self.vcpus = [0] * hosts
         self.load = [0] * hosts
         self.units_on: list[set[int]] = [set() for _ in range(hosts)]
+        # Utilisation per host, kept current on every move, so peaks and "coolest hosts" are one
+        # vectorised call each instead of a Python loop over 1,000 hosts per greedy step.
+        self.cpu_pm = np.zeros(hosts, dtype=np.int64)
+        self.mem_pm = np.zeros(hosts, dtype=np.int64)
+        self._cpu_capacity = [h.cpu_capacity_millicores for h in problem.hosts]
+        self._mem_capacity = [h.usable_memory_mib for h in problem.hosts]
+        self.metric_mask = np.zeros(hosts, dtype=bool)
+        self.metric_mask[sorted(problem.metric_hosts)] = True
         # occupancy[group][domain] = members of the group placed in that domain
         self.occupancy = [dict[int, int]() for _ in problem.domains]
         self.assignment: list[int] = []
@@ -43,6 +53,8 @@ class PlacementState:
         self.vcpus[host] += sign * unit.vcpus
         self.load[host] += sign * unit.cpu_load
         (self.units_on[host].add if sign > 0 else self.units_on[host].discard)(unit.index)
+        self.cpu_pm[host] = permille(self.load[host], self._cpu_capacity[host])
+        self.mem_pm[host] = permille(self.memory[host], self._mem_capacity[host])
         for group, members in zip(unit.anti_affinity, unit.group_members):
             domain = self.problem.domains[group][host]
             self.occupancy[group][domain] = self.occupancy[group].get(domain, 0) + sign * members
@@ -61,6 +73,18 @@ class PlacementState:
         if self.load[host] + extra * unit.cpu_load > p.load_limit[host]:
             return False
         return self.anti_affinity_ok(unit, host)
+
+    def within_budget(self, unit: Unit, host: int) -> bool:
+        """Would moving `unit` to `host` keep the plan within max_moves / max_moved_memory?"""
+        limits = self.problem.rules.policy.limits
+        current = self.assignment[unit.index]
+        if limits.max_moves is not None:
+            if self.moved_vms + unit.moved_vms(host) - unit.moved_vms(current) > limits.max_moves:
+                return False
+        if limits.max_moved_memory_mib is not None:
+            if self.moved_mib + unit.move_cost(host) - unit.move_cost(current) > limits.max_moved_memory_mib:
+                return False
+        return True
 
     def anti_affinity_ok(self, unit: Unit, host: int) -> bool:
         current = self.assignment[unit.index]
@@ -96,10 +120,16 @@ class PlacementState:
 
     # Utilisation, in the same per-mille as planner.metrics, so greedy and reports agree.
     def cpu_permille(self, host: int) -> int:
-        return permille(self.load[host], self.problem.hosts[host].cpu_capacity_millicores)
+        return int(self.cpu_pm[host])
 
     def memory_permille(self, host: int) -> int:
-        return permille(self.memory[host], self.problem.hosts[host].usable_memory_mib)
+        return int(self.mem_pm[host])
+
+    def peaks(self) -> tuple[int, int]:
+        """(peak CPU ‰, peak memory ‰) over the hosts the goal metric looks at."""
+        if not self.metric_mask.any():
+            return 0, 0
+        return int(self.cpu_pm[self.metric_mask].max()), int(self.mem_pm[self.metric_mask].max())
 
     def over_hard_limit(self, host: int) -> bool:
         p = self.problem
@@ -109,9 +139,8 @@ class PlacementState:
     def spread_metric(self) -> int:
         wc, wm = self.problem.spread_weights
         fc, fm = self.problem.spread_floors
-        hosts = self.problem.metric_hosts
-        return wc * max([self.cpu_permille(h) for h in hosts] + [fc]) + \
-            wm * max([self.memory_permille(h) for h in hosts] + [fm])
+        peak_cpu, peak_mem = self.peaks()
+        return wc * max(peak_cpu, fc) + wm * max(peak_mem, fm)
 
     def hosts_in_use(self) -> int:
         return sum(1 for h in self.problem.metric_hosts if self.units_on[h])
