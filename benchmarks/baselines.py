@@ -1,4 +1,6 @@
-"""Baselines operators use today, re-implemented from their public descriptions.
+"""Baselines operators use today, re-implemented from their public descriptions
+(shared/reference/anchors.md): each honours the same hard limits and rules as our planner
+(`PlacementState.fits`), so the comparison is about the algorithm, not about cutting corners.
 
 first_fit_decreasing: the textbook consolidation — ignore where VMs run, sort them by memory
 (largest first) and put each on the first host (largest hosts first) where it fits within the same
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from planner.placement.problem import Problem, Unit
+from planner.placement.state import PlacementState
 
 
 @dataclass(frozen=True)
@@ -55,3 +58,113 @@ def first_fit_decreasing(problem: Problem) -> BaselineResult | None:
     moved = sum(u.move_cost(h) for u, h in zip(problem.units, assignment))
     in_use = len({h for h in assignment if h in problem.metric_hosts})
     return BaselineResult("first-fit-decreasing", tuple(assignment), in_use, moves, moved)
+
+
+def _result(name: str, state: PlacementState) -> BaselineResult:
+    return BaselineResult(name, tuple(state.assignment), state.hosts_in_use(), state.moved_vms, state.moved_mib)
+
+
+def _cpu_order(state: PlacementState, hosts: list[int], descending: bool = False) -> list[int]:
+    return sorted(hosts, key=lambda h: ((-1 if descending else 1) * state.load[h] / state.problem.hosts[h].cpu_capacity_millicores, h))
+
+
+def watcher_workload_balance(problem: Problem, margin: float = 1.02, max_moves: int = 100_000) -> BaselineResult:
+    """OpenStack Watcher `workload_balance`: while a host's CPU utilisation is above the threshold,
+    move the VM that brings it closest to the average to the least loaded host that stays under the
+    threshold — one migration per audit, audits repeated until nothing is over or nothing fits.
+    The threshold is the cluster's ideal (fluid) utilisation × `margin`, the most favourable setting."""
+    state = PlacementState(problem)
+    hosts = sorted(problem.metric_hosts)
+    capacity = {h: problem.hosts[h].cpu_capacity_millicores for h in hosts}
+    threshold = margin * sum(state.load[h] for h in hosts) / sum(capacity.values())
+    average = sum(state.load[h] for h in hosts) / sum(capacity.values())
+    for _ in range(max_moves):
+        over = [h for h in hosts if state.load[h] / capacity[h] > threshold]
+        if not over:
+            break
+        source = max(over, key=lambda h: (state.load[h] / capacity[h], -h))
+        move = _closest_to_average(state, source, hosts, capacity, threshold, average)
+        if move is None:
+            break
+        state.move(*move)
+    return _result("watcher workload_balance", state)
+
+
+def _closest_to_average(state: PlacementState, source: int, hosts: list[int], capacity: dict[int, int],
+                        threshold: float, average: float) -> tuple[Unit, int] | None:
+    problem = state.problem
+    units = sorted((problem.units[i] for i in state.units_on[source] if not problem.units[i].fixed),
+                   key=lambda u: abs((state.load[source] - u.cpu_load) / capacity[source] - average))
+    for unit in units:
+        for target in _cpu_order(state, hosts):
+            if target != source and state.fits(unit, target) and \
+                    (state.load[target] + unit.cpu_load) / capacity[target] <= threshold:
+                return unit, target
+    return None
+
+
+def proxlb_balance(problem: Problem, balanciness_percent: float = 5.0, max_moves: int = 100_000) -> BaselineResult:
+    """ProxLB's balancing: while the spread between the most and least loaded node exceeds the
+    balanciness, move the largest guest (by CPU load) of the most loaded node to the least loaded
+    node; stop when that would not narrow the spread."""
+    state = PlacementState(problem)
+    hosts = sorted(problem.metric_hosts)
+    for _ in range(max_moves):
+        order = _cpu_order(state, hosts)
+        coolest, hottest = order[0], order[-1]
+        if state.cpu_permille(hottest) - state.cpu_permille(coolest) <= balanciness_percent * 10:
+            break
+        guests = sorted((problem.units[i] for i in state.units_on[hottest] if not problem.units[i].fixed),
+                        key=lambda u: (-u.cpu_load, u.index))
+        move = next(((u, t) for u in guests for t in order[:8] if t != hottest and state.fits(u, t)
+                     and state.load[t] + u.cpu_load < state.load[hottest] * problem.hosts[t].cpu_capacity_millicores
+                     / problem.hosts[hottest].cpu_capacity_millicores), None)
+        if move is None:
+            break
+        state.move(*move)
+    return _result("proxlb balance", state)
+
+
+def watcher_vm_workload_consolidation(problem: Problem) -> BaselineResult:
+    """OpenStack Watcher `vm_workload_consolidation`: offload overloaded hosts to the least loaded
+    ones, then, from the least loaded host up, move all of a host's VMs into the most loaded hosts
+    that take them (first fit) and release the host when it empties."""
+    state = PlacementState(problem)
+    hosts = sorted(problem.metric_hosts)
+    for source in hosts:  # offload phase: hosts over their limits shed to the least loaded fitting host
+        for index in sorted(state.units_on[source]):
+            unit = problem.units[index]
+            if state.over_hard_limit(source) and not unit.fixed:
+                target = next((t for t in _cpu_order(state, hosts) if t != source and state.fits(unit, t)), None)
+                if target is not None:
+                    state.move(unit, target)
+    released: set[int] = set()
+    for source in _cpu_order(state, [h for h in hosts if state.units_on[h]]):
+        units = [problem.units[i] for i in sorted(state.units_on[source])]
+        if any(u.fixed for u in units):
+            continue
+        mark = len(state.moves)
+        for unit in units:
+            targets = [t for t in _cpu_order(state, hosts, descending=True)
+                       if t != source and t not in released and state.units_on[t] and state.fits(unit, t)]
+            if not targets:
+                state.undo_to(mark)
+                break
+            state.move(unit, targets[0])
+        else:
+            released.add(source)
+    return _result("watcher vm_workload_consolidation", state)
+
+
+def least_loaded_evacuation(problem: Problem) -> BaselineResult:
+    """Nova's `host-evacuate-live` with the default weighers: each VM on a drained host, in turn,
+    to the least loaded host that takes it."""
+    state = PlacementState(problem)
+    hosts = sorted(problem.metric_hosts)
+    for unit in problem.movable:
+        if state.assignment[unit.index] in unit.allowed:
+            continue
+        target = next((t for t in _cpu_order(state, hosts) if state.fits(unit, t)), None)
+        if target is not None:
+            state.move(unit, target)
+    return _result("least-loaded evacuation", state)

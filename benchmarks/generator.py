@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.demand import Demand, planetlab, from_trace_dir, synthetic
 from planner.model import VM, Cluster, Host
 
 URI_TEMPLATE = "qemu+tcp://%s/system"
@@ -106,14 +107,17 @@ class _Draft:
     group: str = ""  # anti-affinity group, "" if none
 
 
-def generate_cluster(hosts: int, vms: int, seed: int = 1) -> Cluster:
-    """A realistic, valid cluster of `hosts` hosts and `vms` VMs; the same seed gives the same cluster."""
+def generate_cluster(hosts: int, vms: int, seed: int = 1, demand: Demand = synthetic) -> Cluster:
+    """A realistic, valid cluster of `hosts` hosts and `vms` VMs; the same seed gives the same cluster.
+
+    `demand` draws each VM's busy share of its vCPUs (benchmarks.demand: synthetic Beta(2, 6), or
+    the PlanetLab traces' per-VM daily mean or p95)."""
     if hosts < 1 or vms < 0:
         raise ValueError("need at least one host and a non-negative number of VMs")
     rng = random.Random(seed)
     host_list = _hosts(rng, hosts)
     usable = sum(h.usable_memory_mib for h in host_list)
-    drafts = _drafts(rng, vms, mean_memory_mib=MEMORY_FILL * usable / max(vms, 1))
+    drafts = _drafts(rng, vms, mean_memory_mib=MEMORY_FILL * usable / max(vms, 1), demand=demand)
     placement = _place(rng, host_list, drafts)
     return Cluster(tuple(host_list), tuple(
         VM(d.name, placement[d.name], d.vcpus, d.memory_mib, d.load, labels=d.labels) for d in drafts
@@ -164,7 +168,7 @@ def _tilted_weights(flavors: Sequence[Flavor], mean_memory_mib: float) -> list[f
     return weights((low + high) / 2)
 
 
-def _drafts(rng: random.Random, count: int, mean_memory_mib: float) -> list[_Draft]:
+def _drafts(rng: random.Random, count: int, mean_memory_mib: float, demand: Demand) -> list[_Draft]:
     width = max(5, len(str(count)))
     flavors = rng.choices(FLAVORS, weights=_tilted_weights(FLAVORS, mean_memory_mib), k=count)
     groups = _anti_affinity_groups(rng, count)
@@ -176,8 +180,7 @@ def _drafts(rng: random.Random, count: int, mean_memory_mib: float) -> list[_Dra
             labels["aa"] = groups[index]
         if index in pinned:
             labels["pinned"] = "true"
-        # Beta(2, 6): mean 25 % of the vCPUs busy, a long tail of hot VMs, never above 100 %.
-        load = round(flavor.vcpus * 1000 * rng.betavariate(2, 6))
+        load = round(flavor.vcpus * 1000 * demand(rng))
         drafts.append(_Draft(f"vm-{index + 1:0{width}d}", flavor.vcpus, flavor.memory_mib, load, labels,
                              groups.get(index, "")))
     return drafts
@@ -364,6 +367,19 @@ def _header(argv: Sequence[str], cluster: Cluster, goal: str) -> list[str]:
     ]
 
 
+def add_demand_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--demand", choices=("synthetic", "planetlab-mean", "planetlab-p95"), default="synthetic",
+                        help="VM CPU demand: Beta(2, 6), or the PlanetLab per-VM daily mean / p95 (shipped table)")
+    parser.add_argument("--trace-dir", type=Path, help="derive the PlanetLab statistics from this trace folder instead")
+
+
+def demand_from_options(args: argparse.Namespace) -> Demand:
+    if args.demand == "synthetic":
+        return synthetic
+    statistic = args.demand.split("-")[1]
+    return from_trace_dir(args.trace_dir, statistic) if args.trace_dir else planetlab(statistic)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.generator", description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, required=True)
@@ -371,9 +387,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--goal", choices=("spread", "consolidate", "drain"), default="spread")
     parser.add_argument("-o", "--output", help="scenario file to write (default: standard output)")
+    add_demand_options(parser)
     args = parser.parse_args(argv)
     argv = list(sys.argv[1:] if argv is None else argv)
-    cluster = generate_cluster(args.hosts, args.vms, args.seed)
+    cluster = generate_cluster(args.hosts, args.vms, args.seed, demand_from_options(args))
     text = scenario_text(cluster, args.goal, _header(argv, cluster, args.goal))
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
