@@ -33,7 +33,7 @@ def greedy_placement(problem: Problem) -> PlacementState:
     state = PlacementState(problem)
     repair(state)
     if problem.goal is Goal.SPREAD:
-        improve_spread(state)
+        state = spread_greedy(state)
     elif problem.goal is Goal.CONSOLIDATE:
         state = _best_consolidation(state)
     return state
@@ -124,40 +124,61 @@ def _least_loaded_fit(state: PlacementState, unit: Unit, exclude: int) -> int | 
 
 # -- spread -------------------------------------------------------------------------------------
 
-def improve_spread(state: PlacementState) -> None:
+def spread_greedy(repaired: PlacementState) -> PlacementState:
+    """Two passes: lower the peak step by step to find how low it goes; then, from the start again,
+    relieve only the hosts above that level into hosts that stay under it. The second pass never
+    fills a host that a later, lower peak would make shed again, so it usually moves less."""
+    problem = repaired.problem
+    first = PlacementState(problem, repaired.assignment)
+    improve_spread(first)
+    second = PlacementState(problem, repaired.assignment)
+    improve_spread(second, ceiling=first.peaks())
+    improve_spread(second)  # the ceiling pass can stall a little higher: finish it step by step
+    return min((first, second), key=lambda s: (s.spread_metric(), s.moved_mib))
+
+
+def improve_spread(state: PlacementState, ceiling: tuple[int, int] | None = None) -> None:
     """Move VMs off peak hosts while a move (or, failing that, a swap with a cooler host's smaller
-    VM) lowers a peak host without creating a new one."""
+    VM) lowers a peak host without creating a new one. With a `ceiling` (CPU ‰, memory ‰), relieve
+    the hosts above it into hosts that stay at or under it, and stop when none is left above."""
     for _ in range(MAX_GREEDY_STEPS):
-        moves = _best_peak_relief(state)
+        moves = _best_peak_relief(state, ceiling)
         if not moves:
             return
         for unit, host in moves:
             state.move(unit, host)
 
 
-def _best_peak_relief(state: PlacementState) -> list[tuple[Unit, int]]:
+def _best_peak_relief(state: PlacementState, ceiling: tuple[int, int] | None) -> list[tuple[Unit, int]]:
     problem = state.problem
     wc, wm = problem.spread_weights
     fc, fm = problem.spread_floors
     peak_cpu, peak_mem = state.peaks()
-    hot_cpu = wc > 0 and peak_cpu > fc
-    hot_mem = wm > 0 and peak_mem > fm
-    # A target may not reach a hot peak, nor rise above a peak that is not hot (or its floor).
-    caps = (peak_cpu - 1 if hot_cpu else max(peak_cpu, fc), peak_mem - 1 if hot_mem else max(peak_mem, fm))
+    if ceiling is None:
+        hot_cpu = wc > 0 and peak_cpu > fc
+        hot_mem = wm > 0 and peak_mem > fm
+        # A target may not reach a hot peak, nor rise above a peak that is not hot (or its floor).
+        caps = (peak_cpu - 1 if hot_cpu else max(peak_cpu, fc), peak_mem - 1 if hot_mem else max(peak_mem, fm))
+        over = (peak_cpu - 1, peak_mem - 1)
+    else:
+        caps = over = (max(ceiling[0], fc), max(ceiling[1], fm))
+        hot_cpu = wc > 0 and peak_cpu > caps[0]
+        hot_mem = wm > 0 and peak_mem > caps[1]
     on_peak = np.zeros(len(problem.hosts), dtype=bool)
     if hot_cpu:
-        on_peak |= state.cpu_pm == peak_cpu
+        on_peak |= state.cpu_pm > over[0]
     if hot_mem:
-        on_peak |= state.mem_pm == peak_mem
+        on_peak |= state.mem_pm > over[1]
     on_peak &= state.metric_mask
     if not on_peak.any():
         return []
     # If one peak host cannot be relieved, the peak cannot drop: stop there.
-    source = int(np.flatnonzero(on_peak)[0])
+    heat = np.where(on_peak, wc * state.cpu_pm + wm * state.mem_pm, -1)
+    source = int(np.argmax(heat))
     score = np.where(state.metric_mask, state.cpu_pm + state.mem_pm, np.iinfo(np.int64).max)
     targets = np.argsort(score, kind="stable")[: int(state.metric_mask.sum())].tolist()
-    on_cpu = bool(hot_cpu and state.cpu_pm[source] == peak_cpu)
-    on_mem = bool(hot_mem and state.mem_pm[source] == peak_mem)
+    on_cpu = bool(hot_cpu and state.cpu_pm[source] > over[0])
+    on_mem = bool(hot_mem and state.mem_pm[source] > over[1])
     move = _relief_for(state, source, caps, targets, on_cpu, on_mem)
     if move is not None:
         return [move]
