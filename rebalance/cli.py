@@ -6,6 +6,7 @@ Exit codes: 0 success (or nothing worth doing), 1 no feasible plan / something f
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -18,7 +19,18 @@ EXIT_BAD_INPUT = 2
 
 
 class RebalanceGroup(click.Group):
-    """Turns the library's errors into one-line messages and the documented exit codes."""
+    """Turns the library's errors into one-line messages and the documented exit codes, and
+    imports each command only when it runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attribute = target.split(":")
+        return getattr(importlib.import_module(module), attribute)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -45,20 +57,15 @@ def cli() -> None:
     """
 
 
-def _register_commands() -> None:
-    from rebalance.apply_command import apply
-    from rebalance.collect_command import collect_command
-    from rebalance.doctor_command import doctor
-    from rebalance.plan_command import plan, show
-
-    cli.add_command(plan)
-    cli.add_command(show)
-    cli.add_command(apply)
-    cli.add_command(collect_command)
-    cli.add_command(doctor)
-
-
-_register_commands()
+# Command → "module:attribute". Loaded only when named, so `rebalance apply` does not pay for
+# importing OR-Tools and pandas (about 0.5 s of a 2 s live migration in the lab).
+COMMANDS = {
+    "plan": "rebalance.plan_command:plan",
+    "show": "rebalance.plan_command:show",
+    "apply": "rebalance.apply_command:apply",
+    "collect": "rebalance.collect_command:collect_command",
+    "doctor": "rebalance.doctor_command:doctor",
+}
 
 
 def main() -> None:
