@@ -110,7 +110,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class SolverSettings:
-    time_limit_s: float = 20.0
+    time_limit_s: float = 10.0
     workers: int = 2
     seed: int = 0
     # Hosts offered to each movable VM besides its current host and the greedy's choice.

@@ -28,7 +28,7 @@ GOALS = [g.value for g in Goal]
 @click.option("--goal", type=click.Choice(GOALS), help="spread the load, consolidate onto fewer hosts, or drain hosts.")
 @click.option("--drain", multiple=True, metavar="HOST", help="Host to empty (repeatable); implies --goal drain.")
 @click.option("--max-moves", type=click.IntRange(min=0), help="At most this many migrations.")
-@click.option("--time-limit", type=click.FloatRange(min=0.1), help="Seconds the solver may use (default: policy, 20).")
+@click.option("--time-limit", type=click.FloatRange(min=0.1), help="Seconds the solver may use (default: policy, 10).")
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed; same seed and inputs give the same plan.")
 @click.option("--workers", type=click.IntRange(min=1), help="CP-SAT worker threads (default: policy, 2).")
 @click.option("-o", "--output", metavar="FILE", help="Write the plan to this file (plan.json).")
