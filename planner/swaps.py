@@ -3,7 +3,8 @@ cooler host may still take it in exchange for one of its own smaller VMs.
 
 VMs are coarse next to the headroom left once a cluster is nearly flat (a 4-core VM is 60 ‰ of a
 64-core host), so single moves stall a few per-mille above the fluid bound; swaps get further.
-VMs in anti-affinity groups are left out of swaps (the single-move path handles them).
+Anti-affinity is checked on the current placement for each half of the swap: conservative (a
+swap that would only work because the partner leaves is refused), never wrong.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def swap_relief(state: PlacementState, source: int, caps: tuple[int, int], targe
 
 
 def _swappable(unit: Unit) -> bool:
-    return not unit.fixed and not unit.anti_affinity
+    return not unit.fixed
 
 
 def _swap_fits(state: PlacementState, unit: Unit, source: int, partner: Unit, target: int,
@@ -67,6 +68,9 @@ def _swap_fits(state: PlacementState, unit: Unit, source: int, partner: Unit, ta
         if host == source and ((on_cpu_peak and cpu >= source_now[0]) or (on_mem_peak and mem >= source_now[1])
                                or cpu > max(caps[0], source_now[0]) or mem > max(caps[1], source_now[1])):
             return False
+    if (unit.anti_affinity and not state.anti_affinity_ok(unit, target)) or \
+            (partner.anti_affinity and not state.anti_affinity_ok(partner, source)):
+        return False
     if state.problem.rules.policy.limits.max_moves is not None or state.problem.rules.policy.limits.max_moved_memory_mib is not None:
         return _swap_within_budget(state, unit, target, partner, source)
     return True
