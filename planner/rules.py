@@ -57,6 +57,11 @@ def resolve_rules(cluster: Cluster, policy: Policy) -> RuleSet:
     excluded = frozenset(policy.excluded_hosts)
     destinations = frozenset(h.name for h in cluster.hosts if h.takes_new_vms) - drained - excluded
     pin_reason = _pins(cluster, policy, excluded)
+    anti_affinity = tuple(_anti_affinity_groups(cluster, policy))
+    affinity = _affinity_groups(cluster, policy)
+    allowed_hosts = _allowed_hosts(cluster, policy)
+    for name in _held_by_cooldown(cluster, policy, drained, allowed_hosts, anti_affinity, affinity):
+        pin_reason.setdefault(name, f"in cooldown: {policy.cooldown[name]}")
     ruleset = RuleSet(
         cluster=cluster,
         policy=policy,
@@ -65,9 +70,9 @@ def resolve_rules(cluster: Cluster, policy: Policy) -> RuleSet:
         drained=drained,
         destinations=destinations,
         excluded=excluded,
-        anti_affinity=tuple(_anti_affinity_groups(cluster, policy)),
-        affinity=_affinity_groups(cluster, policy),
-        allowed_hosts=MappingProxyType(_allowed_hosts(cluster, policy)),
+        anti_affinity=anti_affinity,
+        affinity=affinity,
+        allowed_hosts=MappingProxyType(allowed_hosts),
     )
     _check_pinned_against_rules(ruleset)
     _check_anti_affinity_possible(ruleset)
@@ -98,6 +103,27 @@ def _pins(cluster: Cluster, policy: Policy, excluded: frozenset[str]) -> dict[st
         if vm.host in excluded:
             reasons.setdefault(vm.name, f"on excluded host {vm.host}")
     return reasons
+
+
+def _held_by_cooldown(cluster: Cluster, policy: Policy, drained: frozenset[str],
+                      allowed_hosts: Mapping[str, frozenset[str]], anti_affinity: tuple[AntiAffinityGroup, ...],
+                      affinity: tuple[tuple[str, ...], ...]) -> list[str]:
+    """Cooldown VMs that stay put: all but those on a drained host or breaking a hard rule now
+    (outside their host group, crowding an anti-affinity domain, apart from their affinity group).
+    VMs the cluster no longer has are ignored: the history outlives them."""
+    vms = cluster.vm_by_name
+    must_move = {name for name, allowed in allowed_hosts.items() if vms[name].host not in allowed}
+    for group in anti_affinity:
+        seen: dict[str, int] = {}
+        for name in group.members:
+            domain = group.domain_of[vms[name].host]
+            seen[domain] = seen.get(domain, 0) + 1
+        must_move.update(n for n in group.members if seen[group.domain_of[vms[n].host]] > 1)
+    for members in affinity:
+        if len({vms[n].host for n in members}) > 1:
+            must_move.update(members)
+    return [name for name in sorted(policy.cooldown)
+            if name in vms and vms[name].host not in drained and name not in must_move]
 
 
 def _anti_affinity_groups(cluster: Cluster, policy: Policy) -> list[AntiAffinityGroup]:
