@@ -24,7 +24,7 @@ from executor.journal import History, Journal, JournalEntry, JournalEvent, histo
 from executor.lock import ApplyLock, lock_paths
 from executor.reconcile import Reconciled, Settled, SettledMove, reconcile
 from executor.report import ApplyReport, EventKind, EventSink, RunEvent, StepRecord, StepStatus
-from executor.schedule import Dispatcher, Finish, simulate
+from executor.schedule import Deadline, Dispatcher, Finish, simulate
 from executor.staleness import check_fresh
 from executor.steps import Step, StepKind
 from planner.plan import Plan
@@ -45,6 +45,7 @@ class ApplyOptions:
     config: ExecutorConfig = field(default_factory=ExecutorConfig)
     force: bool = False
     stop_on_error: bool = False
+    deadline: Deadline | None = None  # past it nothing new starts: the run stops as if `stop` were set
 
 
 def apply_plan(plan: Plan, plan_path: str | Path, backend: Hypervisor, options: ApplyOptions = ApplyOptions(),
@@ -104,6 +105,7 @@ class _Execution:
         self.backend = backend
         self.config = options.config
         self.stop_on_error = options.stop_on_error
+        self.deadline = options.deadline
         self.journal = journal
         self.run_number = run
         self.on_event = on_event
@@ -129,6 +131,8 @@ class _Execution:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="migrate") as pool:
             futures: dict[Future[StepRecord], Step] = {}
             while True:
+                if self.deadline is not None and self.deadline.passed():
+                    self.stop.set()
                 if self.stop.is_set() and not self.stopping:
                     self._halt(interrupted=True)
                 if self.abort.is_set() and not self.aborted:

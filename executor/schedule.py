@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import heapq
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,18 @@ class Limits:
         for name in ("max_parallel", "per_host_outgoing", "per_host_incoming"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """No new step starts once `clock()` reaches `at` (a maintenance window's end); running
+    migrations finish. The clock is injectable so windows can be tested without waiting."""
+
+    at: float
+    clock: Callable[[], float] = time.time
+
+    def passed(self) -> bool:
+        return self.clock() >= self.at
 
 
 class Finish(str, enum.Enum):
