@@ -124,7 +124,7 @@ def cooldown(runs: Iterable[RunRecord], now: datetime, hours: float) -> dict[str
         for move in run.moves:
             if since <= move.finished <= now and (move.vm not in latest or move.finished > latest[move.vm].finished):
                 latest[move.vm] = move
-    return {vm: f"moved {_ago(now - m.finished)} ago ({m.source} → {m.destination}); cooldown {hours:g} h"
+    return {vm: f"in cooldown: moved {_ago(now - m.finished)} ago ({m.source} → {m.destination}; cooldown {hours:g} h)"
             for vm, m in sorted(latest.items())}
 
 

@@ -133,7 +133,7 @@ class Policy:
     drain_hosts: frozenset[str] = field(default=frozenset())
     limits: Limits = Limits()
     solver: SolverSettings = SolverSettings()
-    # VMs to leave where they are this time (name → why: "moved 3 h ago", a disruption budget),
+    # VMs to leave where they are this time (name → why: "in cooldown: moved 3 h ago", a budget),
     # unless a drained host or a broken hard rule needs them to move. Set by `rebalance run` from
     # its run history; not read from policy files.
     cooldown: Mapping[str, str] = field(default_factory=lambda: EMPTY_LABELS)

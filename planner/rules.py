@@ -61,7 +61,7 @@ def resolve_rules(cluster: Cluster, policy: Policy) -> RuleSet:
     affinity = _affinity_groups(cluster, policy)
     allowed_hosts = _allowed_hosts(cluster, policy)
     for name in _held_by_cooldown(cluster, policy, drained, allowed_hosts, anti_affinity, affinity):
-        pin_reason.setdefault(name, f"in cooldown: {policy.cooldown[name]}")
+        pin_reason.setdefault(name, policy.cooldown[name])
     ruleset = RuleSet(
         cluster=cluster,
         policy=policy,
