@@ -65,6 +65,9 @@ COMMANDS = {
     "apply": "rebalance.apply_command:apply",
     "collect": "rebalance.collect_command:collect_command",
     "doctor": "rebalance.doctor_command:doctor",
+    "run": "rebalance.run_command:run",
+    "history": "rebalance.history_command:history",
+    "explain": "rebalance.explain_command:explain",
 }
 
 
