@@ -1,6 +1,6 @@
 """Solve time and plan quality beside lower bounds and the algorithms operators use today.
 
-    python -m benchmarks.solve                 # 20x200, 100x1000, 300x3000; 3 seeds; all goals
+    python -m benchmarks.solve                 # 20x200, 100x1000, 200x3000, 300x3000; 3 seeds; all goals
     python -m benchmarks.solve --large         # also 1000x10000 and 1000x20000
     python -m benchmarks.solve --sizes 1000x20000 --goals spread --seeds 3
     python -m benchmarks.solve --demand planetlab-mean   # VM CPU demand from the PlanetLab table
@@ -41,7 +41,7 @@ from planner.rules import resolve_rules
 from planner.validate import validate_placement
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SMALL_SIZES = ("20x200", "100x1000", "300x3000")
+SMALL_SIZES = ("20x200", "100x1000", "200x3000", "300x3000")
 LARGE_SIZES = ("1000x10000", "1000x20000")
 DRAIN_SHARE = 0.05
 BASELINES: dict[Goal, tuple[Callable[[Problem], baselines.BaselineResult | None], ...]] = {
