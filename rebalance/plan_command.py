@@ -64,9 +64,15 @@ def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None,
 @click.command()
 @click.argument("plan_file")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def show(plan_file: str, as_json: bool) -> None:
+@click.option("--html", "html_path", metavar="FILE",
+              help="Also write a self-contained HTML report (charts, moves, schedule graph, bounds).")
+def show(plan_file: str, as_json: bool, html_path: str | None) -> None:
     """Print a saved plan: per-host before/after, the moves, bounds and solver figures."""
     saved = load_plan(plan_file)
+    if html_path:
+        from rebalance.html_report import write_html  # noqa: PLC0415 — only `show --html` needs it
+
+        write_html(saved, html_path)
     click.echo(plan_to_json(saved) if as_json else _with_schedule(saved), nl=not as_json)
 
 

@@ -42,6 +42,31 @@ def host_table(plan: Plan) -> str:
     return format_table(["host", "state", "VMs", "CPU %", "memory %", "vCPU alloc %", ""], rows, right=(2, 3, 4, 5))
 
 
+BAR_WIDTH = 10
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def bar(permille: int, width: int = BAR_WIDTH) -> str:
+    """A fixed-width bar of block characters (eighths), capped at 100 %."""
+    filled = max(0, min(permille, 1000)) * width * 8 // 1000
+    whole, part = divmod(filled, 8)
+    return ("█" * whole + (_EIGHTHS[part] if part else "")).ljust(width)
+
+
+def bar_chart(plan: Plan) -> str:
+    """Per host, CPU and memory before → after as bars: 2 × (10 + 10) columns plus labels, so a
+    cluster stays readable in an 80-column terminal."""
+    after = {u.host: u for u in plan.after}
+    width = max(len(u.host) for u in plan.before)
+    lines = [f"{'':{width}}  {'CPU before → after':<27}  memory before → after"]
+    for usage in plan.before:
+        new = after[usage.host]
+        cpu = f"{bar(usage.cpu_permille)}│{bar(new.cpu_permille)} {new.cpu_permille / 10:3.0f}%"
+        memory = f"{bar(usage.memory_permille)}│{bar(new.memory_permille)} {new.memory_permille / 10:3.0f}%"
+        lines.append(f"{usage.host:<{width}}  {cpu:<27}  {memory}")
+    return "\n".join(lines)
+
+
 def move_table(plan: Plan) -> str:
     rows = [
         [str(i), m.vm, m.source, m.destination, gib(m.memory_mib), str(m.vcpus), m.reason]
@@ -66,6 +91,8 @@ def render_plan(plan: Plan) -> str:
         f"Moves: {len(plan.moves)}, {gib(plan.moved_memory_mib)} GiB of memory to migrate",
         "",
         host_table(plan),
+        "",
+        bar_chart(plan),
     ]
     if plan.moves:
         lines += ["", move_table(plan)]
