@@ -19,6 +19,7 @@ from typing import Any
 from planner.errors import InputError
 
 HISTORY_FILE = "history.jsonl"
+DEFAULT_STATE_DIR = "/var/lib/rebalance"
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from executor.runner import ApplyOptions, apply_plan
 from executor.schedule import Deadline
 from executor.simulated import DEFAULT_BANDWIDTH_MIB_S, SimulatedBackend
 from planner.errors import InfeasibleError, InputError, RebalanceError
-from planner.history import RunRecord, VMMove, append_run, cooldown, history_path, read_runs
+from planner.history import DEFAULT_STATE_DIR, RunRecord, VMMove, append_run, cooldown, history_path, read_runs
 from planner.inputs import PlanningInput, load_planning_input, with_overrides
 from planner.metrics import usage_by_host
 from planner.plan import Plan
@@ -52,7 +52,6 @@ from rebalance.run_log import RunLog
 from rebalance.window import Window, parse_window
 
 EXIT_DONE, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
-DEFAULT_STATE_DIR = "/var/lib/rebalance"
 DEFAULT_COOLDOWN_HOURS = 24.0
 GOALS = [g.value for g in Goal]
 

@@ -8,6 +8,7 @@ places back into it, so the next run sees what the previous one did.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,22 @@ def test_quiet_prints_nothing_on_a_good_night(tmp_path: Path) -> None:
                            "--quiet")
     assert result.exit_code == 0
     assert result.stdout == "" and result.stderr == ""
+
+
+def contrib_commands() -> list[list[str]]:
+    contrib = Path(__file__).resolve().parent.parent / "contrib"
+    service = (contrib / "rebalance-nightly.service").read_text().replace("\\\n", " ")
+    lines = [line.split("=", 1)[1] for line in service.splitlines() if line.startswith("ExecStart=")]
+    lines += [line.split(" root ", 1)[1] for line in (contrib / "rebalance.cron").read_text().splitlines()
+              if " root " in line and not line.startswith("#")]
+    return [shlex.split(line) for line in lines]
+
+
+@pytest.mark.parametrize("command", contrib_commands())
+def test_the_shipped_cron_and_systemd_commands_parse(command: list[str]) -> None:
+    from rebalance.run_command import run  # noqa: PLC0415
+
+    assert command[0].endswith("rebalance") and command[1] == "run"
+    context = run.make_context("run", command[2:])
+    assert context.params["inventory_path"] == "/etc/rebalance/hosts.yaml"
+    assert context.params["window_text"]
