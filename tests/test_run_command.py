@@ -192,3 +192,17 @@ def test_the_shipped_cron_and_systemd_commands_parse(command: list[str]) -> None
     context = run.make_context("run", command[2:])
     assert context.params["inventory_path"] == "/etc/rebalance/hosts.yaml"
     assert context.params["window_text"]
+
+
+def test_the_metrics_file_is_replaced_whole_with_one_sample_per_series(tmp_path: Path) -> None:
+    snapshot, metrics_dir = cluster_file(tmp_path / "cluster.yaml"), tmp_path / "textfile"
+    metrics_dir.mkdir()
+    metrics = metrics_dir / "rebalance.prom"
+    for _ in range(2):
+        assert rebalance_run(snapshot, tmp_path / "state", "--goal", "consolidate",
+                             "--metrics-file", str(metrics)).exit_code == 0
+    assert [p.name for p in metrics_dir.iterdir()] == ["rebalance.prom"]  # no temporary file left behind
+    samples = dict(line.rsplit(" ", 1) for line in metrics.read_text().splitlines() if not line.startswith("#"))
+    assert samples['rebalance_last_run_moves{goal="consolidate",outcome="done"}'] == "0"  # the second run
+    assert samples['rebalance_last_run_success{goal="consolidate"}'] == "1"
+    assert samples['rebalance_peak_memory_utilisation_ratio{goal="consolidate",when="after"}'] == "0.75"
