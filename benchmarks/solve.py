@@ -172,13 +172,14 @@ def plots(medians: "object", out: Path) -> None:
     import matplotlib.pyplot as plt
 
     ours = medians[medians.method == "rebalance"]
+    sizes = list(dict.fromkeys(ours["size"]))  # in run order: 200x3000 and 300x3000 share a VM count
     for column, name, label in (("time_s", "solve-time.png", "wall time (s)"),
                                 ("gap_percent", "solve-gap.png", "gap to lower bound (%)")):
         figure, axis = plt.subplots(figsize=(6, 4))
         for goal, part in ours.groupby("goal"):
-            axis.plot([int(s.split("x")[1]) for s in part["size"]], part[column], marker="o", label=goal)
-        axis.set_xscale("log")
-        axis.set_xlabel("VMs")
+            axis.plot([sizes.index(s) for s in part["size"]], part[column], marker="o", label=goal)
+        axis.set_xticks(range(len(sizes)), sizes)
+        axis.set_xlabel("hosts x VMs")
         axis.set_ylabel(label)
         axis.legend()
         figure.tight_layout()
@@ -201,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--goals", default="spread,consolidate,drain")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="CSV",
+                        help="do not run: rebuild solve.csv/.md/.png in --out from earlier runs' CSVs")
     parser.add_argument("--worker", nargs=3, metavar=("SIZE", "GOAL", "SEED"), help=argparse.SUPPRESS)
     add_demand_options(parser)
     args = parser.parse_args(argv)
@@ -209,6 +212,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(json.dumps([asdict(r) for r in run_one(size, Goal(goal), int(seed), demand_from_options(args))]))
         return
     demand_args = ["--demand", args.demand] + (["--trace-dir", str(args.trace_dir)] if args.trace_dir else [])
+    if args.merge:
+        _write(_read_rows(args.merge), args.out)
+        return
     sizes = args.sizes.split(",") + (list(LARGE_SIZES) if args.large else [])
     rows: list[Row] = []
     for size in sizes:
@@ -221,14 +227,27 @@ def main(argv: Sequence[str] | None = None) -> None:
                       f"(bound {ours.bound}, gap {ours.gap_percent} %)  {ours.moved_gib} GiB "
                       f"(bound {ours.moved_gib_bound})  "
                       + "  ".join(f"| {r.method}: {r.goal_value}, {r.moved_gib} GiB" for r in batch[1:]), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
+    _write(rows, args.out)
+
+
+def _read_rows(paths: Sequence[Path]) -> list[Row]:
     import pandas as pd
 
-    pd.DataFrame([asdict(r) for r in rows]).to_csv(args.out / "solve.csv", index=False)
+    frame = pd.concat([pd.read_csv(p) for p in paths])
+    order = {size: i for i, size in enumerate(SMALL_SIZES + LARGE_SIZES)}
+    frame = frame.sort_values(by="size", key=lambda column: column.map(order), kind="stable")
+    return [Row(**{k: (None if pd.isna(v) else v) for k, v in record.items()}) for record in frame.to_dict("records")]
+
+
+def _write(rows: Sequence[Row], out: Path) -> None:
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([asdict(r) for r in rows]).to_csv(out / "solve.csv", index=False)
     medians = summarise(rows)
-    (args.out / "solve.md").write_text(markdown(medians))
-    plots(medians, args.out)
-    print(f"wrote {args.out / 'solve.csv'}, solve.md and solve-*.png")
+    (out / "solve.md").write_text(markdown(medians))
+    plots(medians, out)
+    print(f"wrote {out / 'solve.csv'}, solve.md and solve-*.png")
 
 
 if __name__ == "__main__":
