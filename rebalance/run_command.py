@@ -86,6 +86,7 @@ class Settings:
     faults: str | None
     sim_bandwidth: float
     sim_time_scale: float
+    dry_run: bool = False
 
 
 @click.command(name="run")
@@ -115,6 +116,7 @@ class Settings:
 @click.option("--time-limit", type=click.FloatRange(min=0.1), help="Seconds the solver may use.")
 @click.option("--workers", type=click.IntRange(min=1), help="CP-SAT worker threads.")
 @click.option("--seed", type=click.IntRange(min=0), help="Solver seed.")
+@click.option("--dry-run", is_flag=True, help="Plan and write the report, migrate nothing, record nothing.")
 @click.option("--quiet", "-q", is_flag=True, help="Log only warnings and errors.")
 @click.option("--yes", "-y", is_flag=True, help="Accepted for symmetry with apply: run never asks.")
 @click.option("--scenario", metavar="FILE", hidden=True, help="Testing: plan from a scenario instead of an inventory.")
@@ -129,7 +131,7 @@ def run(inventory_path: str | None, policy_path: str | None, goal: str | None, d
         window_text: str | None, max_moves: int | None, max_moved_gib: float | None, max_share: float | None,
         cooldown_hours: float, on_freed: str | None, state_dir: str, metrics_file: str | None, html: str | None,
         config_path: str | None, max_parallel: int | None, per_host: int | None, skip_unreachable: bool,
-        time_limit: float | None, workers: int | None, seed: int | None, quiet: bool, yes: bool,
+        time_limit: float | None, workers: int | None, seed: int | None, dry_run: bool, quiet: bool, yes: bool,
         scenario: str | None, snapshot: str | None, now_text: str | None, backend: str, faults_path: str | None,
         sim_bandwidth: float, sim_time_scale: float) -> None:
     """Collect, plan, apply and report in one unattended step (for cron or a systemd timer).
@@ -154,7 +156,7 @@ def run(inventory_path: str | None, policy_path: str | None, goal: str | None, d
             cooldown_hours=cooldown_hours, on_freed=on_freed, state_dir=Path(state_dir), metrics_file=metrics_file,
             html=html, config_path=config_path, max_parallel=max_parallel, per_host=per_host, time_limit=time_limit,
             workers=workers, seed=seed, backend=backend, faults=faults_path, sim_bandwidth=sim_bandwidth,
-            sim_time_scale=sim_time_scale)
+            sim_time_scale=sim_time_scale, dry_run=dry_run)
         code = _locked_run(source, settings, clock, log)
     except InputError as error:
         log.error(f"bad configuration: {error}")
@@ -212,6 +214,9 @@ def _run(source: Source, settings: Settings, clock: RunClock, log: RunLog) -> in
         write_html(plan, settings.html)
     record = replace(record, plan=str(plan_file))
     _log_plan(log, plan)
+    if settings.dry_run:
+        log.info(f"dry run: nothing migrated; plan and report in {plan_file.parent}")
+        return EXIT_DONE
     if not plan.moves:
         note = "; ".join(plan.notes) or "nothing to move"
         log.info(f"nothing worth doing: {note}")

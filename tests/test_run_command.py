@@ -206,3 +206,13 @@ def test_the_metrics_file_is_replaced_whole_with_one_sample_per_series(tmp_path:
     assert samples['rebalance_last_run_moves{goal="consolidate",outcome="done"}'] == "0"  # the second run
     assert samples['rebalance_last_run_success{goal="consolidate"}'] == "1"
     assert samples['rebalance_peak_memory_utilisation_ratio{goal="consolidate",when="after"}'] == "0.75"
+
+
+def test_a_dry_run_plans_and_reports_but_moves_and_records_nothing(tmp_path: Path) -> None:
+    snapshot, state = cluster_file(tmp_path / "cluster.yaml"), tmp_path / "state"
+    before = placement(snapshot)
+    result = rebalance_run(snapshot, state, "--goal", "consolidate", "--dry-run")
+    assert result.exit_code == 0
+    assert placement(snapshot) == before and read_runs(history_path(state)) == ()
+    [run_dir] = (state / "runs").iterdir()
+    assert json.loads((run_dir / "plan.json").read_text())["moves"] and (run_dir / "report.html").exists()
