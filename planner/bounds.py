@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
 
 from planner.metrics import permille
@@ -138,8 +139,40 @@ def consolidate_bound(problem: Problem) -> int:
             demand -= capacity
             extra += 1
         bound = max(bound, len(always_on) + extra)
+        sizes = [size(u) for u in problem.units if u.member_hosts[0] in problem.metric_hosts]
+        largest = max((limit[h] for h in list(always_on) + candidates), default=0)
+        bound = max(bound, martello_toth_l2(sizes, largest))
     largest_group = max([len(g.members) for g in problem.rules.anti_affinity if g.scope == HOST_SCOPE] + [0])
     return max(bound, largest_group)
+
+
+def martello_toth_l2(sizes: list[int], capacity: int) -> int:
+    """The L2 bound of Martello & Toth (1990) for bins of `capacity`. With hosts of mixed sizes,
+    every host is taken as large as the largest, which keeps it a valid (if weaker) bound.
+
+    For each K ≤ C/2: items bigger than C − K each need a bin of their own; items in (C/2, C − K]
+    too; the items in [K, C/2] fill what those leave free, and the rest needs whole bins.
+    """
+    if capacity <= 0 or not sizes:
+        return 0
+    ordered = sorted(sizes)
+    prefix = [0]
+    for item in ordered:
+        prefix.append(prefix[-1] + item)
+    count = len(ordered)
+    half = capacity // 2  # items > C/2 are those > half when C is odd; handled by the bisect bounds below
+    best = 0
+    for k in sorted({0} | {w for w in ordered if 2 * w <= capacity}):
+        big_start = bisect.bisect_right(ordered, capacity - k)  # w > C − K
+        mid_start = bisect.bisect_right(ordered, half) if capacity % 2 == 0 else bisect.bisect_left(ordered, half + 1)
+        small_start = bisect.bisect_left(ordered, k)  # w ≥ K
+        n1 = count - big_start
+        n2 = max(0, big_start - mid_start)
+        mid_sum = prefix[big_start] - prefix[mid_start] if big_start > mid_start else 0
+        small_sum = prefix[min(mid_start, big_start)] - prefix[small_start] if mid_start > small_start else 0
+        spill = small_sum - (n2 * capacity - mid_sum)
+        best = max(best, n1 + n2 + max(0, -(-spill // capacity)))
+    return best
 
 
 def _consolidate_moves_bound(problem: Problem, start: PlacementState, hosts_kept: int) -> tuple[int, int]:
