@@ -1,0 +1,160 @@
+"""The local search on the ROADEF/EURO 2012 instances, scored as the challenge scored them.
+
+    python -m benchmarks.roadef.run DATA_DIR                      # every A and B instance, 300 s each
+    python -m benchmarks.roadef.run DATA_DIR --time-limit 30 --only a1_1,b_1
+
+DATA_DIR holds instances.csv and the A/ and B/ folders (the layout of shared/data/roadef2012).
+Instances whose model file is missing are skipped and listed. Per instance: our cost, the
+challenge score 100 * (cost - best known) / initial cost (0 = the best known result, lower is
+better), the gap to the aggregate lower bound, wall time and the independent evaluator's verdict.
+
+Writes benchmarks/results/roadef.csv and roadef.md (or --out DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import platform
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from benchmarks.roadef.local_search import SearchSettings, solve
+from benchmarks.roadef.reader import instance_files, read_assignment, read_instance
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+
+
+@dataclass(frozen=True)
+class Known:
+    """What instances.csv says about an instance."""
+
+    name: str
+    initial_cost: int
+    lower_bound: int
+    best_known: int
+
+
+@dataclass(frozen=True)
+class Row:
+    instance: str
+    initial_cost: int
+    cost: int
+    best_known: int
+    score: float  # 100 * (cost - best) / initial
+    lower_bound: int
+    gap_to_lb_pct: float | None  # None when the bound is 0
+    time_s: float
+    steps: int
+    valid: bool
+
+
+def read_known(data_dir: Path) -> list[Known]:
+    with (data_dir / "instances.csv").open(newline="", encoding="utf-8") as file:
+        return [
+            Known(row["instance"], int(row["initial_cost"]), int(row["aggregate_lb"]), int(row["best_known"]))
+            for row in csv.DictReader(file)
+        ]
+
+
+def run_instance(data_dir: Path, known: Known, settings: SearchSettings) -> Row:
+    model, assignment = instance_files(data_dir, known.name)
+    instance = read_instance(model)
+    original = read_assignment(assignment, instance)
+    result = solve(instance, original, settings)
+    cost = result.report.costs.total
+    return Row(
+        instance=known.name,
+        initial_cost=known.initial_cost,
+        cost=cost,
+        best_known=known.best_known,
+        score=100 * (cost - known.best_known) / known.initial_cost,
+        lower_bound=known.lower_bound,
+        gap_to_lb_pct=100 * (cost - known.lower_bound) / known.lower_bound if known.lower_bound else None,
+        time_s=result.seconds,
+        steps=result.steps,
+        valid=result.report.valid,
+    )
+
+
+def mean_score(rows: Sequence[Row], prefix: str) -> float | None:
+    scores = [row.score for row in rows if row.instance.startswith(prefix)]
+    return sum(scores) / len(scores) if scores else None
+
+
+def write_csv(path: Path, rows: Sequence[Row]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=list(Row.__dataclass_fields__))
+        writer.writeheader()
+        writer.writerows(asdict(row) for row in rows)
+
+
+def markdown(rows: Sequence[Row], settings: SearchSettings, skipped: Sequence[str], command: str) -> str:
+    lines = [
+        "# ROADEF/EURO 2012 machine reassignment: local search vs the best published results",
+        "",
+        f"Time limit **{settings.time_limit_s:g} s per instance** (the challenge allowed 300 s), seed {settings.seed}, "
+        f"late-acceptance history {settings.history}; Python {platform.python_version()} on {platform.machine()}, "
+        "a shared 2-core machine.",
+        f"Command: `{command}`",
+        "",
+        "Score = 100 * (cost - best known) / initial cost, the challenge's per-instance score (0 = best known). "
+        "Gap = (cost - aggregate lower bound) / bound. Every solution is re-checked by benchmarks.roadef.evaluator.",
+        "",
+        "| instance | initial cost | our cost | best known | score | lower bound | gap to LB % | time s | steps | valid |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        gap = f"{r.gap_to_lb_pct:.3f}" if r.gap_to_lb_pct is not None else ""
+        lines.append(
+            f"| {r.instance} | {r.initial_cost:,} | {r.cost:,} | {r.best_known:,} | {r.score:.3f} | {r.lower_bound:,} "
+            f"| {gap} | {r.time_s:.1f} | {r.steps:,} | {'yes' if r.valid else 'NO'} |"
+        )
+    lines.append("")
+    for prefix, label in (("a", "A"), ("b", "B")):
+        mean = mean_score(rows, prefix)
+        if mean is not None:
+            count = sum(r.instance.startswith(prefix) for r in rows)
+            lines.append(f"Mean score on {label} ({count} instances): **{mean:.3f}**")
+            lines.append("")
+    if skipped:
+        lines.append(f"Skipped (model file not available): {', '.join(skipped)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.roadef.run", description=__doc__.splitlines()[0])
+    parser.add_argument("data_dir", type=Path, help="folder with instances.csv, A/ and B/")
+    parser.add_argument("--time-limit", type=float, default=300.0, help="seconds per instance (default 300)")
+    parser.add_argument("--only", default="", help="comma-separated instance names, e.g. a1_1,b_3")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if not (args.data_dir / "instances.csv").is_file():
+        parser.error(f"{args.data_dir}: no instances.csv here")
+    wanted = {name for name in args.only.split(",") if name}
+    known = [k for k in read_known(args.data_dir) if (not wanted or k.name in wanted) and k.name != "toy"]
+    unknown = wanted - {k.name for k in known}
+    if unknown:
+        parser.error(f"unknown instance(s): {', '.join(sorted(unknown))}")
+    settings = SearchSettings(time_limit_s=args.time_limit, seed=args.seed)
+    rows, skipped = [], []
+    for k in known:
+        if not instance_files(args.data_dir, k.name)[0].is_file():
+            skipped.append(k.name)
+            continue
+        row = run_instance(args.data_dir, k, settings)
+        print(f"{row.instance}: cost {row.cost:,} score {row.score:.3f} in {row.time_s:.1f} s, valid={row.valid}", flush=True)
+        rows.append(row)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_csv(args.out / "roadef.csv", rows)
+    command = "python -m benchmarks.roadef.run " + " ".join(sys.argv[1:] if argv is None else argv)
+    (args.out / "roadef.md").write_text(markdown(rows, settings, skipped, command), encoding="utf-8")
+    return 0 if all(row.valid for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
