@@ -253,16 +253,16 @@ def _apply(plan: Plan, plan_file: Path, source: Source, settings: Settings, cloc
     _log_summary(log, report, outcome, emptied)
     record = replace(record, outcome=outcome, moves_done=report.done, moves_failed=failed,
                      moves_skipped=report.skipped, moves_not_run=report.count(StepStatus.NOT_STARTED),
-                     moved_mib=sum(plan.cluster.vm_by_name[m.vm].memory_mib for m in events.moves
-                                   if m.vm in plan.cluster.vm_by_name and _is_final(plan, m)),
+                     moved_mib=_moved_mib(plan, events.moves),
                      hosts_freed=emptied, moves=tuple(events.moves))
     _finish(settings, record, clock, plan, live)
     return EXIT_FAILED if failed or not hooks_ok or signalled.is_set() else EXIT_DONE
 
 
-def _is_final(plan: Plan, move: VMMove) -> bool:
-    """A move to the VM's planned destination (not a parking detour)."""
-    return plan.target_placement.get(move.vm) == move.destination
+def _moved_mib(plan: Plan, moves: list[VMMove]) -> int:
+    """Memory of the VMs that reached their planned destination (parking detours not counted twice)."""
+    target, vms = plan.target_placement, plan.cluster.vm_by_name
+    return sum(vms[m.vm].memory_mib for m in moves if m.vm in vms and target.get(m.vm) == m.destination)
 
 
 def _planning_input(source: Source, settings: Settings) -> PlanningInput:
