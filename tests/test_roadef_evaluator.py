@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.roadef.builder import build_instance
+from benchmarks.roadef.builder import build_instance, toy
 from benchmarks.roadef.evaluator import Constraint, evaluate
 from benchmarks.roadef.instance import Balance, Instance, MoveWeights
 from benchmarks.roadef.reader import instance_files, read_assignment, read_instance
@@ -46,25 +46,7 @@ def test_original_cost_matches_instances_csv_exactly(row: dict[str, str] | None)
 # --- the specification's toy example (§2) ------------------------------------------------------
 
 
-def toy() -> Instance:
-    return build_instance(
-        capacity=[[30, 400], [10, 240], [15, 100], [10, 100]],
-        safety=[[16, 80], [8, 160], [12, 80], [8, 80]],
-        requirement=[[12, 10], [10, 20], [6, 200]],
-        service=[0, 0, 1],
-        transient=[True, False],
-        load_weight=[100, 10],
-        neighborhood=[0, 0, 1, 1],
-        location=[0, 0, 1, 2],
-        machine_move_cost=[[0, 1, 4, 5], [1, 0, 3, 4], [4, 3, 0, 2], [5, 4, 2, 0]],
-        spread_min=[2, 1],
-        dependencies=[[], [0]],
-        process_move_cost=[1000, 100, 1],
-        balances=[Balance(first=0, second=1, target=20, weight=10)],
-    )
-
-
-TOY_ORIGINAL = np.array([0, 3, 0])
+TOY_ORIGINAL = np.array([0, 3, 0])  # §2.2
 
 
 @pytest.mark.parametrize(

@@ -70,3 +70,63 @@ def build_instance(
         balances=tuple(balances),
         weights=weights,
     )
+
+
+def toy() -> Instance:
+    """The specification's example (§2): 4 machines, 3 processes, 2 resources; M0 = 0 3 0."""
+    return build_instance(
+        capacity=[[30, 400], [10, 240], [15, 100], [10, 100]],
+        safety=[[16, 80], [8, 160], [12, 80], [8, 80]],
+        requirement=[[12, 10], [10, 20], [6, 200]],
+        service=[0, 0, 1],
+        transient=[True, False],
+        load_weight=[100, 10],
+        neighborhood=[0, 0, 1, 1],
+        location=[0, 0, 1, 2],
+        machine_move_cost=[[0, 1, 4, 5], [1, 0, 3, 4], [4, 3, 0, 2], [5, 4, 2, 0]],
+        spread_min=[2, 1],
+        dependencies=[[], [0]],
+        process_move_cost=[1000, 100, 1],
+        balances=[Balance(first=0, second=1, target=20, weight=10)],
+    )
+
+
+def random_instance(seed: int, machines: int = 8, processes: int = 30, resources: int = 3) -> tuple[Instance, np.ndarray]:
+    """A small random instance with every feature switched on (transient resources, balance,
+    spread, dependencies, move costs) and a feasible original assignment: capacities, spreadMin
+    and dependencies are drawn around that assignment so that it is tight but valid."""
+    rng = np.random.default_rng(seed)
+    services = max(2, processes // 3, -(-processes // machines))
+    service = rng.permutation(np.arange(processes) % services)  # every service has 1..P/S+1 processes
+    original = np.empty(processes, dtype=np.int64)
+    for s in range(services):  # distinct machines within a service (conflict)
+        members = np.flatnonzero(service == s)
+        original[members] = rng.choice(machines, size=len(members), replace=False)
+    requirement = rng.integers(1, 20, size=(processes, resources))
+    usage = np.zeros((machines, resources), dtype=np.int64)
+    np.add.at(usage, original, requirement)
+    capacity = usage + rng.integers(0, 25, size=(machines, resources))
+    location = rng.integers(max(2, machines // 2), size=machines)
+    neighborhood = rng.integers(2, size=machines)
+    spread_min = [min(len({int(location[m]) for m in original[service == s]}), int(rng.integers(1, 3))) for s in range(services)]
+    hoods_of = [{int(neighborhood[m]) for m in original[service == s]} for s in range(services)]
+    dependencies = [
+        [t for t in range(services) if t != s and hoods_of[s] <= hoods_of[t] and rng.random() < 0.2] for s in range(services)
+    ]
+    instance = build_instance(
+        capacity=capacity.tolist(),
+        safety=(capacity * rng.uniform(0.5, 1.0, size=capacity.shape)).astype(np.int64).tolist(),
+        requirement=requirement.tolist(),
+        service=service.tolist(),
+        transient=[True] + [False] * (resources - 1),
+        load_weight=rng.integers(1, 5, size=resources).tolist(),
+        neighborhood=neighborhood.tolist(),
+        location=location.tolist(),
+        machine_move_cost=np.where(np.eye(machines, dtype=bool), 0, rng.integers(0, 4, size=(machines, machines))).tolist(),
+        spread_min=spread_min,
+        dependencies=dependencies,
+        process_move_cost=rng.integers(0, 10, size=processes).tolist(),
+        balances=[Balance(first=0, second=1, target=2, weight=3)] if resources > 1 else [],
+        name=f"random-{seed}",
+    )
+    return instance, original
