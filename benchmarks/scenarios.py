@@ -59,7 +59,10 @@ def goals_for(scenario: Scenario) -> list[Policy]:
         policies.append(replace(policy, goal=Goal.DRAIN))
     else:
         count = max(1, round(len(scenario.cluster.hosts) * DRAIN_SHARE))
-        busiest = sorted(scenario.cluster.hosts, key=lambda h: -len(scenario.cluster.vms_by_host[h.name]))[:count]
+        # Only hosts whose VMs can all move can be drained.
+        stuck = {scenario.cluster.vm_by_name[n].host for n in resolve_rules(scenario.cluster, policy).pinned}
+        drainable = [h for h in scenario.cluster.hosts if h.name not in stuck]
+        busiest = sorted(drainable, key=lambda h: -len(scenario.cluster.vms_by_host[h.name]))[:count]
         policies.append(replace(policy, goal=Goal.DRAIN, drain_hosts=frozenset(h.name for h in busiest)))
     return policies
 
