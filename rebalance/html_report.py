@@ -116,7 +116,8 @@ def _schedule(plan: Plan) -> str:
     except UnsafePlanError as error:
         return f"<p>No safe order: {escape(str(error))}</p>"
     makespan = clock(preview.timeline.makespan)
-    text = (f"<p>{len(preview.ordering.steps)} steps ({len(preview.ordering.parked)} parking detours), "
+    parked = len(preview.ordering.parked)
+    text = (f"<p>{len(preview.ordering.steps)} steps ({parked} parking detour{'' if parked == 1 else 's'}), "
             f"about {makespan} at the default limits. An arrow means “starts after”.</p>")
     if len(preview.ordering.steps) > GRAPH_MAX_STEPS:
         return text + f"<p>(More than {GRAPH_MAX_STEPS} steps: the graph is not drawn.)</p>"

@@ -57,18 +57,29 @@ def chromium() -> str:
     return found
 
 
-def test_the_report_renders_in_headless_chromium_without_errors(tmp_path: Path) -> None:
-    path, html = spread_plan_file(tmp_path), tmp_path / "report.html"
-    assert CliRunner().invoke(cli, ["show", str(path), "--html", str(html)]).exit_code == 0
+def render(page: Path) -> tuple[str, list[str]]:
+    """The DOM after loading `page` in headless Chromium, and its console messages."""
     with tempfile.TemporaryDirectory() as profile:
         done = subprocess.run(
             [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps",
              "--disable-extensions", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-             "--virtual-time-budget=2000", "--dump-dom", html.as_uri()],
+             "--virtual-time-budget=2000", "--dump-dom", page.as_uri()],
             capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    dom = done.stdout
-    assert 'id="utilisation-chart"' in dom and "<rect" in dom and 'id="schedule-graph"' in dom
-    console = [line for line in done.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    return done.stdout, [line for line in done.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
+
+
+def test_the_console_check_sees_a_broken_page(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.html"
+    broken.write_text("<!DOCTYPE html><html><body><script>missing();</script></body></html>")
+    _, console = render(broken)
+    assert any("missing is not defined" in line for line in console)
+
+
+def test_the_report_renders_in_headless_chromium_without_errors(tmp_path: Path) -> None:
+    path, html = spread_plan_file(tmp_path), tmp_path / "report.html"
+    assert CliRunner().invoke(cli, ["show", str(path), "--html", str(html)]).exit_code == 0
+    dom, console = render(html)
+    assert 'id="utilisation-chart"' in dom and dom.count('class="cpu-after"') == 3 and 'id="schedule-graph"' in dom
     assert console == []
