@@ -213,8 +213,8 @@ def _relief_for(state: PlacementState, source: int, caps: tuple[int, int], targe
         unit = problem.units[index]
         if unit.fixed:
             continue
-        src_cpu = permille(state.load[source] - unit.cpu_load, hosts[source].cpu_capacity_millicores)
-        src_mem = permille(state.memory[source] - unit.memory_mib, hosts[source].usable_memory_mib)
+        src_cpu = permille(state.load[source] - unit.cpu_load, state.cpu_capacity[source])
+        src_mem = permille(state.memory[source] - unit.memory_mib, state.memory_capacity[source])
         # The source must come off every peak it is on; a move that leaves it there is wasted.
         if (on_cpu_peak and src_cpu >= cpu_now) or (on_mem_peak and src_mem >= mem_now):
             continue
@@ -240,9 +240,9 @@ def _coolest_fit(state: PlacementState, unit: Unit, source: int, caps: tuple[int
     for rank, target in enumerate(ordered):
         if target == source or target not in unit.allowed:
             continue
-        if permille(state.load[target] + unit.cpu_load, hosts[target].cpu_capacity_millicores) > caps[0]:
+        if permille(state.load[target] + unit.cpu_load, state.cpu_capacity[target]) > caps[0]:
             continue
-        if permille(state.memory[target] + unit.memory_mib, hosts[target].usable_memory_mib) > caps[1]:
+        if permille(state.memory[target] + unit.memory_mib, state.memory_capacity[target]) > caps[1]:
             continue
         if state.fits(unit, target) and state.within_budget(unit, target):
             return target, rank

@@ -26,8 +26,8 @@ class PlacementState:
         # vectorised call each instead of a Python loop over 1,000 hosts per greedy step.
         self.cpu_pm = np.zeros(hosts, dtype=np.int64)
         self.mem_pm = np.zeros(hosts, dtype=np.int64)
-        self._cpu_capacity = [h.cpu_capacity_millicores for h in problem.hosts]
-        self._mem_capacity = [h.usable_memory_mib for h in problem.hosts]
+        self.cpu_capacity = [h.cpu_capacity_millicores for h in problem.hosts]
+        self.memory_capacity = [h.usable_memory_mib for h in problem.hosts]
         self.metric_mask = np.zeros(hosts, dtype=bool)
         self.metric_mask[sorted(problem.metric_hosts)] = True
         # occupancy[group][domain] = members of the group placed in that domain
@@ -53,8 +53,8 @@ class PlacementState:
         self.vcpus[host] += sign * unit.vcpus
         self.load[host] += sign * unit.cpu_load
         (self.units_on[host].add if sign > 0 else self.units_on[host].discard)(unit.index)
-        self.cpu_pm[host] = permille(self.load[host], self._cpu_capacity[host])
-        self.mem_pm[host] = permille(self.memory[host], self._mem_capacity[host])
+        self.cpu_pm[host] = permille(self.load[host], self.cpu_capacity[host])
+        self.mem_pm[host] = permille(self.memory[host], self.memory_capacity[host])
         for group, members in zip(unit.anti_affinity, unit.group_members):
             domain = self.problem.domains[group][host]
             self.occupancy[group][domain] = self.occupancy[group].get(domain, 0) + sign * members
