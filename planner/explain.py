@@ -18,13 +18,16 @@ def move_reason(vm: VM, destination: str, goal: Goal, before: Mapping[str, HostU
                 repairs: Mapping[str, str]) -> str:
     source = vm.host
     if source in drained:
-        return f"drains {source}"
+        return f"drains {source} ({before[source].vms} VMs there)"
     if vm.name in repairs:
         return repairs[vm.name]
     if goal is Goal.CONSOLIDATE:
+        was = before[source]
         if source in freed:
-            return f"empties {source} so it can be powered down"
-        return f"makes room to empty another host ({source} → {destination})"
+            return (f"empties {source} ({was.vms} VMs, {was.memory_mib / 1024:.1f} GiB) so it can be powered down")
+        into, now = before[destination], after[destination]
+        return (f"makes room to empty another host ({source} → {destination}: memory "
+                f"{_pct(into.memory_permille)} → {_pct(now.memory_permille)})")
     was, now = before[source], after[source]
     return (f"relieves {source}: CPU {_pct(was.cpu_permille)} → {_pct(now.cpu_permille)}, "
             f"memory {_pct(was.memory_permille)} → {_pct(now.memory_permille)}")
