@@ -39,10 +39,12 @@ from planner.metrics import usage_by_host
 from planner.plan import Plan
 from planner.plan_io import write_plan
 from planner.planning import make_plan
-from planner.policy import Goal
-from planner.scenario import cluster_record, write_json
+from planner.policy import Goal, Policy
+from planner.collector import collect
+from planner.inventory import load_inventory
+from planner.scenario import cluster_record, load_policy, write_json
 from planner.why_not import context_of, context_path, write_context
-from rebalance.collect_command import planning_from_inventory
+from rebalance.collect_command import DEFAULT_INTERVAL_S, DEFAULT_TIMEOUT_S
 from rebalance.disruption_budget import Budget, plan_within_budget
 from rebalance.freed_hosts import emptied_hosts, run_hook
 from rebalance.html_report import write_html
@@ -191,7 +193,7 @@ def _run(source: Source, settings: Settings, clock: RunClock, log: RunLog) -> in
     if window and not window.contains(started):
         log.info(f"outside the window {window}: nothing to do")
         return EXIT_DONE
-    planning = _planning_input(source, settings)
+    planning = _planning_input(source, settings, log)
     history_file = history_path(settings.state_dir)
     held = cooldown(read_runs(history_file), started, settings.cooldown_hours)
     planning = replace(planning, policy=replace(planning.policy, cooldown=MappingProxyType(held)))
@@ -265,13 +267,19 @@ def _moved_mib(plan: Plan, moves: list[VMMove]) -> int:
     return sum(vms[m.vm].memory_mib for m in moves if m.vm in vms and target.get(m.vm) == m.destination)
 
 
-def _planning_input(source: Source, settings: Settings) -> PlanningInput:
+def _planning_input(source: Source, settings: Settings, log: RunLog) -> PlanningInput:
     given = [name for name, value in (("--inventory", source.inventory), ("--scenario", source.scenario),
                                       ("--snapshot", source.snapshot)) if value]
     if len(given) != 1:
         raise InputError("--inventory", "say which cluster to run on: --inventory FILE")
     if source.inventory:
-        planning = planning_from_inventory(source.inventory, source.policy, source.skip_unreachable)
+        collection = collect(load_inventory(source.inventory), DEFAULT_INTERVAL_S, DEFAULT_TIMEOUT_S,
+                             source.skip_unreachable)
+        for warning in collection.warnings:
+            log.warning(warning)
+        cluster = collection.cluster
+        planning = (PlanningInput(cluster, load_policy(source.policy), source.policy) if source.policy
+                    else PlanningInput(cluster, Policy()))
     else:
         planning = load_planning_input(source.scenario, source.snapshot, source.policy)
     return with_overrides(planning, goal=settings.goal, drain=settings.drain, time_limit_s=settings.time_limit,
