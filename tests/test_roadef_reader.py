@@ -110,3 +110,8 @@ def test_malformed_assignment(toy: Path, write_file: Callable[[str, str], Path],
     with pytest.raises(RoadefFormatError) as error:
         read_assignment(write_file("assignment_bad.txt", text), read_instance(toy))
     assert str(error.value) == message
+
+
+def test_value_beyond_the_format_range(toy: Path, write_file: Callable[[str, str], Path]) -> None:
+    with pytest.raises(RoadefFormatError, match=r"^model_bad.txt: token 2: value out of range"):
+        read_instance(write_file("model_bad.txt", TOY_MODEL.replace("1 100\n", "1 99999999999999999999\n", 1)))
