@@ -29,5 +29,11 @@ def move_reason(vm: VM, destination: str, goal: Goal, before: Mapping[str, HostU
         return (f"makes room to empty another host ({source} → {destination}: memory "
                 f"{_pct(into.memory_permille)} → {_pct(now.memory_permille)})")
     was, now = before[source], after[source]
+    if now.cpu_permille > was.cpu_permille or now.memory_permille > was.memory_permille:
+        # The source ends busier: this VM leaves to make room for a bigger one (a swap), it does
+        # not relieve its host. Say what it enables on the destination's side instead.
+        into, then = before[destination], after[destination]
+        return (f"makes room on {source} for a busier VM ({source} CPU {_pct(was.cpu_permille)} → "
+                f"{_pct(now.cpu_permille)}; {destination} CPU {_pct(into.cpu_permille)} → {_pct(then.cpu_permille)})")
     return (f"relieves {source}: CPU {_pct(was.cpu_permille)} → {_pct(now.cpu_permille)}, "
             f"memory {_pct(was.memory_permille)} → {_pct(now.memory_permille)}")
