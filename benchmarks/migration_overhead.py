@@ -121,7 +121,7 @@ def write_results(samples: list[Sample], rounds: int) -> str:
     lines = [
         "# Migration overhead: `rebalance apply` vs `virsh migrate`",
         "",
-        f"Lab: three libvirtd hosts in network namespaces on one 2-core machine (shared), a 32 MiB TCG guest,",
+        "Lab: three libvirtd hosts in network namespaces on one 2-core machine (shared), a 32 MiB TCG guest,",
         f"peer-to-peer live migration over qemu+tcp inside the lab. {rounds} rounds per method and direction,",
         "methods alternating; medians. Command: `python -m benchmarks.migration_overhead --rounds "
         f"{rounds}`.",

@@ -31,7 +31,6 @@ from pathlib import Path
 from benchmarks import baselines
 from benchmarks.demand import Demand, synthetic
 from benchmarks.generator import add_demand_options, anti_affinity_groups, demand_from_options, generate_cluster
-from planner.metrics import usage_by_host
 from planner.model import Cluster
 from planner.placement.problem import Problem, build_problem
 from planner.placement.state import PlacementState
@@ -116,8 +115,7 @@ def _baseline_row(baseline: Callable[[Problem], baselines.BaselineResult | None]
     elapsed = time.perf_counter() - began
     if result is None:
         return None
-    state = PlacementState(problem, result.assignment)
-    goal = state.hosts_in_use() if problem.goal is Goal.CONSOLIDATE else state.spread_metric()
+    goal = PlacementState(problem, result.assignment).goal_value()
     placement = to_placement(problem, result.assignment)
     valid = not validate_placement(problem.rules.cluster, problem.rules.policy, placement)
     return replace(ours, method=result.name, time_s=round(elapsed, 2), goal_value=goal,

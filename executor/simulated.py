@@ -8,7 +8,6 @@ concurrency. The live state starts as a snapshot (normally the plan's own cluste
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable
 
 from executor.faults import Fault, FaultKind, SimulatedCrash

@@ -56,9 +56,8 @@ def _best_consolidation(repaired: PlacementState) -> PlacementState:
 def balance_score(state: PlacementState, unit: Unit, host: int) -> int:
     """Weighted utilisation of `host` with `unit` on it: lower is a better place to put load."""
     wc, wm = state.problem.spread_weights
-    h = state.problem.hosts[host]
-    return wc * permille(state.load[host] + unit.cpu_load, h.cpu_capacity_millicores) + \
-        wm * permille(state.memory[host] + unit.memory_mib, h.usable_memory_mib) + \
+    return wc * permille(state.load[host] + unit.cpu_load, state.cpu_capacity[host]) + \
+        wm * permille(state.memory[host] + unit.memory_mib, state.memory_capacity[host]) + \
         permille(state.vcpus[host] + unit.vcpus, max(1, state.problem.vcpu_limit[host]))
 
 
@@ -206,7 +205,6 @@ def _relief_for(state: PlacementState, source: int, caps: tuple[int, int], targe
     the move bound uses); a VM going back to the host it started on costs nothing.
     """
     problem = state.problem
-    hosts = problem.hosts
     cpu_now, mem_now = state.cpu_permille(source), state.memory_permille(source)
     options = []
     for index in state.units_on[source]:
@@ -234,7 +232,6 @@ def _coolest_fit(state: PlacementState, unit: Unit, source: int, caps: tuple[int
                  targets: list[int]) -> tuple[int, int] | None:
     """(host, rank): going back to where it started costs nothing, so try that first; else the
     coolest host that fits."""
-    hosts = state.problem.hosts
     home = unit.current
     ordered = ([home] if home is not None and home != source else []) + targets
     for rank, target in enumerate(ordered):

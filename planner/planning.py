@@ -25,7 +25,7 @@ def make_plan(rules: RuleSet, now: datetime | None = None) -> Plan:
     start = PlacementState(problem)
     must_move = units_needing_repair(start)
     greedy = greedy_placement(problem)
-    greedy_goal = goal_value(problem, greedy)
+    greedy_goal = greedy.goal_value()
     goal_bound = consolidate_bound(problem) if problem.goal is Goal.CONSOLIDATE else spread_bound(problem)
     outcome = solve_placement(problem, start, greedy, rules.policy.solver, greedy_goal, goal_bound)
     assignment = _checked(problem, outcome, greedy)
@@ -34,12 +34,6 @@ def make_plan(rules: RuleSet, now: datetime | None = None) -> Plan:
     if not must_move and not _worth_it(problem, start, final, notes):
         final = start
     return _assemble(problem, start, final, outcome, greedy_goal, must_move, notes, now or utc_now())
-
-
-def goal_value(problem: Problem, state: PlacementState) -> int:
-    if problem.goal is Goal.CONSOLIDATE:
-        return state.hosts_in_use()
-    return state.spread_metric()
 
 
 def to_placement(problem: Problem, assignment: Sequence[int]) -> dict[str, str]:
@@ -55,7 +49,7 @@ def _checked(problem: Problem, outcome: SolveOutcome, greedy: PlacementState) ->
     rules = problem.rules
     solved = list(outcome.assignment)
     if not validate_placement(rules.cluster, rules.policy, to_placement(problem, solved)):
-        if goal_value(problem, PlacementState(problem, solved)) <= goal_value(problem, greedy):
+        if PlacementState(problem, solved).goal_value() <= greedy.goal_value():
             return solved
     violations = validate_placement(rules.cluster, rules.policy, to_placement(problem, greedy.assignment))
     if violations:
@@ -67,7 +61,7 @@ def _worth_it(problem: Problem, start: PlacementState, final: PlacementState, no
     """The benefit gate: drains always run; spread/consolidate only for a real improvement."""
     if problem.goal is Goal.DRAIN:
         return True
-    before, after = goal_value(problem, start), goal_value(problem, final)
+    before, after = start.goal_value(), final.goal_value()
     gain = 100.0 * (before - after) / before if before else 0.0
     needed = problem.rules.policy.limits.min_improvement_percent
     if after < before and gain >= needed:

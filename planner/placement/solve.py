@@ -73,8 +73,7 @@ def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementSt
 
 def _outcome(problem: Problem, assignment: tuple[int, ...], method: str, status: str, bound: int | None,
              variables: int, began: float, rounds: int = 0) -> SolveOutcome:
-    state = PlacementState(problem, assignment)
-    goal = state.hosts_in_use() if problem.goal is Goal.CONSOLIDATE else state.spread_metric()
+    goal = PlacementState(problem, assignment).goal_value()
     return SolveOutcome(tuple(assignment), method, status, goal, bound, variables, time.monotonic() - began, rounds)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from planner.metrics import permille
 from planner.placement.problem import Problem, Unit
+from planner.policy import Goal
 
 
 class PlacementState:
@@ -141,6 +142,12 @@ class PlacementState:
         fc, fm = self.problem.spread_floors
         peak_cpu, peak_mem = self.peaks()
         return wc * max(peak_cpu, fc) + wm * max(peak_mem, fm)
+
+    def goal_value(self) -> int:
+        """The number the problem's goal minimises: hosts in use, or the weighted peak."""
+        if self.problem.goal is Goal.CONSOLIDATE:
+            return self.hosts_in_use()
+        return self.spread_metric()
 
     def hosts_in_use(self) -> int:
         return sum(1 for h in self.problem.metric_hosts if self.units_on[h])
