@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from benchmarks.roadef.builder import build_instance, random_instance
-from benchmarks.roadef.delta import INFEASIBLE, SearchState
+from planner.reassign.delta import INFEASIBLE, SearchState
 from benchmarks.roadef.evaluator import evaluate
-from benchmarks.roadef.instance import Instance
+from planner.reassign.instance import Instance
 
 
 def cost_and_valid(instance: Instance, original: np.ndarray, solution: np.ndarray) -> tuple[int, bool]:

@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks.roadef.builder import build_instance, toy
 from benchmarks.roadef.evaluator import Constraint, evaluate
-from benchmarks.roadef.instance import Balance, Instance, MoveWeights
+from planner.reassign.instance import Balance, Instance, MoveWeights
 from benchmarks.roadef.reader import instance_files, read_assignment, read_instance
 
 REPO = Path(__file__).resolve().parent.parent

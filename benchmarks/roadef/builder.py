@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from benchmarks.roadef.instance import (
+from planner.reassign.instance import (
     Balance,
     Instance,
     Machines,

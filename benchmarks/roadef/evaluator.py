@@ -12,7 +12,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from benchmarks.roadef.instance import Instance
+from planner.reassign.instance import Instance
 
 
 class Constraint(StrEnum):

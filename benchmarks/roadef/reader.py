@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.roadef.instance import (
+from planner.reassign.instance import (
     Balance,
     Instance,
     Machines,

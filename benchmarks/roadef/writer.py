@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.roadef.instance import Instance
+from planner.reassign.instance import Instance
 
 
 def format_model(instance: Instance) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.roadef.instance import Instance
+from planner.reassign.instance import Instance
 
 INFEASIBLE = np.iinfo(np.int64).max // 4  # sentinel delta of a forbidden move
 

@@ -1,4 +1,4 @@
-"""A first solver for the challenge: late-acceptance local search over single moves and swaps.
+"""Late-acceptance local search over single moves and swaps, the fast half of the solver.
 
 Starts from the original assignment (feasible by the rules), so every intermediate state is
 feasible and the best one is always a valid answer. Each step picks a process, from one of the
@@ -16,13 +16,11 @@ bounded by `max_steps`; a time limit makes it stop wherever the clock says.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.roadef.delta import INFEASIBLE, SearchState
-from benchmarks.roadef.evaluator import Report, evaluate
-from benchmarks.roadef.instance import Instance
+from planner.reassign.delta import INFEASIBLE, SearchState
+from planner.reassign.settings import SearchSettings
 
 HOT_SHARE = 0.1  # the most expensive tenth of the machines is "hot"
 HOT_REFRESH = 256  # steps between re-ranking the machines
@@ -30,36 +28,7 @@ SWAP_SAMPLE = 1000  # swap partners priced per attempt (64 measured much worse o
 SWAP_TRIES = 3  # best-priced swaps checked exactly
 
 
-@dataclass(frozen=True)
-class SearchSettings:
-    time_limit_s: float = 30.0
-    seed: int = 0
-    max_steps: int | None = None  # a step budget makes runs reproducible regardless of speed
-    history: int = 30  # late-acceptance list length (measured: 30 beats 0, 200 and 2000 at 10 s); 0 = descent
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    assignment: np.ndarray
-    report: Report  # the independent evaluator's verdict on `assignment`
-    steps: int
-    accepted: int
-    seconds: float
-
-
-def solve(instance: Instance, original: np.ndarray, settings: SearchSettings = SearchSettings()) -> SearchResult:
-    started = time.monotonic()
-    state = SearchState(instance, original)
-    search = _Search(state, settings)
-    search.run(started + settings.time_limit_s)
-    best = search.best_assignment
-    report = evaluate(instance, original, best)
-    if not report.valid or report.costs.total != search.best_cost:
-        raise AssertionError(f"{instance.name}: local search bookkeeping disagrees with the evaluator: {report}")
-    return SearchResult(best, report, search.steps, search.accepted, time.monotonic() - started)
-
-
-class _Search:
+class LateAcceptance:
     def __init__(self, state: SearchState, settings: SearchSettings) -> None:
         self.state = state
         self.settings = settings
@@ -74,13 +43,25 @@ class _Search:
         self.steps = 0
         self.accepted = 0
 
-    def run(self, deadline: float) -> None:
-        limit = self.settings.max_steps
-        while (limit is None or self.steps < limit) and (limit is not None or time.monotonic() < deadline):
+    def run(self, deadline: float, max_steps: int | None = None) -> None:
+        """Steps until `deadline`, or until `max_steps` more steps when given (then the clock is
+        ignored, which makes a run reproducible regardless of machine speed)."""
+        stop = None if max_steps is None else self.steps + max_steps
+        while (stop is None or self.steps < stop) and (stop is not None or time.monotonic() < deadline):
             if self.steps % HOT_REFRESH == 0:
                 self._rank_machines()
             self._step()
             self.steps += 1
+
+    def adopt_current(self) -> None:
+        """Take up the state after something else (the LNS) improved it: it may be a new best,
+        and the acceptance history restarts from it, or late acceptance would accept walking the
+        gain straight back."""
+        self.cost = self.state.total()
+        if self.cost < self.best_cost:
+            self.best_cost = self.cost
+            self.best_is_current = True
+        self.history[:] = self.cost
 
     def _rank_machines(self) -> None:
         order = np.argsort(-self.state.machine_cost, kind="stable")
