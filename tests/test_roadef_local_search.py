@@ -38,37 +38,38 @@ def test_reaches_the_specifications_optimum_on_the_toy(lns_share: float) -> None
 @pytest.mark.parametrize("lns_share", [0.0, 0.5])
 def test_answers_are_valid_and_never_worse_than_the_original(seed: int, lns_share: float) -> None:
     instance, original = random_instance(seed, machines=10, processes=50)
-    rounds = 20 if lns_share else 0
-    result = solve(instance, original, SearchSettings(max_steps=2000, max_rounds=rounds, seed=seed, lns_share=lns_share))
+    rounds = 6 if lns_share else 0
+    settings = SearchSettings(max_steps=2000, max_rounds=rounds, seed=seed, lns_share=lns_share, sub_seconds=0.1)
+    result = solve(instance, original, settings)
     initial = evaluate(instance, original, original).costs.total
     assert checked(instance, original, result).costs.total <= initial
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(3))
 def test_cpsat_rounds_alone_improve_and_stay_valid(seed: int) -> None:
     """LNS rounds with no local-search steps: every improvement is the sub-problem's own."""
     instance, original = random_instance(100 + seed, machines=12, processes=60)
-    result = solve(instance, original, SearchSettings(max_steps=0, max_rounds=30, seed=seed))
+    result = solve(instance, original, SearchSettings(max_steps=0, max_rounds=10, seed=seed, sub_seconds=0.1))
     initial = evaluate(instance, original, original).costs.total
-    assert checked(instance, original, result).costs.total <= initial
-    assert result.lns.rounds == 30
+    assert checked(instance, original, result).costs.total < initial
+    assert result.lns.rounds == 10 and result.lns.improved > 0
 
 
 def test_a_sub_problem_over_every_machine_matches_a_long_local_search() -> None:
     """Full-instance CP-SAT rounds reach a cost no worse than a long local search on tight
     random instances (the sub-problem covers every machine here, so it is exact)."""
     better_or_equal = 0
-    for seed in range(5):
+    for seed in range(3):
         instance, original = random_instance(200 + seed, machines=6, processes=24)
         local = solve(instance, original, SearchSettings(max_steps=3000, seed=seed, lns_share=0.0))
-        both = solve(instance, original, SearchSettings(max_steps=0, max_rounds=40, seed=seed))
+        both = solve(instance, original, SearchSettings(max_steps=0, max_rounds=6, seed=seed, sub_seconds=0.3))
         better_or_equal += checked(instance, original, both).costs.total <= checked(instance, original, local).costs.total
-    assert better_or_equal == 5
+    assert better_or_equal == 3
 
 
 def test_same_seed_same_answer() -> None:
     instance, original = random_instance(11, machines=10, processes=50)
-    settings = SearchSettings(max_steps=1500, max_rounds=10, seed=3)
+    settings = SearchSettings(max_steps=1500, max_rounds=4, seed=3, sub_seconds=0.1)
     first = solve(instance, original, settings)
     again = solve(instance, original, settings)
     assert np.array_equal(first.assignment, again.assignment)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.reassign.delta import SearchState
