@@ -53,6 +53,18 @@ class AntiAffinity:
 
 
 @dataclass(frozen=True)
+class MinSpread:
+    """The selected VMs run on at least `at_least` distinct values of a host label (racks, zones),
+    so losing one rack never takes out the whole service. A host without the label is a value of
+    its own; `label: host` counts hosts."""
+
+    name: str
+    vms: Selector
+    label: str
+    at_least: int
+
+
+@dataclass(frozen=True)
 class Affinity:
     """The selected VMs end on one host."""
 
@@ -75,6 +87,29 @@ class HostGroup:
     name: str
     vms: Selector
     hosts: Selector
+
+
+@dataclass(frozen=True)
+class MoveFactor:
+    """Moving the selected VMs counts `factor` times their memory (big caches, chatty databases)."""
+
+    vms: Selector
+    factor: int
+
+
+@dataclass(frozen=True)
+class MoveCosts:
+    """How the solver weighs migrations when it picks among equally good plans: each moved VM costs
+    memory × its factor (the largest that selects it, else 1) × `cross_factor` when source and
+    destination differ in `cross_label`. Limits and reports stay in plain memory."""
+
+    cross_label: str | None = None
+    cross_factor: int = 1
+    vms: tuple[MoveFactor, ...] = ()
+
+    @property
+    def weighted(self) -> bool:
+        return (self.cross_label is not None and self.cross_factor != 1) or any(f.factor != 1 for f in self.vms)
 
 
 @dataclass(frozen=True)
@@ -129,9 +164,11 @@ class Policy:
     affinity: tuple[Affinity, ...] = ()
     pins: tuple[Pin, ...] = ()
     host_groups: tuple[HostGroup, ...] = ()
+    min_spread: tuple[MinSpread, ...] = ()
     excluded_hosts: frozenset[str] = frozenset()
     drain_hosts: frozenset[str] = field(default=frozenset())
     limits: Limits = Limits()
+    move_costs: MoveCosts = MoveCosts()
     solver: SolverSettings = SolverSettings()
     # VMs to leave where they are this time (name → why: "in cooldown: moved 3 h ago", a budget),
     # unless a drained host or a broken hard rule needs them to move. Set by `rebalance run` from

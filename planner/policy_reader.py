@@ -15,6 +15,9 @@ from planner.policy import (
     Goal,
     HostGroup,
     Limits,
+    MinSpread,
+    MoveCosts,
+    MoveFactor,
     Pin,
     Policy,
     Selector,
@@ -23,8 +26,9 @@ from planner.policy import (
 )
 from planner.records import check_keys, expect_list, expect_mapping, nested, parse_list
 
-POLICY_FIELDS = ("goal", "spread", "consolidate", "rules", "excluded_hosts", "drain_hosts", "limits", "solver")
-RULE_KINDS = ("anti_affinity", "affinity", "pin", "host_groups")
+POLICY_FIELDS = ("goal", "spread", "consolidate", "rules", "excluded_hosts", "drain_hosts", "limits", "move_cost",
+                 "solver")
+RULE_KINDS = ("anti_affinity", "affinity", "pin", "host_groups", "min_spread")
 
 
 def parse_goal(value: Any, field: str = "goal") -> Goal:
@@ -46,6 +50,7 @@ def parse_policy(raw: Any) -> Policy:
         excluded_hosts=_parse_names(raw.get("excluded_hosts") or [], "excluded_hosts"),
         drain_hosts=_parse_names(raw.get("drain_hosts") or [], "drain_hosts"),
         limits=nested("limits", lambda: _parse_limits(raw.get("limits") or {})),
+        move_costs=nested("move_cost", lambda: _parse_move_costs(raw.get("move_cost") or {})),
         solver=nested("solver", lambda: _parse_solver(raw.get("solver") or {})),
         **rules,
     )
@@ -59,6 +64,7 @@ def _parse_rules(raw: Any) -> dict[str, tuple[Any, ...]]:
         "affinity": parse_list(raw.get("affinity") or [], "affinity", _parse_affinity),
         "pins": parse_list(raw.get("pin") or [], "pin", _parse_pin),
         "host_groups": parse_list(raw.get("host_groups") or [], "host_groups", _parse_host_group),
+        "min_spread": parse_list(raw.get("min_spread") or [], "min_spread", _parse_min_spread),
     }
 
 
@@ -90,6 +96,18 @@ def _parse_pin(raw: Any) -> Pin:
 def _parse_host_group(raw: Any) -> HostGroup:
     raw = _rule(raw, ("hosts",), required=("name", "vms", "hosts"))
     return HostGroup(raw["name"], parse_selector(raw["vms"], "vms"), parse_selector(raw["hosts"], "hosts"))
+
+
+def _parse_min_spread(raw: Any) -> MinSpread:
+    raw = _rule(raw, ("label", "at_least"), required=("name", "vms", "label", "at_least"))
+    return MinSpread(raw["name"], parse_selector(raw["vms"], "vms"), _label_name(raw["label"], "label"),
+                     check_positive_int(raw["at_least"], "at_least"))
+
+
+def _label_name(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InputError(field, f"must be a host label name such as 'rack', got {value!r}")
+    return value
 
 
 def parse_selector(raw: Any, field: str) -> Selector:
@@ -157,6 +175,26 @@ def _parse_limits(raw: Any) -> Limits:
         max_moved_memory_mib=moved_mib,
         min_improvement_percent=check_percent(raw.get("min_improvement_percent", 5), "min_improvement_percent"),
     )
+
+
+def _parse_move_costs(raw: Any) -> MoveCosts:
+    raw = expect_mapping(raw)
+    check_keys(raw, ("cross_label", "cross_factor", "vms"))
+    label = _optional(raw, "cross_label", _label_name)
+    factor = _optional(raw, "cross_factor", check_positive_int)
+    # One without the other is a half-written rule, not a default worth guessing.
+    if label is not None and factor is None:
+        raise InputError("cross_label", "needs cross_factor: how many times a move across it counts")
+    if factor is not None and label is None:
+        raise InputError("cross_factor", "needs cross_label: the host label a move must cross to cost more")
+    return MoveCosts(cross_label=label, cross_factor=factor or 1,
+                     vms=parse_list(raw.get("vms") or [], "vms", _parse_move_factor))
+
+
+def _parse_move_factor(raw: Any) -> MoveFactor:
+    raw = expect_mapping(raw)
+    check_keys(raw, ("vms", "factor"), required=("vms", "factor"))
+    return MoveFactor(parse_selector(raw["vms"], "vms"), check_positive_int(raw["factor"], "factor"))
 
 
 def _parse_solver(raw: Any) -> SolverSettings:
