@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from planner.errors import InputError
+from planner.min_spread import MinSpreadGroup, broken_at_start, check_min_spread_possible, min_spread_groups
 from planner.model import VM, Cluster, HostState
+from planner.move_costs import MoveCostTable, resolve_move_costs
 from planner.policy import HOST_SCOPE, Goal, Policy, Selector
 
 
@@ -37,6 +39,8 @@ class RuleSet:
     anti_affinity: tuple[AntiAffinityGroup, ...]
     affinity: tuple[tuple[str, ...], ...]  # merged groups of VMs that share a host
     allowed_hosts: Mapping[str, frozenset[str]]  # host-group restriction per VM (absent: any host)
+    min_spread: tuple[MinSpreadGroup, ...] = ()
+    move_costs: MoveCostTable = MoveCostTable()
 
     def may_host(self, vm: str, host: str) -> bool:
         allowed = self.allowed_hosts.get(vm)
@@ -60,7 +64,8 @@ def resolve_rules(cluster: Cluster, policy: Policy) -> RuleSet:
     anti_affinity = tuple(_anti_affinity_groups(cluster, policy))
     affinity = _affinity_groups(cluster, policy)
     allowed_hosts = _allowed_hosts(cluster, policy)
-    for name in _held_by_cooldown(cluster, policy, drained, allowed_hosts, anti_affinity, affinity):
+    min_spread = min_spread_groups(cluster, policy, select_vms)
+    for name in _held_by_cooldown(cluster, policy, drained, allowed_hosts, anti_affinity, affinity, min_spread):
         pin_reason.setdefault(name, policy.cooldown[name])
     ruleset = RuleSet(
         cluster=cluster,
@@ -73,9 +78,13 @@ def resolve_rules(cluster: Cluster, policy: Policy) -> RuleSet:
         anti_affinity=anti_affinity,
         affinity=affinity,
         allowed_hosts=MappingProxyType(allowed_hosts),
+        min_spread=min_spread,
+        move_costs=resolve_move_costs(cluster, policy, select_vms),
     )
     _check_pinned_against_rules(ruleset)
     _check_anti_affinity_possible(ruleset)
+    check_min_spread_possible(min_spread, cluster, affinity, ruleset.pinned, excluded, drained, destinations,
+                              ruleset.allowed_hosts)
     return ruleset
 
 
@@ -107,9 +116,10 @@ def _pins(cluster: Cluster, policy: Policy, excluded: frozenset[str]) -> dict[st
 
 def _held_by_cooldown(cluster: Cluster, policy: Policy, drained: frozenset[str],
                       allowed_hosts: Mapping[str, frozenset[str]], anti_affinity: tuple[AntiAffinityGroup, ...],
-                      affinity: tuple[tuple[str, ...], ...]) -> list[str]:
+                      affinity: tuple[tuple[str, ...], ...], min_spread: tuple[MinSpreadGroup, ...]) -> list[str]:
     """Cooldown VMs that stay put: all but those on a drained host or breaking a hard rule now
-    (outside their host group, crowding an anti-affinity domain, apart from their affinity group).
+    (outside their host group, crowding an anti-affinity domain, apart from their affinity group,
+    in a min_spread group spread too thin: any of those may be the one that has to move).
     VMs the cluster no longer has are ignored: the history outlives them."""
     vms = cluster.vm_by_name
     must_move = {name for name, allowed in allowed_hosts.items() if vms[name].host not in allowed}
@@ -122,6 +132,9 @@ def _held_by_cooldown(cluster: Cluster, policy: Policy, drained: frozenset[str],
     for members in affinity:
         if len({vms[n].host for n in members}) > 1:
             must_move.update(members)
+    for spread in min_spread:
+        if broken_at_start(cluster, spread):
+            must_move.update(spread.members)
     return [name for name in sorted(policy.cooldown)
             if name in vms and vms[name].host not in drained and name not in must_move]
 
