@@ -4,8 +4,8 @@
   hold it), the hottest host's load that cannot move, the threshold floor, and the largest movable
   unit on the best host it may use;
 - consolidate hosts: hosts holding VMs that cannot move, plus the fewest of the largest remaining
-  hosts whose capacity covers the rest (L1, per dimension, heterogeneous hosts), and the largest
-  anti-affinity group per host;
+  hosts whose capacity covers the rest (L1, per dimension, heterogeneous hosts), the largest
+  anti-affinity group per host, and the largest min_spread at_least;
 - moves: exact for the VMs that must move (drain, broken rules); for spread the VMs a host above the
   reached peak must shed at least; for consolidation the smallest hosts that must be emptied.
 """
@@ -143,7 +143,9 @@ def consolidate_bound(problem: Problem) -> int:
         largest = max((limit[h] for h in list(always_on) + candidates), default=0)
         bound = max(bound, martello_toth_l2(sizes, largest))
     largest_group = max([len(g.members) for g in problem.rules.anti_affinity if g.scope == HOST_SCOPE] + [0])
-    return max(bound, largest_group)
+    # A group on at_least distinct racks runs on at least that many hosts.
+    widest_spread = max(problem.spread_at_least + (0,))
+    return max(bound, largest_group, widest_spread)
 
 
 def martello_toth_l2(sizes: list[int], capacity: int) -> int:

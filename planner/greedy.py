@@ -4,7 +4,8 @@ All of them work on a PlacementState and only ever make moves that keep every ha
 result is a valid plan on its own.
 
 - repair: VMs that must move (drained host, broken rule, host over a hard limit) go to the host
-  where they raise the utilisation least. A drain is exactly this.
+  where they raise the utilisation least. A drain is exactly this. A min_spread group on too few
+  domains then sends members from crowded domains to the least loaded host of an unused one.
 - spread: repeatedly move a VM off a host at the peak to a host that stays below the peak.
 - consolidate: empty the cheapest hosts one by one into the hosts that stay on (best fit).
 """
@@ -48,7 +49,7 @@ def _best_consolidation(repaired: PlacementState) -> PlacementState:
     kept = PlacementState(problem, repaired.assignment)
     if not keep_k(kept, consolidate_bound(problem)):
         return emptied
-    return min((emptied, kept), key=lambda s: (s.hosts_in_use(), s.moved_mib))
+    return min((emptied, kept), key=lambda s: (s.hosts_in_use(), s.move_cost))
 
 
 # -- budget -----------------------------------------------------------------------------------
@@ -63,7 +64,8 @@ def balance_score(state: PlacementState, unit: Unit, host: int) -> int:
 
 # -- repair (and drain) -------------------------------------------------------------------------
 
-def units_needing_repair(state: PlacementState) -> list[Unit]:
+def _rule_breakers(state: PlacementState) -> list[Unit]:
+    """Units on a host they may not use, over a hard limit, or crowding an anti-affinity domain."""
     problem = state.problem
     needy: dict[int, Unit] = {}
     for unit in problem.movable:
@@ -84,6 +86,17 @@ def units_needing_repair(state: PlacementState) -> list[Unit]:
     return sorted(needy.values(), key=lambda u: (-u.memory_mib, -u.vcpus, u.index))
 
 
+def units_needing_repair(state: PlacementState) -> list[Unit]:
+    """Units that must move: those `_rule_breakers` names, then for each min_spread group on too
+    few domains as many members of crowded domains as it lacks domains (any would do; these are
+    the ones repair tries first)."""
+    needy = _rule_breakers(state)
+    if state.problem.spread_domains:
+        listed = {u.index for u in needy}
+        needy += [u for u in _spread_shortfall(state) if u.index not in listed]
+    return needy
+
+
 def _anti_affinity_surplus(state: PlacementState) -> Iterable[Unit]:
     """All but one member of each crowded domain (keep a fixed member, else the largest)."""
     problem = state.problem
@@ -97,9 +110,32 @@ def _anti_affinity_surplus(state: PlacementState) -> Iterable[Unit]:
             yield from (u for u in crowd[1:] if not u.fixed)
 
 
+def _spread_shortfall(state: PlacementState) -> list[Unit]:
+    short: list[Unit] = []
+    for group in range(len(state.problem.spread_domains)):
+        missing = state.spread_short(group)
+        if missing:
+            short += _spread_donors(state, group)[:missing]
+    return short
+
+
+def _spread_donors(state: PlacementState, group: int) -> list[Unit]:
+    """Movable members that can leave their domain without emptying it, cheapest to move first."""
+    problem = state.problem
+    domains, occupancy = problem.spread_domains[group], state.spread_occupancy[group]
+    donors = []
+    for index in problem.units_in_spread[group]:
+        unit = problem.units[index]
+        members = unit.spread_members[unit.min_spread.index(group)]
+        if not unit.fixed and occupancy[domains[state.assignment[index]]] > members:
+            donors.append(unit)
+    return sorted(donors, key=lambda u: (u.weighted_memory, u.index))
+
+
 def repair(state: PlacementState) -> None:
-    """Move every unit that must move to the host it burdens least; fail with the reason if none fits."""
-    needy = units_needing_repair(state)
+    """Move every unit that must move to the host it burdens least, then spread min_spread groups
+    that sit on too few domains; fail with the reason if no host fits."""
+    needy = _rule_breakers(state)
     # Take them all out of the way first, so they do not block each other's old spots.
     for unit in needy:
         best = _least_loaded_fit(state, unit, exclude=state.assignment[unit.index])
@@ -110,9 +146,37 @@ def repair(state: PlacementState) -> None:
                 f"the limits allow fewer moves than the {len(needy)} VM group(s) that must move "
                 f"(drained hosts or broken rules); raise max_moves / max_moved_gib")
         state.move(unit, best)
+    if state.problem.spread_domains:
+        _repair_min_spread(state)
     if units_needing_repair(state):
         left = ", ".join("+".join(u.vms) for u in units_needing_repair(state)[:5])
         raise InfeasibleError(f"could not find a placement that satisfies every rule for {left}")
+
+
+def _repair_min_spread(state: PlacementState) -> None:
+    problem = state.problem
+    for group, rule in enumerate(problem.rules.min_spread):
+        while state.spread_short(group):
+            move = _spread_move(state, group)
+            if move is None:
+                raise InfeasibleError(
+                    f"rule {rule.name!r} needs its VMs on {rule.at_least} distinct {rule.label}s but they run on "
+                    f"{state.spread_distinct[group]} and none can move to another (no room, or another rule forbids it)")
+            unit, host = move
+            if not state.within_budget(unit, host):
+                raise InfeasibleError(f"rule {rule.name!r} needs VMs moved to more {rule.label}s than the limits "
+                                      f"allow; raise max_moves / max_moved_gib")
+            state.move(unit, host)
+
+
+def _spread_move(state: PlacementState, group: int) -> tuple[Unit, int] | None:
+    """The cheapest donor, to the least loaded host that fits in a domain the group does not use."""
+    domains, occupancy = state.problem.spread_domains[group], state.spread_occupancy[group]
+    for unit in _spread_donors(state, group):
+        options = [h for h in unit.allowed if domains[h] not in occupancy and state.fits(unit, h)]
+        if options:
+            return unit, min(options, key=lambda h: (balance_score(state, unit, h), h))
+    return None
 
 
 def _least_loaded_fit(state: PlacementState, unit: Unit, exclude: int) -> int | None:
@@ -138,7 +202,7 @@ def spread_greedy(repaired: PlacementState) -> PlacementState:
         return aimed
     stepwise = PlacementState(problem, repaired.assignment)
     improve_spread(stepwise)
-    return min((aimed, stepwise), key=lambda s: (s.spread_metric(), s.moved_mib))
+    return min((aimed, stepwise), key=lambda s: (s.spread_metric(), s.move_cost))
 
 
 def _aim(state: PlacementState) -> tuple[int, int]:
@@ -217,7 +281,8 @@ def _relief_for(state: PlacementState, source: int, caps: tuple[int, int], targe
         if (on_cpu_peak and src_cpu >= cpu_now) or (on_mem_peak and src_mem >= mem_now):
             continue
         goes_home = unit.current is not None and unit.current != source
-        cost = -unit.memory_mib if goes_home else unit.memory_mib
+        weight = unit.weighted_memory if unit.weights is not None else unit.memory_mib
+        cost = -weight if goes_home else weight
         relief = unit.cpu_load if on_cpu_peak else unit.memory_mib
         options.append((cost / max(1, relief), src_cpu + src_mem, index))
     for _, _, index in sorted(options):

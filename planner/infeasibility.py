@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from planner.min_spread import MinSpreadGroup
 from planner.placement.problem import Problem, Unit
 from planner.placement.state import PlacementState
 
@@ -39,10 +40,28 @@ def explain_no_room(state: PlacementState, unit: Unit, needy: list[Unit]) -> str
         if need_memory > free_memory or need_vcpus > free_vcpus:
             return (f"cannot drain {', '.join(drained)}: their VMs need {_gib(need_memory)} and {need_vcpus} vCPUs, "
                     f"the other hosts have {_gib(free_memory)} and {free_vcpus} vCPUs free")
+    held = _held_by_min_spread(state, unit, allowed_elsewhere)
+    if held is not None:
+        return (f"cannot place VM {label} from {source}: every host with room would leave rule {held.name!r} "
+                f"on fewer than {held.at_least} distinct {held.label}s")
     roomiest = max(allowed_elsewhere, key=lambda h: problem.memory_limit[h] - state.memory[h])
     room = problem.memory_limit[roomiest] - state.memory[roomiest]
     return (f"cannot place VM {label} ({_gib(unit.memory_mib)}, {unit.vcpus} vCPUs) from {source}: "
             f"no allowed host has room left (most free: {_gib(room)} on {names[roomiest]})")
+
+
+def _held_by_min_spread(state: PlacementState, unit: Unit, hosts: list[int]) -> MinSpreadGroup | None:
+    """The min_spread rule that refuses `unit` a host it would otherwise fit on, if any."""
+    if not unit.min_spread:
+        return None
+    p = state.problem
+    for host in hosts:
+        room = state.memory[host] + unit.memory_mib <= p.memory_limit[host] and \
+            state.vcpus[host] + unit.vcpus <= p.vcpu_limit[host] and state.load[host] + unit.cpu_load <= p.load_limit[host]
+        group = state.min_spread_refusal(unit, host) if room and state.anti_affinity_ok(unit, host) else None
+        if group is not None:
+            return p.rules.min_spread[group]
+    return None
 
 
 def _why_no_host(problem: Problem, unit: Unit) -> str:

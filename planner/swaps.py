@@ -6,8 +6,8 @@ VMs are coarse next to the headroom left once a cluster is nearly flat (a 4-core
 
 Every (outgoing VM, partner) pair of a target host is checked at once with numpy — capacity,
 utilisation caps, and that the source comes off its peak — and only the cheapest feasible pairs
-go through the per-pair checks (anti-affinity, move budget). Anti-affinity is checked on the
-current placement for each half of the swap: conservative (a swap that would only work because
+go through the per-pair checks (anti-affinity, min_spread, move budget). Those rules are checked on
+the current placement for each half of the swap: conservative (a swap that would only work because
 the partner leaves is refused), never wrong.
 """
 
@@ -59,7 +59,7 @@ def swap_relief(state: PlacementState, source: int, caps: tuple[int, int], targe
     ok &= _fits_source(state, source, memory_delta, vcpu_delta, load_delta, caps, on_cpu_peak, on_mem_peak)
     if not ok.any():
         return []
-    cost = _cost_matrix(leaving, partners, hosts, source)
+    cost = _cost_matrix(leaving, partners, hosts, source, state.weighted)
     rows, columns = np.nonzero(ok)
     # Cheapest first; among equals the coolest target (partners are listed coolest host first).
     for index in np.lexsort((rows, columns, cost[rows, columns])):
@@ -113,18 +113,27 @@ def _fits_source(state: PlacementState, source: int, memory_delta: np.ndarray, v
     return ok
 
 
-def _cost_matrix(leaving: list[Unit], partners: list[tuple[Unit, int]], hosts: np.ndarray, source: int) -> np.ndarray:
-    """MiB migrated by each swap, relative to where the VMs started (going home costs nothing)."""
+def _cost_matrix(leaving: list[Unit], partners: list[tuple[Unit, int]], hosts: np.ndarray, source: int,
+                 weighted: bool = False) -> np.ndarray:
+    """MiB migrated by each swap (weighed by the policy's move costs), relative to where the VMs
+    started (going home costs nothing)."""
     columns_of: dict[int, list[int]] = {}
     for j, host in enumerate(hosts.tolist()):
         columns_of.setdefault(host, []).append(j)
     cost = np.empty((len(leaving), len(hosts)), dtype=np.int64)
     for i, unit in enumerate(leaving):
+        if weighted:
+            # Weighed costs depend on each target's label value: one call per distinct target host.
+            here = unit.weighted_cost(source)
+            for host, columns in columns_of.items():
+                cost[i, columns] = unit.weighted_cost(host) - here
+            continue
         here = unit.move_cost(source)
         cost[i] = unit.memory_mib - here  # to any host none of its members started on
         for host in set(unit.member_hosts):
             cost[i, columns_of.get(host, [])] = unit.move_cost(host) - here
-    back = np.array([w.move_cost(source) - w.move_cost(t) for w, t in partners], dtype=np.int64)
+    cost_of = Unit.weighted_cost if weighted else Unit.move_cost
+    back = np.array([cost_of(w, source) - cost_of(w, t) for w, t in partners], dtype=np.int64)
     return cost + back[None, :]
 
 
@@ -135,6 +144,11 @@ def _permille(amount: np.ndarray, capacity: int) -> np.ndarray:
 def _rules_allow(state: PlacementState, unit: Unit, target: int, partner: Unit, source: int) -> bool:
     if (unit.anti_affinity and not state.anti_affinity_ok(unit, target)) or \
             (partner.anti_affinity and not state.anti_affinity_ok(partner, source)):
+        return False
+    # Checked half by half like anti-affinity: a swap only trades the two hosts' domains, so when
+    # each half keeps a group's spread on its own, the pair does too.
+    if (unit.min_spread and not state.min_spread_ok(unit, target)) or \
+            (partner.min_spread and not state.min_spread_ok(partner, source)):
         return False
     limits = state.problem.rules.policy.limits
     if limits.max_moves is None and limits.max_moved_memory_mib is None:

@@ -37,7 +37,7 @@ def validate_placement(cluster: Cluster, policy: Policy, placement: Mapping[str,
             found.append(Violation("placement", vm.name, f"placed on unknown host {host!r}"))
     if found:
         return found
-    for check in (_capacity, _movement, _anti_affinity, _affinity, _host_groups, _limits, _headroom):
+    for check in (_capacity, _movement, _anti_affinity, _min_spread, _affinity, _host_groups, _limits, _headroom):
         found.extend(check(cluster, policy, placement))
     return found
 
@@ -108,6 +108,25 @@ def _anti_affinity(cluster: Cluster, policy: Policy, placement: Mapping[str, str
         for where, count in crowded.items():
             if count > 1:
                 found.append(Violation("anti-affinity", rule.name, f"{count} members share {rule.scope} {where}"))
+    return found
+
+
+def _min_spread(cluster: Cluster, policy: Policy, placement: Mapping[str, str]) -> list[Violation]:
+    """Each rule's VMs end on at least `at_least` distinct values of its label (a host without the
+    label is a value of its own, `host:<name>`)."""
+    found = []
+    for rule in policy.min_spread:
+        members = cluster.select(rule.vms.names, rule.vms.labels)
+
+        def value(host: str) -> str:
+            if rule.label == HOST_SCOPE:
+                return host
+            return cluster.host_by_name[host].labels.get(rule.label, f"host:{host}")
+
+        values = {value(placement[vm.name]) for vm in members}
+        if len(values) < rule.at_least:
+            found.append(Violation("min-spread", rule.name, f"on {len(values)} distinct {rule.label}s "
+                                                            f"({', '.join(sorted(values)) or 'none'}), needs {rule.at_least}"))
     return found
 
 

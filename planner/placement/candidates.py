@@ -3,7 +3,8 @@
 Small problems get every allowed host. Large ones are pruned (solver-notes §2): the current
 host, the greedy's host (so the greedy hint stays feasible), and about K others chosen for the
 goal — the coolest hosts for spread and drain, the roomiest kept hosts for consolidation — plus
-a few random ones for diversity. For spread at scale, only units on hot hosts or moved by the
+a few random ones for diversity; a min_spread member also keeps one host in every domain of its
+group, so the rule never prunes itself into a corner. For spread at scale, only units on hot hosts or moved by the
 greedy stay movable: a VM on a cold host has no reason to move.
 """
 
@@ -37,8 +38,25 @@ def choose_candidates(problem: Problem, start: PlacementState, greedy: Placement
             keep.add(unit.current)
         if unit.index in active:
             keep |= _pick(unit, ranking, pool, per_unit, rng)
+        if unit.min_spread:
+            keep |= _one_per_domain(problem, unit, ranking)
         candidates[unit.index] = tuple(sorted(keep))
     return candidates
+
+
+def _one_per_domain(problem: Problem, unit: Unit, ranking: list[int]) -> set[int]:
+    """For a min_spread member, the best-ranked allowed host in every domain of its groups, so the
+    model can still move it to another rack (groups are a service's few VMs: this stays small)."""
+    order = ranking + sorted(set(unit.allowed) - set(ranking))
+    chosen: set[int] = set()
+    for group in unit.min_spread:
+        domains = problem.spread_domains[group]
+        seen: set[int] = set()
+        for host in order:
+            if host in unit.allowed and domains[host] not in seen:
+                seen.add(domains[host])
+                chosen.add(host)
+    return chosen
 
 
 def _active_units(problem: Problem, start: PlacementState, greedy: PlacementState) -> set[int]:

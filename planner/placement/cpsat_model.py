@@ -1,9 +1,11 @@
 """The CP-SAT model: Booleans x[unit, host] over candidate hosts, capacity and rule rows, goal and cost.
 
 Formulation (solver-notes §0): `exactly_one` per unit; one linear row per host and hard resource
-with the fixed units' usage subtracted; `at_most_one` per anti-affinity group and domain; the goal
-as linear rows on one integer per resource (spread, drain) or a used-host Boolean per host linked
-through capacity (consolidate); moved memory read off x with no extra variables.
+with the fixed units' usage subtracted; `at_most_one` per anti-affinity group and domain; per
+min_spread group a Boolean per domain it may use (only true if a member lands there) and a row
+asking for at_least of them; the goal as linear rows on one integer per resource (spread, drain) or
+a used-host Boolean per host linked through capacity (consolidate); moved memory (weighed by the
+policy's move costs) read off x with no extra variables.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ class PlacementModel:
     model: cp_model.CpModel
     x: dict[tuple[int, int], cp_model.IntVar]
     goal: cp_model.LinearExprT
-    cost: cp_model.LinearExprT  # MiB migrated
-    coarse_cost: cp_model.LinearExprT  # GiB (rounded up), for the stage-1 tie-break
+    cost: cp_model.LinearExprT  # MiB migrated, weighed by the policy's move costs
+    coarse_cost: cp_model.LinearExprT  # the same in GiB (rounded up), for the stage-1 tie-break
     max_coarse_cost: int
     goal_hosts: frozenset[int] = frozenset()
     goal_vars: dict[str, cp_model.IntVar] = field(default_factory=dict)
     used: dict[int, cp_model.IntVar] = field(default_factory=dict)
+    spread_used: dict[tuple[int, int], cp_model.IntVar] = field(default_factory=dict)  # (group, domain)
 
     def hint(self, assignment: list[int], state: PlacementState | None = None) -> None:
         """A complete hint: every x, and the goal variables at their values for that assignment
@@ -47,6 +50,8 @@ class PlacementModel:
             self.model.add_hint(var, max(peaks[name], _lower_bound(var)))
         for host, var in self.used.items():
             self.model.add_hint(var, bool(state.units_on[host]))
+        for (group, domain), var in self.spread_used.items():
+            self.model.add_hint(var, domain in state.spread_occupancy[group])
 
     def read(self, solver: cp_model.CpSolver, fallback: list[int]) -> list[int]:
         assignment = list(fallback)
@@ -88,11 +93,15 @@ def build_model(problem: Problem, candidates: dict[int, tuple[int, ...]], fixed_
         model.add_exactly_one(row)
     _capacity_rows(model, problem, by_host, fixed)
     _anti_affinity_rows(model, problem, by_host, fixed)
-    cost = sum(unit_cost * var for (u, h), var in x.items() if (unit_cost := problem.units[u].move_cost(h)))
-    coarse_terms = {(u, h): -(-problem.units[u].move_cost(h) // 1024) for (u, h) in x}
+    cost_of = Unit.weighted_cost if problem.weighted_costs else Unit.move_cost
+    costs = {(u, h): cost_of(problem.units[u], h) for (u, h) in x}
+    cost = sum(c * x[key] for key, c in costs.items() if c)
+    coarse_terms = {key: -(-c // 1024) for key, c in costs.items()}
     coarse = sum(c * x[key] for key, c in coarse_terms.items() if c)
     max_coarse = sum(max(coarse_terms[u, h] for h in hosts) for u, hosts in candidates.items() if len(hosts) > 1)
     placement = PlacementModel(problem, model, x, 0, cost + fixed.cost, coarse, max_coarse, goal_hosts)
+    if problem.spread_domains:
+        _min_spread_rows(placement, by_host, fixed)
     _limits_rows(model, problem, x, fixed)
     if problem.goal is Goal.CONSOLIDATE:
         _consolidate_goal(placement, by_host, fixed, goal_hosts)
@@ -110,6 +119,8 @@ class _FixedUsage:
         self.vcpus = [0] * hosts
         self.load = [0] * hosts
         self.members: dict[tuple[int, int], int] = defaultdict(int)  # (group, domain) → members there
+        self.spread_members: dict[tuple[int, int], int] = defaultdict(int)  # the same for min_spread groups
+        self.cost_of = Unit.weighted_cost if problem.weighted_costs else Unit.move_cost
         self.cost = 0
         self.moved_vms = 0
         self.problem = problem
@@ -127,10 +138,13 @@ class _FixedUsage:
     def from_state(cls, state: PlacementState, candidates: dict[int, tuple[int, ...]]) -> "_FixedUsage":
         fixed = cls(state.problem)
         fixed.memory, fixed.vcpus, fixed.load = list(state.memory), list(state.vcpus), list(state.load)
-        fixed.cost, fixed.moved_vms = state.moved_mib, state.moved_vms
+        fixed.cost, fixed.moved_vms = state.move_cost, state.moved_vms
         for group, occupancy in enumerate(state.occupancy):
             for domain, count in occupancy.items():
                 fixed.members[group, domain] = count
+        for group, occupancy in enumerate(state.spread_occupancy):
+            for domain, count in occupancy.items():
+                fixed.spread_members[group, domain] = count
         for index, hosts in candidates.items():
             if len(hosts) > 1:
                 fixed.add(state.problem.units[index], state.assignment[index], sign=-1)
@@ -140,10 +154,12 @@ class _FixedUsage:
         self.memory[host] += sign * unit.memory_mib
         self.vcpus[host] += sign * unit.vcpus
         self.load[host] += sign * unit.cpu_load
-        self.cost += sign * unit.move_cost(host)
+        self.cost += sign * self.cost_of(unit, host)
         self.moved_vms += sign * unit.moved_vms(host)
         for group, members in zip(unit.anti_affinity, unit.group_members):
             self.members[group, self.problem.domains[group][host]] += sign * members
+        for group, members in zip(unit.min_spread, unit.spread_members):
+            self.spread_members[group, self.problem.spread_domains[group][host]] += sign * members
 
 
 def _capacity_rows(model: cp_model.CpModel, problem: Problem, by_host: dict, fixed: _FixedUsage) -> None:
@@ -166,6 +182,29 @@ def _anti_affinity_rows(model: cp_model.CpModel, problem: Problem, by_host: dict
             model.add_at_most_one(var for _, var in terms)
         else:
             model.add(sum(count * var for count, var in terms) <= max(room, 0))
+
+
+def _min_spread_rows(placement: PlacementModel, by_host: dict, fixed: _FixedUsage) -> None:
+    """used[g, d] ≤ Σ x over the group's free units on hosts of domain d; a domain holding a fixed
+    member is used anyway. At least at_least domains used per group."""
+    problem, model = placement.problem, placement.model
+    terms: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
+    for host, entries in by_host.items():
+        for unit, var in entries:
+            for group in unit.min_spread:
+                terms[group, problem.spread_domains[group][host]].append(var)
+    for group, at_least in enumerate(problem.spread_at_least):
+        settled = sum(1 for (g, _), count in fixed.spread_members.items() if g == group and count > 0)
+        open_domains = [d for (g, d) in terms if g == group and fixed.spread_members.get((g, d), 0) <= 0]
+        if settled >= at_least or not open_domains:
+            continue  # the fixed members already cover it (or nothing here can change it)
+        used = []
+        for domain in sorted(open_domains):
+            var = model.new_bool_var(f"spread_{group}_{domain}")
+            model.add(var <= sum(terms[group, domain]))
+            placement.spread_used[group, domain] = var
+            used.append(var)
+        model.add(sum(used) >= at_least - settled)
 
 
 def _limits_rows(model: cp_model.CpModel, problem: Problem, x: dict, fixed: _FixedUsage) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.placement.cpsat_model import build_model
-from planner.placement.problem import Problem
+from planner.placement.problem import Problem, Unit
 from planner.placement.state import PlacementState
 from planner.policy import Goal, SolverSettings
 
@@ -44,16 +44,17 @@ class LnsOutcome:
 
 
 def score(problem: Problem, state: PlacementState) -> tuple[int, int, int]:
-    """(goal, hosts at the peak or in use, MiB moved): lower is better, compared in that order."""
+    """(goal, hosts at the peak or in use, MiB moved weighed by the move costs): lower is better,
+    compared in that order."""
     if problem.goal is Goal.CONSOLIDATE:
         used = state.hosts_in_use()
-        return used, used, state.moved_mib
+        return used, used, state.move_cost
     wc, wm = problem.spread_weights
     peak_cpu, peak_mem = state.peaks()
     mask = state.metric_mask
     at_peak = (int(((state.cpu_pm == peak_cpu) & mask).sum()) if wc else 0) + \
               (int(((state.mem_pm == peak_mem) & mask).sum()) if wm else 0)
-    return state.spread_metric(), at_peak, state.moved_mib
+    return state.spread_metric(), at_peak, state.move_cost
 
 
 def improve(problem: Problem, assignment: list[int], settings: SolverSettings, seconds: float) -> LnsOutcome:
@@ -156,7 +157,8 @@ def _sub_solve(problem: Problem, state: PlacementState, hosts: frozenset[int], s
     if not candidates:
         return None
     model = build_model(problem, candidates, state.assignment, goal_hosts=hosts, state=state)
-    weight = sum(max(problem.units[u].move_cost(h) for h in options) for u, options in candidates.items()) + 1
+    cost_of = Unit.weighted_cost if problem.weighted_costs else Unit.move_cost
+    weight = sum(max(cost_of(problem.units[u], h) for h in options) for u, options in candidates.items()) + 1
     model.model.minimize(weight * model.goal + model.cost)
     model.hint(state.assignment, state)
     solver = cp_model.CpSolver()

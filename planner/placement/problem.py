@@ -9,15 +9,25 @@ milli-cores).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from planner.model import Host
 from planner.policy import Goal
-from planner.rules import RuleSet
+from planner.min_spread import MinSpreadGroup, broken_at_start
+from planner.rules import AntiAffinityGroup, RuleSet
 
 NO_LIMIT = 1 << 40
+
+
+@dataclass(frozen=True)
+class MoveWeights:
+    """What a unit's migration weighs under the policy's move costs (absent: plain memory)."""
+
+    member_factor: tuple[int, ...]  # per member, like member_memory
+    host_domain: tuple[int, ...]  # host index → id of its cross-label value; shared by all units
+    cross_factor: int
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,9 @@ class Unit:
     fixed: bool
     anti_affinity: tuple[int, ...]  # indexes of the anti-affinity groups a member belongs to
     group_members: tuple[int, ...] = ()  # how many of this unit's VMs are in each of those groups
+    min_spread: tuple[int, ...] = ()  # indexes of the min_spread groups a member belongs to
+    spread_members: tuple[int, ...] = ()  # how many of this unit's VMs are in each of those
+    weights: MoveWeights | None = None
 
     @property
     def current(self) -> int | None:
@@ -43,6 +56,23 @@ class Unit:
     def move_cost(self, host: int) -> int:
         """MiB of memory that must migrate for this unit to end on `host`."""
         return sum(m for h, m in zip(self.member_hosts, self.member_memory) if h != host)
+
+    def weighted_cost(self, host: int) -> int:
+        """move_cost weighed by the policy's move costs: what the solver's tie-break minimises."""
+        weights = self.weights
+        if weights is None:
+            return self.move_cost(host)
+        to = weights.host_domain[host]
+        return sum(m * f * (weights.cross_factor if weights.host_domain[h] != to else 1)
+                   for h, m, f in zip(self.member_hosts, self.member_memory, weights.member_factor) if h != host)
+
+    @property
+    def weighted_memory(self) -> int:
+        """Memory × VM factors: the cost of moving every member within its cross-label value."""
+        weights = self.weights
+        if weights is None:
+            return self.memory_mib
+        return sum(m * f for m, f in zip(self.member_memory, weights.member_factor))
 
     def moved_vms(self, host: int) -> int:
         return sum(1 for h in self.member_hosts if h != host)
@@ -62,6 +92,11 @@ class Problem:
     domains: tuple[tuple[int, ...], ...]
     index_of_host: Mapping[str, int]
     units_in_group: tuple[tuple[int, ...], ...] = ()  # anti-affinity group → units with a member in it
+    # The same three for min_spread groups, plus how many distinct domains each needs.
+    spread_domains: tuple[tuple[int, ...], ...] = ()
+    spread_at_least: tuple[int, ...] = ()
+    units_in_spread: tuple[tuple[int, ...], ...] = ()
+    weighted_costs: bool = False  # any unit with MoveWeights: compare Unit.weighted_cost, not move_cost
 
     @property
     def movable(self) -> tuple[Unit, ...]:
@@ -84,13 +119,12 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
     cluster = rules.cluster
     hosts = cluster.hosts
     index_of_host = {h.name: i for i, h in enumerate(hosts)}
-    vm_groups: dict[str, list[int]] = {}
-    for g, group in enumerate(rules.anti_affinity):
-        for name in group.members:
-            vm_groups.setdefault(name, []).append(g)
+    vm_groups = _groups_of_vms(rules.anti_affinity)
+    vm_spreads = _groups_of_vms(rules.min_spread)
     shared = _SharedHostSets(rules, index_of_host)
+    weights = _weights_factory(rules, index_of_host)
     units = tuple(
-        _make_unit(i, names, rules, index_of_host, vm_groups, shared)
+        _make_unit(i, names, rules, index_of_host, vm_groups, vm_spreads, shared, weights)
         for i, names in enumerate(_unit_members(rules))
     )
     if goal is Goal.DRAIN:
@@ -115,7 +149,31 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
         domains=domains,
         index_of_host=MappingProxyType(index_of_host),
         units_in_group=tuple(tuple(u.index for u in units if g in u.anti_affinity) for g in range(len(domains))),
+        spread_domains=tuple(tuple(_domain_ids(g.domain_of, hosts)) for g in rules.min_spread),
+        spread_at_least=tuple(g.at_least for g in rules.min_spread),
+        units_in_spread=tuple(tuple(u.index for u in units if g in u.min_spread) for g in range(len(rules.min_spread))),
+        weighted_costs=rules.move_costs.weighted,
     )
+
+
+def _groups_of_vms(groups: Sequence[AntiAffinityGroup | MinSpreadGroup]) -> dict[str, list[int]]:
+    """VM name → indexes of the groups it is a member of."""
+    of: dict[str, list[int]] = {}
+    for g, group in enumerate(groups):
+        for name in group.members:
+            of.setdefault(name, []).append(g)
+    return of
+
+
+def _weights_factory(rules: RuleSet, index_of_host: Mapping[str, int]) -> Callable[[tuple[str, ...]], MoveWeights | None]:
+    """names → the unit's MoveWeights; None for every unit when the policy weighs nothing."""
+    table = rules.move_costs
+    if not table.weighted:
+        return lambda names: None
+    domain_of = table.domain_of or {}
+    ids: dict[str, int] = {}
+    host_domain = tuple(ids.setdefault(domain_of.get(h.name, ""), len(ids)) for h in rules.cluster.hosts)
+    return lambda names: MoveWeights(tuple(table.factor_of.get(n, 1) for n in names), host_domain, table.cross_factor)
 
 
 def _unit_members(rules: RuleSet) -> list[tuple[str, ...]]:
@@ -148,7 +206,8 @@ class _SharedHostSets:
 
 
 def _make_unit(index: int, names: tuple[str, ...], rules: RuleSet, index_of_host: Mapping[str, int],
-               vm_groups: Mapping[str, list[int]], shared: _SharedHostSets) -> Unit:
+               vm_groups: Mapping[str, list[int]], vm_spreads: Mapping[str, list[int]], shared: _SharedHostSets,
+               weights: Callable[[tuple[str, ...]], MoveWeights | None]) -> Unit:
     vms = [rules.cluster.vm_by_name[n] for n in names]
     pinned_hosts = {vm.host for vm in vms if vm.name in rules.pinned}
     if pinned_hosts:
@@ -156,6 +215,7 @@ def _make_unit(index: int, names: tuple[str, ...], rules: RuleSet, index_of_host
     else:
         allowed = shared.allowed(names, frozenset(vm.host for vm in vms))
     groups = sorted({g for n in names for g in vm_groups.get(n, ())})
+    spreads = sorted({g for n in names for g in vm_spreads.get(n, ())}) if vm_spreads else []
     return Unit(
         index=index,
         vms=names,
@@ -168,15 +228,21 @@ def _make_unit(index: int, names: tuple[str, ...], rules: RuleSet, index_of_host
         fixed=bool(pinned_hosts) and all(vm.host in pinned_hosts for vm in vms),
         anti_affinity=tuple(groups),
         group_members=tuple(sum(1 for n in names if g in vm_groups.get(n, ())) for g in groups),
+        min_spread=tuple(spreads),
+        spread_members=tuple(sum(1 for n in names if g in vm_spreads.get(n, ())) for g in spreads),
+        weights=weights(names),
     )
 
 
 def _fix_units_not_drained(units: tuple[Unit, ...], rules: RuleSet, index_of_host: Mapping[str, int]) -> tuple[Unit, ...]:
     """A drain moves the VMs off the drained hosts and those breaking a rule; nothing else."""
     drained = {index_of_host[h] for h in rules.drained}
+    # Any member of a min_spread group spread too thin may be the one that moves to fix it.
+    thin = {name for g in rules.min_spread if broken_at_start(rules.cluster, g) for name in g.members}
     fixed = []
     for unit in units:
-        must_move = unit.current is None or unit.current not in unit.allowed or unit.current in drained
+        must_move = unit.current is None or unit.current not in unit.allowed or unit.current in drained \
+            or (thin and any(n in thin for n in unit.vms))
         if unit.fixed or must_move:
             fixed.append(unit)
         else:

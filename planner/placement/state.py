@@ -1,7 +1,7 @@
 """A mutable placement with incremental usage bookkeeping, for the greedy heuristics.
 
-Moving a unit updates per-host memory, vCPUs, load and anti-affinity occupancy in O(groups), so
-a heuristic can try thousands of moves per second and undo them.
+Moving a unit updates per-host memory, vCPUs, load, anti-affinity and min_spread occupancy in
+O(groups), so a heuristic can try thousands of moves per second and undo them.
 """
 
 from __future__ import annotations
@@ -33,16 +33,29 @@ class PlacementState:
         self.metric_mask[sorted(problem.metric_hosts)] = True
         # occupancy[group][domain] = members of the group placed in that domain
         self.occupancy = [dict[int, int]() for _ in problem.domains]
+        # spread_occupancy[group][domain] = members there (only domains holding some), and how many
+        # domains that is, so the min_spread check of a move is O(1).
+        self.spread_occupancy = [dict[int, int]() for _ in problem.spread_domains]
+        self.spread_distinct = [0 for _ in problem.spread_domains]
         self.assignment: list[int] = []
         self.moves: list[tuple[int, int, int]] = []  # (unit, from, to) for undo
         self.moved_vms = 0  # relative to where the VMs run now
         self.moved_mib = 0
+        self.weighted_mib = 0  # under the policy's move costs; kept only when those weigh anything
+        self.weighted = problem.weighted_costs
         start = list(assignment) if assignment is not None else [self._start_host(u) for u in problem.units]
         for unit, host in zip(problem.units, start):
             self.assignment.append(host)
             self._add(unit, host)
             self.moved_vms += unit.moved_vms(host)
             self.moved_mib += unit.move_cost(host)
+            if self.weighted:
+                self.weighted_mib += unit.weighted_cost(host)
+
+    @property
+    def move_cost(self) -> int:
+        """What the tie-breaks minimise: moved memory, weighed by the policy's move costs if any."""
+        return self.weighted_mib if self.weighted else self.moved_mib
 
     @staticmethod
     def _start_host(unit: Unit) -> int:
@@ -59,6 +72,20 @@ class PlacementState:
         for group, members in zip(unit.anti_affinity, unit.group_members):
             domain = self.problem.domains[group][host]
             self.occupancy[group][domain] = self.occupancy[group].get(domain, 0) + sign * members
+        if unit.min_spread:
+            self._count_spread(unit, host, sign)
+
+    def _count_spread(self, unit: Unit, host: int, sign: int) -> None:
+        for group, members in zip(unit.min_spread, unit.spread_members):
+            occupancy = self.spread_occupancy[group]
+            domain = self.problem.spread_domains[group][host]
+            before = occupancy.get(domain, 0)
+            after = before + sign * members
+            if after:
+                occupancy[domain] = after
+            else:
+                del occupancy[domain]
+            self.spread_distinct[group] += (after > 0) - (before > 0)
 
     def fits(self, unit: Unit, host: int) -> bool:
         """Could `unit` move to `host` now without breaking a limit or rule?"""
@@ -73,7 +100,7 @@ class PlacementState:
             return False
         if self.load[host] + extra * unit.cpu_load > p.load_limit[host]:
             return False
-        return self.anti_affinity_ok(unit, host)
+        return self.anti_affinity_ok(unit, host) and (not unit.min_spread or self.min_spread_ok(unit, host))
 
     def within_budget(self, unit: Unit, host: int) -> bool:
         """Would moving `unit` to `host` keep the plan within max_moves / max_moved_memory?"""
@@ -98,6 +125,29 @@ class PlacementState:
                 return False
         return True
 
+    def min_spread_ok(self, unit: Unit, host: int) -> bool:
+        return self.min_spread_refusal(unit, host) is None
+
+    def min_spread_refusal(self, unit: Unit, host: int) -> int | None:
+        """The min_spread group refusing the move, if any: a move that takes a group's last member
+        out of a domain without bringing the group to a new one, when the group has no domain to
+        spare (at or below at_least)."""
+        p = self.problem
+        current = self.assignment[unit.index]
+        for group, members in zip(unit.min_spread, unit.spread_members):
+            domains = p.spread_domains[group]
+            source, target = domains[current], domains[host]
+            if source == target or self.spread_distinct[group] > p.spread_at_least[group]:
+                continue
+            occupancy = self.spread_occupancy[group]
+            if occupancy.get(source, 0) == members and target in occupancy:
+                return group
+        return None
+
+    def spread_short(self, group: int) -> int:
+        """How many more domains min_spread group `group` needs (0 when it holds)."""
+        return max(0, self.problem.spread_at_least[group] - self.spread_distinct[group])
+
     def move(self, unit: Unit, host: int) -> None:
         source = self.assignment[unit.index]
         if source == host:
@@ -111,6 +161,8 @@ class PlacementState:
         self.assignment[unit.index] = host
         self.moved_vms += unit.moved_vms(host) - unit.moved_vms(source)
         self.moved_mib += unit.move_cost(host) - unit.move_cost(source)
+        if self.weighted:
+            self.weighted_mib += unit.weighted_cost(host) - unit.weighted_cost(source)
 
     def undo_to(self, mark: int) -> None:
         """Roll back every move made since len(self.moves) was `mark`."""
