@@ -1,6 +1,6 @@
-"""Property tests: on random clusters whose starting placement keeps every rule, a spread or
-consolidation plan always validates and never makes the goal metric worse; a drain either empties
-the drained hosts (validated) or says why it cannot."""
+"""Property tests: on random clusters whose starting placement keeps every rule (anti-affinity,
+min_spread over racks, a pin), a spread or consolidation plan always validates and never makes the
+goal metric worse; a drain either empties the drained hosts (validated) or says why it cannot."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from planner.errors import InfeasibleError, InputError
 from planner.model import Cluster
 from planner.plan import Plan
 from planner.planning import make_plan
-from planner.policy import AntiAffinity, Goal, Limits, Pin, Policy, Selector, SolverSettings
+from planner.policy import AntiAffinity, Goal, Limits, MinSpread, Pin, Policy, Selector, SolverSettings
 from planner.rules import resolve_rules
 from planner.validate import validate_placement
 from tests.builders import host, vm
@@ -39,7 +39,8 @@ def clusters(draw: st.DrawFn) -> tuple[Cluster, Policy]:
         vcpus_free[where] -= vcpus
         vms.append(vm(f"v{index}", where, vcpus=vcpus, memory_mib=memory, load=draw(st.integers(0, vcpus * 1000))))
     cluster = Cluster(tuple(hosts), tuple(vms))
-    return cluster, Policy(anti_affinity=_respected_anti_affinity(draw, vms), pins=_pins(draw, vms), solver=SOLVER)
+    return cluster, Policy(anti_affinity=_respected_anti_affinity(draw, vms), pins=_pins(draw, vms),
+                           min_spread=_respected_min_spread(draw, cluster), solver=SOLVER)
 
 
 def _respected_anti_affinity(draw: st.DrawFn, vms: list) -> tuple[AntiAffinity, ...]:
@@ -51,6 +52,18 @@ def _respected_anti_affinity(draw: st.DrawFn, vms: list) -> tuple[AntiAffinity, 
     if len(members) < 2 or not draw(st.booleans()):
         return ()
     return (AntiAffinity("apart", Selector(names=frozenset(members[:3]))),)
+
+
+def _respected_min_spread(draw: st.DrawFn, cluster: Cluster) -> tuple[MinSpread, ...]:
+    """A few VMs that already run on both racks, which must stay on both."""
+    by_rack: dict[str, list[str]] = {}
+    for candidate in cluster.vms:
+        by_rack.setdefault(cluster.host_by_name[candidate.host].labels["rack"], []).append(candidate.name)
+    if len(by_rack) < 2 or not draw(st.booleans()):
+        return ()
+    members = {names[0] for names in by_rack.values()} | set(draw(st.lists(st.sampled_from(
+        [v.name for v in cluster.vms]), max_size=2)))
+    return (MinSpread("racks", Selector(names=frozenset(members)), "rack", 2),)
 
 
 def _pins(draw: st.DrawFn, vms: list) -> tuple[Pin, ...]:
@@ -90,8 +103,8 @@ def test_drain_empties_the_host_or_explains(case: tuple[Cluster, Policy], which:
     except InfeasibleError as error:
         assert drained in str(error) or "cannot place" in str(error)
         return
-    except InputError as error:  # draining leaves too few hosts for the anti-affinity rule
-        assert error.field.startswith("rules.anti_affinity")
+    except InputError as error:  # draining leaves too few hosts (racks) for the anti-affinity (min_spread) rule
+        assert error.field.startswith(("rules.anti_affinity", "rules.min_spread"))
         return
     assert all(v.host != drained for v in plan.cluster.with_placement(plan.target_placement).vms)
     # Drain moves exactly the VMs on the drained host: the move bound is exact.
