@@ -22,8 +22,10 @@ from benchmarks.generator import anti_affinity_groups, generate_cluster, scenari
 from planner.inputs import load_planning_input
 from planner.metrics import usage_by_host, weighted_peak
 from planner.model import Cluster, HostState
+from planner.planning import make_plan
 from planner.rules import RuleSet
 from planner.scenario import Scenario, load_scenario
+from planner.validate import validate_placement
 from rebalance.cli import cli
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -53,7 +55,7 @@ def fits(cluster: Cluster, placement: dict[str, str]) -> bool:
 
 def test_the_expected_scenarios_exist() -> None:
     assert {"nova-classic.yaml", "hot-rack.yaml", "nightly-consolidate.yaml", "maintenance-drain.yaml",
-            "anti-affinity-groups.yaml", "swap-deadlock.yaml", LARGE} <= set(ALL)
+            "anti-affinity-groups.yaml", "swap-deadlock.yaml", "rack-aware.yaml", LARGE} <= set(ALL)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -119,6 +121,30 @@ def test_anti_affinity_groups_starts_with_the_web_tier_broken() -> None:
     db = next(g for g in rules.anti_affinity if g.name == "db-racks")
     assert len({db.domain_of[rules.cluster.vm_by_name[vm].host] for vm in db.members}) == 2
     assert rules.allowed_hosts["db-1"] == {"r1-h3", "r2-h3"} and rules.pinned == {"ldap-1"}
+
+
+def test_rack_aware_starts_with_the_web_tier_on_one_rack_and_weighs_moves() -> None:
+    rules = resolved("rack-aware.yaml")
+    (web,) = rules.min_spread
+    assert (web.label, web.at_least, len(web.members)) == ("rack", 2, 3)
+    assert {web.domain_of[rules.cluster.vm_by_name[vm].host] for vm in web.members} == {"r1"}, \
+        "the starting placement must break web-over-racks"
+    costs = rules.move_costs
+    assert costs.cross_factor == 3 and dict(costs.factor_of) == {"db-1": 5, "db-2": 5}
+    cluster = rules.cluster
+    assert weighted_peak(usage_by_host(cluster).values(), 1, 1) == 1492  # the numbers in the comments
+
+
+@pytest.mark.solver
+def test_rack_aware_plan_repairs_the_rule_with_one_move_between_racks() -> None:
+    rules = resolved("rack-aware.yaml")
+    plan = make_plan(rules)
+    assert validate_placement(rules.cluster, rules.policy, plan.target_placement) == []
+    rack = {h.name: h.labels["rack"] for h in rules.cluster.hosts}
+    assert plan.metric.after == 799
+    assert len({rack[plan.target_placement[vm]] for vm in ("web-1", "web-2", "web-3")}) == 2
+    assert sum(rack[m.source] != rack[m.destination] for m in plan.moves) == 1
+    assert {"db-1", "db-2"}.isdisjoint(m.vm for m in plan.moves)
 
 
 SWAP = {"db-big": "host2", "idle-a": "host1", "idle-b": "host1"}
