@@ -2,7 +2,7 @@
 
 Stage 1 minimises `W·goal + moved GiB` (W larger than any moved GiB, so the goal comes first and
 stage 1 does not wander among equally good plans); stage 2 adds `goal ≤ best` and minimises moved
-MiB exactly, hinted with the stage-1 plan. If CP-SAT returns nothing in time (it can, even with a
+MiB (weighed by the policy's move costs) exactly, hinted with the stage-1 plan. If CP-SAT returns nothing in time (it can, even with a
 complete hint, when presolve eats the budget) the greedy plan stands.
 """
 
