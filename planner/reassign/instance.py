@@ -1,4 +1,20 @@
-"""The machine-reassignment instance as frozen dataclasses over read-only numpy arrays.
+"""A multi-resource reassignment problem as frozen dataclasses over read-only numpy arrays.
+
+The general form of what `rebalance` plans, in the vocabulary of the ROADEF/EURO 2012 challenge
+that defined it (machine = host, process = VM, service = a group of VMs):
+
+* any number of resources, each with a capacity per machine and a requirement per process;
+  *transient* resources stay held on a process's original machine once it moved (what a live
+  migration holds on its source until it completes);
+* a soft threshold per machine and resource (the safety capacity) with a linear cost above it,
+  and balance costs between pairs of resources;
+* groups: no two processes of a service on one machine, a minimum spread of a service over
+  locations (a label such as rack), dependencies of one service on another within a
+  neighbourhood (another label);
+* move costs per process, per machine pair (source, destination), and for the most-moved service.
+
+The weights come with the instance; only the challenge's file format and scoring live in
+benchmarks/roadef/.
 
 Integer units exactly as in the files. Requirements, capacities and costs are int64 (the spec's
 values are 32-bit unsigned and sums over 50,000 processes overflow int32); the machine move-cost
