@@ -168,7 +168,7 @@ class _Builder:
             if (service, hood) not in presence:
                 there = [self.x[p, m] for p in self.by_service[service] for m in self.options_of(p) if int(s.hood[m]) == hood]
                 var = self.model.NewBoolVar(f"in{service}_{hood}")
-                self.model.Add(var <= sum(there)) if there else self.model.Add(var == 0)
+                self.model.Add(var <= sum(there))  # an empty sum is 0: the service cannot come here
                 presence[service, hood] = var
             return presence[service, hood]
 
@@ -187,8 +187,8 @@ class _Builder:
                 if self.hood_presence_fixed(service, hood) > 0:
                     continue
                 if any(self.hood_presence_fixed(a, hood) > 0 for a in s.depended_by[service]):
-                    flag = present(service, hood)
-                    self.model.Add(flag == 1) if not isinstance(flag, int) else None
+                    # No fixed process of it here and it is freed: present() is a variable.
+                    self.model.Add(present(service, hood) == 1)
 
     # --- objective ----------------------------------------------------------------------------------
 
