@@ -94,17 +94,19 @@ def _movement(cluster: Cluster, policy: Policy, placement: Mapping[str, str]) ->
     return found
 
 
+def _label_value(cluster: Cluster, host: str, label: str) -> str:
+    """The host's value of `label` (`host` names the host itself); a host without the label is a
+    value of its own, `host:<name>`. Restated here so the validator shares no code with the solver."""
+    if label == HOST_SCOPE:
+        return host
+    return cluster.host_by_name[host].labels.get(label, f"host:{host}")
+
+
 def _anti_affinity(cluster: Cluster, policy: Policy, placement: Mapping[str, str]) -> list[Violation]:
     found = []
     for rule in policy.anti_affinity:
         members = cluster.select(rule.vms.names, rule.vms.labels)
-
-        def domain(host: str) -> str:
-            if rule.scope == HOST_SCOPE:
-                return host
-            return cluster.host_by_name[host].labels.get(rule.scope, f"host:{host}")
-
-        crowded = Counter(domain(placement[vm.name]) for vm in members)
+        crowded = Counter(_label_value(cluster, placement[vm.name], rule.scope) for vm in members)
         for where, count in crowded.items():
             if count > 1:
                 found.append(Violation("anti-affinity", rule.name, f"{count} members share {rule.scope} {where}"))
@@ -117,13 +119,7 @@ def _min_spread(cluster: Cluster, policy: Policy, placement: Mapping[str, str]) 
     found = []
     for rule in policy.min_spread:
         members = cluster.select(rule.vms.names, rule.vms.labels)
-
-        def value(host: str) -> str:
-            if rule.label == HOST_SCOPE:
-                return host
-            return cluster.host_by_name[host].labels.get(rule.label, f"host:{host}")
-
-        values = {value(placement[vm.name]) for vm in members}
+        values = {_label_value(cluster, placement[vm.name], rule.label) for vm in members}
         if len(values) < rule.at_least:
             found.append(Violation("min-spread", rule.name, f"on {len(values)} distinct {rule.label}s "
                                                             f"({', '.join(sorted(values)) or 'none'}), needs {rule.at_least}"))
