@@ -26,9 +26,10 @@ from planner.reassign.delta import SearchState
 from planner.reassign.subproblem import solve_subproblem
 
 HOT_SHARE = 0.1
-# Measured on a2_2, a1_4 and b_1 (20 s of LNS after 30k local-search steps): freeing about 60
-# processes gained the most per second (a2_2, 40 s: 60 -> -14 %, 80 -> -10 %, 40 -> -2 %); larger
-# sub-problems time out more, smaller ones rarely find anything. Shrunk only after timeouts.
+# Freeing about 60 processes gained the most per second in exploratory runs on a2_2, a1_4 and b_1
+# (one seed each, not a shipped benchmark; `--lns-share` in benchmarks.roadef.run is the knob to
+# re-check the mix): larger sub-problems time out more, smaller ones rarely find anything.
+# Shrunk only after timeouts.
 MIN_FREED, MAX_FREED, START_FREED = 15, 60, 60
 GROW, SHRINK = 1.1, 0.85
 
