@@ -1,0 +1,34 @@
+"""How the reassignment solver splits each slice between the local search and the LNS."""
+
+from benchmarks.roadef.builder import random_instance
+from planner.reassign.delta import SearchState
+from planner.reassign.solver import LNS_LED, ShareOfTime, _fixed_share
+
+
+def test_the_share_follows_gain_per_second_over_the_window_within_bounds() -> None:
+    share = ShareOfTime(None)
+    for _ in range(ShareOfTime.WINDOW):
+        share.record_local(1_000, 1.0)
+        share.record_lns(3_000, 1.0)
+    share.update()
+    assert share.lns == 0.75
+    for _ in range(ShareOfTime.WINDOW):  # the old slices leave the window
+        share.record_local(1_000, 1.0)
+        share.record_lns(0, 1.0)
+    share.update()
+    assert share.lns == ShareOfTime.LOW
+
+
+def test_a_fixed_share_is_never_adapted() -> None:
+    share = ShareOfTime(0.3)
+    share.record_local(0, 1.0)
+    share.record_lns(10**9, 1.0)
+    share.update()
+    assert share.lns == 0.3
+
+
+def test_the_lns_leads_where_a_sub_problem_frees_whole_machines() -> None:
+    small = random_instance(0, machines=20, processes=100)
+    large = random_instance(1, machines=2, processes=200)
+    assert _fixed_share(SearchState(*small)) == LNS_LED
+    assert _fixed_share(SearchState(*large)) is None
