@@ -3,13 +3,18 @@ place them optimally among those machines (`subproblem`), keep the result when i
 
 This is the move the local search cannot make: re-packing several tight machines at once, where
 every single move or swap is blocked by some resource. Neighbourhoods (machine sets) are drawn
-four ways, because where the cost lives differs between instances:
+five ways, because where the cost lives differs between instances:
 
-* hot: one of the most expensive machines with random others (load and balance cost);
+* hot: one of the most expensive machines with partners that have room where it is over
+  (load and balance cost);
+* cold: one of the emptiest machines with partners that are over where it has room;
 * same neighbourhood: machines of one neighbourhood, where dependencies never get in the way;
 * moved: the current and the original machine of a moved process, with others (move costs: a
   process may go back home);
 * random, for diversity.
+
+Which kind comes next is an adaptive choice (`adaptive_choice`): kinds that removed more cost per
+second lately are drawn more often.
 
 The number of freed processes adapts: it grows while sub-problems solve to optimality well
 within their time limit and shrinks when they time out, so each sub-problem stays solvable.
@@ -22,10 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from planner.reassign.adaptive_choice import AdaptiveChoice
 from planner.reassign.delta import SearchState
 from planner.reassign.subproblem import solve_subproblem
 
 HOT_SHARE = 0.1
+KINDS = ("hot", "cold", "hood", "moved", "random")
 # Freeing about 60 processes gained the most per second in exploratory runs on a2_2, a1_4 and b_1
 # (one seed each, not a shipped benchmark; `--lns-share` in benchmarks.roadef.run is the knob to
 # re-check the mix): larger sub-problems time out more, smaller ones rarely find anything.
@@ -48,6 +55,7 @@ class MachineLns:
         self.sub_seconds = sub_seconds
         self.freed_target = float(START_FREED)
         self.counters = LnsCounters()
+        self.choice = AdaptiveChoice(len(KINDS), self.rng)
         self.machines_by_hood = [np.flatnonzero(state.hood == n) for n in range(int(state.hood.max()) + 1)]
 
     def run(self, deadline: float, max_rounds: int | None = None) -> None:
@@ -61,14 +69,22 @@ class MachineLns:
             done += 1
 
     def round(self, seconds: float, deterministic: bool = False) -> bool:
-        machines = self._pick_machines()
+        kind, machines = self._pick_machines()
         freed = self._pick_processes(machines)
         if not freed:
             return False
         self.counters.rounds += 1
+        started = time.monotonic()
+        gain = self._solve(machines, freed, seconds, deterministic)
+        # Under a step budget the clock must not steer the search, or runs would not repeat.
+        self.choice.reward(kind, gain, 1.0 if deterministic else time.monotonic() - started)
+        return gain > 0
+
+    def _solve(self, machines: list[int], freed: list[int], seconds: float, deterministic: bool) -> int:
+        """Solve one sub-problem and keep its proposal if it is cheaper: the cost removed."""
         result = solve_subproblem(self.state, machines, freed, seconds, seed=int(self.rng.integers(1 << 30)), deterministic=deterministic)
         if result is None:
-            return False
+            return 0
         if result.optimal:
             self.counters.optimal += 1
             if deterministic or result.wall_s < seconds / 4:
@@ -76,12 +92,12 @@ class MachineLns:
         else:
             self.freed_target = max(MIN_FREED, self.freed_target * SHRINK)
         if not result.moves:
-            return False
+            return 0
         kept = self.state.try_moves(list(result.moves), max_delta=-1)
         if kept is None:
-            return False
+            return 0
         self.counters.improved += 1
-        return True
+        return -kept
 
     # --- neighbourhoods ---------------------------------------------------------------------------
 
@@ -90,36 +106,37 @@ class MachineLns:
         wanted = int(round(self.freed_target / max(per_machine, 1.0)))
         return int(np.clip(wanted, 2, min(12, len(self.state.capacity))))
 
-    def _pick_machines(self) -> list[int]:
+    def _pick_machines(self) -> tuple[int, list[int]]:
+        """The drawn neighbourhood kind and its machines: the kind's seed machines, topped up
+        with random ones to the wanted count."""
         count = self._machine_count()
-        total = len(self.state.capacity)
-        kind = self.rng.random()
-        if kind < 0.2:
-            order = np.argsort(-self.state.machine_cost, kind="stable")
-            hot = int(self.rng.choice(order[: max(1, int(total * HOT_SHARE))]))
-            first = [hot] + self._complements(hot, count - 1, towards=True)
-        elif kind < 0.4:
-            spare = (np.maximum(self.state.safety - self.state.usage, 0) * self.state.load_weight).sum(axis=1)
-            order = np.argsort(-spare, kind="stable")
-            cold = int(self.rng.choice(order[: max(1, int(total * HOT_SHARE))]))
-            first = [cold] + self._complements(cold, count - 1, towards=False)
-        elif kind < 0.6:
-            hood = self.machines_by_hood[int(self.state.hood[self.rng.integers(total)])]
-            first = self.rng.choice(hood, size=min(count, len(hood)), replace=False).tolist()
-        elif kind < 0.8 and self.state.process_move_sum + self.state.machine_move_sum > 0:
-            moved = np.flatnonzero(self.state.assignment != self.state.original)
-            p = int(self.rng.choice(moved))
-            first = sorted({int(self.state.assignment[p]), int(self.state.original[p])})
-        else:
-            first = []
-        chosen = set(first)
+        kind = self.choice.pick()
+        chosen = set(self._seeds(kind, count))
         if len(chosen) < count:
-            others = self.rng.permutation(total)
-            for m in others.tolist():
+            for m in self.rng.permutation(len(self.state.capacity)).tolist():
                 if len(chosen) >= count:
                     break
                 chosen.add(m)
-        return sorted(chosen)
+        return kind, sorted(chosen)
+
+    def _seeds(self, kind: int, count: int) -> list[int]:
+        s, total = self.state, len(self.state.capacity)
+        if KINDS[kind] == "hot":
+            order = np.argsort(-s.machine_cost, kind="stable")
+            hot = int(self.rng.choice(order[: max(1, int(total * HOT_SHARE))]))
+            return [hot] + self._complements(hot, count - 1, towards=True)
+        if KINDS[kind] == "cold":
+            spare = (np.maximum(s.safety - s.usage, 0) * s.load_weight).sum(axis=1)
+            order = np.argsort(-spare, kind="stable")
+            cold = int(self.rng.choice(order[: max(1, int(total * HOT_SHARE))]))
+            return [cold] + self._complements(cold, count - 1, towards=False)
+        if KINDS[kind] == "hood":
+            hood = self.machines_by_hood[int(s.hood[self.rng.integers(total)])]
+            return self.rng.choice(hood, size=min(count, len(hood)), replace=False).tolist()
+        if KINDS[kind] == "moved" and s.process_move_sum + s.machine_move_sum > 0:
+            p = int(self.rng.choice(np.flatnonzero(s.assignment != s.original)))
+            return sorted({int(s.assignment[p]), int(s.original[p])})
+        return []  # random, or nothing moved yet
 
     def _complements(self, machine: int, count: int, towards: bool) -> list[int]:
         """Partners a re-pack can shift load between: machines with room below their safety
