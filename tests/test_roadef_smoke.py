@@ -41,8 +41,15 @@ def test_toy_from_its_files_is_solved_to_a_valid_improvement(data: Path) -> None
 
 
 def test_runner_on_a1_1_writes_a_valid_improving_row(data: Path, tmp_path: Path) -> None:
-    assert run.main([str(data), "--only", "a1_1", "--time-limit", "3", "--out", str(tmp_path)]) == 0
+    solutions = tmp_path / "solutions"
+    assert run.main([str(data), "--only", "a1_1", "--time-limit", "3", "--out", str(tmp_path), "--solutions", str(solutions)]) == 0
     (row,) = csv.DictReader((tmp_path / "roadef.csv").open())
     assert row["valid"] == "True"
     assert int(row["cost"]) < int(row["initial_cost"])
     assert int(row["lns_rounds"]) > 0 and int(row["steps"]) > 0  # both halves of the solver ran
+    # The written solution file is the row's solution: read back, it scores what the row says.
+    model, assignment = instance_files(data, "a1_1")
+    instance = read_instance(model)
+    original = read_assignment(assignment, instance)
+    report = evaluate(instance, original, read_assignment(solutions / "solution_a1_1.txt", instance))
+    assert report.valid and report.costs.total == int(row["cost"])

@@ -9,7 +9,8 @@ Instances whose model file is missing are skipped and listed. Per instance: our 
 challenge score 100 * (cost - best known) / initial cost (0 = the best known result, lower is
 better), the gap to the aggregate lower bound, wall time and the independent evaluator's verdict.
 
-Writes benchmarks/results/roadef.csv and roadef.md (or --out DIR).
+Writes benchmarks/results/roadef.csv and roadef.md (or --out DIR), and with --solutions DIR each
+solution in the challenge's assignment format, so anyone can re-check it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from benchmarks.roadef.evaluator import evaluate
 from benchmarks.roadef.reader import instance_files, read_assignment, read_instance
+from benchmarks.roadef.writer import write_assignment
 from planner.reassign.settings import SearchSettings
 from planner.reassign.solver import solve
 
@@ -65,11 +67,13 @@ def read_known(data_dir: Path) -> list[Known]:
         ]
 
 
-def run_instance(data_dir: Path, known: Known, settings: SearchSettings) -> Row:
+def run_instance(data_dir: Path, known: Known, settings: SearchSettings, solutions: Path | None = None) -> Row:
     model, assignment = instance_files(data_dir, known.name)
     instance = read_instance(model)
     original = read_assignment(assignment, instance)
     result = solve(instance, original, settings)
+    if solutions is not None:
+        write_assignment(solutions / f"solution_{known.name}.txt", result.assignment)
     report = evaluate(instance, original, result.assignment)
     cost = report.costs.total
     return Row(
@@ -138,12 +142,12 @@ def markdown(rows: Sequence[Row], settings: SearchSettings, skipped: Sequence[st
     return "\n".join(lines)
 
 
-def run_all(data_dir: Path, known: Sequence[Known], settings: SearchSettings, jobs: int) -> list[Row]:
+def run_all(data_dir: Path, known: Sequence[Known], settings: SearchSettings, jobs: int, solutions: Path | None = None) -> list[Row]:
     """Rows in the order of `known`, printed as each instance finishes."""
     if jobs <= 1:
-        return [_report(run_instance(data_dir, k, settings)) for k in known]
+        return [_report(run_instance(data_dir, k, settings, solutions)) for k in known]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(run_instance, data_dir, k, settings) for k in known]
+        futures = [pool.submit(run_instance, data_dir, k, settings, solutions) for k in known]
         for future in as_completed(futures):
             _report(future.result())
         return [future.result() for future in futures]
@@ -155,7 +159,9 @@ def _report(row: Row) -> Row:
 
 
 def _share(settings: SearchSettings) -> str:
-    return "adaptive" if settings.lns_share is None else f"{settings.lns_share:g}"
+    if settings.lns_share is None:
+        return "0.8 where machines hold at most 60 processes, else following gain per second"
+    return f"{settings.lns_share:g}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -166,7 +172,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--lns-share", type=float, default=SearchSettings.lns_share,
-        help="share of the time for CP-SAT sub-problems, 0 = local search only (default: adapt to which gains more)",
+        help="share of the time for CP-SAT sub-problems, 0 = local search only (default: 0.8 where machines hold "
+        "at most 60 processes, else following which half gains more per second)",
+    )
+    parser.add_argument(
+        "--solutions", type=Path, default=None,
+        help="also write each solution here as solution_<instance>.txt, in the challenge's format",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
@@ -184,7 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = SearchSettings(time_limit_s=args.time_limit, seed=args.seed, lns_share=args.lns_share)
     skipped = [k.name for k in known if not instance_files(args.data_dir, k.name)[0].is_file()]
     todo = [k for k in known if k.name not in skipped]
-    rows = run_all(args.data_dir, todo, settings, args.jobs)
+    if args.solutions is not None:
+        args.solutions.mkdir(parents=True, exist_ok=True)
+    rows = run_all(args.data_dir, todo, settings, args.jobs, args.solutions)
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / "roadef.csv", rows)
     command = "python -m benchmarks.roadef.run " + " ".join(sys.argv[1:] if argv is None else argv)
