@@ -51,5 +51,14 @@ def test_runner_on_a1_1_writes_a_valid_improving_row(data: Path, tmp_path: Path)
     model, assignment = instance_files(data, "a1_1")
     instance = read_instance(model)
     original = read_assignment(assignment, instance)
-    report = evaluate(instance, original, read_assignment(solutions / "solution_a1_1.txt", instance))
+    report = evaluate(instance, original, read_assignment(solutions / "solution_a1_1_seed0.txt", instance))
     assert report.valid and report.costs.total == int(row["cost"])
+
+
+def test_runner_with_two_seeds_keeps_every_run_and_tables_the_median(data: Path, tmp_path: Path) -> None:
+    assert run.main([str(data), "--only", "a1_1", "--time-limit", "1", "--seeds", "2", "--seed", "5", "--out", str(tmp_path)]) == 0
+    rows = list(csv.DictReader((tmp_path / "roadef.csv").open()))
+    assert [row["seed"] for row in rows] == ["5", "6"]
+    table = (tmp_path / "roadef.md").read_text()
+    assert "seeds 5, 6" in table and "scores by seed" in table
+    assert sum(line.startswith("| a1_1 |") for line in table.splitlines()) == 1
