@@ -281,8 +281,7 @@ def _relief_for(state: PlacementState, source: int, caps: tuple[int, int], targe
         if (on_cpu_peak and src_cpu >= cpu_now) or (on_mem_peak and src_mem >= mem_now):
             continue
         goes_home = unit.current is not None and unit.current != source
-        weight = unit.weighted_memory if unit.weights is not None else unit.memory_mib
-        cost = -weight if goes_home else weight
+        cost = -unit.weighted_memory if goes_home else unit.weighted_memory
         relief = unit.cpu_load if on_cpu_peak else unit.memory_mib
         options.append((cost / max(1, relief), src_cpu + src_mem, index))
     for _, _, index in sorted(options):

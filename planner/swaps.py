@@ -132,8 +132,7 @@ def _cost_matrix(leaving: list[Unit], partners: list[tuple[Unit, int]], hosts: n
         cost[i] = unit.memory_mib - here  # to any host none of its members started on
         for host in set(unit.member_hosts):
             cost[i, columns_of.get(host, [])] = unit.move_cost(host) - here
-    cost_of = Unit.weighted_cost if weighted else Unit.move_cost
-    back = np.array([cost_of(w, source) - cost_of(w, t) for w, t in partners], dtype=np.int64)
+    back = np.array([w.weighted_cost(source) - w.weighted_cost(t) for w, t in partners], dtype=np.int64)
     return cost + back[None, :]
 
 

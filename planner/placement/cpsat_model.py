@@ -93,8 +93,7 @@ def build_model(problem: Problem, candidates: dict[int, tuple[int, ...]], fixed_
         model.add_exactly_one(row)
     _capacity_rows(model, problem, by_host, fixed)
     _anti_affinity_rows(model, problem, by_host, fixed)
-    cost_of = Unit.weighted_cost if problem.weighted_costs else Unit.move_cost
-    costs = {(u, h): cost_of(problem.units[u], h) for (u, h) in x}
+    costs = {(u, h): problem.units[u].weighted_cost(h) for (u, h) in x}
     cost = sum(c * x[key] for key, c in costs.items() if c)
     coarse_terms = {key: -(-c // 1024) for key, c in costs.items()}
     coarse = sum(c * x[key] for key, c in coarse_terms.items() if c)
@@ -120,7 +119,6 @@ class _FixedUsage:
         self.load = [0] * hosts
         self.members: dict[tuple[int, int], int] = defaultdict(int)  # (group, domain) → members there
         self.spread_members: dict[tuple[int, int], int] = defaultdict(int)  # the same for min_spread groups
-        self.cost_of = Unit.weighted_cost if problem.weighted_costs else Unit.move_cost
         self.cost = 0
         self.moved_vms = 0
         self.problem = problem
@@ -154,7 +152,7 @@ class _FixedUsage:
         self.memory[host] += sign * unit.memory_mib
         self.vcpus[host] += sign * unit.vcpus
         self.load[host] += sign * unit.cpu_load
-        self.cost += sign * self.cost_of(unit, host)
+        self.cost += sign * unit.weighted_cost(host)
         self.moved_vms += sign * unit.moved_vms(host)
         for group, members in zip(unit.anti_affinity, unit.group_members):
             self.members[group, self.problem.domains[group][host]] += sign * members

@@ -22,7 +22,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.placement.cpsat_model import build_model
-from planner.placement.problem import Problem, Unit
+from planner.placement.problem import Problem
 from planner.placement.state import PlacementState
 from planner.policy import Goal, SolverSettings
 
@@ -157,8 +157,7 @@ def _sub_solve(problem: Problem, state: PlacementState, hosts: frozenset[int], s
     if not candidates:
         return None
     model = build_model(problem, candidates, state.assignment, goal_hosts=hosts, state=state)
-    cost_of = Unit.weighted_cost if problem.weighted_costs else Unit.move_cost
-    weight = sum(max(cost_of(problem.units[u], h) for h in options) for u, options in candidates.items()) + 1
+    weight = sum(max(problem.units[u].weighted_cost(h) for h in options) for u, options in candidates.items()) + 1
     model.model.minimize(weight * model.goal + model.cost)
     model.hint(state.assignment, state)
     solver = cp_model.CpSolver()

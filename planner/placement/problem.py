@@ -96,7 +96,9 @@ class Problem:
     spread_domains: tuple[tuple[int, ...], ...] = ()
     spread_at_least: tuple[int, ...] = ()
     units_in_spread: tuple[tuple[int, ...], ...] = ()
-    weighted_costs: bool = False  # any unit with MoveWeights: compare Unit.weighted_cost, not move_cost
+    # Any unit with MoveWeights (else every Unit.weighted_cost is its move_cost): PlacementState
+    # then keeps the weighed sum beside the plain one.
+    weighted_costs: bool = False
 
     @property
     def movable(self) -> tuple[Unit, ...]:
