@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from planner.errors import InputError
+from planner.host_labels import label_domains
 from planner.model import VM, Cluster
-from planner.policy import HOST_SCOPE, Policy, Selector
+from planner.policy import Policy, Selector
 
 
 @dataclass(frozen=True)
@@ -26,24 +27,14 @@ class MinSpreadGroup:
     domain_of: Mapping[str, str]
 
 
-def label_domains(cluster: Cluster, label: str) -> dict[str, str]:
-    """host → its value of `label`, `host:<name>` where it has none (the validator's convention)."""
-    if label == HOST_SCOPE:
-        return {h.name: h.name for h in cluster.hosts}
-    return {h.name: h.labels.get(label, f"host:{h.name}") for h in cluster.hosts}
-
-
 def min_spread_groups(cluster: Cluster, policy: Policy,
                       select: Callable[[Cluster, Selector, str], tuple[VM, ...]]) -> tuple[MinSpreadGroup, ...]:
     groups = []
     for index, rule in enumerate(policy.min_spread):
         members = select(cluster, rule.vms, f"rules.min_spread[{index}].vms")
-        if rule.label != HOST_SCOPE and not any(rule.label in h.labels for h in cluster.hosts):
-            # Otherwise a typo ('rak') would make every host its own value and the rule toothless.
-            raise InputError(f"rules.min_spread[{index}].label",
-                             f"no host has a label {rule.label!r}; use 'host' or a host label such as 'rack'")
+        domain_of = label_domains(cluster, rule.label, f"rules.min_spread[{index}].label")
         groups.append(MinSpreadGroup(rule.name, tuple(v.name for v in members), rule.label, rule.at_least,
-                                     MappingProxyType(label_domains(cluster, rule.label))))
+                                     MappingProxyType(domain_of)))
     return tuple(groups)
 
 

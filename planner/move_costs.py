@@ -10,10 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from planner.errors import InputError
-from planner.min_spread import label_domains
+from planner.host_labels import label_domains
 from planner.model import VM, Cluster
-from planner.policy import HOST_SCOPE, Policy, Selector
+from planner.policy import Policy, Selector
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,5 @@ def resolve_move_costs(cluster: Cluster, policy: Policy,
     factor_of = {name: f for name, f in factor_of.items() if f != 1}
     domain_of = None
     if costs.cross_label is not None:
-        if costs.cross_label != HOST_SCOPE and not any(costs.cross_label in h.labels for h in cluster.hosts):
-            raise InputError("move_cost.cross_label", f"no host has a label {costs.cross_label!r}")
-        domain_of = MappingProxyType(label_domains(cluster, costs.cross_label))
+        domain_of = MappingProxyType(label_domains(cluster, costs.cross_label, "move_cost.cross_label"))
     return MoveCostTable(MappingProxyType(factor_of), domain_of, costs.cross_factor)

@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from planner.errors import InputError
+from planner.host_labels import label_domains
 from planner.min_spread import (
     MinSpreadGroup,
     broken_at_start,
     check_min_spread_possible,
-    label_domains,
     min_spread_groups,
 )
 from planner.model import VM, Cluster, HostState
 from planner.move_costs import MoveCostTable, resolve_move_costs
-from planner.policy import HOST_SCOPE, Goal, Policy, Selector
+from planner.policy import Goal, Policy, Selector
 
 
 @dataclass(frozen=True)
@@ -149,11 +149,7 @@ def _anti_affinity_groups(cluster: Cluster, policy: Policy) -> list[AntiAffinity
     groups = []
     for index, rule in enumerate(policy.anti_affinity):
         members = select_vms(cluster, rule.vms, f"rules.anti_affinity[{index}].vms")
-        if rule.scope != HOST_SCOPE and not any(rule.scope in h.labels for h in cluster.hosts):
-            # Otherwise a typo ('rak') would silently make every host its own domain.
-            raise InputError(f"rules.anti_affinity[{index}].scope",
-                             f"no host has a label {rule.scope!r}; use 'host' or a host label such as 'rack'")
-        domain_of = label_domains(cluster, rule.scope)
+        domain_of = label_domains(cluster, rule.scope, f"rules.anti_affinity[{index}].scope")
         groups.append(AntiAffinityGroup(rule.name, tuple(v.name for v in members), rule.scope,
                                         MappingProxyType(domain_of)))
     return groups
