@@ -68,17 +68,16 @@ class MachineLns:
             self.round(seconds, deterministic=max_rounds is not None)
             done += 1
 
-    def round(self, seconds: float, deterministic: bool = False) -> bool:
+    def round(self, seconds: float, deterministic: bool = False) -> None:
         kind, machines = self._pick_machines()
         freed = self._pick_processes(machines)
         if not freed:
-            return False
+            return
         self.counters.rounds += 1
         started = time.monotonic()
         gain = self._solve(machines, freed, seconds, deterministic)
         # Under a step budget the clock must not steer the search, or runs would not repeat.
         self.choice.reward(kind, gain, 1.0 if deterministic else time.monotonic() - started)
-        return gain > 0
 
     def _solve(self, machines: list[int], freed: list[int], seconds: float, deterministic: bool) -> int:
         """Solve one sub-problem and keep its proposal if it is cheaper: the cost removed."""
