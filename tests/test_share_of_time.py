@@ -2,7 +2,7 @@
 
 from benchmarks.roadef.builder import random_instance
 from planner.reassign.delta import SearchState
-from planner.reassign.solver import LNS_LED, ShareOfTime, _fixed_share
+from planner.reassign.turns import LNS_LED, ShareOfTime, _fixed_share
 
 
 def test_the_share_follows_gain_per_second_over_the_window_within_bounds() -> None:

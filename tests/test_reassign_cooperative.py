@@ -1,0 +1,70 @@
+"""Two searches on two cores sharing their best assignment: valid answers, exact repeats under a
+step budget, a restart that leaves the state exactly as if built there, and no process left
+behind, even when a worker fails."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import numpy as np
+import pytest
+
+from benchmarks.roadef.builder import random_instance
+from benchmarks.roadef.evaluator import evaluate
+from planner.reassign.cooperative import Order, _Helper
+from planner.reassign.delta import SearchState
+from planner.reassign.settings import SearchSettings
+from planner.reassign.solver import solve
+from planner.reassign.turns import TakingTurns
+
+
+def budget(seed: int, workers: int) -> SearchSettings:
+    return SearchSettings(max_steps=3000, max_rounds=5, seed=seed, sub_seconds=0.1, workers=workers)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_two_workers_give_a_valid_answer_no_worse_than_the_original(seed: int) -> None:
+    instance, original = random_instance(200 + seed, machines=10, processes=50)
+    result = solve(instance, original, budget(seed, workers=2))
+    report = evaluate(instance, original, result.assignment)
+    assert report.valid, report.violations[:3]
+    assert report.costs.total == result.cost
+    assert result.cost <= evaluate(instance, original, original).costs.total
+    assert result.lns.rounds == 2 * 5  # both workers did their rounds
+    assert multiprocessing.active_children() == []
+
+
+def test_a_budgeted_two_worker_run_repeats_exactly() -> None:
+    instance, original = random_instance(210, machines=10, processes=50)
+    first = solve(instance, original, budget(3, workers=2))
+    second = solve(instance, original, budget(3, workers=2))
+    assert np.array_equal(first.assignment, second.assignment)
+    assert first.cost == second.cost and first.steps == second.steps
+
+
+def test_a_restart_leaves_the_state_as_if_built_at_the_new_assignment() -> None:
+    instance, original = random_instance(220, machines=10, processes=50)
+    target = solve(instance, original, SearchSettings(max_steps=3000, seed=1)).assignment
+    search = TakingTurns(instance, original, SearchSettings(seed=2))
+    search.run_budget(500, 0)  # somewhere else first
+    search.restart_from(target)
+    built = SearchState(instance, original, start=target)
+    state = search.state
+    assert np.array_equal(state.assignment, target)
+    for field in ("usage", "held", "machine_cost", "location_count", "hood_count", "moved", "locations_used"):
+        assert np.array_equal(getattr(state, field), getattr(built, field)), field
+    assert state.total() == built.total()
+    assert search.best_cost <= built.total()
+
+
+def test_a_failing_worker_is_reported_with_its_seed_and_stopped() -> None:
+    instance, original = random_instance(230, machines=6, processes=20)
+    context = multiprocessing.get_context("spawn")
+    helper = _Helper(context, instance, original, SearchSettings(seed=41), cost=0)
+    try:
+        helper.send(Order(start=np.full(len(original), 10**6), deadline=None))  # no such machine
+        with pytest.raises(RuntimeError, match="seed 41 failed: IndexError"):
+            helper.receive()
+    finally:
+        helper.stop()
+    assert not helper.process.is_alive()
