@@ -24,6 +24,7 @@ import numpy as np
 
 from planner.reassign.instance import Instance
 from planner.reassign.lns import LnsCounters
+from planner.reassign.result import SearchResult
 from planner.reassign.settings import SearchSettings
 from planner.reassign.turns import TakingTurns
 
@@ -51,17 +52,7 @@ class EpochReport:
     lns: LnsCounters
 
 
-@dataclass(frozen=True)
-class Together:
-    """What the workers found together: the best assignment and the work done by all of them."""
-
-    assignment: np.ndarray
-    cost: int
-    steps: int
-    lns: LnsCounters
-
-
-def search_together(instance: Instance, original: np.ndarray, settings: SearchSettings, started: float) -> Together:
+def search_together(instance: Instance, original: np.ndarray, settings: SearchSettings, started: float) -> SearchResult:
     own = TakingTurns(instance, original, settings)
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold solver threads
     helpers = [
@@ -85,11 +76,12 @@ def search_together(instance: Instance, original: np.ndarray, settings: SearchSe
         for helper in helpers:
             helper.stop()
     reports = [helper.last for helper in helpers if helper.last is not None]
-    return Together(
+    return SearchResult(
         assignment=best,
         cost=best_cost,
         steps=own.local.steps + sum(r.steps for r in reports),
         lns=_sum_counters([own.lns.counters] + [r.lns for r in reports]),
+        seconds=time.monotonic() - started,
     )
 
 

@@ -19,6 +19,6 @@ class SearchSettings:
     # 0 = local search only.
     lns_share: float | None = None
     sub_seconds: float = 0.5  # time limit of one CP-SAT sub-problem
-    # Searches run at once, one core each, sharing their best assignment every 20 s
-    # (planner.reassign.cooperative); 1 = one search in the calling process.
+    # Searches run at once, one core each, sharing their best assignment every
+    # cooperative.EPOCH_S seconds; 1 = one search in the calling process.
     workers: int = 1

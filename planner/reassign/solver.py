@@ -5,31 +5,20 @@ assignment every epoch (`cooperative`)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from planner.reassign.cooperative import search_together
 from planner.reassign.instance import Instance
-from planner.reassign.lns import LnsCounters
+from planner.reassign.result import SearchResult
 from planner.reassign.settings import SearchSettings
 from planner.reassign.turns import TakingTurns
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    assignment: np.ndarray
-    cost: int  # the solver's own bookkeeping; callers re-check it independently
-    steps: int
-    lns: LnsCounters
-    seconds: float
 
 
 def solve(instance: Instance, original: np.ndarray, settings: SearchSettings = SearchSettings()) -> SearchResult:
     started = time.monotonic()
     if settings.workers > 1:
-        found = search_together(instance, original, settings, started)
-        return SearchResult(found.assignment, found.cost, found.steps, found.lns, time.monotonic() - started)
+        return search_together(instance, original, settings, started)
     search = TakingTurns(instance, original, settings)
     if settings.max_steps is not None:
         search.run_budget(settings.max_steps, settings.max_rounds)
