@@ -5,13 +5,14 @@ behind, even when a worker fails."""
 from __future__ import annotations
 
 import multiprocessing
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from benchmarks.roadef.builder import random_instance
 from benchmarks.roadef.evaluator import evaluate
-from planner.reassign.cooperative import Order, _Helper
+from planner.reassign.cooperative import SEED_STRIDE, Order, _Helper
 from planner.reassign.delta import SearchState
 from planner.reassign.settings import SearchSettings
 from planner.reassign.solver import solve
@@ -40,6 +41,20 @@ def test_a_budgeted_two_worker_run_repeats_exactly() -> None:
     second = solve(instance, original, budget(3, workers=2))
     assert np.array_equal(first.assignment, second.assignment)
     assert first.cost == second.cost and first.steps == second.steps
+
+
+def test_without_exchanges_two_workers_return_the_better_of_two_independent_searches() -> None:
+    instance, original = random_instance(215, machines=20, processes=200)
+    together = solve(instance, original, replace(budget(4, workers=2), exchange_s=0))
+    alone = [solve(instance, original, budget(seed, workers=1)) for seed in (4, 4 + SEED_STRIDE)]
+    better = min(alone, key=lambda result: result.cost)
+    assert together.cost == better.cost
+    assert np.array_equal(together.assignment, better.assignment)
+    assert together.steps == sum(result.steps for result in alone)
+    # On this instance exchanging changes the outcome, so an exchange that still happened would
+    # have failed the checks above.
+    exchanging = solve(instance, original, budget(4, workers=2))
+    assert not np.array_equal(exchanging.assignment, together.assignment)
 
 
 def test_a_restart_leaves_the_state_as_if_built_at_the_new_assignment() -> None:

@@ -62,3 +62,17 @@ def test_runner_with_two_seeds_keeps_every_run_and_tables_the_median(data: Path,
     table = (tmp_path / "roadef.md").read_text()
     assert "seeds 5, 6" in table and "scores by seed" in table
     assert sum(line.startswith("| a1_1 |") for line in table.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--workers", "0"), ("--jobs", "0"), ("--exchange-every", "-5"), ("--seeds", "0")]
+)
+def test_runner_refuses_a_bad_option_with_one_line_naming_it(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run.main([str(data), "--only", "a1_1", "--time-limit", "1", "--out", str(tmp_path), option, value])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert option in error and "Traceback" not in error
+    assert not (tmp_path / "roadef.csv").exists()  # refused before any run

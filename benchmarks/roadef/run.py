@@ -32,7 +32,6 @@ from pathlib import Path
 from benchmarks.roadef.evaluator import evaluate
 from benchmarks.roadef.reader import instance_files, read_assignment, read_instance
 from benchmarks.roadef.writer import write_assignment
-from planner.reassign.cooperative import EPOCH_S
 from planner.reassign.settings import SearchSettings
 from planner.reassign.solver import solve
 
@@ -194,7 +193,9 @@ def _seeds(seeds: Sequence[int]) -> str:
 def _workers(settings: SearchSettings) -> str:
     if settings.workers == 1:
         return "one search per instance on one core"
-    return f"{settings.workers} searches per instance, one core each, sharing their best assignment every {EPOCH_S:g} s"
+    if settings.exchange_s <= 0:
+        return f"{settings.workers} independent searches per instance, one core each, the best of them kept"
+    return f"{settings.workers} searches per instance, one core each, sharing their best assignment every {settings.exchange_s:g} s"
 
 
 def _share(settings: SearchSettings) -> str:
@@ -229,7 +230,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--workers", type=int, default=SearchSettings.workers,
-        help=f"cores per run: searches that share their best assignment every {EPOCH_S:g} s (default 1)",
+        help="cores per run: searches with their own seeds that share their best assignment (default 1)",
+    )
+    parser.add_argument(
+        "--exchange-every", type=float, default=SearchSettings.exchange_s, metavar="SECONDS",
+        help=f"with --workers > 1, seconds between exchanges of the best assignment; 0 = never, keep the best of "
+        f"independent searches (default {SearchSettings.exchange_s:g})",
     )
     args = parser.parse_args(argv)
     if not (args.data_dir / "instances.csv").is_file():
@@ -241,7 +247,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown instance(s): {', '.join(sorted(unknown))}")
     if args.workers < 1 or args.jobs < 1:
         parser.error("--jobs and --workers must be at least 1")
-    settings = SearchSettings(time_limit_s=args.time_limit, seed=args.seed, lns_share=args.lns_share, workers=args.workers)
+    if args.exchange_every < 0:
+        parser.error("--exchange-every must be 0 (never) or a number of seconds")
+    settings = SearchSettings(
+        time_limit_s=args.time_limit, seed=args.seed, lns_share=args.lns_share, workers=args.workers,
+        exchange_s=args.exchange_every,
+    )
     skipped = [k.name for k in known if not instance_files(args.data_dir, k.name)[0].is_file()]
     todo = [k for k in known if k.name not in skipped]
     if args.solutions is not None:

@@ -28,8 +28,7 @@ from planner.reassign.result import SearchResult
 from planner.reassign.settings import SearchSettings
 from planner.reassign.turns import TakingTurns
 
-EPOCH_S = 20.0  # seconds between exchanges of the best assignment
-BUDGET_EPOCHS = 5  # exchanges in a step-budgeted run
+BUDGET_EPOCHS = 5  # exchanges in a step-budgeted run (1 when exchange_s is 0)
 SEED_STRIDE = 10_007  # worker k searches with seed + k * SEED_STRIDE
 
 
@@ -88,16 +87,19 @@ def search_together(instance: Instance, original: np.ndarray, settings: SearchSe
 def _orders(settings: SearchSettings, started: float) -> list[Order]:
     if settings.max_steps is None:
         deadline = started + settings.time_limit_s
-        ends = np.arange(started + EPOCH_S, deadline, EPOCH_S).tolist() + [deadline]
+        every = settings.exchange_s if settings.exchange_s > 0 else settings.time_limit_s
+        ends = np.arange(started + every, deadline, every).tolist() + [deadline]
         return [Order(None, end) for end in ends]
+    epochs = BUDGET_EPOCHS if settings.exchange_s > 0 else 1
     return [
-        Order(None, None, _share(settings.max_steps, i), _share(settings.max_rounds, i)) for i in range(BUDGET_EPOCHS)
+        Order(None, None, _share(settings.max_steps, i, epochs), _share(settings.max_rounds, i, epochs))
+        for i in range(epochs)
     ]
 
 
-def _share(total: int, epoch: int) -> int:
+def _share(total: int, epoch: int, epochs: int) -> int:
     """Epoch `epoch`'s part of `total`, the parts summing to `total` exactly."""
-    return total * (epoch + 1) // BUDGET_EPOCHS - total * epoch // BUDGET_EPOCHS
+    return total * (epoch + 1) // epochs - total * epoch // epochs
 
 
 def _run(search: TakingTurns, order: Order) -> None:
@@ -133,7 +135,7 @@ class _Helper:
     def receive(self) -> EpochReport:
         try:
             answer = self.connection.recv()
-        except EOFError:
+        except (EOFError, ConnectionResetError):
             raise RuntimeError(f"search worker with seed {self.seed} exited without reporting") from None
         if isinstance(answer, str):
             raise RuntimeError(f"search worker with seed {self.seed} failed: {answer}")

@@ -19,6 +19,7 @@ class SearchSettings:
     # 0 = local search only.
     lns_share: float | None = None
     sub_seconds: float = 0.5  # time limit of one CP-SAT sub-problem
-    # Searches run at once, one core each, sharing their best assignment every
-    # cooperative.EPOCH_S seconds; 1 = one search in the calling process.
+    # Searches run at once, one core each, sharing their best assignment every `exchange_s`
+    # seconds (0 = never: the best of independent searches); 1 = one search in the calling process.
     workers: int = 1
+    exchange_s: float = 20.0
