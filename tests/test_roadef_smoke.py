@@ -71,8 +71,12 @@ def test_runner_refuses_a_bad_option_with_one_line_naming_it(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str
 ) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        run.main([str(data), "--only", "a1_1", "--time-limit", "1", "--out", str(tmp_path), option, value])
+        run.main([
+            str(data), "--only", "a1_1", "--time-limit", "1", "--out", str(tmp_path),
+            "--solutions", str(tmp_path / "solutions"), option, value,
+        ])
     assert exit_info.value.code == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert option in error and "Traceback" not in error
-    assert not (tmp_path / "roadef.csv").exists()  # refused before any run
+    assert not (tmp_path / "roadef.csv").exists()  # refused before any run,
+    assert not (tmp_path / "solutions").exists()  # or anything written

@@ -249,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--jobs and --workers must be at least 1")
     if args.exchange_every < 0:
         parser.error("--exchange-every must be 0 (never) or a number of seconds")
+    if args.seeds < 1:
+        parser.error("--seeds must be at least 1")
     settings = SearchSettings(
         time_limit_s=args.time_limit, seed=args.seed, lns_share=args.lns_share, workers=args.workers,
         exchange_s=args.exchange_every,
@@ -257,8 +259,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     todo = [k for k in known if k.name not in skipped]
     if args.solutions is not None:
         args.solutions.mkdir(parents=True, exist_ok=True)
-    if args.seeds < 1:
-        parser.error("--seeds must be at least 1")
     runs = [(k, replace(settings, seed=args.seed + i)) for k in todo for i in range(args.seeds)]
     rows = run_all(args.data_dir, runs, args.jobs, args.solutions)
     args.out.mkdir(parents=True, exist_ok=True)
