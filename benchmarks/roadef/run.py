@@ -193,7 +193,7 @@ def _seeds(seeds: Sequence[int]) -> str:
 def _workers(settings: SearchSettings) -> str:
     if settings.workers == 1:
         return "one search per instance on one core"
-    if settings.exchange_s <= 0:
+    if not settings.shares_best:
         return f"{settings.workers} independent searches per instance, one core each, the best of them kept"
     return f"{settings.workers} searches per instance, one core each, sharing their best assignment every {settings.exchange_s:g} s"
 

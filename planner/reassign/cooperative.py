@@ -28,7 +28,7 @@ from planner.reassign.result import SearchResult
 from planner.reassign.settings import SearchSettings
 from planner.reassign.turns import TakingTurns
 
-BUDGET_EPOCHS = 5  # exchanges in a step-budgeted run (1 when exchange_s is 0)
+BUDGET_EPOCHS = 5  # exchanges in a step-budgeted run (one epoch when the workers do not share)
 SEED_STRIDE = 10_007  # worker k searches with seed + k * SEED_STRIDE
 
 
@@ -87,10 +87,10 @@ def search_together(instance: Instance, original: np.ndarray, settings: SearchSe
 def _orders(settings: SearchSettings, started: float) -> list[Order]:
     if settings.max_steps is None:
         deadline = started + settings.time_limit_s
-        every = settings.exchange_s if settings.exchange_s > 0 else settings.time_limit_s
+        every = settings.exchange_s if settings.shares_best else settings.time_limit_s
         ends = np.arange(started + every, deadline, every).tolist() + [deadline]
         return [Order(None, end) for end in ends]
-    epochs = BUDGET_EPOCHS if settings.exchange_s > 0 else 1
+    epochs = BUDGET_EPOCHS if settings.shares_best else 1
     return [
         Order(None, None, _share(settings.max_steps, i, epochs), _share(settings.max_rounds, i, epochs))
         for i in range(epochs)

@@ -23,3 +23,8 @@ class SearchSettings:
     # seconds (0 = never: the best of independent searches); 1 = one search in the calling process.
     workers: int = 1
     exchange_s: float = 20.0
+
+    @property
+    def shares_best(self) -> bool:
+        """Whether several workers exchange their best assignment (else they search independently)."""
+        return self.exchange_s > 0
