@@ -1,8 +1,12 @@
 """How the reassignment solver splits each slice between the local search and the LNS."""
 
+import time
+
 from benchmarks.roadef.builder import random_instance
+from benchmarks.roadef.evaluator import evaluate
 from planner.reassign.delta import SearchState
-from planner.reassign.turns import LNS_LED, ShareOfTime, _fixed_share
+from planner.reassign.settings import SearchSettings
+from planner.reassign.turns import LNS_LED, ShareOfTime, TakingTurns, _fixed_share
 
 
 def test_the_share_follows_gain_per_second_over_the_window_within_bounds() -> None:
@@ -32,3 +36,16 @@ def test_the_lns_leads_where_a_sub_problem_frees_whole_machines() -> None:
     large = random_instance(1, machines=2, processes=200)
     assert _fixed_share(SearchState(*small)) == LNS_LED
     assert _fixed_share(SearchState(*large)) is None
+
+
+def test_where_the_lns_leads_a_timed_run_gives_the_local_search_no_steps() -> None:
+    """The LNS alone re-packs instances with few processes per machine; the answer stays valid
+    and no worse than the original."""
+    instance, original = random_instance(3, machines=12, processes=80)
+    search = TakingTurns(instance, original, SearchSettings(seed=0))
+    search.run_until(time.monotonic() + 1.0)
+    assert search.local.steps == 0
+    assert search.lns.counters.rounds > 0
+    report = evaluate(instance, original, search.best_assignment)
+    assert report.valid
+    assert report.costs.total == search.best_cost <= evaluate(instance, original, original).costs.total

@@ -32,8 +32,10 @@ from pathlib import Path
 from benchmarks.roadef.evaluator import evaluate
 from benchmarks.roadef.reader import instance_files, read_assignment, read_instance
 from benchmarks.roadef.writer import write_assignment
+from planner.reassign.lns import MAX_FREED
 from planner.reassign.settings import SearchSettings
 from planner.reassign.solver import solve
+from planner.reassign.turns import LNS_LED
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 
@@ -200,7 +202,7 @@ def _workers(settings: SearchSettings) -> str:
 
 def _share(settings: SearchSettings) -> str:
     if settings.lns_share is None:
-        return "0.8 where machines hold at most 60 processes, else following gain per second"
+        return f"{LNS_LED:g} where machines hold at most {MAX_FREED} processes, else following gain per second"
     return f"{settings.lns_share:g}"
 
 
@@ -216,8 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--lns-share", type=float, default=SearchSettings.lns_share,
-        help="share of the time for CP-SAT sub-problems, 0 = local search only (default: 0.8 where machines hold "
-        "at most 60 processes, else following which half gains more per second)",
+        help="share of the time for CP-SAT sub-problems, 0 = local search only (default: "
+        f"{LNS_LED:g} where machines hold at most {MAX_FREED} processes, else following which half gains more per second)",
     )
     parser.add_argument(
         "--solutions", type=Path, default=None,
