@@ -38,6 +38,8 @@ from planner.reassign.solver import solve
 from planner.reassign.turns import LNS_LED
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
+# What `--lns-share` left unset means, for the help and the table header alike.
+DEFAULT_SHARE = f"{LNS_LED:g} where machines hold at most {MAX_FREED} processes, else following gain per second"
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,7 @@ def _workers(settings: SearchSettings) -> str:
 
 def _share(settings: SearchSettings) -> str:
     if settings.lns_share is None:
-        return f"{LNS_LED:g} where machines hold at most {MAX_FREED} processes, else following gain per second"
+        return DEFAULT_SHARE
     return f"{settings.lns_share:g}"
 
 
@@ -218,8 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--lns-share", type=float, default=SearchSettings.lns_share,
-        help="share of the time for CP-SAT sub-problems, 0 = local search only (default: "
-        f"{LNS_LED:g} where machines hold at most {MAX_FREED} processes, else following which half gains more per second)",
+        help=f"share of the time for CP-SAT sub-problems, 0 = local search only (default: {DEFAULT_SHARE})",
     )
     parser.add_argument(
         "--solutions", type=Path, default=None,

@@ -14,9 +14,9 @@ class SearchSettings:
     max_steps: int | None = None
     max_rounds: int = 0
     history: int = 30  # late-acceptance list length (measured: 30 beats 0, 200 and 2000 at 10 s); 0 = descent
-    # Share of the time for CP-SAT sub-problems: None = all of it (turns.LNS_LED) where a
-    # sub-problem frees a whole machine's worth of processes, else following which half gains more per second (10-95 %);
-    # 0 = local search only.
+    # Share of the time for CP-SAT sub-problems: None = turns.LNS_LED where a sub-problem frees a
+    # whole machine's worth of processes, else following which half gains more per second
+    # (10-95 %); 0 = local search only.
     lns_share: float | None = None
     sub_seconds: float = 0.5  # time limit of one CP-SAT sub-problem
     # Searches run at once, one core each, sharing their best assignment every `exchange_s`
