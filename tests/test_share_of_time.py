@@ -5,6 +5,7 @@ import time
 from benchmarks.roadef.builder import random_instance
 from benchmarks.roadef.evaluator import evaluate
 from planner.reassign.delta import SearchState
+from planner.reassign.lns import MAX_FREED
 from planner.reassign.settings import SearchSettings
 from planner.reassign.turns import LNS_LED, ShareOfTime, TakingTurns, _fixed_share
 
@@ -33,7 +34,7 @@ def test_a_fixed_share_is_never_adapted() -> None:
 
 def test_the_lns_leads_where_a_sub_problem_frees_whole_machines() -> None:
     small = random_instance(0, machines=20, processes=100)
-    large = random_instance(1, machines=2, processes=200)
+    large = random_instance(1, machines=2, processes=2 * MAX_FREED + 100)  # more per machine than a sub-problem frees
     assert _fixed_share(SearchState(*small)) == LNS_LED
     assert _fixed_share(SearchState(*large)) is None
 

@@ -33,11 +33,14 @@ from planner.reassign.subproblem import solve_subproblem
 
 HOT_SHARE = 0.1
 KINDS = ("hot", "cold", "hood", "moved", "random")
-# Freeing about 60 processes gained the most per second in exploratory runs on a2_2, a1_4 and b_1
-# (one seed each, not a shipped benchmark; `--lns-share` in benchmarks.roadef.run is the knob to
-# re-check the mix): larger sub-problems time out more, smaller ones rarely find anything.
-# Shrunk only after timeouts.
-MIN_FREED, MAX_FREED, START_FREED = 15, 60, 60
+# A sub-problem starts at 60 freed processes and grows while it is solved to optimality well within
+# its time limit, up to 120 (at most 24 machines). Screens at 120 s on one core, seeds 0-2 (the
+# shipped runner on a copy of the code; reasons, not results): with a cap of 60, a2_2 scored 10.16
+# at the median and a2_3 6.51; with 120 and CP-SAT's faster settings for small models
+# (`subproblem`), 7.00 and about the same on a2_3. Solved in time, most sub-problems of 60 were
+# already optimal in ~25 ms: they were too small to find much. Shrunk after timeouts.
+MIN_FREED, MAX_FREED, START_FREED = 15, 120, 60
+MAX_MACHINES = 24
 GROW, SHRINK = 1.1, 0.85
 
 
@@ -103,7 +106,7 @@ class MachineLns:
     def _machine_count(self) -> int:
         per_machine = len(self.state.assignment) / len(self.state.capacity)
         wanted = int(round(self.freed_target / max(per_machine, 1.0)))
-        return int(np.clip(wanted, 2, min(12, len(self.state.capacity))))
+        return int(np.clip(wanted, 2, min(24, len(self.state.capacity))))
 
     def _pick_machines(self) -> tuple[int, list[int]]:
         """The drawn neighbourhood kind and its machines: the kind's seed machines, topped up
