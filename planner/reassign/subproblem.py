@@ -79,19 +79,21 @@ class _Builder:
         # model in Python took about as long as solving it when sub-problems are small.
         fits = (s.requirement[self.freed][:, None, :] <= room[None, :, :]).all(axis=2)
         self.options: dict[int, list[int]] = {}
+        # The most each machine could receive per resource: the bounds of its load terms.
+        self.max_extra = np.zeros_like(room)
         for row, p in enumerate(self.freed):
-            options = [self.machines[i] for i in fits[row].nonzero()[0].tolist() if self._service_allowed(int(s.service[p]), self.machines[i])]
+            service = int(s.service[p])
+            reachable = [i for i in fits[row].nonzero()[0].tolist() if self._service_allowed(service, self.machines[i])]
+            options = [self.machines[i] for i in reachable]
             if int(s.assignment[p]) not in options:
                 return False  # cannot happen from a feasible state; refuse rather than guess
             self.options[p] = options
+            self.max_extra[reachable] += s.requirement[p]
             for m in options:
                 self.x[p, m] = self.model.NewBoolVar(f"x{p}_{m}")
             self.model.AddExactlyOne(self.x[p, m] for m in options)
             for m in options:
                 self.model.AddHint(self.x[p, m], int(m == int(s.assignment[p])))
-        # The most each machine could receive per resource: the bounds of its load terms.
-        reachable = np.array([[(p, m) in self.x for m in self.machines] for p in self.freed], dtype=np.int64)
-        self.max_extra = reachable.T @ s.requirement[self.freed]
         return True
 
     def _service_allowed(self, service: int, m: int) -> bool:
@@ -281,9 +283,9 @@ def solve_subproblem(
         solver.parameters.max_time_in_seconds = seconds
     solver.parameters.num_workers = 1
     # Sub-problems are small and solved hundreds of times: presolve cost more than it saved, and
-    # the LP relaxation of the capacity rows (level 2) proves optimality sooner. On 60 sub-problems
-    # drawn from 300 s solutions of a2_2 and a2_3 (a throwaway timing, 0.5 s limit each), freeing
-    # 90-120 processes: 1.4-1.7x faster and 48-58 solved to optimality instead of 39-47.
+    # the LP relaxation of the capacity rows (level 2) proves optimality sooner: so it went in a
+    # one-off timing of sub-problems drawn from 300 s solutions of a2_2 and a2_3 (not a shipped
+    # benchmark; benchmarks/results/roadef-big-subproblems/ holds what it did to whole runs).
     solver.parameters.cp_model_presolve = False
     solver.parameters.linearization_level = 2
     solver.parameters.random_seed = seed
