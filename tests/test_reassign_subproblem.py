@@ -10,6 +10,7 @@ import pytest
 from benchmarks.roadef.builder import build_instance, random_instance, toy
 from benchmarks.roadef.evaluator import evaluate
 from planner.reassign.delta import SearchState
+from planner.reassign.instance import Instance, MoveWeights
 from planner.reassign.subproblem import solve_subproblem
 
 
@@ -80,3 +81,44 @@ def test_transient_room_stays_held_on_the_original_machine() -> None:
     state = SearchState(instance, original)
     result = solve_subproblem(state, [0, 1], [0, 1], seconds=2.0, deterministic=True)
     assert result is not None and result.moves == ()
+
+
+def held_room_instance() -> tuple[Instance, np.ndarray]:
+    """Process 0 (service 0) has left machine 0 for machine 1; putting it back home or leaving it
+    costs the same by the true objective (no load, no move cost), but away it holds transient
+    room on machine 0."""
+    instance = build_instance(
+        capacity=[[10, 10], [10, 10]],
+        requirement=[[4, 1], [3, 1]],
+        service=[0, 1],
+        transient=[True, False],
+        weights=MoveWeights(process=0, service=0, machine=0),
+    )
+    return instance, np.array([0, 1])
+
+
+def test_a_hold_price_brings_a_process_home_when_the_true_cost_is_the_same() -> None:
+    instance, original = held_room_instance()
+    state = SearchState(instance, original, start=np.array([1, 1]))
+    plain = solve_subproblem(state, [0, 1], [0, 1], seconds=2.0, deterministic=True)
+    priced = solve_subproblem(state, [0, 1], [0, 1], seconds=2.0, deterministic=True, hold_price=0.5)
+    assert plain is not None and plain.moves == ()  # nothing to gain by the true objective
+    assert priced is not None and priced.moves == ((0, 0),)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_priced_proposals_applied_unchecked_are_still_valid(seed: int) -> None:
+    """The price changes what the sub-problem prefers, never what it allows."""
+    instance, original = random_instance(seed, machines=8, processes=30)
+    state = SearchState(instance, original)
+    rng = np.random.default_rng(seed)
+    for _ in range(5):
+        machines = sorted(rng.choice(8, size=int(rng.integers(2, 6)), replace=False).tolist())
+        freed = [p for p in range(30) if int(state.assignment[p]) in machines]
+        result = solve_subproblem(state, machines, freed, seconds=2.0, seed=seed, deterministic=True, hold_price=1.0)
+        assert result is not None
+        for p, m in result.moves:
+            state.apply_move(p, m)
+        report = evaluate(instance, original, state.assignment)
+        assert report.valid, report.violations[:3]
+        assert report.costs.total == state.total()

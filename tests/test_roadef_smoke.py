@@ -65,7 +65,8 @@ def test_runner_with_two_seeds_keeps_every_run_and_tables_the_median(data: Path,
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("--workers", "0"), ("--jobs", "0"), ("--exchange-every", "-5"), ("--seeds", "0")]
+    ("option", "value"),
+    [("--workers", "0"), ("--jobs", "0"), ("--exchange-every", "-5"), ("--seeds", "0"), ("--hold-price", "-1")],
 )
 def test_runner_refuses_a_bad_option_with_one_line_naming_it(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str

@@ -133,7 +133,8 @@ def markdown(all_rows: Sequence[Row], settings: SearchSettings, skipped: Sequenc
         "",
         f"Time limit **{settings.time_limit_s:g} s per instance** (the challenge allowed 300 s), {_seeds(seeds)}, "
         f"late-acceptance history {settings.history}, LNS share {_share(settings)}, CP-SAT sub-problems of "
-        f"{settings.sub_seconds:g} s, {_workers(settings)}; Python {platform.python_version()} on "
+        f"{settings.sub_seconds:g} s with a hold price of {settings.hold_price:g}, {_workers(settings)}; "
+        f"Python {platform.python_version()} on "
         f"{platform.machine()}, a shared 2-core machine.",
         f"Command: `{command}`",
         "",
@@ -223,6 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"share of the time for CP-SAT sub-problems, 0 = local search only (default: {DEFAULT_SHARE})",
     )
     parser.add_argument(
+        "--hold-price", type=float, default=SearchSettings.hold_price,
+        help="what a CP-SAT sub-problem charges for each process it leaves away from home, as a share of the "
+        f"load cost of its transient requirement; 0 = the plain objective (default {SearchSettings.hold_price:g})",
+    )
+    parser.add_argument(
         "--solutions", type=Path, default=None,
         help="also write each solution here as solution_<instance>_seed<seed>.txt, in the challenge's format",
     )
@@ -254,9 +260,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--exchange-every must be 0 (never) or a number of seconds")
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
+    if args.hold_price < 0:
+        parser.error("--hold-price must be 0 (off) or more")
     settings = SearchSettings(
         time_limit_s=args.time_limit, seed=args.seed, lns_share=args.lns_share, workers=args.workers,
-        exchange_s=args.exchange_every,
+        exchange_s=args.exchange_every, hold_price=args.hold_price,
     )
     skipped = [k.name for k in known if not instance_files(args.data_dir, k.name)[0].is_file()]
     todo = [k for k in known if k.name not in skipped]

@@ -52,10 +52,11 @@ class LnsCounters:
 
 
 class MachineLns:
-    def __init__(self, state: SearchState, seed: int, sub_seconds: float) -> None:
+    def __init__(self, state: SearchState, seed: int, sub_seconds: float, hold_price: float = 0.0) -> None:
         self.state = state
         self.rng = np.random.default_rng(seed + 7919)
         self.sub_seconds = sub_seconds
+        self.hold_price = hold_price
         self.freed_target = float(START_FREED)
         self.counters = LnsCounters()
         self.choice = AdaptiveChoice(len(KINDS), self.rng)
@@ -84,7 +85,10 @@ class MachineLns:
 
     def _solve(self, machines: list[int], freed: list[int], seconds: float, deterministic: bool) -> int:
         """Solve one sub-problem and keep its proposal if it is cheaper: the cost removed."""
-        result = solve_subproblem(self.state, machines, freed, seconds, seed=int(self.rng.integers(1 << 30)), deterministic=deterministic)
+        result = solve_subproblem(
+            self.state, machines, freed, seconds, seed=int(self.rng.integers(1 << 30)),
+            deterministic=deterministic, hold_price=self.hold_price,
+        )
         if result is None:
             return 0
         if result.optimal:

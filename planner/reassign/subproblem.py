@@ -9,6 +9,13 @@ objective differs from the full one only by a constant. So the current assignmen
 hint and any solution the solver returns is a feasible full assignment no worse than the current
 one. The caller still applies it through `SearchState.try_moves`, which re-checks every hard
 constraint where something changed: the model is the proposal, the state is the judge.
+
+With a `hold_price`, the objective also charges each freed process that ends away from its
+original machine a share of what its transient requirement would cost in load: the room it holds
+there is spent until it goes home, and the search only ever accepts improvements, so a re-pack
+that reaches nearly the same load while keeping more processes home leaves room for later ones.
+The proposal may then cost more than the current assignment by the true objective; the caller
+keeps only true improvements.
 """
 
 from __future__ import annotations
@@ -204,8 +211,9 @@ class _Builder:
 
     # --- objective ----------------------------------------------------------------------------------
 
-    def add_objective(self, usage: list[list[cp_model.LinearExpr]]) -> None:
+    def add_objective(self, usage: list[list[cp_model.LinearExpr]], hold_price: float = 0.0) -> None:
         s, w = self.state, self.state.weights
+        held_cost = self._held_cost(hold_price)
         terms: list[cp_model.LinearExpr] = []
         for i, m in enumerate(self.machines):
             for r in range(s.capacity.shape[1]):
@@ -232,7 +240,7 @@ class _Builder:
             home, service = int(s.original[p]), int(s.service[p])
             if (p, home) in self.x:
                 stays = self.x[p, home]
-                terms.append(w.process * int(s.process_move_cost[p]) * (1 - stays))
+                terms.append((w.process * int(s.process_move_cost[p]) + int(held_cost[p])) * (1 - stays))
                 moved_of[service].append(1 - stays)
             else:
                 moved_of[service].append(1)
@@ -243,6 +251,14 @@ class _Builder:
         if w.service:
             terms.append(w.service * self._service_move_max(moved_of))
         self.model.Minimize(sum(terms))
+
+    def _held_cost(self, hold_price: float) -> np.ndarray:
+        """Per process: `hold_price` times the load cost of its transient requirement."""
+        s = self.state
+        if hold_price <= 0 or not s.transient.size:
+            return np.zeros(len(s.assignment), dtype=np.int64)
+        weighted = s.requirement[:, s.transient] @ s.load_weight[s.transient]
+        return np.rint(hold_price * weighted).astype(np.int64)
 
     def _service_move_max(self, moved_of: dict[int, list[cp_model.LinearExpr]]) -> cp_model.IntVar:
         """The largest count of moved processes over all services, freed ones variable."""
@@ -263,11 +279,18 @@ class _Builder:
 
 
 def solve_subproblem(
-    state: SearchState, machines: list[int], freed: list[int], seconds: float, seed: int = 0, deterministic: bool = False
+    state: SearchState,
+    machines: list[int],
+    freed: list[int],
+    seconds: float,
+    seed: int = 0,
+    deterministic: bool = False,
+    hold_price: float = 0.0,
 ) -> SubResult | None:
     """Best reassignment of `freed` (all on `machines`) within `seconds` (of CP-SAT's
-    deterministic clock when `deterministic`, so that results repeat); None when the model cannot
-    be stated or nothing was found (it then proposes nothing)."""
+    deterministic clock when `deterministic`, so that results repeat), with processes left away
+    from home charged `hold_price` (see above); None when the model cannot be stated or nothing
+    was found (it then proposes nothing)."""
     builder = _Builder(state, machines, freed)
     if not builder.add_assignment():
         return None
@@ -275,7 +298,7 @@ def solve_subproblem(
     builder.add_conflicts()
     builder.add_spread()
     builder.add_dependencies()
-    builder.add_objective(usage)
+    builder.add_objective(usage, hold_price)
     solver = cp_model.CpSolver()
     if deterministic:
         solver.parameters.max_deterministic_time = seconds

@@ -31,7 +31,7 @@ class TakingTurns:
     def __init__(self, instance: Instance, original: np.ndarray, settings: SearchSettings) -> None:
         self.state = SearchState(instance, original)
         self.local = LateAcceptance(self.state, settings)
-        self.lns = MachineLns(self.state, settings.seed, settings.sub_seconds)
+        self.lns = MachineLns(self.state, settings.seed, settings.sub_seconds, settings.hold_price)
         fixed = settings.lns_share if settings.lns_share is not None else _fixed_share(self.state)
         self.share = ShareOfTime(fixed)
 
