@@ -1,6 +1,7 @@
 """The CP-SAT sub-problem of the reassignment LNS is exact: whatever it proposes, applied with no
-checks at all, is a valid assignment by the independent evaluator and never costs more; over every
-machine it finds the specification's optimum of the toy."""
+checks at all, is a valid assignment by the independent evaluator and, without a hold price,
+never costs more; over every machine it finds the specification's optimum of the toy; a hold
+price brings home a process that the true cost is indifferent about."""
 
 from __future__ import annotations
 
@@ -23,10 +24,13 @@ def test_over_every_machine_it_finds_the_toys_optimum() -> None:
     assert state.total() == evaluate(toy(), np.array([0, 3, 0]), state.assignment).costs.total == 2411
 
 
+@pytest.mark.parametrize("hold_price", [0.0, 1.0])
 @pytest.mark.parametrize("seed", range(20))
-def test_proposals_applied_unchecked_are_valid_and_never_worse(seed: int) -> None:
+def test_proposals_applied_unchecked_are_valid_and_never_worse(seed: int, hold_price: float) -> None:
     """Random instances have every feature on (transient resources, balance, spread,
-    dependencies, move costs) and tight capacity, so a missing constraint shows up as a violation."""
+    dependencies, move costs) and tight capacity, so a missing constraint shows up as a violation.
+    A hold price changes what the sub-problem prefers, never what it allows; only without one is
+    every proposal also no worse by the true objective."""
     instance, original = random_instance(seed, machines=8, processes=30)
     state = SearchState(instance, original)
     rng = np.random.default_rng(seed)
@@ -34,13 +38,15 @@ def test_proposals_applied_unchecked_are_valid_and_never_worse(seed: int) -> Non
         machines = sorted(rng.choice(8, size=int(rng.integers(2, 6)), replace=False).tolist())
         freed = [p for p in range(30) if int(state.assignment[p]) in machines]
         before = state.total()
-        result = solve_subproblem(state, machines, freed, seconds=2.0, seed=seed, deterministic=True)
+        result = solve_subproblem(state, machines, freed, seconds=2.0, seed=seed, deterministic=True, hold_price=hold_price)
         assert result is not None
         for p, m in result.moves:
             state.apply_move(p, m)
         report = evaluate(instance, original, state.assignment)
         assert report.valid, report.violations[:3]
-        assert report.costs.total == state.total() <= before
+        assert report.costs.total == state.total()
+        if not hold_price:
+            assert state.total() <= before
 
 
 def test_a_dependency_keeps_the_process_it_relies_on_in_the_neighbourhood() -> None:
@@ -104,21 +110,3 @@ def test_a_hold_price_brings_a_process_home_when_the_true_cost_is_the_same() -> 
     priced = solve_subproblem(state, [0, 1], [0, 1], seconds=2.0, deterministic=True, hold_price=0.5)
     assert plain is not None and plain.moves == ()  # nothing to gain by the true objective
     assert priced is not None and priced.moves == ((0, 0),)
-
-
-@pytest.mark.parametrize("seed", range(8))
-def test_priced_proposals_applied_unchecked_are_still_valid(seed: int) -> None:
-    """The price changes what the sub-problem prefers, never what it allows."""
-    instance, original = random_instance(seed, machines=8, processes=30)
-    state = SearchState(instance, original)
-    rng = np.random.default_rng(seed)
-    for _ in range(5):
-        machines = sorted(rng.choice(8, size=int(rng.integers(2, 6)), replace=False).tolist())
-        freed = [p for p in range(30) if int(state.assignment[p]) in machines]
-        result = solve_subproblem(state, machines, freed, seconds=2.0, seed=seed, deterministic=True, hold_price=1.0)
-        assert result is not None
-        for p, m in result.moves:
-            state.apply_move(p, m)
-        report = evaluate(instance, original, state.assignment)
-        assert report.valid, report.violations[:3]
-        assert report.costs.total == state.total()
