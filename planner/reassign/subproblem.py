@@ -236,11 +236,11 @@ class _Builder:
                 )
                 terms.append(b.weight * slack)
         moved_of: dict[int, list[cp_model.LinearExpr]] = defaultdict(list)
-        for p in self.freed:
+        for p, held in zip(self.freed, held_cost.tolist()):
             home, service = int(s.original[p]), int(s.service[p])
             if (p, home) in self.x:
                 stays = self.x[p, home]
-                terms.append((w.process * int(s.process_move_cost[p]) + int(held_cost[p])) * (1 - stays))
+                terms.append((w.process * int(s.process_move_cost[p]) + held) * (1 - stays))
                 moved_of[service].append(1 - stays)
             else:
                 moved_of[service].append(1)
@@ -253,11 +253,13 @@ class _Builder:
         self.model.Minimize(sum(terms))
 
     def _held_cost(self, hold_price: float) -> np.ndarray:
-        """Per process: `hold_price` times the load cost of its transient requirement."""
+        """Per freed process (in `freed` order): `hold_price` times the load cost of its transient
+        requirement. Only the freed ones: this runs every LNS round, and instances have up to
+        50,000 processes."""
         s = self.state
         if hold_price <= 0 or not s.transient.size:
-            return np.zeros(len(s.assignment), dtype=np.int64)
-        weighted = s.requirement[:, s.transient] @ s.load_weight[s.transient]
+            return np.zeros(len(self.freed), dtype=np.int64)
+        weighted = s.requirement[np.ix_(self.freed, s.transient)] @ s.load_weight[s.transient]
         return np.rint(hold_price * weighted).astype(np.int64)
 
     def _service_move_max(self, moved_of: dict[int, list[cp_model.LinearExpr]]) -> cp_model.IntVar:
