@@ -52,7 +52,7 @@ class LnsCounters:
 
 
 class MachineLns:
-    def __init__(self, state: SearchState, seed: int, sub_seconds: float, hold_price: float = 0.0) -> None:
+    def __init__(self, state: SearchState, seed: int, sub_seconds: float, hold_price: float) -> None:
         self.state = state
         self.rng = np.random.default_rng(seed + 7919)
         self.sub_seconds = sub_seconds

@@ -211,7 +211,7 @@ class _Builder:
 
     # --- objective ----------------------------------------------------------------------------------
 
-    def add_objective(self, usage: list[list[cp_model.LinearExpr]], hold_price: float = 0.0) -> None:
+    def add_objective(self, usage: list[list[cp_model.LinearExpr]], hold_price: float) -> None:
         s, w = self.state, self.state.weights
         held_cost = self._held_cost(hold_price)
         terms: list[cp_model.LinearExpr] = []
