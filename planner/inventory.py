@@ -17,6 +17,7 @@
         memory_mib: 16384
         state: disabled
         exec: ssh root@node2                      # how doctor runs a command on the host (optional)
+        reserve_inactive_memory: false            # shut-off domains hold no memory here (default true)
 
 Host names are checked before they go into a URI, so a name can never rewrite one. The control
 URI (`uri`) and the migration URI differ when the tool reaches a host over another path than its
@@ -41,9 +42,10 @@ DEFAULT_MIGRATION_URI = "qemu+tcp://%s/system"  # Nova's classic live_migration_
 DEFAULT_INSTANCES_PATH = "/var/lib/nova/instances"
 
 SHARED_FIELDS = ("uri", "live_migration_uri", "cpu_allocation_ratio", "ram_allocation_ratio",
-                 "reserved_memory_mib", "instances_path", "labels")
+                 "reserved_memory_mib", "instances_path", "labels", "reserve_inactive_memory")
 HOST_FIELDS = ("name", "uri", "migration_uri", "cpu_allocation_ratio", "ram_allocation_ratio",
-               "reserved_memory_mib", "instances_path", "labels", "state", "cpus", "memory_mib", "exec")
+               "reserved_memory_mib", "instances_path", "labels", "state", "cpus", "memory_mib", "exec",
+               "reserve_inactive_memory")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class InventoryHost:
     cpus: int | None = None  # None: as measured
     memory_mib: int | None = None
     exec_prefix: tuple[str, ...] = ()  # argv prefix that runs a command on the host; () = cannot
+    # Shut-off domains keep their memory reserved on their host (as Nova does): starting one
+    # again must not find its room taken by a VM the plan moved in meanwhile.
+    reserve_inactive_memory: bool = True
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,7 @@ def _parse_host(raw: Any, defaults: Mapping[str, Any]) -> InventoryHost:
         cpus=_optional_size(values.get("cpus"), "cpus"),
         memory_mib=_optional_size(values.get("memory_mib"), "memory_mib"),
         exec_prefix=_exec(values.get("exec")),
+        reserve_inactive_memory=_bool(values.get("reserve_inactive_memory", True), "reserve_inactive_memory"),
     )
 
 
@@ -158,6 +164,12 @@ def _state(value: Any) -> HostState:
     except ValueError:
         choices = ", ".join(s.value for s in HostState)
         raise InputError("state", f"must be one of {choices}, got {value!r}") from None
+
+
+def _bool(value: Any, field_name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(field_name, f"must be true or false, got {value!r}")
+    return value
 
 
 def _optional_size(value: Any, field_name: str) -> int | None:
