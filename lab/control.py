@@ -95,10 +95,14 @@ class Lab:
     def inventory(self, path: Path, cpus: int = 2, memory_mib: int = 512) -> Path:
         """The lab as an inventory: control over the unix sockets, migration over qemu+tcp://lab-X.
 
+        The sockets lie in <root>/hosts/<x>/run, not in /run/libvirt: each host declares its own
+        run directory as its `unix_socket_dirs`, so its control URI may point there and nowhere
+        else (the inventory refuses a socket outside the declared directories).
         The hosts share one kernel, so libvirt reports the same machine's CPUs and memory for all
         three: the inventory gives each a capacity of its own instead.
         """
-        hosts = [{"name": h, "uri": self.uri(h), "cpus": cpus, "memory_mib": memory_mib,
+        hosts = [{"name": h, "uri": self.uri(h), "unix_socket_dirs": [str(self.socket(h).parent)],
+                  "cpus": cpus, "memory_mib": memory_mib,
                   "exec": ["env", f"LAB={self.root}", f"NS={self.prefix}", str(SCRIPT), "exec", letter(h)]}
                  for h in HOSTS]
         document = {"defaults": {"live_migration_uri": "qemu+tcp://%s/system", "reserved_memory_mib": 0,

@@ -7,6 +7,7 @@
       ram_allocation_ratio: 1.0
       reserved_memory_mib: 512
       instances_path: /var/lib/nova/instances    # shared instance storage (doctor, migratability)
+      unix_socket_dirs: [/run/libvirt, /var/run/libvirt]  # where a qemu+unix URI's socket may lie
     hosts:
       - name: node1
         labels: {rack: r1}
@@ -22,6 +23,12 @@
 Host names are checked before they go into a URI, so a name can never rewrite one. The control
 URI (`uri`) and the migration URI differ when the tool reaches a host over another path than its
 peers do (an ssh tunnel, a management network, a unix socket in the lab).
+
+Every URI is checked against planner.uri_policy when the inventory is read (the inventory is the
+trusted description of the cluster: a plan file's URIs must match it): `uri` as a control URI,
+whose unix socket must lie in one of `unix_socket_dirs`; `migration_uri` and the filled-in
+`live_migration_uri` template as migration URIs. What is allowed but weak (plain TCP, peer checks
+turned off) is kept in `Inventory.warnings`.
 """
 
 from __future__ import annotations
@@ -37,15 +44,17 @@ from planner.errors import InputError
 from planner.model import EMPTY_LABELS, HostState
 from planner.records import check_keys, expect_mapping, nested, parse_list
 from planner.scenario import read_document
+from planner.uri_policy import (DEFAULT_SOCKET_DIRS, check_control_uri, check_migration_uri, check_socket_dirs,
+                               uri_warnings)
 
 DEFAULT_MIGRATION_URI = "qemu+tcp://%s/system"  # Nova's classic live_migration_uri
 DEFAULT_INSTANCES_PATH = "/var/lib/nova/instances"
 
 SHARED_FIELDS = ("uri", "live_migration_uri", "cpu_allocation_ratio", "ram_allocation_ratio",
-                 "reserved_memory_mib", "instances_path", "labels", "reserve_inactive_memory")
+                 "reserved_memory_mib", "instances_path", "labels", "reserve_inactive_memory", "unix_socket_dirs")
 HOST_FIELDS = ("name", "uri", "migration_uri", "cpu_allocation_ratio", "ram_allocation_ratio",
                "reserved_memory_mib", "instances_path", "labels", "state", "cpus", "memory_mib", "exec",
-               "reserve_inactive_memory")
+               "reserve_inactive_memory", "unix_socket_dirs")
 
 
 @dataclass(frozen=True)
@@ -65,12 +74,14 @@ class InventoryHost:
     # Shut-off domains keep their memory reserved on their host (as Nova does): starting one
     # again must not find its room taken by a VM the plan moved in meanwhile.
     reserve_inactive_memory: bool = True
+    unix_socket_dirs: tuple[str, ...] = DEFAULT_SOCKET_DIRS  # where a qemu+unix control URI may point
 
 
 @dataclass(frozen=True)
 class Inventory:
     hosts: tuple[InventoryHost, ...]
     source: str = "<inventory>"
+    warnings: tuple[str, ...] = ()  # allowed but weak URIs (plain TCP, peer checks off), one line each
 
     def host(self, name: str) -> InventoryHost:
         return next(h for h in self.hosts if h.name == name)
@@ -96,7 +107,7 @@ def parse_inventory(raw: Any, source: str = "<inventory>") -> Inventory:
         if host.name in seen:
             raise InputError(f"hosts[{index}].name", f"duplicate name {host.name!r} (first at hosts[{seen[host.name]}])")
         seen[host.name] = index
-    return Inventory(hosts, source)
+    return Inventory(hosts, source, _warnings(hosts))
 
 
 def _parse_defaults(raw: Any) -> Mapping[str, Any]:
@@ -104,6 +115,8 @@ def _parse_defaults(raw: Any) -> Mapping[str, Any]:
     check_keys(raw, SHARED_FIELDS)
     if "labels" in raw:
         check_labels(raw["labels"], "labels")
+    if "unix_socket_dirs" in raw:
+        check_socket_dirs(raw["unix_socket_dirs"], "unix_socket_dirs")
     return raw
 
 
@@ -112,9 +125,13 @@ def _parse_host(raw: Any, defaults: Mapping[str, Any]) -> InventoryHost:
     check_keys(raw, HOST_FIELDS, required=("name",))
     name = check_name(raw["name"], "name")  # before it goes anywhere near a URI
     values = {**defaults, **raw}
+    socket_dirs = check_socket_dirs(values.get("unix_socket_dirs", list(DEFAULT_SOCKET_DIRS)), "unix_socket_dirs")
     template = _template(values.get("live_migration_uri", DEFAULT_MIGRATION_URI), "live_migration_uri")
+    check_migration_uri(fill(template, name), "live_migration_uri")  # even when this host overrides both
     migration_uri = fill(_uri(values.get("migration_uri", template), "migration_uri"), name)
+    check_migration_uri(migration_uri, "migration_uri")
     uri = fill(_uri(values.get("uri", template), "uri"), name)
+    check_control_uri(uri, "uri", socket_dirs)
     return InventoryHost(
         name=name,
         uri=uri,
@@ -129,7 +146,16 @@ def _parse_host(raw: Any, defaults: Mapping[str, Any]) -> InventoryHost:
         memory_mib=_optional_size(values.get("memory_mib"), "memory_mib"),
         exec_prefix=_exec(values.get("exec")),
         reserve_inactive_memory=_bool(values.get("reserve_inactive_memory", True), "reserve_inactive_memory"),
+        unix_socket_dirs=socket_dirs,
     )
+
+
+def _warnings(hosts: tuple[InventoryHost, ...]) -> tuple[str, ...]:
+    """One line per weak URI of each host (the URIs are checked already: these are allowed)."""
+    return tuple(f"hosts[{index}].{field_name}: {warning}"
+                 for index, host in enumerate(hosts)
+                 for field_name, uri in (("uri", host.uri), ("migration_uri", host.migration_uri))
+                 for warning in uri_warnings(uri))
 
 
 def fill(uri: str, name: str) -> str:
