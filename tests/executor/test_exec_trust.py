@@ -100,7 +100,8 @@ def test_a_host_field_that_differs_from_the_inventory_is_refused(
 
 def test_a_host_the_inventory_lacks_is_refused(plan: Plan) -> None:
     def add_host(record: Record) -> None:
-        record["cluster"]["hosts"].append({**record["cluster"]["hosts"][B], "name": "eve", "uri": "qemu+tls://eve/system"})
+        eve = {**record["cluster"]["hosts"][B], "name": "eve", "uri": "qemu+tls://eve/system"}
+        record["cluster"]["hosts"].append(eve)
 
     error = refused(edited(plan, add_host))
     assert error.field == "cluster.hosts[3].name" and "'eve'" in error.message
