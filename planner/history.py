@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from planner.safe_files import open_private, private_dir
 from planner.errors import InputError
 
 HISTORY_FILE = "history.jsonl"
@@ -67,9 +68,10 @@ def run_to_json(record: RunRecord) -> str:
 def append_run(path: str | Path, record: RunRecord) -> None:
     """Append one line and fsync it (and the directory, the first time the file appears)."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent, "--state-dir")
     created = not target.exists()
-    with target.open("a", encoding="utf-8") as file:
+    fd = open_private(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, str(target))
+    with os.fdopen(fd, "a", encoding="utf-8") as file:
         file.write(run_to_json(record) + "\n")
         file.flush()
         os.fsync(file.fileno())

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from planner.safe_files import write_private
 from planner.errors import InputError
 from planner.model import VM, Cluster, Host
 from planner.policy_reader import parse_policy
@@ -189,11 +190,9 @@ def cluster_record(cluster: Cluster) -> dict[str, Any]:
 
 
 def write_json(path: str | Path, document: Any) -> None:
-    """Write atomically: a crash mid-write must not leave half a plan or snapshot behind."""
-    target = Path(path)
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    temporary.replace(target)
+    """Write atomically and privately (0600, never through a symlink): a crash mid-write must not
+    leave half a plan or snapshot behind, and a plan names every host's control URI."""
+    write_private(path, json.dumps(document, indent=2, sort_keys=False) + "\n")
 
 
 __all__ = [

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from planner.safe_files import write_private
 from planner.errors import InputError
 from planner.plan import Plan
 from planner.policy import Goal
@@ -43,7 +44,7 @@ def context_path(plan_path: str | Path) -> Path:
 def write_context(context: PlanContext, path: str | Path) -> None:
     record = {"held": dict(context.held), "host_groups": {k: list(v) for k, v in context.host_groups.items()},
               "max_moves": context.max_moves, "max_moved_mib": context.max_moved_mib}
-    Path(path).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    write_private(path, json.dumps(record, indent=1) + "\n")
 
 
 def read_context(path: str | Path) -> PlanContext:

@@ -14,6 +14,7 @@ from executor.config import ExecutorConfig
 from executor.errors import UnsafePlanError
 from executor.preview import Preview, clock, preview_plan
 from executor.simulated import DEFAULT_BANDWIDTH_MIB_S, SimulatedBackend
+from planner.safe_files import write_private
 from planner.plan import Plan
 
 GRAPH_MAX_STEPS = 150  # past this the drawing is a hairball: the table of steps stays
@@ -57,10 +58,7 @@ def render_html(plan: Plan) -> str:
 
 
 def write_html(plan: Plan, path: str | Path) -> None:
-    target = Path(path)
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_text(render_html(plan), encoding="utf-8")
-    temporary.replace(target)
+    write_private(path, render_html(plan))
 
 
 def _legend() -> str:

@@ -4,9 +4,10 @@ reads half a file."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from planner.safe_files import write_private
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,5 @@ def _number(value: float) -> str:
 
 
 def write_metrics(path: str | Path, metrics: RunMetrics) -> None:
-    target = Path(path)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with temporary.open("w", encoding="utf-8") as file:
-        file.write(render_metrics(metrics))
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, target)
+    # node_exporter, which reads the textfile directory, usually runs as another user.
+    write_private(path, render_metrics(metrics), "--metrics-file", mode=0o644)
