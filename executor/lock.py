@@ -1,33 +1,64 @@
-"""One apply at a time: an flock beside the plan and one per cluster (by the plan's fingerprint).
+"""One mutating command per cluster: an flock per host, taken by `apply`, `run` and anything that moves VMs.
 
-The kernel drops flocks when the process dies, so a crashed apply never leaves a stale lock behind.
+Every host a command may touch is locked, so two plans for the same cluster, or `run` during an
+`apply`, refuse each other whatever plan files they came from, while commands on disjoint clusters
+run side by side. Lock file names are digests of host names, never text taken from a file, so no
+name can point outside the lock directory. The directory is private (0700, ours, not a symlink)
+and lock files are opened without following symlinks.
+
+The kernel drops flocks when the process dies, so a crashed command never leaves a stale lock.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
-import tempfile
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from executor.errors import ApplyLockedError
+from planner.safe_files import open_private, private_dir
+
+LOCK_DIR_ENV = "REBALANCE_LOCK_DIR"
+ROOT_LOCK_DIR = "/run/rebalance"
 
 
-def lock_paths(plan_path: str | Path, fingerprint: str, lock_dir: str = "") -> tuple[Path, ...]:
-    digest = fingerprint.split(":")[-1][:16] or "unknown"
-    shared = Path(lock_dir or tempfile.gettempdir()) / "rebalance-locks"
-    return (Path(plan_path).with_suffix(".lock"), shared / f"cluster-{digest}.lock")
+def default_lock_dir() -> Path:
+    """$REBALANCE_LOCK_DIR, else /run/rebalance for root, else the user's runtime directory."""
+    if os.environ.get(LOCK_DIR_ENV):
+        return Path(os.environ[LOCK_DIR_ENV])
+    if os.geteuid() == 0:
+        return Path(ROOT_LOCK_DIR)
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return Path(runtime) / "rebalance"
+    return Path.home() / ".local" / "state" / "rebalance" / "locks"
 
 
-class ApplyLock:
-    def __init__(self, paths: tuple[Path, ...]) -> None:
-        self.paths = paths
+def host_lock_name(host: str) -> str:
+    return f"host-{hashlib.sha256(host.encode('utf-8')).hexdigest()[:24]}.lock"
+
+
+class ClusterLock:
+    """Exclusive, non-blocking flocks on every named host (and on `state_dir`'s run lock, when
+    given: one history per state directory), all or none."""
+
+    def __init__(self, hosts: Iterable[str], lock_dir: str | Path | None = None,
+                 state_dir: str | Path | None = None) -> None:
+        self.hosts = tuple(sorted(set(hosts)))
+        self.lock_dir = Path(lock_dir) if lock_dir else default_lock_dir()
+        self.state_dir = Path(state_dir) if state_dir else None
         self._fds: list[int] = []
 
-    def __enter__(self) -> "ApplyLock":
+    def __enter__(self) -> "ClusterLock":
         try:
-            for path in self.paths:
-                self._take(path)
+            if self.state_dir is not None:
+                self._take(private_dir(self.state_dir, "--state-dir") / "run.lock", f"state directory {self.state_dir}")
+            directory = private_dir(self.lock_dir, "lock_dir")
+            for host in self.hosts:
+                self._take(directory / host_lock_name(host), f"host {host}")
         except BaseException:
             self._release()
             raise
@@ -36,18 +67,17 @@ class ApplyLock:
     def __exit__(self, *exc: object) -> None:
         self._release()
 
-    def _take(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    def _take(self, path: Path, what: str) -> None:
+        fd = open_private(path, os.O_RDWR | os.O_CREAT, "lock_dir")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            holder = _holder(fd)
             os.close(fd)
-            raise ApplyLockedError(
-                f"another rebalance apply is already running on this plan or cluster (lock {path} is held); "
-                f"wait for it to finish") from None
+            raise ApplyLockedError(f"another rebalance command holds {what} ({holder}); wait for it to "
+                                   f"finish") from None
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        os.pwrite(fd, f"pid {os.getpid()}: {_command_line()}\n".encode("utf-8", "replace"), 0)
         self._fds.append(fd)
 
     def _release(self) -> None:
@@ -55,3 +85,17 @@ class ApplyLock:
             fd = self._fds.pop()
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    """What the holder wrote into the lock file (ours: a private directory), for the message."""
+    try:
+        text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        return "holder unknown"
+    return text.splitlines()[0] if text else "holder unknown"
+
+
+def _command_line() -> str:
+    words = [os.path.basename(sys.argv[0])] + sys.argv[1:3] if sys.argv else ["rebalance"]
+    return " ".join(words)[:120]

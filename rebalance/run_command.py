@@ -27,7 +27,7 @@ from executor.errors import ApplyLockedError
 from executor.faults import load_faults
 from executor.hypervisor import Hypervisor, LiveState
 from executor.libvirt_driver import LibvirtBackend
-from executor.lock import ApplyLock
+from executor.lock import ClusterLock
 from executor.report import ApplyReport, EventKind, RunEvent, StepStatus
 from executor.runner import ApplyOptions, apply_plan
 from executor.schedule import Deadline
@@ -167,12 +167,9 @@ def run(inventory_path: str | None, policy_path: str | None, goal: str | None, d
 
 
 def _locked_run(source: Source, settings: Settings, clock: RunClock, log: RunLog) -> int:
+    lock = ClusterLock(_cluster_hosts(source), load_config(settings.config_path).lock_dir or None, settings.state_dir)
     try:
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError("--state-dir", f"cannot create {settings.state_dir}: {error.strerror}") from None
-    try:
-        with ApplyLock((settings.state_dir / "run.lock",)):
+        with lock:
             return _run(source, settings, clock, log)
     except ApplyLockedError as error:
         log.error(f"another run holds the lock: {error}")
@@ -185,6 +182,16 @@ def _locked_run(source: Source, settings: Settings, clock: RunClock, log: RunLog
         append_run(history_path(settings.state_dir), RunRecord(now, now, settings.goal.value if settings.goal else "",
                                                                "error", note=str(error)))
         return EXIT_FAILED
+
+
+def _cluster_hosts(source: Source) -> tuple[str, ...]:
+    """The hosts a run may touch, known before anything is measured: every host of the inventory
+    (or of the scenario or snapshot when testing), so `run` and `apply` exclude each other."""
+    if source.inventory:
+        return tuple(h.name for h in load_inventory(source.inventory).hosts)
+    if source.scenario or source.snapshot:
+        return tuple(h.name for h in load_planning_input(source.scenario, source.snapshot, source.policy).cluster.hosts)
+    return ()
 
 
 def _run(source: Source, settings: Settings, clock: RunClock, log: RunLog) -> int:
@@ -242,7 +249,7 @@ def _apply(plan: Plan, plan_file: Path, source: Source, settings: Settings, cloc
         log.info(f"migrations may start until {closes.isoformat(timespec='minutes')}")
     events = _Events(log, clock)
     with _signals() as (stop, abort, signalled):
-        report = apply_plan(plan, plan_file, backend, ApplyOptions(config, deadline=deadline),
+        report = apply_plan(plan, plan_file, backend, ApplyOptions(config, deadline=deadline, lock_held=True),
                             on_event=events, stop=stop, abort=abort)
     live = backend.inventory()
     if settings.backend == "simulated" and source.snapshot:

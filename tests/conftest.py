@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from executor.lock import LOCK_DIR_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,3 +34,17 @@ def write_file(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_lock_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Host locks of this test session in a directory of its own: another test run on the same
+    machine (with the same host names) must not see them, nor they its."""
+    directory = tmp_path_factory.mktemp("locks")
+    previous = os.environ.get(LOCK_DIR_ENV)
+    os.environ[LOCK_DIR_ENV] = str(directory)
+    yield directory
+    if previous is None:
+        os.environ.pop(LOCK_DIR_ENV, None)
+    else:
+        os.environ[LOCK_DIR_ENV] = previous

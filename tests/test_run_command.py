@@ -15,7 +15,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from executor.lock import ApplyLock
+from executor.lock import ClusterLock
 from planner.history import history_path, read_runs
 from planner.scenario import load_cluster
 from rebalance.cli import cli
@@ -102,7 +102,7 @@ def test_the_window_closes_mid_run_and_the_next_night_completes_the_rest(tmp_pat
 def test_a_second_run_holding_the_lock_exits_3(tmp_path: Path) -> None:
     snapshot, state = cluster_file(tmp_path / "cluster.yaml"), tmp_path / "state"
     state.mkdir()
-    with ApplyLock((state / "run.lock",)):
+    with ClusterLock((), state_dir=state):
         result = rebalance_run(snapshot, state, "--goal", "consolidate")
     assert result.exit_code == 3
     assert placement(snapshot) == placement(cluster_file(tmp_path / "fresh.yaml"))

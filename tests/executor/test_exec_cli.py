@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from executor.journal import JournalEvent, journal_path, read_journal
-from executor.lock import ApplyLock, lock_paths
+from executor.lock import ClusterLock
 from planner.model import Cluster
 from planner.plan import Plan
 from planner.plan_io import write_plan
@@ -88,10 +88,10 @@ def test_unsafe_plan_exits_1_before_migrating(tmp_path: Path) -> None:
 def test_second_apply_is_refused_while_the_lock_is_held(tmp_path: Path) -> None:
     plan = make_plan(SWAP, SWAP_TARGET)
     path = saved(tmp_path, plan)
-    with ApplyLock(lock_paths(path, plan.fingerprint)):
+    with ClusterLock([plan.cluster.hosts[0].name]):  # one host of its cluster is enough to refuse
         result = run(str(path), "--yes", *SIM)
     assert result.exit_code == 1
-    assert "already running" in result.stderr
+    assert f"holds host {plan.cluster.hosts[0].name}" in result.stderr
     assert run(str(path), "--yes", *SIM).exit_code == 0
 
 
