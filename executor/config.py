@@ -13,14 +13,20 @@ A flat YAML mapping; every key is optional. Errors name the file and the field.
     max_concurrent_live_migrations: 1      # outgoing per host (Nova's meaning)
     max_concurrent_incoming_migrations: 1  # incoming per host
     max_parallel_migrations: 2             # over the whole cluster
-    progress_interval_s: 1.0
+    progress_interval_s: 1.0               # 0.05 .. 60
     abort_on_interrupt: false              # Ctrl-C: abort in-flight migrations instead of letting them finish
-    lock_dir: ""                           # where per-cluster locks live (default: the temp directory)
+    lock_dir: ""                           # host locks (default /run/rebalance as root; private, 0700)
+    call_timeout_s: 20                     # any other libvirt call (lookups, listings) gives up after this
+    abort_grace_s: 30                      # after an abort, this long for libvirt to return; then "unknown"
+    room_wait_s: 60                        # a move whose destination is full now waits this long for room
+    keepalive_interval_s: 5                # libvirt keepalive: a silent daemon is dead after interval x count
+    keepalive_count: 3
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -54,6 +60,11 @@ class ExecutorConfig:
     progress_interval_s: float = 1.0
     abort_on_interrupt: bool = False
     lock_dir: str = ""
+    call_timeout_s: float = 20.0
+    abort_grace_s: float = 30.0
+    room_wait_s: float = 60.0
+    keepalive_interval_s: int = 5
+    keepalive_count: int = 3
 
     @property
     def limits(self) -> Limits:
@@ -63,6 +74,11 @@ class ExecutorConfig:
     def completion_timeout_s(self, memory_mib: int) -> float:
         """Nova scales the completion timeout by the guest's memory in GiB (at least one GiB)."""
         return float(self.live_migration_completion_timeout) * max(1.0, memory_mib / 1024)
+
+    def hard_deadline_s(self, memory_mib: int) -> float:
+        """How long one migration may take in all before the runner stops waiting for libvirt: the
+        completion timeout, the abort's grace, and the calls that verify where the VM ended."""
+        return self.completion_timeout_s(memory_mib) + self.abort_grace_s + 4 * self.call_timeout_s
 
     def with_limits(self, max_parallel: int | None = None, per_host: int | None = None) -> "ExecutorConfig":
         changed = self
@@ -76,7 +92,16 @@ class ExecutorConfig:
 
 _NON_NEGATIVE = ("live_migration_bandwidth", "live_migration_retry_count")
 _POSITIVE = ("live_migration_completion_timeout", "max_concurrent_live_migrations",
-             "max_concurrent_incoming_migrations", "max_parallel_migrations")
+             "max_concurrent_incoming_migrations", "max_parallel_migrations", "keepalive_interval_s",
+             "keepalive_count")
+# Upper bounds keep every wait finite and every count sane (a week of timeout per GiB is already absurd).
+_INT_MAXIMUM = {"live_migration_bandwidth": 1_000_000, "live_migration_retry_count": 1000,
+                "live_migration_completion_timeout": 604_800, "max_concurrent_live_migrations": 64,
+                "max_concurrent_incoming_migrations": 64, "max_parallel_migrations": 256,
+                "keepalive_interval_s": 600, "keepalive_count": 100}
+# Seconds, as (lowest, highest): finite, so no wait is ever disabled by `.inf`.
+_SECONDS = {"progress_interval_s": (0.05, 60.0), "call_timeout_s": (1.0, 600.0), "abort_grace_s": (1.0, 3600.0),
+            "room_wait_s": (0.0, 86_400.0)}
 _BOOLEANS = ("live_migration_permit_auto_converge", "live_migration_permit_post_copy", "abort_on_interrupt")
 _STRINGS = ("live_migration_uri", "lock_dir")
 
@@ -103,9 +128,9 @@ def parse_config(raw: Any) -> ExecutorConfig:
 
 def _parse_field(key: str, value: Any) -> Any:
     if key in _NON_NEGATIVE or key in _POSITIVE:
-        lowest = 1 if key in _POSITIVE else 0
-        if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
-            raise InputError(key, f"must be an integer ≥ {lowest}, got {value!r}")
+        lowest, highest = (1 if key in _POSITIVE else 0), _INT_MAXIMUM[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
+            raise InputError(key, f"must be an integer from {lowest} to {highest}, got {_short(value)}")
         return value
     if key in _BOOLEANS:
         if not isinstance(value, bool):
@@ -117,9 +142,11 @@ def _parse_field(key: str, value: Any) -> Any:
         if key == "live_migration_uri" and "%s" not in value:
             raise InputError(key, f"must contain %s where the host name goes, got {value!r}")
         return value
-    if key == "progress_interval_s":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise InputError(key, f"must be a number of seconds > 0, got {value!r}")
+    if key in _SECONDS:
+        lowest, highest = _SECONDS[key]
+        if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+                or not lowest <= value <= highest):
+            raise InputError(key, f"must be a number of seconds from {lowest:g} to {highest:g}, got {_short(value)}")
         return float(value)
     if key == "live_migration_timeout_action":
         try:
@@ -128,6 +155,11 @@ def _parse_field(key: str, value: Any) -> Any:
             choices = ", ".join(a.value for a in TimeoutAction)
             raise InputError(key, f"must be one of {choices}, got {value!r}") from None
     return _parse_flags(key, value)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _parse_flags(key: str, value: Any) -> tuple[str, ...]:

@@ -41,6 +41,7 @@ class MigrationOutcome(str, enum.Enum):
     FAILED = "failed"  # the hypervisor refused or the migration broke; the VM should be on the source
     ABORTED = "aborted"  # cancelled (timeout, Ctrl-C with abort); the VM should be on the source
     TIMED_OUT = "timed-out"  # ran past the completion timeout and was aborted
+    UNKNOWN = "unknown"  # libvirt did not return even after an abort: the VM may be on either host, or both
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,20 @@ class MigrationResult:
 
 @dataclass(frozen=True)
 class HostStatus:
-    """A host as it is now. Usage is None when the backend cannot tell (then only the ledger decides)."""
+    """A host as it is now. Usage is None when the backend cannot tell (then only the ledger decides).
+
+    Usage counts every domain that holds room on the host: running and paused guests, the
+    destination half of any incoming migration (ours or anyone's), and defined-but-shut-off guests
+    whose memory stays reserved. `domains` names them, so a caller can add its own in-flight
+    migrations without counting one twice.
+    """
 
     name: str
     reachable: bool
     memory_used_mib: int | None = None
     vcpus_used: int | None = None
     reason: str = ""
+    domains: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,7 @@ class LiveVM:
     host: str
     memory_mib: int
     vcpus: int
+    active: bool = True  # False: defined on `host` but shut off (it still counts there; it never "runs" there)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ class StepStatus(str, enum.Enum):
     FAILED = "failed"
     BLOCKED = "blocked"  # never started: something it waits for failed, or no room came
     NOT_STARTED = "not-started"  # never started: the run was stopped (Ctrl-C, --stop-on-error)
+    UNKNOWN = "unknown"  # started, but libvirt never said how it ended: a person must check both hosts
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class ApplyReport:
     journal: Path
     interrupted: bool = False
     warnings: tuple[str, ...] = ()
+    journal_error: str = ""  # why the journal stopped being written ("" when it was written throughout)
 
     def count(self, status: StepStatus, parking: bool | None = None) -> int:
         return sum(1 for r in self.records if r.status is status
@@ -68,12 +70,17 @@ class ApplyReport:
         return self.count(StepStatus.FAILED)
 
     @property
+    def unknown(self) -> int:
+        return self.count(StepStatus.UNKNOWN)
+
+    @property
     def not_run(self) -> int:
         return self.count(StepStatus.BLOCKED) + self.count(StepStatus.NOT_STARTED)
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and self.failed == 0 and self.not_run == 0
+        return (not self.interrupted and self.failed == 0 and self.not_run == 0 and self.unknown == 0
+                and not self.journal_error)
 
 
 class EventKind(str, enum.Enum):

@@ -58,6 +58,7 @@ class Finish(str, enum.Enum):
     DONE = "done"  # the VM is on the destination: the source is free, dependents may go
     FAILED = "failed"  # the VM is still on the source: dependents are blocked
     GONE = "gone"  # the VM vanished: nothing held anywhere, dependents may go
+    UNKNOWN = "unknown"  # libvirt never answered: the VM may hold room on both hosts; dependents are blocked
 
 
 class Dispatcher:
@@ -73,6 +74,7 @@ class Dispatcher:
         self._incoming: dict[str, int] = defaultdict(int)
         self._finished: dict[int, Finish] = {}
         self._blocked: set[int] = set()
+        self._deferred: set[int] = set()  # ready, but the live cluster had no room at the last look
         self._chain = ordering.chain_mib()
         for step in self._steps:
             if self._missing[step.index] == 0:
@@ -88,6 +90,10 @@ class Dispatcher:
     def blocked(self) -> frozenset[int]:
         """Steps that can never run: something they wait for failed (or they were given up on)."""
         return frozenset(self._blocked)
+
+    @property
+    def deferred(self) -> frozenset[int]:
+        return frozenset(self._deferred)
 
     def unfinished(self) -> list[Step]:
         """Steps neither finished nor running: the ones a stop or a stall left behind."""
@@ -119,11 +125,33 @@ class Dispatcher:
         self._incoming[step.destination] -= 1
         self._settle(step, how)
 
+    def defer(self, step: Step) -> None:
+        """A step handed out by start_ready did not start after all (the live destination had no
+        room): undo its start; it waits until `retry_deferred`."""
+        self._running.discard(step.index)
+        self._outgoing[step.source] -= 1
+        self._incoming[step.destination] -= 1
+        self._ledger.release(step.destination, _demand(step))
+        self._deferred.add(step.index)
+
+    def retry_deferred(self) -> None:
+        """Something changed (a migration ended, time passed): offer the deferred steps again."""
+        for index in sorted(self._deferred):
+            self._push(index)
+        self._deferred.clear()
+
+    def give_up_deferred(self, step: Step) -> None:
+        """The room a deferred step waits for never came: it ends unstarted, its dependents blocked."""
+        self._deferred.discard(step.index)
+        self._finished[step.index] = Finish.FAILED
+        self._block_dependents(step.index)
+
     def give_up(self) -> list[Step]:
         """Nothing runs and nothing ready can start (the live ledger says no room): block the rest."""
         left = [s for s in self.unfinished() if s.index not in self._blocked]
         self._blocked.update(s.index for s in left)
         self._ready.clear()
+        self._deferred.clear()
         return left
 
     # -- internals -----------------------------------------------------------------------------
@@ -147,6 +175,9 @@ class Dispatcher:
         elif how is Finish.GONE:
             self._ledger.release(step.destination, demand)
             self._ledger.complete(step.source, demand)
+        elif how is Finish.UNKNOWN:
+            self._block_dependents(step.index)  # the destination keeps its reservation: it may hold the VM
+            return
         else:
             self._ledger.release(step.destination, demand)
             self._block_dependents(step.index)

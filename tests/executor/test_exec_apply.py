@@ -157,7 +157,7 @@ def test_second_apply_while_one_runs_is_refused(plan: Plan, plan_path: Path) -> 
     worker.start()
     try:
         assert running.wait(10)
-        with pytest.raises(ApplyLockedError, match="already running"):
+        with pytest.raises(ApplyLockedError, match="holds host"):
             apply_plan(plan, plan_path, SimulatedBackend(CLUSTER))
     finally:
         worker.join(30)
@@ -264,7 +264,11 @@ def test_forced_past_a_new_vm_the_live_room_check_refuses_to_overfill(plan: Plan
     backend = SimulatedBackend(crowded)
     with pytest.raises(StalePlanError, match="new VM intruder on c"):
         apply_plan(plan, plan_path, backend)
-    report = apply_plan(plan, plan_path, backend, ApplyOptions(force=True))
-    assert status_of(report)["v2"] is StepStatus.FAILED and status_of(report)["v1"] is StepStatus.BLOCKED
+    report = apply_plan(plan, plan_path, backend, ApplyOptions(ExecutorConfig(room_wait_s=0.2), force=True))
+    assert status_of(report)["v2"] is StepStatus.BLOCKED and status_of(report)["v1"] is StepStatus.BLOCKED
+    reasons = {r.vm: r.reason for r in report.records}
+    assert "for room: no room on c now" in reasons["v2"] and "intruder" not in reasons["v2"]
+    assert "1 domain(s)" in reasons["v2"]  # the intruder is what the live host holds
+    assert not report.ok
     assert backend.placement()["v2"] == "b"
     assert_truthful(plan, plan_path, backend)
