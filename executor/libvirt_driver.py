@@ -134,6 +134,14 @@ class LibvirtUnavailable(RebalanceError):
     """libvirt-python is not installed: `pip install 'rebalance[libvirt]'`."""
 
 
+class HostUnresponsive(RebalanceError):
+    """A libvirt call did not return within its deadline (a hung daemon or a stopped QEMU)."""
+
+
+_EVENT_LOOP_LOCK = threading.Lock()
+_EVENT_LOOP: list[threading.Thread] = []
+
+
 def _import_libvirt() -> Any:
     try:
         import libvirt  # noqa: PLC0415 — lazy on purpose: optional dependency
@@ -141,16 +149,56 @@ def _import_libvirt() -> Any:
         raise LibvirtUnavailable(
             "the libvirt backend needs libvirt-python: pip install 'rebalance[libvirt]' (or use --dry-run)") from None
     libvirt.registerErrorHandler(lambda *_: None, None)  # errors come back as exceptions; no stderr noise
+    _start_event_loop(libvirt)
     return libvirt
+
+
+def _start_event_loop(libvirt: Any) -> None:
+    """Keepalive needs a client event loop: libvirt's default one, run by a daemon thread (as Nova does)."""
+    with _EVENT_LOOP_LOCK:
+        if _EVENT_LOOP:
+            return
+        libvirt.virEventRegisterDefaultImpl()
+
+        def loop() -> None:
+            while True:
+                libvirt.virEventRunDefaultImpl()
+
+        thread = threading.Thread(target=loop, name="libvirt-events", daemon=True)
+        thread.start()
+        _EVENT_LOOP.append(thread)
+
+
+def bounded(timeout_s: float, what: str, call: Callable[[], Any]) -> Any:
+    """`call()` in a daemon thread, given up after `timeout_s`: a libvirt call that never returns (a
+    hung daemon, a stopped QEMU behind it) must not hang the caller; the thread is abandoned."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # noqa: BLE001 — handed to the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name=f"libvirt-{what}", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise HostUnresponsive(f"{what}: no answer within {timeout_s:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 class LibvirtBackend:
     def __init__(self, hosts: Mapping[str, Host], config: ExecutorConfig,
-                 opener: Callable[[str], Any] | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+                 opener: Callable[[str], Any] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 reserve_inactive: Mapping[str, bool] | None = None) -> None:
         self._hosts = dict(hosts)
         self._config = config
         self._opener = opener
         self._sleep = sleep
+        self._reserve_inactive = dict(reserve_inactive or {})  # host → shut-off guests keep their memory there
         self._lock = threading.Lock()
         self._connections: dict[str, Any] = {}
         self._abort_requested: dict[str, threading.Event] = {}
@@ -162,36 +210,73 @@ class LibvirtBackend:
         return memory_mib / (self._config.live_migration_bandwidth or UNLIMITED_ESTIMATE_MIB_S)
 
     def migrate(self, request: MigrationRequest, progress: ProgressCallback) -> MigrationResult:
+        """Runs the blocking migrateToURI3 in a daemon thread and waits for it at most the completion
+        timeout plus the abort grace (from the abort, if one was asked for earlier): past that,
+        libvirt is not answering and the outcome is UNKNOWN."""
         began = time.monotonic()
         abort = threading.Event()
         with self._lock:
             self._abort_requested[request.vm] = abort
         try:
-            control = self._open(request.source)  # its own connection: migrateToURI3 blocks it
-        except Exception as error:
-            return MigrationResult(MigrationOutcome.FAILED, time.monotonic() - began, f"cannot connect: {error}")
-        try:
-            domain = self._lookup(control, request)
-        except Exception as error:
-            _close(control)
-            return MigrationResult(MigrationOutcome.FAILED, time.monotonic() - began, f"cannot find the VM: {error}")
-        monitor = _Monitor(self, request, progress, abort)
-        monitor.start()
-        try:
-            retrying(lambda: domain.migrateToURI3(self.destination(request.destination),
-                                                  migration_params(self._config),
-                                                  migration_flags(self._config, self._flag_values())),
-                     self._config.live_migration_retry_count, self._transient, self._sleep)
-            outcome, message = MigrationOutcome.COMPLETED, ""
-        except Exception as error:
-            outcome, message = self._failure(monitor, abort, error)
+            return self._migrate(request, progress, abort, began)
         finally:
-            monitor.stop()
             with self._lock:
                 self._abort_requested.pop(request.vm, None)
-            _close(control)
-        elapsed_ms, downtime_ms = self._timing(request) if outcome is MigrationOutcome.COMPLETED else (0, 0)
-        return MigrationResult(outcome, time.monotonic() - began, message, elapsed_ms, downtime_ms)
+
+    def _migrate(self, request: MigrationRequest, progress: ProgressCallback, abort: threading.Event,
+                 began: float) -> MigrationResult:
+        try:
+            control = bounded(self._config.call_timeout_s, f"connect {request.source}",
+                              lambda: self._open(request.source))  # its own connection: migrateToURI3 blocks it
+            domain = bounded(self._config.call_timeout_s, f"find {request.vm}", lambda: self._lookup(control, request))
+        except Exception as error:
+            return MigrationResult(MigrationOutcome.FAILED, time.monotonic() - began, f"cannot start: {error}")
+        monitor = _Monitor(self, request, progress, abort)
+        monitor.start()
+        finished = threading.Event()
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                retrying(lambda: domain.migrateToURI3(self.destination(request.destination),
+                                                      migration_params(self._config),
+                                                      migration_flags(self._config, self._flag_values())),
+                         self._config.live_migration_retry_count, self._transient, self._sleep)
+            except Exception as error:  # noqa: BLE001 — judged below
+                outcome["error"] = error
+            finally:
+                finished.set()
+
+        threading.Thread(target=run, name=f"migrateToURI3-{request.vm}", daemon=True).start()
+        answered = self._wait(finished, abort, monitor, request.timeout_s, began)
+        monitor.stop()
+        if not answered:
+            # Leave `control` open: closing it under a blocked call is not safe; the process exit ends it.
+            return MigrationResult(MigrationOutcome.UNKNOWN, time.monotonic() - began,
+                                   f"libvirt did not return within {time.monotonic() - began:.0f} s, not even after "
+                                   f"an abort (a hung QEMU or daemon on {request.source} or {request.destination}?)")
+        _close(control)
+        if "error" in outcome:
+            kind, message = self._failure(monitor, abort, outcome["error"])
+            return MigrationResult(kind, time.monotonic() - began, message)
+        elapsed_ms, downtime_ms = self._timing(request)
+        return MigrationResult(MigrationOutcome.COMPLETED, time.monotonic() - began, "", elapsed_ms, downtime_ms)
+
+    def _wait(self, finished: threading.Event, abort: threading.Event, monitor: "_Monitor", timeout_s: float,
+              began: float) -> bool:
+        """True once migrateToURI3 returned; False when it outlived every deadline."""
+        grace = self._config.abort_grace_s
+        aborted_at: float | None = None
+        while not finished.wait(0.05):
+            now = time.monotonic()
+            if aborted_at is None and (abort.is_set() or monitor.timed_out):
+                aborted_at = now
+            limit = began + timeout_s + grace
+            if aborted_at is not None:
+                limit = min(limit, aborted_at + grace)
+            if now > limit:
+                return False
+        return True
 
     def abort(self, vm: str) -> None:
         with self._lock:
@@ -200,34 +285,56 @@ class LibvirtBackend:
             requested.set()  # the monitor thread calls abortJob on its own connection
 
     def locate(self, vm: str) -> str | None:
+        """The host running `vm`; raises HostUnresponsive when it is on no host that answered and some
+        host did not answer (then nobody can say it is gone)."""
+        silent = []
         for name in self._hosts:
-            if self.runs_on(name, vm):
-                return name
+            try:
+                if self._runs_on(name, vm):
+                    return name
+            except HostUnresponsive as error:
+                silent.append(str(error))
+        if silent:
+            raise HostUnresponsive("; ".join(silent))
         return None
 
     def runs_on(self, host: str, vm: str) -> bool:
         try:
-            domain = self._shared(host).lookupByName(vm)
-            return bool(domain.isActive()) and not _incoming(domain)
-        except Exception:
+            return self._runs_on(host, vm)
+        except HostUnresponsive:
             return False
+
+    def _runs_on(self, host: str, vm: str) -> bool:
+        def ask() -> bool:
+            try:
+                domain = self._shared(host).lookupByName(vm)
+                return bool(domain.isActive()) and not _incoming(domain)
+            except Exception as error:
+                if isinstance(error, HostUnresponsive):
+                    raise
+                return False
+        return bool(bounded(self._config.call_timeout_s, f"ask {host} about {vm}", ask))
 
     def host_status(self, host: str) -> HostStatus:
         try:
-            domains = self._running_domains(host)
+            held = bounded(self._config.call_timeout_s, f"list {host}", lambda: self._held(host))
         except Exception as error:
             return HostStatus(host, False, reason=str(error))
-        return HostStatus(host, True, sum(d.memory_mib for d in domains), sum(d.vcpus for d in domains))
+        return HostStatus(host, True, sum(d.memory_mib for d in held), sum(d.vcpus for d in held),
+                          domains=frozenset(d.name for d in held))
 
     def inventory(self) -> LiveState:
         found: dict[str, LiveVM] = {}
         unreachable = set()
         for name in self._hosts:
             try:
-                for domain in self._running_domains(name):
-                    found[domain.name] = domain
+                domains = bounded(self._config.call_timeout_s, f"list {name}", lambda: self._residents(name))
             except Exception:
                 unreachable.add(name)
+                continue
+            for domain in domains:
+                if domain.active or domain.name not in found:  # a running copy wins over a shut-off definition
+                    found[domain.name] = domain
         return LiveState(found, frozenset(unreachable))
 
     # -- helpers -------------------------------------------------------------------------------
@@ -242,7 +349,7 @@ class LibvirtBackend:
         """The completed job as the destination recorded it; (0, 0) when it cannot say."""
         def ask() -> Mapping[str, Any]:
             return self._lookup(self._shared(request.destination), request).jobStats(_JOB_STATS_COMPLETED)
-        return completed_timing(_quietly(ask) or {})
+        return completed_timing(_quietly(lambda: bounded(self._config.call_timeout_s, "job stats", ask)) or {})
 
     def _module(self) -> Any:
         if self._libvirt is None and self._opener is None:
@@ -258,17 +365,23 @@ class LibvirtBackend:
         module = self._module()
         return is_transient(code, {k: getattr(module, k, v) for k, v in _TRANSIENT_ERRORS.items()})
 
+    def _connect(self, uri: str) -> Any:
+        connection = (self._opener or self._module().open)(uri)
+        # A daemon that stops answering is declared dead after interval × count seconds.
+        _quietly(lambda: connection.setKeepAlive(self._config.keepalive_interval_s, self._config.keepalive_count))
+        return connection
+
     def _open(self, host: str) -> Any:
-        opener = self._opener or self._module().open
         uri = self.uri(host)
-        return retrying(lambda: opener(uri), self._config.live_migration_retry_count, self._transient, self._sleep)
+        return retrying(lambda: self._connect(uri), self._config.live_migration_retry_count, self._transient,
+                        self._sleep)
 
     def _shared(self, host: str) -> Any:
         """One cached connection per host for quick queries (never for the blocking migrate call)."""
         with self._lock:
             connection = self._connections.get(host)
         if connection is None or not _alive(connection):
-            connection = (self._opener or self._module().open)(self.uri(host))
+            connection = self._connect(self.uri(host))
             with self._lock:
                 self._connections[host] = connection
         return connection
@@ -278,14 +391,24 @@ class LibvirtBackend:
             return connection.lookupByUUIDString(request.uuid)
         return connection.lookupByName(request.vm)
 
-    def _running_domains(self, host: str) -> list[LiveVM]:
+    def _domains(self, host: str) -> list[tuple[LiveVM, bool]]:
+        """Every domain defined on the host as (figures, is the destination half of a migration)."""
         found = []
-        for domain in self._shared(host).listAllDomains(1):  # VIR_CONNECT_LIST_DOMAINS_ACTIVE
-            if _incoming(domain):
-                continue  # an incoming migration: its memory is the ledger's reservation, not a resident
+        for domain in self._shared(host).listAllDomains(0):  # active and inactive
             info = domain.info()  # [state, maxMem KiB, memory KiB, vCPUs, cpuTime]
-            found.append(LiveVM(domain.name(), host, info[1] // 1024, info[3]))
+            active = bool(domain.isActive())
+            found.append((LiveVM(domain.name(), host, info[1] // 1024, info[3], active),
+                          active and _incoming(domain)))
         return found
+
+    def _residents(self, host: str) -> list[LiveVM]:
+        """Guests that live here: running or shut off, but not another host's guest arriving."""
+        return [vm for vm, incoming in self._domains(host) if not incoming]
+
+    def _held(self, host: str) -> list[LiveVM]:
+        """Domains that hold room here: running, arriving, and shut off while their memory stays reserved."""
+        reserve = self._reserve_inactive.get(host, True)
+        return [vm for vm, _ in self._domains(host) if vm.active or reserve]
 
     def _failure(self, monitor: "_Monitor", abort: threading.Event, error: Exception) -> tuple[MigrationOutcome, str]:
         if monitor.timed_out:
@@ -314,14 +437,16 @@ class _Monitor:
 
     def stop(self) -> None:
         self._done.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=1)  # a monitor stuck in a hung libvirt call is abandoned (a daemon thread)
 
     def _watch(self) -> None:
         try:
             connection = self.backend._open(self.request.source)
             domain = self.backend._lookup(connection, self.request)
         except Exception:
-            return  # no monitoring possible; the migration itself still reports its outcome
+            # No progress can be watched, but the timeout must still hold: the waiter in
+            # LibvirtBackend._wait gives up at the completion timeout plus the abort grace.
+            return
         began = time.monotonic()
         switched = False
         interval = self.backend._config.progress_interval_s

@@ -6,9 +6,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from executor.config import ExecutorConfig, TimeoutAction
 from executor.hypervisor import MigrationOutcome, MigrationProgress, MigrationRequest
-from executor.libvirt_driver import LibvirtBackend
+from executor.libvirt_driver import HostUnresponsive, LibvirtBackend, bounded
 from planner.model import Host
 
 MIB = 2**20
@@ -113,3 +115,42 @@ def test_abort_request_cancels_the_running_job() -> None:
     driver.abort("web")
     worker.join(5)
     assert result[0].outcome is MigrationOutcome.ABORTED
+
+
+class DeafDomain(StandInDomain):
+    """A migration whose libvirt call never returns, abort or not (a stopped destination QEMU)."""
+
+    def migrateToURI3(self, uri: str, params: dict[str, Any], flags: int) -> None:
+        self.calls.append((uri, params, flags))
+        threading.Event().wait(60)
+
+
+def test_a_migration_libvirt_never_returns_from_ends_unknown_after_the_timeout_and_the_abort_grace() -> None:
+    domain = DeafDomain()
+    driver, _ = backend(domain, abort_grace_s=1.0)
+    request = MigrationRequest("web", "uuid-web", "a", "b", 64, timeout_s=0.3)
+
+    result = driver.migrate(request, lambda update: None)
+
+    assert result.outcome is MigrationOutcome.UNKNOWN
+    assert domain.aborted.is_set()  # the timeout's abort was tried first
+    assert 1.0 <= result.duration_s < 5.0  # timeout 0.3 s, then at most the 1 s grace (plus polling)
+    assert "did not return" in result.message
+
+
+def test_an_abort_request_that_libvirt_ignores_ends_unknown_after_the_grace_not_the_timeout() -> None:
+    domain = DeafDomain()
+    driver, _ = backend(domain, abort_grace_s=1.0)
+    request = MigrationRequest("web", "uuid-web", "a", "b", 64, timeout_s=600.0)
+    threading.Timer(0.2, lambda: driver.abort("web")).start()
+
+    result = driver.migrate(request, lambda update: None)
+
+    assert result.outcome is MigrationOutcome.UNKNOWN
+    assert result.duration_s < 5.0
+
+
+def test_a_bounded_call_that_hangs_raises_instead_of_hanging() -> None:
+    with pytest.raises(HostUnresponsive, match="no answer within 0.2 s"):
+        bounded(0.2, "list a", lambda: threading.Event().wait(30))
+    assert bounded(1.0, "quick", lambda: 42) == 42
