@@ -35,6 +35,7 @@ from typing import Any
 from executor.libvirt_flags import DEFAULT_MIGRATE_FLAGS, MIGRATE_FLAGS
 from executor.schedule import Limits
 from planner.errors import InputError
+from planner.uri_policy import check_migration_uri
 from planner.records import check_keys, expect_mapping
 from planner.scenario import read_document
 
@@ -139,8 +140,12 @@ def _parse_field(key: str, value: Any) -> Any:
     if key in _STRINGS:
         if not isinstance(value, str):
             raise InputError(key, f"must be text, got {value!r}")
-        if key == "live_migration_uri" and "%s" not in value:
-            raise InputError(key, f"must contain %s where the host name goes, got {value!r}")
+        if key == "live_migration_uri":
+            if "%s" not in value:
+                raise InputError(key, f"must contain %s where the host name goes, got {_short(value)}")
+            check_migration_uri(value.replace("%s", "host"), key)
+        if key == "lock_dir" and value and not value.startswith("/"):
+            raise InputError(key, f"must be an absolute directory, got {_short(value)}")
         return value
     if key in _SECONDS:
         lowest, highest = _SECONDS[key]

@@ -69,10 +69,17 @@ def parse_plan(raw: Any) -> Plan:
         freed_hosts=tuple(summary.get("freed_hosts", ())),
         drained_hosts=tuple(summary.get("drained_hosts", ())),
         notes=tuple(raw.get("notes", ())),
-        fingerprint=raw["fingerprint"],
+        fingerprint=_parse_fingerprint(raw["fingerprint"]),
     )
     _check_moves_match_cluster(plan)
     return plan
+
+
+def _parse_fingerprint(value: Any) -> str:
+    """Never empty: an empty one would be silently recomputed from whatever the file's cluster says."""
+    if not isinstance(value, str) or not value:
+        raise InputError("fingerprint", f"must be the plan's sha256 fingerprint, got {str(value)[:80]!r}")
+    return value
 
 
 def _parse_bounds(raw: Any) -> Bounds:

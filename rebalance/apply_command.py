@@ -18,13 +18,13 @@ import click
 from executor.config import ExecutorConfig, load_config
 from executor.faults import load_faults
 from executor.hypervisor import Hypervisor
-from executor.libvirt_driver import LibvirtBackend
 from executor.preview import clock, preview_plan, render_schedule
 from executor.report import ApplyReport, EventKind, RunEvent, StepStatus
 from executor.runner import ApplyOptions, apply_plan
 from executor.simulated import DEFAULT_BANDWIDTH_MIB_S, SimulatedBackend
 from planner.plan import Plan
 from planner.plan_io import load_plan
+from rebalance.trusted_cluster import DEFAULT_INVENTORY, TrustedCluster, trusted_cluster
 
 EXIT_FAILED = 1
 
@@ -40,6 +40,10 @@ EXIT_FAILED = 1
 @click.option("--config", "config_path", metavar="FILE",
               help="Executor settings (YAML): live_migration_* knobs and limits.")
 @click.option("--force", is_flag=True, help="Apply an expired plan, or one the cluster drifted from.")
+@click.option("--inventory", "inventory_path", metavar="FILE", default=DEFAULT_INVENTORY, show_default=True,
+              envvar="REBALANCE_INVENTORY",
+              help="The trusted inventory: hosts, URIs, states and capacities come from here and the live "
+                   "cluster, never from the plan file alone; a plan that disagrees is refused.")
 @click.option("--backend", type=click.Choice(["libvirt", "simulated"]), default="libvirt", hidden=True,
               help="Testing: run on the simulated backend, whose live state is the plan's snapshot.")
 @click.option("--faults", "faults_path", metavar="FILE", hidden=True,
@@ -49,17 +53,27 @@ EXIT_FAILED = 1
 @click.option("--sim-time-scale", type=click.FloatRange(min=0), default=0.0, hidden=True,
               help="Real seconds per simulated second (0: instant).")
 def apply(plan_file: str, dry_run: bool, max_parallel: int | None, per_host: int | None, yes: bool,
-          stop_on_error: bool, config_path: str | None, force: bool, backend: str, faults_path: str | None,
-          sim_bandwidth: float, sim_time_scale: float) -> None:
+          stop_on_error: bool, config_path: str | None, force: bool, inventory_path: str, backend: str,
+          faults_path: str | None, sim_bandwidth: float, sim_time_scale: float) -> None:
     """Run the migrations of PLAN_FILE so that no host is ever over capacity.
 
     Moves wait for the moves that free their room; cycles go through a parking host. Progress is
     journaled beside the plan (plan.journal.jsonl): running apply again resumes where it stopped.
-    Exit codes: 0 all done (skipped moves are fine), 1 something failed or did not run, 2 bad input
-    or a stale plan (use --force).
+    The plan file is not trusted: its hosts, URIs, states and capacities must match the inventory
+    and the live cluster, or nothing runs. Ctrl-C stops starting migrations; a second Ctrl-C (or
+    SIGTERM) aborts the running ones; a third gives up on any libvirt call that has not returned.
+
+    \b
+    rebalance apply plan.json --dry-run
+    rebalance apply plan.json --inventory /etc/rebalance/hosts.yaml --yes --per-host 2
+
+    \b
+    Exit codes: 0 all done (skipped moves are fine), 1 something failed, did not run or ended
+    unknown, 2 bad input, a plan that disagrees with the inventory, or a stale plan (use --force).
     """
     plan = load_plan(plan_file)
     config = load_config(config_path).with_limits(max_parallel, per_host)
+    trusted = None if dry_run or backend == "simulated" else trusted_cluster(plan, plan_file, inventory_path, config)
     preview = preview_plan(plan, config.limits, SimulatedBackend(plan.cluster, sim_bandwidth).estimate_s)
     if dry_run:
         click.echo(render_schedule(preview))
@@ -69,53 +83,62 @@ def apply(plan_file: str, dry_run: bool, max_parallel: int | None, per_host: int
     if not preview.ordering.steps:
         click.echo("Nothing to migrate.")
         return
-    hypervisor = _backend(plan, backend, faults_path, sim_bandwidth, sim_time_scale, config)
+    hypervisor = _backend(plan, trusted, backend, faults_path, sim_bandwidth, sim_time_scale, config)
+    for warning in trusted.warnings if trusted else ():
+        click.echo(f"warning: {warning}", err=True)
     if not yes:
         parked = len(preview.ordering.parked)
         detours = f" including {parked} parking detour{'s' if parked != 1 else ''}" if parked else ""
         click.confirm(f"Run {len(preview.ordering.steps)} live migrations{detours}, about "
                       f"{clock(preview.timeline.makespan)}?", abort=True, err=True)
-    with _interrupts() as (stop, abort):
-        report = apply_plan(plan, plan_file, hypervisor, ApplyOptions(config, force, stop_on_error),
-                            on_event=_Display(sys.stdout.isatty()), stop=stop, abort=abort)
+    lock_hosts = trusted.host_names if trusted else ()
+    with _interrupts() as (stop, abort, abandon):
+        report = apply_plan(plan, plan_file, hypervisor, ApplyOptions(config, force, stop_on_error, lock_hosts=lock_hosts),
+                            on_event=_Display(sys.stdout.isatty()), stop=stop, abort=abort, abandon=abandon)
     click.echo(_summary(report))
     if not report.ok:
         click.get_current_context().exit(EXIT_FAILED)
 
 
-def _backend(plan: Plan, kind: str, faults_path: str | None, bandwidth: float, time_scale: float,
-             config: ExecutorConfig) -> Hypervisor:
+def _backend(plan: Plan, trusted: TrustedCluster | None, kind: str, faults_path: str | None, bandwidth: float,
+             time_scale: float, config: ExecutorConfig) -> Hypervisor:
     if kind == "simulated":
         faults = load_faults(faults_path) if faults_path else ()
         return SimulatedBackend(plan.cluster, bandwidth, time_scale, faults)
     if faults_path:
         raise click.UsageError("--faults needs --backend simulated")
-    return LibvirtBackend(plan.cluster.host_by_name, config)
+    assert trusted is not None  # the libvirt backend only ever runs on the trusted cluster
+    return trusted.backend(config)
 
 
 @contextmanager
-def _interrupts() -> Iterator[tuple[threading.Event, threading.Event]]:
-    """Ctrl-C stops dispatching, a second one aborts the running migrations; the run then ends
-    cleanly, journal and summary included, instead of dying mid-write."""
-    stop, abort = threading.Event(), threading.Event()
+def _interrupts() -> Iterator[tuple[threading.Event, threading.Event, threading.Event]]:
+    """Ctrl-C stops dispatching, a second one aborts the running migrations, a third stops waiting
+    for libvirt calls that do not return; SIGTERM (systemd, kill) starts at the abort. The run then
+    ends cleanly, journal and summary included, instead of dying mid-write."""
+    stop, abort, abandon = threading.Event(), threading.Event(), threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        yield stop, abort
+        yield stop, abort, abandon
         return
+    steps = [(stop, "Stopping: no new migrations; waiting for the running ones (Ctrl-C again to abort them)"),
+             (abort, "Aborting the running migrations (Ctrl-C again to stop waiting for libvirt)"),
+             (abandon, "Giving up on libvirt calls that have not returned: their moves are reported unknown")]
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            click.echo("\nAborting the running migrations", err=True)
-            abort.set()
-            return
-        click.echo("\nStopping: no new migrations; waiting for the running ones (Ctrl-C again to abort them)",
-                   err=True)
-        stop.set()
+        if signum == signal.SIGTERM:
+            stop.set()
+        for event, message in steps:
+            if not event.is_set():
+                event.set()
+                click.echo(f"\n{message}", err=True)
+                return
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield stop, abort
+        yield stop, abort, abandon
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, old in previous.items():
+            signal.signal(number, old)
 
 
 class _Display:
@@ -145,11 +168,18 @@ class _Display:
 def _summary(report: ApplyReport) -> str:
     lines = []
     for record in report.records:
-        if record.status in (StepStatus.FAILED, StepStatus.BLOCKED, StepStatus.SKIPPED):
+        if record.status in (StepStatus.FAILED, StepStatus.BLOCKED, StepStatus.SKIPPED, StepStatus.UNKNOWN):
             lines.append(f"  {record.status.value}: {record.vm} {record.source}→{record.destination}: {record.reason}")
     counts = (f"Summary: {report.done} done, {report.parked} parked, {report.skipped} skipped, "
-              f"{report.failed} failed" + (f", {report.not_run} not run" if report.not_run else ""))
+              f"{report.failed} failed" + (f", {report.not_run} not run" if report.not_run else "")
+              + (f", {report.unknown} unknown" if report.unknown else ""))
     tail = [counts]
+    if report.unknown:
+        tail.append("Unknown: libvirt never said how those migrations ended; check the VMs on the hosts named "
+                    "above before running apply again.")
+    if report.journal_error:
+        tail.append(f"Journal: {report.journal_error}; nothing more was started. Free the space and run apply "
+                    f"again to resume.")
     if report.interrupted:
         tail.append("Interrupted: run apply again to resume.")
     for warning in report.warnings:

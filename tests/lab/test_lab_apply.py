@@ -25,7 +25,7 @@ def test_spread_from_one_host_really_live_migrates_and_journals_libvirts_timing(
     moves = {m["vm"]: m["destination"] for m in planned["moves"]}
     assert len(moves) == 2 and set(moves.values()) == {"lab-b", "lab-c"}
 
-    result = rebalance("apply", plan_file, "--yes")
+    result = rebalance("apply", plan_file, "--inventory", inventory, "--yes")
 
     assert result.exit_code == 0, result.output
     expected = {name: [moves.get(name, "lab-a")] for name in ("g1", "g2", "g3")}
@@ -46,7 +46,7 @@ def test_drain_empties_a_host_for_real(clean_lab: Lab, inventory: Path, tmp_path
     planned = _plan(inventory, plan_file, "--drain", "lab-b")
     assert sorted(m["vm"] for m in planned["moves"]) == ["d1", "d2"]
 
-    result = rebalance("apply", plan_file, "--yes")
+    result = rebalance("apply", plan_file, "--inventory", inventory, "--yes")
 
     assert result.exit_code == 0, result.output
     assert clean_lab.running("lab-b") == set()

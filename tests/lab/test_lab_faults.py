@@ -23,7 +23,7 @@ def test_a_migration_past_its_completion_timeout_is_aborted_and_the_guest_stays_
     })
 
     began = time.monotonic()
-    result = rebalance("apply", plan_file, "--yes", "--config", config)
+    result = rebalance("apply", plan_file, "--inventory", inventory, "--yes", "--config", config)
 
     assert result.exit_code == 1
     assert time.monotonic() - began < 30  # aborted, not waited out
@@ -50,7 +50,7 @@ def test_a_destination_daemon_killed_mid_plan_fails_its_move_only_and_a_rerun_co
         "live_migration_retry_count": 2,
     })
 
-    apply = rebalance_process("apply", plan_file, "--yes", "--config", config)
+    apply = rebalance_process("apply", plan_file, "--inventory", inventory, "--yes", "--config", config)
     try:
         deadline = time.monotonic() + 30
         while not any(e.vm == "to-b" and e.event is JournalEvent.STEP_STARTED for e in journal(plan_file)):
@@ -69,7 +69,7 @@ def test_a_destination_daemon_killed_mid_plan_fails_its_move_only_and_a_rerun_co
 
     clean_lab.start("lab-b")
     assert clean_lab.placement() == {"to-b": ["lab-a"], "to-c": ["lab-c"]}  # nothing lost, nothing doubled
-    rerun = rebalance("apply", plan_file, "--yes", "--config", config)
+    rerun = rebalance("apply", plan_file, "--inventory", inventory, "--yes", "--config", config)
 
     assert rerun.exit_code == 0, rerun.output
     assert outcomes(plan_file, run=2)["to-b"] is JournalEvent.STEP_DONE
