@@ -20,6 +20,7 @@ class Settled(str, enum.Enum):
     ALREADY_DONE = "already-done"
     GONE = "gone"
     MOVED_ELSEWHERE = "moved-elsewhere"
+    SHUT_OFF = "shut-off"  # defined but not running any more: a live migration cannot move it
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,11 @@ def reconcile(plan: Plan, live: LiveState, history: History) -> Reconciled:
     settled = []
     for move in plan.moves:
         where = live.location(move.vm)
-        if where is None and move.source in live.unreachable:
+        found = live.vms.get(move.vm)
+        if found is not None and not found.active:
+            settled.append(SettledMove(move, Settled.SHUT_OFF, f"shut off on {where} since the plan was made: "
+                                                               f"not moved", where))
+        elif where is None and move.source in live.unreachable:
             targets[move.vm] = move.destination
             start[move.vm] = move.source
         elif where is None:
