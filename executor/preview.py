@@ -67,4 +67,5 @@ def render_schedule(preview: Preview) -> str:
 
 
 def _note(kind: StepKind) -> str:
-    return {StepKind.MOVE: "move", StepKind.PARK: "park (detour)", StepKind.UNPARK: "from parking"}[kind]
+    return {StepKind.MOVE: "move", StepKind.PARK: "park (detour)", StepKind.UNPARK: "from parking",
+            StepKind.RETURN: "back from parking"}[kind]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from executor.report import ApplyReport, EventKind, EventSink, RunEvent, StepRec
 from executor.schedule import Deadline, Dispatcher, Finish, simulate
 from executor.staleness import check_fresh
 from executor.steps import Step, StepKind
+from executor.stranded import independent, return_steps, where_now
 from planner.plan import Plan
 
 POLL_S = 0.05  # how often the main loop looks at results, signals and deadlines
@@ -110,12 +112,31 @@ def _apply_locked(plan: Plan, plan_path: str | Path, backend: Hypervisor, option
         settled = [_settled_record(s) for s in state.settled]
         for record in settled:
             journal.write(_entry(run, record))
-        execution = _Execution(plan, ordering, state, backend, options, journal, run, on_event, controls)
+        execution = _Execution(plan, ordering, state.start, backend, options, journal, run, on_event, controls)
         records, interrupted = execution.run()
+        if not interrupted:
+            records += _bring_back_stranded(plan, state, history, records, execution, backend, options, journal, run,
+                                            on_event, controls)
+            interrupted = execution.interrupted
         execution.journal_quietly(JournalEntry(
             JournalEvent.RUN_INTERRUPTED if interrupted else JournalEvent.RUN_FINISHED, run))
         journal_error = journal.broken
     return ApplyReport(tuple(settled + records), journal_file, interrupted, warnings, journal_error)
+
+
+def _bring_back_stranded(plan: Plan, state: Reconciled, history: History, records: list[StepRecord],
+                         execution: "_Execution", backend: Hypervisor, options: ApplyOptions, journal: Journal,
+                         run: int, on_event: EventSink | None, controls: Controls) -> list[StepRecord]:
+    """Parked VMs whose destination never took them go back to their source (see executor.stranded)."""
+    parked = set(history.parked_at) | {r.vm for r in records if r.kind is StepKind.PARK and r.status is StepStatus.DONE}
+    placement = where_now(state.start, records)
+    steps = return_steps(plan, placement, parked)
+    if not steps:
+        return []
+    returns = _Execution(plan, independent(steps), placement, backend, options, journal, run, on_event, controls)
+    returned, interrupted = returns.run()
+    execution.interrupted = execution.interrupted or interrupted
+    return returned
 
 
 def resume_history(plan: Plan, plan_path: str | Path) -> History:
@@ -152,8 +173,9 @@ class _Wait:
 
 
 class _Execution:
-    def __init__(self, plan: Plan, ordering: Ordering, state: Reconciled, backend: Hypervisor, options: ApplyOptions,
-                 journal: Journal, run: int, on_event: EventSink | None, controls: Controls) -> None:
+    def __init__(self, plan: Plan, ordering: Ordering, start: Mapping[str, str | None], backend: Hypervisor,
+                 options: ApplyOptions, journal: Journal, run: int, on_event: EventSink | None,
+                 controls: Controls) -> None:
         self.plan = plan
         self.ordering = ordering
         self.backend = backend
@@ -164,7 +186,7 @@ class _Execution:
         self.run_number = run
         self.on_event = on_event
         self.controls = controls
-        self.dispatcher = Dispatcher(ordering, CapacityLedger.from_placement(plan.cluster, state.start), self.config.limits)
+        self.dispatcher = Dispatcher(ordering, CapacityLedger.from_placement(plan.cluster, start), self.config.limits)
         self.records: dict[int, StepRecord] = {}
         self.results: queue.Queue[tuple[Step, StepRecord | BaseException]] = queue.Queue()
         self.progress: queue.Queue[tuple[Step, MigrationProgress]] = queue.Queue()
@@ -178,7 +200,7 @@ class _Execution:
         self.began = time.monotonic()
         self.total_mib = sum(s.memory_mib for s in ordering.steps) or 1
         self.settled_mib = 0
-        estimate = simulate(ordering, CapacityLedger.from_placement(plan.cluster, state.start), self.config.limits,
+        estimate = simulate(ordering, CapacityLedger.from_placement(plan.cluster, start), self.config.limits,
                             lambda s: backend.estimate_s(s.memory_mib))
         self.planned_s = estimate.makespan
 

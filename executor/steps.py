@@ -12,6 +12,7 @@ class StepKind(str, enum.Enum):
     MOVE = "move"
     PARK = "park"  # source → parking host, to free room on the source
     UNPARK = "unpark"  # parking host → the plan's destination
+    RETURN = "return"  # parking host → back to its source, when its destination never took it
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,13 @@ from pathlib import Path
 import pytest
 
 from executor.config import ExecutorConfig
+from executor.faults import Fault, FaultKind
 from executor.hypervisor import MigrationRequest, MigrationResult, ProgressCallback
 from executor.journal import JournalEvent, journal_path, read_journal
 from executor.report import StepStatus
 from executor.runner import ApplyOptions, apply_plan
 from executor.simulated import SimulatedBackend
+from executor.steps import StepKind
 from planner.model import Cluster
 from planner.plan_io import write_plan
 from tests.executor.builders import host, make_plan, vm
@@ -183,3 +185,20 @@ def test_a_full_disk_stops_dispatch_with_nothing_run_unjournaled_and_a_rerun_fin
     assert second.ok
     assert backend.placement() == plan.target_placement
     assert all(isinstance(e.run, int) for e in read_journal(journal_path(plan_path)))
+
+
+def test_a_parked_vm_whose_destination_never_frees_goes_back_to_its_source(tmp_path: Path) -> None:
+    # x and y swap between two full hosts, so x parks on p; y's migration fails, so b never frees
+    # for x: x must not stay on p, a host the plan never chose for it.
+    swap = Cluster([host("a", 8), host("b", 8), host("p", 16)], [vm("x", "a", 8), vm("y", "b", 8)])
+    plan = make_plan(swap, {"x": "b", "y": "a"})
+    backend = SimulatedBackend(swap, faults=[Fault(FaultKind.FAIL, vm="y")])
+
+    report = apply_plan(plan, tmp_path / "plan.json", backend, ApplyOptions(ExecutorConfig(room_wait_s=0.2)))
+
+    assert backend.placement() == {"x": "a", "y": "b"}
+    kinds = [(r.vm, r.kind, r.status) for r in report.records]
+    assert ("x", StepKind.PARK, StepStatus.DONE) in kinds and ("x", StepKind.RETURN, StepStatus.DONE) in kinds
+    assert not report.ok  # the plan itself did not happen, and says so
+    returned = [e for e in read_journal(journal_path(tmp_path / "plan.json")) if e.kind == "return"]
+    assert [e.event for e in returned] == [JournalEvent.STEP_STARTED, JournalEvent.STEP_DONE]
