@@ -8,8 +8,11 @@ room for it on top of every move into d that S ran before it. Those "first k out
 marker nodes (`Freed(d, k)`), so the graph has O(moves) edges however busy a host is.
 
 When the replay stalls (a swap, a rotation, full hosts), one VM of the stall takes a detour via a
-parking host with room: a PARK step now, an UNPARK step to its real destination later. When no
-host can take any of them the plan cannot be executed safely, and we say so before anything runs.
+parking host with room: a PARK step now, an UNPARK step to its real destination later. Started
+eagerly, the replay can also deadlock itself where another order is safe; when no host can take a
+stalled VM, a complete search over step order (executor/order_search.py) decides instead, and only
+when it proves that no order exists is the plan refused as unsafe, before anything runs, naming the
+hosts that block.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from executor.errors import UnsafePlanError
+from executor.order_search import Leg, SafeOrder, find_safe_order
 from executor.steps import Step, StepKind
 from planner.model import Cluster
 from planner.plan import Plan
@@ -87,16 +91,6 @@ class Ordering:
         return tuple(sorted(found))
 
 
-@dataclass(frozen=True)
-class _Leg:
-    vm: str
-    source: str
-    destination: str
-    memory_mib: int
-    vcpus: int
-    kind: StepKind
-
-
 def order_plan(plan: Plan) -> Ordering:
     """The plan's moves ordered from the snapshot the plan was made from."""
     return order_moves(plan.cluster, plan.cluster.placement, {m.vm: m.destination for m in plan.moves})
@@ -105,22 +99,38 @@ def order_plan(plan: Plan) -> Ordering:
 def order_moves(cluster: Cluster, start: Mapping[str, str | None], targets: Mapping[str, str]) -> Ordering:
     """Order the moves that take each VM from `start` (None: gone) to `targets`.
 
-    Raises UnsafePlanError, naming the stalled cycle, when no safe order exists even with parking.
+    Raises UnsafePlanError, naming the hosts that block, when no safe order exists even with parking.
     """
     legs = []
     for name, destination in targets.items():
         vm = cluster.vm_by_name[name]
         source = start.get(name, vm.host)
         if source is not None and source != destination:
-            legs.append(_Leg(name, source, destination, vm.memory_mib, vm.vcpus, StepKind.MOVE))
+            legs.append(Leg(name, source, destination, vm.memory_mib, vm.vcpus, StepKind.MOVE))
     replay = _Replay(cluster, start)
     _check_targets_fit(replay, legs)
-    sequence = replay.run(legs)
+    try:
+        sequence = replay.run(legs)
+    except _Stalled:
+        sequence = _searched_order(replay, legs)
     steps = tuple(
         Step(i, leg.vm, cluster.vm_by_name[leg.vm].uuid, leg.source, leg.destination, leg.memory_mib, leg.vcpus, leg.kind)
         for i, leg in enumerate(sequence)
     )
     return Ordering(steps, _dependency_graph(cluster, replay.start_usage, steps))
+
+
+class _Stalled(Exception):
+    """The greedy replay is stuck and no stalled VM has a parking host with room."""
+
+
+def _searched_order(replay: "_Replay", legs: list[Leg]) -> list[Leg]:
+    """The greedy replay's stall may be of its own making: search every order from the start before refusing."""
+    capacity = {h: (replay.cap_memory[h], replay.cap_vcpus[h]) for h in replay.cap_memory}
+    outcome = find_safe_order(legs, capacity, replay.start_usage, replay.parking_hosts)
+    if isinstance(outcome, SafeOrder):
+        return list(outcome.legs)
+    raise UnsafePlanError(outcome.explain())
 
 
 class _Replay:
@@ -138,13 +148,13 @@ class _Replay:
                 self.memory[host] += vm.memory_mib
                 self.vcpus[host] += vm.vcpus
         self.start_usage = {h: (self.memory[h], self.vcpus[h]) for h in self.memory}
-        self.pending: dict[str, list[_Leg]] = defaultdict(list)
+        self.pending: dict[str, list[Leg]] = defaultdict(list)
         self.waiting = 0
         self.dirty: list[str] = []
-        self.sequence: list[_Leg] = []
+        self.sequence: list[Leg] = []
         self.parked: set[str] = set()
 
-    def run(self, legs: list[_Leg]) -> list[_Leg]:
+    def run(self, legs: list[Leg]) -> list[Leg]:
         # Larger VMs first, as the dispatcher prefers them: S and the real order then agree more often.
         for leg in sorted(legs, key=lambda g: (-g.memory_mib, -g.vcpus, g.vm)):
             self._offer(leg)
@@ -154,18 +164,18 @@ class _Replay:
             self._drain()
         return self.sequence
 
-    def _fits(self, host: str, leg: _Leg) -> bool:
+    def _fits(self, host: str, leg: Leg) -> bool:
         return (self.memory[host] + leg.memory_mib <= self.cap_memory[host]
                 and self.vcpus[host] + leg.vcpus <= self.cap_vcpus[host])
 
-    def _offer(self, leg: _Leg) -> None:
+    def _offer(self, leg: Leg) -> None:
         if self._fits(leg.destination, leg):
             self._execute(leg)
         else:
             self.pending[leg.destination].append(leg)
             self.waiting += 1
 
-    def _execute(self, leg: _Leg) -> None:
+    def _execute(self, leg: Leg) -> None:
         self.memory[leg.destination] += leg.memory_mib
         self.vcpus[leg.destination] += leg.vcpus
         self.memory[leg.source] -= leg.memory_mib
@@ -196,7 +206,7 @@ class _Replay:
         room_needed = self._room_needed()
         stalled = [leg for legs in self.pending.values() for leg in legs if leg.vm not in self.parked]
 
-        def helps(leg: _Leg) -> bool:
+        def helps(leg: Leg) -> bool:
             need = room_needed.get(leg.source)
             return need is not None and leg.memory_mib >= need[0] and leg.vcpus >= need[1]
 
@@ -212,7 +222,7 @@ class _Replay:
                 if parking is not None:
                     self._detour(leg, parking)
                     return
-        raise UnsafePlanError(self._describe_stall())
+        raise _Stalled()
 
     def _room_needed(self) -> dict[str, tuple[int, int]]:
         """Per host with waiting VMs: the least memory and vCPUs that must leave for one of them to fit.
@@ -226,7 +236,7 @@ class _Replay:
                                 self.vcpus[host] - self.cap_vcpus[host] + min(leg.vcpus for leg in legs))
         return needed
 
-    def _parking_host(self, leg: _Leg) -> str | None:
+    def _parking_host(self, leg: Leg) -> str | None:
         # Prefer hosts nobody waits for (parking must not steal room a planned move needs), then the emptiest.
         best: tuple[bool, int, str] | None = None
         for host in self.parking_hosts:
@@ -237,34 +247,18 @@ class _Replay:
                 best = key
         return best[2] if best else None
 
-    def _detour(self, leg: _Leg, parking: str) -> None:
+    def _detour(self, leg: Leg, parking: str) -> None:
         self.pending[leg.destination].remove(leg)
         self.waiting -= 1
         self.parked.add(leg.vm)
-        self._execute(_Leg(leg.vm, leg.source, parking, leg.memory_mib, leg.vcpus, StepKind.PARK))
-        self._offer(_Leg(leg.vm, parking, leg.destination, leg.memory_mib, leg.vcpus, StepKind.UNPARK))
-
-    def _describe_stall(self) -> str:
-        waits = nx.DiGraph()
-        for legs in self.pending.values():
-            for leg in legs:
-                waits.add_edge(leg.source, leg.destination, leg=leg)
-        try:
-            cycle = nx.find_cycle(waits)
-            chain = ", ".join(_leg_text(waits.edges[u, v]["leg"]) for u, v, *_ in cycle)
-            return (f"this plan cannot be executed safely: the moves {chain} wait for each other "
-                    f"and no host has room to park any of these VMs")
-        except nx.NetworkXNoCycle:
-            stuck = sorted((leg for legs in self.pending.values() for leg in legs), key=lambda g: g.vm)
-            listed = ", ".join(_leg_text(leg) for leg in stuck[:5]) + (" …" if len(stuck) > 5 else "")
-            return (f"this plan cannot be executed safely: no room on the destination for {listed} "
-                    f"even after every other move (the target placement exceeds a host's capacity)")
+        self._execute(Leg(leg.vm, leg.source, parking, leg.memory_mib, leg.vcpus, StepKind.PARK))
+        self._offer(Leg(leg.vm, parking, leg.destination, leg.memory_mib, leg.vcpus, StepKind.UNPARK))
 
 
-def _check_targets_fit(replay: "_Replay", legs: list[_Leg]) -> None:
+def _check_targets_fit(replay: "_Replay", legs: list[Leg]) -> None:
     """A host that cannot hold its final VMs can never take its incoming moves: say so before parking anything."""
     memory, vcpus = dict(replay.memory), dict(replay.vcpus)
-    arriving: dict[str, list[_Leg]] = defaultdict(list)
+    arriving: dict[str, list[Leg]] = defaultdict(list)
     for leg in legs:
         memory[leg.source] -= leg.memory_mib
         vcpus[leg.source] -= leg.vcpus
@@ -280,14 +274,8 @@ def _check_targets_fit(replay: "_Replay", legs: list[_Leg]) -> None:
                 f"(the live cluster differs from the plan's snapshot?)")
 
 
-def _size(leg: _Leg) -> tuple[int, int, str]:
+def _size(leg: Leg) -> tuple[int, int, str]:
     return (leg.memory_mib, leg.vcpus, leg.vm)
-
-
-def _leg_text(leg: _Leg) -> str:
-    if leg.kind is StepKind.UNPARK:
-        return f"{leg.vm} (parked on {leg.source}, bound for {leg.destination}, {leg.memory_mib} MiB)"
-    return f"{leg.vm} ({leg.source}→{leg.destination}, {leg.memory_mib} MiB)"
 
 
 def _dependency_graph(cluster: Cluster, start_usage: Mapping[str, tuple[int, int]], steps: tuple[Step, ...]) -> nx.DiGraph:

@@ -1,5 +1,6 @@
 """Property: for thousands of random start/target placements, tight ones included, the schedule the
-executor would follow never takes a host over a hard limit, and every VM ends on its target."""
+executor would follow never takes a host over a hard limit, and every VM ends on its target. On small
+ones, a plan is refused exactly when an exhaustive search finds no safe order (no false refusals)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from executor.capacity import CapacityLedger
 from executor.errors import UnsafePlanError
 from executor.graph import order_moves
 from executor.schedule import Limits, simulate
-from planner.model import VM, Cluster, Host
+from planner.model import VM, Cluster, Host, HostState
 from tests.executor.checker import violations
+from tests.executor.exhaustive import safe_order_exists
 
 RESERVED = 512
 
@@ -26,9 +28,9 @@ class Case:
 
 
 @st.composite
-def cases(draw: st.DrawFn) -> Case:
-    hosts = draw(st.integers(2, 6))
-    count = draw(st.integers(1, 14))
+def cases(draw: st.DrawFn, max_hosts: int = 6, max_vms: int = 14) -> Case:
+    hosts = draw(st.integers(2, max_hosts))
+    count = draw(st.integers(1, max_vms))
     memory = draw(st.lists(st.integers(1, 8), min_size=count, max_size=count))
     vcpus = draw(st.lists(st.integers(1, 4), min_size=count, max_size=count))
     start = draw(st.lists(st.integers(0, hosts - 1), min_size=count, max_size=count))
@@ -36,6 +38,7 @@ def cases(draw: st.DrawFn) -> Case:
     slack = draw(st.lists(st.sampled_from([0, 0, 0, 1, 2, 8]), min_size=hosts, max_size=hosts))
     starts_over = draw(st.lists(st.booleans(), min_size=hosts, max_size=hosts))
     spare = draw(st.booleans())
+    disabled = draw(st.lists(st.booleans(), min_size=hosts, max_size=hosts))  # takes its planned VMs, parks none
 
     def load(placement: list[int], values: list[int], host: int) -> int:
         return sum(v for v, h in zip(values, placement) if h == host)
@@ -48,15 +51,17 @@ def cases(draw: st.DrawFn) -> Case:
         if not starts_over[h]:
             memory_cap = max(memory_cap, load(start, memory, h))
             vcpu_cap = max(vcpu_cap, load(start, vcpus, h))
-        host_list.append(_host(f"h{h}", max(memory_cap, 1), max(vcpu_cap, 1)))
+        state = HostState.DISABLED if disabled[h] else HostState.ACTIVE
+        host_list.append(_host(f"h{h}", max(memory_cap, 1), max(vcpu_cap, 1), state))
     if spare:
         host_list.append(_host("spare", sum(memory), sum(vcpus)))
     vms = [VM(f"v{i}", f"h{start[i]}", vcpus[i], memory[i]) for i in range(count)]
     return Case(Cluster(host_list, vms), {f"v{i}": f"h{target[i]}" for i in range(count)}, spare)
 
 
-def _host(name: str, memory: int, vcpus: int) -> Host:
-    return Host(name, cpus=vcpus, memory_mib=memory + RESERVED, reserved_memory_mib=RESERVED, cpu_allocation_ratio=1.0)
+def _host(name: str, memory: int, vcpus: int, state: HostState = HostState.ACTIVE) -> Host:
+    return Host(name, cpus=vcpus, memory_mib=memory + RESERVED, reserved_memory_mib=RESERVED, cpu_allocation_ratio=1.0,
+                state=state)
 
 
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -78,4 +83,25 @@ def test_schedule_never_exceeds_capacity_and_reaches_the_target(case: Case, para
                         lambda step: durations[int(step.vm[1:])])
     assert not timeline.stalled, "the dispatcher stalled on a graph that promised room"
     assert len(timeline.entries) == len(ordering.steps)
+    assert violations(case.cluster, start, case.target, timeline) == []
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=cases(max_hosts=4, max_vms=6), parallel=st.integers(1, 4),
+       durations=st.lists(st.integers(1, 5), min_size=6, max_size=6))
+def test_refused_exactly_when_no_safe_order_exists(case: Case, parallel: int, durations: list[int]) -> None:
+    start = case.cluster.placement
+    exists = safe_order_exists(case.cluster, start, case.target)
+    try:
+        ordering = order_moves(case.cluster, start, case.target)
+    except UnsafePlanError as error:
+        assert not exists, f"refused although a safe order exists: {error}"
+        assert "cannot be executed safely" in str(error)
+        event("refused, and the exhaustive search agrees")
+        return
+    assert exists, "ordered a plan that the exhaustive search says has no safe order"
+    event(f"ordered; parking detours: {min(len(ordering.parked), 2)}")
+    timeline = simulate(ordering, CapacityLedger.from_placement(case.cluster, start), Limits(parallel, 1, 1),
+                        lambda step: durations[int(step.vm[1:])])
+    assert not timeline.stalled
     assert violations(case.cluster, start, case.target, timeline) == []
