@@ -1,9 +1,12 @@
 """libvirt → Cluster: measure every host of an inventory, concurrently, each within a timeout.
 
 Per host: CPU count, memory total (`getMemoryStats`: `getInfo` reports one NUMA node on some
-machines), how busy the host's CPUs were over a sampling interval (`getCPUStats`), and per running
-domain its uuid, name, vCPUs, memory, CPU load in milli-cores from the cpu time it used over the
-same interval (`getAllDomainStats`), and whether it can be live-migrated at all (from its XML).
+machines), how busy the host's CPUs were over a sampling interval (`getCPUStats`), and per domain
+defined there — running, paused, arriving by migration or shut off (planner/domain_presence.py) —
+its uuid, name, vCPUs, memory, CPU load in milli-cores from the cpu time it used over the same
+interval (`getAllDomainStats`), and whether it can be live-migrated at all (from its XML).
+A domain seen on two hosts (a migration in flight) goes into the snapshot once and holds room on
+both (planner/sightings.py).
 
 `libvirt` is imported here (lazily) and in executor/libvirt_driver.py only. The arithmetic and the
 XML reading are pure functions at the top, unit-tested without libvirt.
@@ -20,9 +23,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from planner.domain_presence import (  # noqa: F401 — DomainSample and is_incoming are the collector's vocabulary too
+    DOMAIN_PAUSED,
+    DOMAIN_SHUTOFF,
+    DomainSample,
+    Presence,
+    is_incoming,
+    is_migrating_out,
+    presence_of,
+)
 from planner.errors import InputError, RebalanceError
 from planner.inventory import Inventory, InventoryHost
 from planner.model import VM, Cluster, Host
+from planner.sightings import PLACEHOLDER_LABEL, DomainConflict, Placed, Sighting, place
 
 T = TypeVar("T")
 KIB_PER_MIB = 1024
@@ -30,8 +43,8 @@ NS_PER_MILLICORE_SECOND = 1_000_000  # 1 ms of CPU time per second = one milli-c
 
 # libvirt's stable ABI values, so the pure helpers work without the module.
 STATS_STATE, STATS_CPU_TOTAL, STATS_BALLOON, STATS_VCPU = 1, 2, 4, 8
-LIST_ACTIVE = 1  # VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE
-DOMAIN_PAUSED, PAUSED_MIGRATION = 3, 2  # an incoming migration waits on the destination like this
+LIST_ALL = 0  # no VIR_CONNECT_GET_ALL_DOMAINS_STATS_* filter: active and inactive domains
+NO_DOMAIN = 42  # VIR_ERR_NO_DOMAIN: the domain left between two calls (a migration finished)
 NODE_ALL = -1  # VIR_NODE_CPU_STATS_ALL_CPUS / VIR_NODE_MEMORY_STATS_ALL_CELLS
 
 
@@ -104,23 +117,7 @@ def _under(path: str, directory: str) -> bool:
     return os.path.commonpath([path, directory]) == directory
 
 
-def is_incoming(stats: Mapping[str, Any]) -> bool:
-    """The destination's half of a running migration: counted by the migration, not as a resident."""
-    return stats.get("state.state") == DOMAIN_PAUSED and stats.get("state.reason") == PAUSED_MIGRATION
-
-
 # -- samples -----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class DomainSample:
-    uuid: str
-    name: str
-    vcpus: int
-    memory_mib: int
-    cpu_load_millicores: int
-    migratable: bool
-    unmigratable_reason: str = ""
-
 
 @dataclass(frozen=True)
 class HostSample:
@@ -143,11 +140,18 @@ class Collection:
     cluster: Cluster
     samples: tuple[HostSample, ...]
     skipped: tuple[Unreachable, ...] = ()
+    notes: tuple[str, ...] = ()  # migrations in flight, shut-off domains left out of the snapshot
 
     @property
     def warnings(self) -> tuple[str, ...]:
         return tuple(f"host {u.name} ({u.uri}) unreachable, left out of the snapshot: {u.reason}"
-                     for u in self.skipped)
+                     for u in self.skipped) + self.notes
+
+    @property
+    def shut_off(self) -> tuple[tuple[str, str], ...]:
+        """(host, domain) for every defined-but-shut-off domain, whether the snapshot holds it or not."""
+        return tuple((sample.name, domain.name) for sample in self.samples for domain in sample.domains
+                     if domain.presence is Presence.SHUT_OFF)
 
 
 # -- libvirt -----------------------------------------------------------------------------------
@@ -204,19 +208,48 @@ def sample_host(host: InventoryHost, interval_s: float) -> HostSample:
         node_before, domains_before, began = _reading(connection)
         time.sleep(interval_s)
         node_after, domains_after, ended = _reading(connection)
-        cpu_before = {domain.UUIDString(): int(stats.get("cpu.time", 0)) for domain, stats in domains_before}
-        samples = tuple(_domain_sample(domain, stats, cpu_before, ended - began, host.instances_path)
-                        for domain, stats in domains_after if not is_incoming(stats))
+        cpu_before = {domain.UUIDString(): int(stats["cpu.time"]) for domain, stats in domains_before
+                      if "cpu.time" in stats}
+        found = (_sample_if_present(domain, stats, cpu_before, ended - began, host.instances_path)
+                 for domain, stats in domains_after)
+        samples = tuple(sample for sample in found if sample is not None)
         return HostSample(host.name, cpus, memory_mib, busy_fraction(node_before, node_after), samples)
     finally:
         close(connection)
 
 
 def _reading(connection: Any) -> tuple[Mapping[str, int], list[tuple[Any, Mapping[str, Any]]], float]:
-    """Host CPU counters and every running domain's stats, as close together in time as we can."""
+    """Host CPU counters and every defined domain's stats, as close together in time as we can.
+
+    Only running domains are measured in bulk: libvirt (9.0, seen in the lab) holds any statistic
+    of an incoming migration's half but its state until the migration ends, however long that
+    takes — and that half is paused, first "starting up", then "for migration". A paused or
+    shut-off domain burns no CPU anyway; those are sized from `domain.info()`, which answers.
+    """
     node = connection.getCPUStats(NODE_ALL)
-    stats = connection.getAllDomainStats(STATS_STATE | STATS_CPU_TOTAL | STATS_BALLOON | STATS_VCPU, LIST_ACTIVE)
-    return node, stats, time.monotonic()
+    states = connection.getAllDomainStats(STATS_STATE, LIST_ALL)
+    running = [domain for domain, stats in states if _measurable(stats)]
+    measured = connection.domainListGetStats(running, STATS_CPU_TOTAL | STATS_BALLOON | STATS_VCPU, 0) if running else []
+    taken = time.monotonic()
+    by_uuid = {domain.UUIDString(): stats for domain, stats in measured}  # a domain gone meanwhile is left out
+    return node, [(domain, {**stats, **by_uuid.get(domain.UUIDString(), {})}) for domain, stats in states], taken
+
+
+def _measurable(stats: Mapping[str, Any]) -> bool:
+    return stats.get("state.state") not in (DOMAIN_PAUSED, DOMAIN_SHUTOFF)
+
+
+def _sample_if_present(domain: Any, stats: Mapping[str, Any], before: Mapping[str, int], elapsed_s: float,
+                       shared_path: str) -> DomainSample | None:
+    """None when the domain left the host since it was listed (a migration finished: its other half
+    is on the destination)."""
+    try:
+        return _domain_sample(domain, stats, before, elapsed_s, shared_path)
+    except Exception as error:
+        code = error.get_error_code() if hasattr(error, "get_error_code") else None
+        if code == NO_DOMAIN:
+            return None
+        raise
 
 
 def _domain_sample(domain: Any, stats: Mapping[str, Any], before: Mapping[str, int], elapsed_s: float,
@@ -225,10 +258,29 @@ def _domain_sample(domain: Any, stats: Mapping[str, Any], before: Mapping[str, i
     info = None if "balloon.maximum" in stats and "vcpu.current" in stats else domain.info()
     memory_kib = int(stats["balloon.maximum"]) if info is None else int(info[1])
     vcpus = int(stats["vcpu.current"]) if info is None else int(info[3])
-    # A domain that started during the interval has no earlier reading: no load to report yet.
-    load = millicores(before[uuid], int(stats.get("cpu.time", 0)), elapsed_s) if uuid in before else 0
-    migratable, reason = migratability(domain.XMLDesc(0), shared_path)
-    return DomainSample(uuid, domain.name(), vcpus, math.ceil(memory_kib / KIB_PER_MIB), load, migratable, reason)
+    state, reason = int(stats.get("state.state", 0)), int(stats.get("state.reason", 0))
+    migrating_out = _migrating_out(domain, state)
+    presence = presence_of(state, reason, migrating_out)
+    # A domain that started (or arrived) during the interval has no earlier reading: no load to
+    # report yet. Neither has a paused or shut-off one (not measured, see _reading).
+    measured = uuid in before and "cpu.time" in stats
+    load = millicores(before[uuid], int(stats["cpu.time"]), elapsed_s) if measured else 0
+    migratable, why_not = migratability(domain.XMLDesc(0), shared_path)
+    return DomainSample(uuid, domain.name(), vcpus, math.ceil(memory_kib / KIB_PER_MIB), load, migratable, why_not,
+                        presence, migrating_out)
+
+
+def _migrating_out(domain: Any, state: int) -> bool:
+    """Only the job tells a migration's source from any other running domain. A domain without a
+    job, or whose job cannot be read (the destination's half refuses), is not migrating out."""
+    if state == DOMAIN_SHUTOFF:
+        return False  # jobStats would only say "domain is not running"
+    try:
+        return is_migrating_out(domain.jobStats(0))
+    except Exception as error:
+        if type(error).__name__ == "libvirtError":
+            return False
+        raise
 
 
 # -- the collection ----------------------------------------------------------------------------
@@ -254,7 +306,8 @@ def collect(inventory: Inventory, interval_s: float = 1.0, timeout_s: float = 30
         skipped.append(problem)
     if not samples:
         raise CollectError("no host of the inventory could be reached")
-    return Collection(cluster_of(inventory, samples), tuple(samples), tuple(skipped))
+    cluster, notes = snapshot_of(inventory, samples)
+    return Collection(cluster, tuple(samples), tuple(skipped), notes)
 
 
 def _sample_all(inventory: Inventory, interval_s: float, timeout_s: float,
@@ -291,20 +344,25 @@ def _describe(error: BaseException) -> str:
 
 
 def cluster_of(inventory: Inventory, samples: list[HostSample]) -> Cluster:
-    """The snapshot: measured figures, overridden by the inventory where it says so."""
-    hosts, vms, seen = [], [], {}
+    return snapshot_of(inventory, samples)[0]
+
+
+def snapshot_of(inventory: Inventory, samples: list[HostSample]) -> tuple[Cluster, tuple[str, ...]]:
+    """The snapshot (measured figures, overridden by the inventory where it says so) and what an
+    operator should know about it."""
+    hosts = []
     for sample in samples:
-        declared = inventory.host(sample.name)
         try:
-            hosts.append(_host(declared, sample))
+            hosts.append(_host(inventory.host(sample.name), sample))
         except InputError as error:
             raise error.in_file(inventory.source) from None
-        for domain in sample.domains:
-            if domain.name in seen:
-                raise CollectError(f"VM {domain.name} runs on both {seen[domain.name]} and {sample.name}")
-            seen[domain.name] = sample.name
-            vms.append(_vm(domain, sample.name))
-    return Cluster(tuple(hosts), tuple(vms))
+    sightings = [Sighting(sample.name, domain, inventory.host(sample.name).reserve_inactive_memory)
+                 for sample in samples for domain in sample.domains]
+    try:
+        placement = place(sightings)
+    except DomainConflict as error:
+        raise CollectError(str(error)) from None
+    return Cluster(tuple(hosts), tuple(_vm(p) for p in placement.placed)), placement.notes
 
 
 def _host(declared: InventoryHost, sample: HostSample) -> Host:
@@ -319,10 +377,12 @@ def _host(declared: InventoryHost, sample: HostSample) -> Host:
         raise error.within(f"hosts[{declared.name}]") from None
 
 
-def _vm(domain: DomainSample, host: str) -> VM:
+def _vm(placed: Placed) -> VM:
+    domain, host = placed.domain, placed.host
+    labels = {PLACEHOLDER_LABEL: placed.holds_room_for} if placed.holds_room_for else {}
     try:
         return VM(name=domain.name, host=host, vcpus=domain.vcpus, memory_mib=domain.memory_mib,
-                  cpu_load_millicores=domain.cpu_load_millicores, uuid=domain.uuid, migratable=domain.migratable,
-                  unmigratable_reason=domain.unmigratable_reason)
+                  cpu_load_millicores=domain.cpu_load_millicores, uuid=domain.uuid, labels=labels,
+                  migratable=domain.migratable, unmigratable_reason=domain.unmigratable_reason)
     except InputError as error:
         raise CollectError(f"host {host}: domain {domain.name!r} ({domain.uuid}): {error}") from None

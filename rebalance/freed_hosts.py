@@ -2,8 +2,10 @@
 
 A host counts as emptied only when the plan meant to empty it (consolidation's freed hosts, or a
 drained host), it had VMs before, every step off it completed and was verified, and the live
-cluster shows nothing on it now. Only then does the command run: powering off a host that still
-runs a guest is the one mistake this must never make.
+cluster shows no domain at all defined on it now — running, paused or shut off (a shut-off guest
+lives on that host's disk and configuration; powering the host off or reinstalling it loses it).
+Only then does the command run: running it on a host that still holds a guest is the one mistake
+this must never make.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ def emptied_hosts(plan: Plan, records: Iterable[StepRecord], live: LiveState) ->
         if not before.get(host) or host in live.unreachable:
             continue
         unfinished = [r for r in records if r.source == host and r.status not in (StepStatus.DONE, StepStatus.SKIPPED)]
-        residents = [vm for vm in live.vms.values() if vm.host == host]
-        if not unfinished and not residents:
+        defined_there = [vm for vm in live.vms.values() if vm.host == host]  # active or not
+        if not unfinished and not defined_there:
             emptied.append(host)
     return tuple(emptied)
 

@@ -1,4 +1,7 @@
-"""The collector's and doctor's pure logic, without libvirt: loads, migratability, the snapshot."""
+"""The collector's and doctor's pure logic, without libvirt: loads, migratability, the snapshot.
+
+libvirt is faked at the sampler: each test hands `collect` the HostSamples a host would report.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +17,10 @@ from planner.collector import (
     migratability,
     millicores,
 )
+from planner.domain_presence import Presence, is_migrating_out, presence_of
 from planner.doctor import CommandResult, Status, diagnose, host_cpu_xml, version_text
 from planner.inventory import InventoryHost, parse_inventory
+from planner.sightings import PLACEHOLDER_LABEL
 
 SHARED = "/var/lib/nova/instances"
 
@@ -161,3 +166,133 @@ def test_doctor_fails_incompatible_cpus_and_unresolvable_peers_and_warns_about_t
     assert checks["cpu a → b"] is Status.FAIL and checks["cpu b → a"] is Status.PASS
     assert checks["names from a"] is Status.FAIL
     assert checks["names from b"] is Status.WARN and checks["shared storage"] is Status.WARN  # b has no exec
+
+
+# -- every defined domain, and domains seen on two hosts (issue 19, cases 6 and 8) ----------------
+
+RUNNING, INCOMING, SHUT_OFF = Presence.RUNNING, Presence.INCOMING, Presence.SHUT_OFF
+
+
+@pytest.mark.parametrize("state, reason, migrating_out, expected", [
+    (1, 1, False, RUNNING),
+    (3, 1, False, RUNNING),  # paused by the user: it lives here and holds its room
+    (3, 2, False, INCOMING),  # paused for a migration, no outgoing job: the destination's half
+    (3, 2, True, RUNNING),  # paused for the switch-over on the source
+    (5, 0, False, SHUT_OFF),
+    (5, 3, False, SHUT_OFF),
+])
+def test_how_a_domain_is_present_on_a_host(state: int, reason: int, migrating_out: bool, expected: Presence) -> None:
+    assert presence_of(state, reason, migrating_out) is expected
+
+
+@pytest.mark.parametrize("job, expected", [
+    ({"type": 2, "operation": 5}, True),
+    ({"type": 2, "operation": 4}, False),  # an incoming migration's job, where libvirt reports one
+    ({"type": 0}, False),
+    ({}, False),
+])
+def test_only_an_outgoing_migration_job_makes_a_source(job: dict[str, int], expected: bool) -> None:
+    assert is_migrating_out(job) is expected
+
+
+def _domain_on(name: str, uuid: str = "", presence: Presence = RUNNING, migrating_out: bool = False,
+               memory_mib: int = 512, vcpus: int = 2, load: int = 300) -> DomainSample:
+    return DomainSample(uuid or f"uuid-{name}", name, vcpus, memory_mib, load, True, "", presence, migrating_out)
+
+
+def _hosts_with(domains: dict[str, list[DomainSample]]):
+    def sample(host: InventoryHost, interval_s: float) -> HostSample:
+        return HostSample(host.name, 16, 65536, 0.1, tuple(domains.get(host.name, [])))
+    return sample
+
+
+def _inventory(reserve_on_b: bool = True):
+    return parse_inventory({"hosts": [{"name": "a"}, {"name": "b", "reserve_inactive_memory": reserve_on_b}]})
+
+
+def _held(cluster, host: str) -> tuple[int, int]:
+    """(memory MiB, vCPUs) the snapshot counts on `host`."""
+    vms = cluster.vms_by_host[host]
+    return sum(v.memory_mib for v in vms), sum(v.vcpus for v in vms)
+
+
+def test_a_shut_off_domain_holds_its_room_and_never_moves() -> None:
+    off = _domain_on("off", presence=SHUT_OFF, memory_mib=1024, vcpus=4, load=90)
+    collection = collect(_inventory(), 0, 5, sampler=_hosts_with({"a": [_domain_on("web")], "b": [off]}))
+    vm = collection.cluster.vm_by_name["off"]
+    assert (vm.host, vm.migratable, vm.cpu_load_millicores, vm.uuid) == ("b", False, 0, "uuid-off")
+    assert "shut off on b" in vm.unmigratable_reason
+    assert _held(collection.cluster, "b") == (1024, 4)
+    assert collection.cluster.vm_by_name["web"].migratable
+    assert collection.shut_off == (("b", "off"),)
+
+
+def test_a_shut_off_domain_is_left_out_where_inactive_memory_is_not_reserved_but_still_known() -> None:
+    off = _domain_on("off", presence=SHUT_OFF)
+    collection = collect(_inventory(reserve_on_b=False), 0, 5, sampler=_hosts_with({"b": [off]}))
+    assert collection.cluster.vms == ()
+    assert collection.shut_off == (("b", "off"),)
+    assert any("off" in w and "b" in w for w in collection.warnings)
+
+
+def test_a_paused_domain_holds_its_room_and_stays_movable() -> None:
+    paused = _domain_on("paused")  # user-paused: presence RUNNING, as presence_of says
+    cluster = collect(_inventory(), 0, 5, sampler=_hosts_with({"b": [paused]})).cluster
+    assert cluster.vm_by_name["paused"].migratable and _held(cluster, "b") == (512, 2)
+
+
+@pytest.mark.parametrize("on_a, on_b, home", [
+    ((RUNNING, True), (INCOMING, False), "a"),  # copying: the destination holds the paused incoming half
+    ((RUNNING, True), (RUNNING, False), "a"),  # a sampled before the switch-over, b after
+    ((INCOMING, False), (RUNNING, True), "b"),  # the other direction: decided by state, not inventory order
+    ((INCOMING, False), (RUNNING, False), "b"),  # a sampled after a finished job left it… on b
+    ((RUNNING, False), (RUNNING, False), "a"),  # no job to be seen on either: the inventory's first
+])
+def test_a_migrating_domain_counts_on_both_hosts_and_is_never_an_error(
+        on_a: tuple[Presence, bool], on_b: tuple[Presence, bool], home: str) -> None:
+    halves = {h: [_domain_on("mover", "uuid-m", presence, out, memory_mib=768, vcpus=3)]
+              for h, (presence, out) in (("a", on_a), ("b", on_b))}
+    collection = collect(_inventory(), 0, 5, sampler=_hosts_with(halves))
+    cluster = collection.cluster
+    other = "b" if home == "a" else "a"
+    mover = cluster.vm_by_name["mover"]
+    assert (mover.host, mover.uuid, mover.migratable) == (home, "uuid-m", False)
+    assert mover.unmigratable_reason == f"migrating between {home} and {other}"
+    held = [v for v in cluster.vms if v.labels.get(PLACEHOLDER_LABEL) == "mover"]
+    assert [(v.host, v.migratable, v.uuid) for v in held] == [(other, False, "")]
+    assert _held(cluster, "a") == _held(cluster, "b") == (768, 3)
+    assert any("mover" in w for w in collection.warnings)
+
+
+def test_a_placeholder_name_never_takes_a_real_domains_name() -> None:
+    halves = {"a": [_domain_on("mover", "uuid-m", RUNNING, True)],
+              "b": [_domain_on("mover", "uuid-m", INCOMING), _domain_on("mover--room-on-b")]}
+    cluster = collect(_inventory(), 0, 5, sampler=_hosts_with(halves)).cluster
+    assert cluster.vm_by_name["mover--room-on-b"].uuid == "uuid-mover--room-on-b"  # the real one, untouched
+    held = [v.name for v in cluster.vms if v.labels.get(PLACEHOLDER_LABEL) == "mover"]
+    assert len(held) == 1 and held[0] not in {"mover", "mover--room-on-b"}
+
+
+def test_only_the_incoming_half_seen_is_placed_where_it_arrives_and_pinned() -> None:
+    cluster = collect(_inventory(), 0, 5, sampler=_hosts_with({"b": [_domain_on("mover", presence=INCOMING)]})).cluster
+    mover = cluster.vm_by_name["mover"]
+    assert (mover.host, mover.migratable, mover.unmigratable_reason) == ("b", False, "migrating into b")
+
+
+def test_a_source_whose_destination_is_not_seen_is_still_pinned() -> None:
+    cluster = collect(_inventory(), 0, 5, sampler=_hosts_with({"a": [_domain_on("mover", migrating_out=True)]})).cluster
+    assert cluster.vm_by_name["mover"].unmigratable_reason == "migrating away from a"
+
+
+def test_a_definition_left_on_another_host_holds_room_there() -> None:
+    halves = {"a": [_domain_on("web", "uuid-w")], "b": [_domain_on("web", "uuid-w", SHUT_OFF)]}
+    cluster = collect(_inventory(), 0, 5, sampler=_hosts_with(halves)).cluster
+    web = cluster.vm_by_name["web"]
+    assert (web.host, web.migratable, web.unmigratable_reason) == ("a", False, "also defined, shut off, on b")
+    assert _held(cluster, "b") == (512, 2) and sum(v.cpu_load_millicores for v in cluster.vms_by_host["b"]) == 0
+
+
+def test_two_different_domains_with_one_name_are_a_conflict() -> None:
+    halves = {"a": [_domain_on("web", "uuid-1")], "b": [_domain_on("web", "uuid-2", SHUT_OFF)]}
+    with pytest.raises(CollectError, match=r"^two different domains are named 'web': uuid-1 on a and uuid-2 on b"):
+        collect(_inventory(), 0, 5, sampler=_hosts_with(halves))
