@@ -74,8 +74,9 @@ def test_schedule_never_exceeds_capacity_and_reaches_the_target(case: Case, para
         ordering = order_moves(case.cluster, start, case.target)
     except UnsafePlanError as error:
         assert not case.spare, f"a spare host could have parked any VM, yet: {error}"
-        assert "cannot be executed safely" in str(error)
-        event("refused as unsafe")
+        # Proved impossible, or the bounded search of orders gave up (it says so, in other words).
+        assert "cannot be executed safely" in str(error) or "without finding a safe order" in str(error)
+        event("refused as unsafe" if "cannot be executed safely" in str(error) else "search gave up")
         return
     event(f"parking detours: {min(len(ordering.parked), 3)}")
     ledger = CapacityLedger.from_placement(case.cluster, start)
