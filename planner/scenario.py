@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from planner.safe_files import write_private
+from planner.uri_policy import check_control_uri, check_migration_uri
 from planner.errors import InputError
 from planner.model import VM, Cluster, Host
 from planner.policy_reader import parse_policy
@@ -103,7 +104,19 @@ def _parse_host(raw: Any, defaults: Mapping[str, Any]) -> Host:
     uri = values.get("uri", "")
     if isinstance(uri, str) and "%s" in uri:  # a live_migration_uri-style template, e.g. qemu+tcp://%s/system
         values["uri"] = uri.replace("%s", str(raw["name"]))
-    return build(Host, values)
+    host = build(Host, values)
+    _check_uris(host)
+    return host
+
+
+def _check_uris(host: Host) -> None:
+    """Refuse, wherever a URI is read, what would make a connection run a command (qemu+ext,
+    command=, netcat=, …). Which socket directories are allowed is the inventory's to say (apply
+    compares the plan with it), so any absolute socket path passes here."""
+    if host.uri:
+        check_control_uri(host.uri, "uri", socket_dirs=("/",))
+    if host.migration_uri:
+        check_migration_uri(host.migration_uri, "migration_uri")
 
 
 def _parse_vm(raw: Any) -> VM:
