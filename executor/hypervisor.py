@@ -90,6 +90,13 @@ class LiveState:
 
     vms: Mapping[str, LiveVM] = field(default_factory=dict)
     unreachable: frozenset[str] = frozenset()
+    # Shut-off definitions of a VM that also exists elsewhere (a migration's leftover source copy):
+    # not where the VM is, yet they keep their host from being empty.
+    shadowed: tuple[LiveVM, ...] = ()
+
+    def defined_on(self, host: str) -> tuple[LiveVM, ...]:
+        """Every domain defined on `host`, running or not."""
+        return tuple(vm for vm in (*self.vms.values(), *self.shadowed) if vm.host == host)
 
     def location(self, vm: str) -> str | None:
         found = self.vms.get(vm)

@@ -46,7 +46,8 @@ _TRANSIENT_ERRORS = {"VIR_ERR_NO_CONNECT": 5, "VIR_ERR_SYSTEM_ERROR": 38, "VIR_E
                      "VIR_ERR_OPERATION_TIMEOUT": 68}
 _DOMAIN_PAUSED = 3
 _JOB_STATS_COMPLETED = 1  # VIR_DOMAIN_JOB_STATS_COMPLETED
-_PAUSED_MIGRATION = 2  # VIR_DOMAIN_PAUSED_MIGRATION: an incoming migration's domain on the destination
+# An incoming migration's domain on the destination is paused "starting up", then "for migration".
+_PAUSED_INCOMING = (2, 11)  # VIR_DOMAIN_PAUSED_MIGRATION, VIR_DOMAIN_PAUSED_STARTING_UP
 
 
 # -- pure helpers ------------------------------------------------------------------------------
@@ -325,6 +326,7 @@ class LibvirtBackend:
 
     def inventory(self) -> LiveState:
         found: dict[str, LiveVM] = {}
+        shadowed: list[LiveVM] = []
         unreachable = set()
         for name in self._hosts:
             try:
@@ -333,9 +335,13 @@ class LibvirtBackend:
                 unreachable.add(name)
                 continue
             for domain in domains:
-                if domain.active or domain.name not in found:  # a running copy wins over a shut-off definition
+                earlier = found.get(domain.name)
+                if earlier is None or (domain.active and not earlier.active):  # a running copy is where it is
                     found[domain.name] = domain
-        return LiveState(found, frozenset(unreachable))
+                    domain = earlier
+                if domain is not None:
+                    shadowed.append(domain)
+        return LiveState(found, frozenset(unreachable), tuple(shadowed))
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -476,7 +482,7 @@ def _incoming(domain: Any) -> bool:
         state, reason = domain.state()
     except Exception:
         return False
-    return state == _DOMAIN_PAUSED and reason == _PAUSED_MIGRATION
+    return state == _DOMAIN_PAUSED and reason in _PAUSED_INCOMING
 
 
 def _alive(connection: Any) -> bool:

@@ -38,7 +38,7 @@ def emptied_hosts(plan: Plan, records: Iterable[StepRecord], live: LiveState) ->
         if not before.get(host) or host in live.unreachable:
             continue
         unfinished = [r for r in records if r.source == host and r.status not in (StepStatus.DONE, StepStatus.SKIPPED)]
-        defined_there = [vm for vm in live.vms.values() if vm.host == host]  # active or not
+        defined_there = live.defined_on(host)  # running, paused or shut off, shadowed copies included
         if not unfinished and not defined_there:
             emptied.append(host)
     return tuple(emptied)

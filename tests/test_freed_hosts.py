@@ -40,3 +40,9 @@ def test_a_host_with_any_domain_defined_on_it_is_not_emptied(drain_b: Plan, left
 def test_a_shut_off_domain_elsewhere_does_not_keep_the_drained_host_busy(drain_b: Plan) -> None:
     live = LiveState({"web": LiveVM("web", "a", 1024, 1), "old": LiveVM("old", "a", 2048, 2, active=False)})
     assert emptied_hosts(drain_b, DONE, live) == ("b",)
+
+
+def test_a_shut_off_leftover_of_a_vm_running_elsewhere_keeps_its_host_from_being_emptied(drain_b: Plan) -> None:
+    # A migration without UNDEFINE_SOURCE leaves a shut-off copy of `web` on b while it runs on a.
+    live = LiveState({"web": LiveVM("web", "a", 1024, 1)}, shadowed=(LiveVM("web", "b", 1024, 1, active=False),))
+    assert emptied_hosts(drain_b, DONE, live) == ()

@@ -93,7 +93,12 @@ def test_an_untampered_plan_passes_as_made_and_as_read_back(plan: Plan) -> None:
 ])
 def test_a_host_field_that_differs_from_the_inventory_is_refused(
         plan: Plan, host: int, fields: dict[str, Any], field: str) -> None:
-    error = refused(edited(plan, setting(host, **fields)))
+    try:
+        tampered = edited(plan, setting(host, **fields))
+    except InputError as error:  # a URI that would run a command is refused as soon as the file is read
+        assert error.within("cluster").field == field and "refused" in error.message
+        return
+    error = refused(tampered)
     assert error.field == field
     assert "inventory" in error.message
 
