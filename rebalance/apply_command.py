@@ -161,7 +161,7 @@ class _Display:
         elif event.record is not None:
             record = event.record
             why = f": {record.reason}" if record.reason else ""
-            click.echo(f"{counter} {record.status.value:<7}{event.step.describe()} ({record.duration_s:.0f} s){why}"
+            click.echo(f"{counter} {record.status.value:<8}{event.step.describe()} ({record.duration_s:.0f} s){why}"
                        f"  ETA {clock(event.eta_s)}")
 
 

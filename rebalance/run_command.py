@@ -248,16 +248,18 @@ def _apply(plan: Plan, plan_file: Path, source: Source, settings: Settings, cloc
         deadline = Deadline(closes.timestamp(), clock.timestamp)
         log.info(f"migrations may start until {closes.isoformat(timespec='minutes')}")
     events = _Events(log, clock)
-    with _signals() as (stop, abort, signalled):
+    with _signals() as (stop, abort, abandon, signalled):
         report = apply_plan(plan, plan_file, backend, ApplyOptions(config, deadline=deadline, lock_held=True),
-                            on_event=events, stop=stop, abort=abort)
+                            on_event=events, stop=stop, abort=abort, abandon=abandon)
     live = backend.inventory()
     if settings.backend == "simulated" and source.snapshot:
         write_json(source.snapshot, cluster_record(plan.cluster.with_placement(backend.placement())))
     emptied = emptied_hosts(plan, report.records, live)
     hooks_ok = _run_hooks(emptied, settings.on_freed, log)
-    failed = report.failed + report.count(StepStatus.BLOCKED)
-    outcome = ("interrupted" if signalled.is_set() else "partly-failed" if failed
+    failed = report.failed + report.count(StepStatus.BLOCKED) + report.unknown
+    if report.journal_error:
+        log.error(f"journal: {report.journal_error}; nothing more was started")
+    outcome = ("interrupted" if signalled.is_set() else "partly-failed" if failed or report.journal_error
                else "window-closed" if report.interrupted else "done")
     _log_summary(log, report, outcome, emptied)
     record = replace(record, outcome=outcome, moves_done=report.done, moves_failed=failed,
@@ -265,7 +267,7 @@ def _apply(plan: Plan, plan_file: Path, source: Source, settings: Settings, cloc
                      moved_mib=_moved_mib(plan, events.moves),
                      hosts_freed=emptied, moves=tuple(events.moves))
     _finish(settings, record, clock, plan, live)
-    return EXIT_FAILED if failed or not hooks_ok or signalled.is_set() else EXIT_DONE
+    return EXIT_FAILED if failed or report.journal_error or not hooks_ok or signalled.is_set() else EXIT_DONE
 
 
 def _moved_mib(plan: Plan, moves: list[VMMove]) -> int:
@@ -368,8 +370,8 @@ def _log_summary(log: RunLog, report: ApplyReport, outcome: str, emptied: tuple[
     for record in report.records:
         if record.status is StepStatus.NOT_STARTED:
             log.info(f"left for the next run: {record.vm} {record.source} → {record.destination}")
-        elif record.status is StepStatus.BLOCKED:
-            log.error(f"blocked: {record.vm} {record.source} → {record.destination}: {record.reason}")
+        elif record.status in (StepStatus.BLOCKED, StepStatus.UNKNOWN):
+            log.error(f"{record.status.value}: {record.vm} {record.source} → {record.destination}: {record.reason}")
     line = (f"run {outcome}: {report.done} done, {report.failed} failed, {report.skipped} skipped, "
             f"{report.not_run} not run; hosts emptied: {', '.join(emptied) or 'none'}")
     (log.info if outcome in ("done", "window-closed") else log.error)(line)
@@ -392,27 +394,28 @@ class _Events:
             if record.status is StepStatus.DONE:
                 self.moves.append(VMMove(record.vm, record.source, record.destination, self.clock()))
                 self.log.info(text)
-            elif record.status is StepStatus.FAILED:
+            elif record.status in (StepStatus.FAILED, StepStatus.UNKNOWN):
                 self.log.error(f"{text}: {record.reason}")
             else:
                 self.log.warning(f"{text}: {record.reason}")
 
 
 @contextmanager
-def _signals() -> Iterator[tuple[threading.Event, threading.Event, threading.Event]]:
-    """SIGTERM (systemd stop) or Ctrl-C stops dispatching; a second one aborts running migrations."""
-    stop, abort, signalled = threading.Event(), threading.Event(), threading.Event()
+def _signals() -> Iterator[tuple[threading.Event, threading.Event, threading.Event, threading.Event]]:
+    """SIGTERM (systemd stop) or Ctrl-C stops dispatching; a second one aborts running migrations; a
+    third stops waiting for libvirt calls that do not return (their moves are reported unknown)."""
+    stop, abort, abandon, signalled = threading.Event(), threading.Event(), threading.Event(), threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        yield stop, abort, signalled
+        yield stop, abort, abandon, signalled
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        (abort if signalled.is_set() else stop).set()
+        next(event for event in (stop, abort, abandon) if not event.is_set() or event is abandon).set()
         signalled.set()
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        yield stop, abort, signalled
+        yield stop, abort, abandon, signalled
     finally:
         for number, old in previous.items():
             signal.signal(number, old)

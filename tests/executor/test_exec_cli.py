@@ -122,3 +122,11 @@ def test_bad_config_exits_2_naming_file_and_field(tmp_path: Path, text: str, fie
 def test_missing_plan_file_exits_2(tmp_path: Path) -> None:
     result = run(str(tmp_path / "nope.json"), "--dry-run")
     assert result.exit_code == 2
+
+
+def test_progress_lines_keep_a_seven_letter_status_apart_from_the_vm(tmp_path: Path) -> None:
+    path = saved(tmp_path, make_plan(SWAP, SWAP_TARGET))
+    faults = tmp_path / "faults.yaml"
+    faults.write_text("faults:\n  - {kind: vanish, vm: v2, after: 1}\n")
+    result = run(str(path), "--yes", *SIM, "--faults", str(faults))
+    assert "skipped v2 b→a" in result.output, result.output
