@@ -35,6 +35,7 @@ from executor.hypervisor import (
     ProgressCallback,
 )
 from executor.libvirt_flags import MIGRATE_FLAGS, PARAM_BANDWIDTH
+from planner.bounded_call import NoAnswer, within
 from planner.errors import RebalanceError
 from planner.model import Host
 
@@ -171,24 +172,12 @@ def _start_event_loop(libvirt: Any) -> None:
 
 
 def bounded(timeout_s: float, what: str, call: Callable[[], Any]) -> Any:
-    """`call()` in a daemon thread, given up after `timeout_s`: a libvirt call that never returns (a
-    hung daemon, a stopped QEMU behind it) must not hang the caller; the thread is abandoned."""
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as error:  # noqa: BLE001 — handed to the caller's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=target, name=f"libvirt-{what}", daemon=True)
-    thread.start()
-    thread.join(timeout_s)
-    if thread.is_alive():
-        raise HostUnresponsive(f"{what}: no answer within {timeout_s:g} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    """`call()` given up after `timeout_s`: a libvirt call that never returns (a hung daemon, a
+    stopped QEMU behind it) must not hang the caller."""
+    try:
+        return within(timeout_s, call, f"libvirt-{what}")
+    except NoAnswer as error:
+        raise HostUnresponsive(f"{what}: {error}") from None
 
 
 class LibvirtBackend:

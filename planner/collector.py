@@ -21,7 +21,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from planner.domain_presence import (  # noqa: F401 — DomainSample and is_incoming are the collector's vocabulary too
     DOMAIN_PAUSED,
@@ -32,12 +32,12 @@ from planner.domain_presence import (  # noqa: F401 — DomainSample and is_inco
     is_migrating_out,
     presence_of,
 )
+from planner.bounded_call import within
 from planner.errors import InputError, RebalanceError
 from planner.inventory import Inventory, InventoryHost
 from planner.model import VM, Cluster, Host
 from planner.sightings import PLACEHOLDER_LABEL, DomainConflict, Placed, Sighting, place
 
-T = TypeVar("T")
 KIB_PER_MIB = 1024
 NS_PER_MILLICORE_SECOND = 1_000_000  # 1 ms of CPU time per second = one milli-core
 
@@ -163,27 +163,6 @@ def libvirt_module() -> Any:
         raise RebalanceError("measuring a cluster needs libvirt-python: pip install 'rebalance[libvirt]'") from None
     libvirt.registerErrorHandler(lambda *_: None, None)  # errors arrive as exceptions; no stderr noise
     return libvirt
-
-
-def within(timeout_s: float, call: Callable[[], T], what: str) -> T:
-    """Run `call` in a daemon thread and give up after `timeout_s` (a hung TCP connect to a dead
-    host must not hang the whole collection; the thread is abandoned, not joined)."""
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as error:  # noqa: BLE001 — handed to the caller's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=target, name=f"collect-{what}", daemon=True)
-    thread.start()
-    thread.join(timeout_s)
-    if thread.is_alive():
-        raise TimeoutError(f"no answer within {timeout_s:g} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 def connect(uri: str, timeout_s: float = 10.0) -> Any:
