@@ -319,7 +319,7 @@ class LibvirtBackend:
         unreachable = set()
         for name in self._hosts:
             try:
-                domains = bounded(self._config.call_timeout_s, f"list {name}", lambda: self._residents(name))
+                domains = bounded(self._config.call_timeout_s, f"list {name}", lambda host=name: self._residents(host))
             except Exception:
                 unreachable.add(name)
                 continue

@@ -93,8 +93,9 @@ def apply(plan_file: str, dry_run: bool, max_parallel: int | None, per_host: int
                       f"{clock(preview.timeline.makespan)}?", abort=True, err=True)
     lock_hosts = trusted.host_names if trusted else ()
     with _interrupts() as (stop, abort, abandon):
-        report = apply_plan(plan, plan_file, hypervisor, ApplyOptions(config, force, stop_on_error, lock_hosts=lock_hosts),
-                            on_event=_Display(sys.stdout.isatty()), stop=stop, abort=abort, abandon=abandon)
+        options = ApplyOptions(config, force, stop_on_error, lock_hosts=lock_hosts)
+        report = apply_plan(plan, plan_file, hypervisor, options, on_event=_Display(sys.stdout.isatty()), stop=stop,
+                            abort=abort, abandon=abandon)
     click.echo(_summary(report))
     if not report.ok:
         click.get_current_context().exit(EXIT_FAILED)
