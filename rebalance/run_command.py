@@ -313,7 +313,7 @@ def _run_dir(state_dir: Path, started: datetime) -> Path:
     while candidate.exists():
         suffix += 1
         candidate = base.with_name(f"{base.name}-{suffix}")
-    candidate.mkdir(parents=True)
+    candidate.mkdir(mode=0o700, parents=True)  # a run's plan names every host's control URI
     return candidate
 
 
