@@ -130,3 +130,14 @@ def test_progress_lines_keep_a_seven_letter_status_apart_from_the_vm(tmp_path: P
     faults.write_text("faults:\n  - {kind: vanish, vm: v2, after: 1}\n")
     result = run(str(path), "--yes", *SIM, "--faults", str(faults))
     assert "skipped v2 b→a" in result.output, result.output
+
+
+def test_apply_on_a_live_cluster_without_an_inventory_exits_2_before_connecting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REBALANCE_INVENTORY", raising=False)
+    path = saved(tmp_path, make_plan(SWAP, SWAP_TARGET))
+    result = run(str(path), "--yes")
+    assert result.exit_code == 2
+    assert "no inventory at /etc/rebalance/hosts.yaml" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not journal_path(path).exists()
