@@ -317,13 +317,11 @@ class LibvirtBackend:
         found: dict[str, LiveVM] = {}
         shadowed: list[LiveVM] = []
         unreachable = set()
-        for name in self._hosts:
-            try:
-                domains = bounded(self._config.call_timeout_s, f"list {name}", lambda host=name: self._residents(host))
-            except Exception:
+        for name, listed in self._list_every_host().items():
+            if isinstance(listed, BaseException):
                 unreachable.add(name)
                 continue
-            for domain in domains:
+            for domain in listed:
                 earlier = found.get(domain.name)
                 if earlier is None or (domain.active and not earlier.active):  # a running copy is where it is
                     found[domain.name] = domain
@@ -333,6 +331,23 @@ class LibvirtBackend:
         return LiveState(found, frozenset(unreachable), tuple(shadowed))
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _list_every_host(self) -> dict[str, list[LiveVM] | BaseException]:
+        """Every host's residents, read at once: a silent host costs one call timeout, not one each."""
+        results: dict[str, list[LiveVM] | BaseException] = {}
+
+        def read(host: str) -> None:
+            try:
+                results[host] = bounded(self._config.call_timeout_s, f"list {host}", lambda: self._residents(host))
+            except Exception as error:  # noqa: BLE001 — the host is unreachable for this picture
+                results[host] = error
+
+        threads = [threading.Thread(target=read, args=(name,), daemon=True) for name in self._hosts]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()  # each returns within its own bound
+        return {name: results[name] for name in self._hosts}
 
     def uri(self, host: str) -> str:
         return host_uri(self._hosts[host], self._config.live_migration_uri)

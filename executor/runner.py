@@ -19,8 +19,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 from pathlib import Path
 
 from executor.capacity import CapacityLedger
@@ -47,6 +48,7 @@ from executor.steps import Step, StepKind
 from executor.stranded import independent, return_steps, where_now
 from planner.plan import Plan
 
+T = TypeVar("T")
 POLL_S = 0.05  # how often the main loop looks at results, signals and deadlines
 ROOM_RETRY_S = 2.0  # a step waiting for room looks again this often even when nothing of ours ends
 
@@ -165,6 +167,10 @@ class _InFlight:
     hard_deadline: float
 
 
+class _Interrupted(Exception):
+    """A stop arrived while a precheck was still reading the cluster."""
+
+
 class _Wait:
     """The precheck's answer when the destination has no room right now."""
 
@@ -274,7 +280,12 @@ class _Execution:
                                                                        f"{self.quarantined[blocked_by]}",
                                              location=step.source))
             return
-        verdict = self._precheck(step)
+        heading_there = tuple(f.step for f in self.in_flight.values() if f.step.destination == step.destination)
+        try:
+            verdict = self._interruptible(lambda: self._precheck(step, heading_there), f"precheck-{step.vm}")
+        except _Interrupted:
+            self.dispatcher.defer(step)  # not started; the loop acts on the stop at once
+            return
         if isinstance(verdict, _Wait):
             self.dispatcher.defer(step)
             self.waiting.setdefault(step.index, (time.monotonic(), verdict.reason))
@@ -296,7 +307,35 @@ class _Execution:
         threading.Thread(target=self._carry_out, args=(step,), name=f"migrate-{step.vm}", daemon=True).start()
         self._emit(EventKind.STARTED, step)
 
-    def _precheck(self, step: Step) -> StepRecord | _Wait | None:
+    def _interruptible(self, call: Callable[[], T], what: str) -> T:
+        """`call()` in a daemon thread while the main thread keeps watching the controls: reads of a
+        host that hangs (each bounded by the backend, but possibly for many seconds) must not delay
+        a stop, an abort or a window's end."""
+        outcome: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+
+        def target() -> None:
+            try:
+                outcome.put((True, call()))
+            except BaseException as error:  # noqa: BLE001 — re-raised in the main thread
+                outcome.put((False, error))
+
+        threading.Thread(target=target, name=what, daemon=True).start()
+        while True:
+            try:
+                ok, value = outcome.get(timeout=POLL_S)
+            except queue.Empty:
+                if self._told_to_stop():
+                    raise _Interrupted() from None
+                continue
+            if ok:
+                return value
+            raise value
+
+    def _told_to_stop(self) -> bool:
+        past_deadline = self.deadline is not None and self.deadline.passed()
+        return past_deadline or any(e.is_set() for e in (self.controls.stop, self.controls.abort, self.controls.abandon))
+
+    def _precheck(self, step: Step, heading_there: tuple[Step, ...]) -> StepRecord | _Wait | None:
         """Live state now, read in the main thread just before the start: is the VM still on its
         source, is the destination up, and does the VM fit there beside everything it holds?"""
         source = self.backend.host_status(step.source)
@@ -309,7 +348,6 @@ class _Execution:
         if not destination.reachable:
             return StepRecord.of(step, StepStatus.FAILED, f"destination {step.destination} unreachable: "
                                                           f"{destination.reason}", location=step.source)
-        heading_there = [f.step for f in self.in_flight.values() if f.step.destination == step.destination]
         check: RoomCheck = room_on(self.plan.cluster.host_by_name[step.destination], destination, heading_there, step)
         return None if check.fits else _Wait(check.reason)
 

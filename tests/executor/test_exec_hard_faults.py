@@ -19,9 +19,9 @@ import pytest
 
 from executor.config import ExecutorConfig
 from executor.faults import Fault, FaultKind
-from executor.hypervisor import MigrationRequest, MigrationResult, ProgressCallback
+from executor.hypervisor import HostStatus, MigrationRequest, MigrationResult, ProgressCallback
 from executor.journal import JournalEvent, journal_path, read_journal
-from executor.report import StepStatus
+from executor.report import EventKind, RunEvent, StepStatus
 from executor.runner import ApplyOptions, apply_plan
 from executor.simulated import SimulatedBackend
 from executor.steps import StepKind
@@ -202,3 +202,36 @@ def test_a_parked_vm_whose_destination_never_frees_goes_back_to_its_source(tmp_p
     assert not report.ok  # the plan itself did not happen, and says so
     returned = [e for e in read_journal(journal_path(tmp_path / "plan.json")) if e.kind == "return"]
     assert [e.event for e in returned] == [JournalEvent.STEP_STARTED, JournalEvent.STEP_DONE]
+
+
+def test_a_stop_is_obeyed_while_a_precheck_waits_on_a_host_that_does_not_answer(tmp_path: Path) -> None:
+    class Mute(SimulatedBackend):
+        """Reads of host b hang (each within the backend's own bound, here a long one)."""
+
+        def __init__(self, cluster: Cluster) -> None:
+            super().__init__(cluster)
+            self.released = threading.Event()
+            self.armed = False
+
+        def host_status(self, host: str) -> HostStatus:
+            if self.armed and host == "b":
+                self.released.wait(30)
+            return super().host_status(host)
+
+    backend = Mute(CLUSTER)
+    stop = threading.Event()
+
+    def arm_then_stop(event: RunEvent) -> None:
+        if event.kind is EventKind.FINISHED and not backend.armed:
+            backend.armed = True
+            threading.Timer(0.3, stop.set).start()
+
+    began = time.monotonic()
+    try:
+        report = apply_plan(make_plan(CLUSTER, TARGET), tmp_path / "plan.json", backend,
+                            ApplyOptions(ExecutorConfig(max_parallel_migrations=1)), on_event=arm_then_stop, stop=stop)
+    finally:
+        backend.released.set()
+
+    assert time.monotonic() - began < 3
+    assert report.interrupted and StepStatus.NOT_STARTED in statuses(report.records).values()
