@@ -162,7 +162,7 @@ def _shown(value: Any) -> str:
 class Target:
     name: str
     original: str  # the file's text
-    suffix: str  # .yaml or .json
+    suffix: str  # .yaml, .json, or .jsonl (one JSON document a line: journals, history)
     command: Callable[[Path, Path], list[str]]  # (mutated file, work dir) → CLI arguments
 
 
@@ -218,6 +218,7 @@ def targets(directory: Path) -> list[Target]:
             Target(f"plan-explain:{stem}", text, ".json", lambda f, d, vm=vm: ["explain", str(f), vm]),
         ]
     nova = _plan_file(REPO / "scenarios" / "nova-classic.yaml", directory)
+    found += _journal_and_history(nova, directory)
     config = "live_migration_bandwidth: 100\nlive_migration_completion_timeout: 800\nprogress_interval_s: 1.0\n"
     found.append(Target("executor-config", config, ".yaml",
                         lambda f, d: ["apply", str(nova), "--dry-run", "--config", str(f)]))
@@ -231,14 +232,50 @@ def targets(directory: Path) -> list[Target]:
     return found
 
 
+def _journal_and_history(plan: Path, directory: Path) -> list[Target]:
+    """A journal beside a plan applied on the simulated backend; the history a simulated run wrote."""
+    applied = directory / "applied"
+    applied.mkdir()
+    plan_copy = applied / "plan.json"
+    plan_copy.write_bytes(plan.read_bytes())
+    invoke(["apply", str(plan_copy), "--backend", "simulated", "--yes"])
+    journal = (applied / "plan.journal.jsonl").read_text(encoding="utf-8")
+    state = directory / "state"
+    invoke(["run", "--scenario", str(REPO / "scenarios" / "nightly-consolidate.yaml"), "--backend", "simulated",
+            "--state-dir", str(state), "--time-limit", "0.3", "--yes"])
+    history = (state / "history.jsonl").read_text(encoding="utf-8")
+
+    def resume(mutated: Path, work: Path) -> list[str]:
+        (work / "plan.json").write_bytes(plan.read_bytes())
+        mutated.rename(work / "plan.journal.jsonl")
+        return ["apply", str(work / "plan.json"), "--backend", "simulated", "--yes"]
+
+    def past_runs(mutated: Path, work: Path) -> list[str]:
+        (work / "state").mkdir(mode=0o700)
+        mutated.rename(work / "state" / "history.jsonl")
+        return ["history", "--state-dir", str(work / "state")]
+
+    return [Target("journal", journal, ".jsonl", resume), Target("history", history, ".jsonl", past_runs)]
+
+
+def _mutate_document(target: Target, rng: random.Random) -> tuple[bytes, str]:
+    if target.suffix == ".jsonl":
+        lines = target.original.splitlines()
+        index = rng.randrange(len(lines))
+        line, description = mutate_structure(json.loads(lines[index]), rng)
+        lines[index] = _dump(line, ".json").decode("utf-8", "replace").replace("\n", " ")
+        return ("\n".join(lines) + "\n").encode("utf-8"), f"line {index + 1}: {description}"
+    document = json.loads(target.original) if target.suffix == ".json" else yaml.safe_load(target.original)
+    document, description = mutate_structure(document, rng)
+    return _dump(document, target.suffix), description
+
+
 def run_case(target: Target, rng: random.Random, directory: Path) -> Case:
     work = Path(tempfile.mkdtemp(dir=directory))
     mutated = work / f"input{target.suffix}"
     if rng.random() < 0.7:
-        document = json.loads(target.original) if target.suffix == ".json" else yaml.safe_load(target.original)
-        document, description = mutate_structure(document, rng)
-        text = _dump(document, target.suffix)
-        mutated.write_bytes(text)
+        data, description = _mutate_document(target, rng)
+        mutated.write_bytes(data)
     else:
         data, description = mutate_text(target.original, rng)
         mutated.write_bytes(data)
