@@ -34,6 +34,7 @@ from typing import Any
 
 from executor.libvirt_flags import DEFAULT_MIGRATE_FLAGS, MIGRATE_FLAGS
 from executor.schedule import Limits
+from planner.checks import quote
 from planner.errors import InputError
 from planner.uri_policy import check_migration_uri
 from planner.records import check_keys, expect_mapping
@@ -135,11 +136,11 @@ def _parse_field(key: str, value: Any) -> Any:
         return value
     if key in _BOOLEANS:
         if not isinstance(value, bool):
-            raise InputError(key, f"must be true or false, got {value!r}")
+            raise InputError(key, f"must be true or false, got {quote(value)}")
         return value
     if key in _STRINGS:
         if not isinstance(value, str):
-            raise InputError(key, f"must be text, got {value!r}")
+            raise InputError(key, f"must be text, got {quote(value)}")
         if key == "live_migration_uri":
             if "%s" not in value:
                 raise InputError(key, f"must contain %s where the host name goes, got {_short(value)}")
@@ -158,7 +159,7 @@ def _parse_field(key: str, value: Any) -> Any:
             return TimeoutAction(value)
         except ValueError:
             choices = ", ".join(a.value for a in TimeoutAction)
-            raise InputError(key, f"must be one of {choices}, got {value!r}") from None
+            raise InputError(key, f"must be one of {choices}, got {quote(value)}") from None
     return _parse_flags(key, value)
 
 
@@ -171,12 +172,12 @@ def _parse_flags(key: str, value: Any) -> tuple[str, ...]:
     """Nova writes the flags as one comma-separated string; a YAML list is accepted too."""
     names = value.split(",") if isinstance(value, str) else value
     if not isinstance(names, list | tuple):
-        raise InputError(key, f"must be a list of VIR_MIGRATE_* names, got {value!r}")
+        raise InputError(key, f"must be a list of VIR_MIGRATE_* names, got {quote(value)}")
     parsed = []
     for index, name in enumerate(names):
         name = str(name).strip()
         if name not in MIGRATE_FLAGS:
-            raise InputError(f"{key}[{index}]", f"unknown migration flag {name!r}")
+            raise InputError(f"{key}[{index}]", f"unknown migration flag {quote(name)}")
         parsed.append(name)
     return tuple(parsed)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from planner.checks import quote
 from planner.errors import InputError
 from planner.records import check_keys, expect_mapping, parse_list
 from planner.scenario import read_document
@@ -62,7 +63,7 @@ class Fault:
         for name in ("after", "memory_mib", "vcpus"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InputError(name, f"must be an integer ≥ 0, got {value!r}")
+                raise InputError(name, f"must be an integer ≥ 0, got {quote(value)}")
         for name in _REQUIRED.get(self.kind, ()):
             if not getattr(self, name):
                 raise InputError(name, f"is required for a {self.kind.value} fault")
@@ -99,7 +100,7 @@ def _parse_fault(raw: Any) -> Fault:
         kind = FaultKind(raw["kind"])
     except ValueError:
         choices = ", ".join(k.value for k in FaultKind)
-        raise InputError("kind", f"must be one of {choices}, got {raw['kind']!r}") from None
+        raise InputError("kind", f"must be one of {choices}, got {quote(raw['kind'])}") from None
     return Fault(kind, str(raw.get("vm", "")), str(raw.get("host", "")), raw.get("after", 0),
                  raw.get("memory_mib", 0), raw.get("vcpus", 0))
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from planner.safe_files import open_private, private_dir
+from planner.checks import check_int, check_name, check_text, quote
 from planner.errors import InputError
+from planner.records import check_keys, expect_mapping, parse_list
 
 HISTORY_FILE = "history.jsonl"
 DEFAULT_STATE_DIR = "/var/lib/rebalance"
@@ -88,32 +90,94 @@ def read_runs(path: str | Path) -> tuple[RunRecord, ...]:
     source = Path(path)
     if not source.exists():
         return ()
-    lines = source.read_text(encoding="utf-8").splitlines()
+    lines = _read_lines(source)
     runs = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            runs.append(parse_run(json.loads(line)))
-        except (ValueError, KeyError, TypeError) as error:
+            raw = _load_line(line)
+        except InputError as error:
             if number == len(lines):
-                break  # torn by a crash mid-write
-            raise InputError(f"line {number}", f"unreadable run record: {error}", str(source)) from None
+                break  # torn by a crash mid-write: the last line, cut short
+            raise _on_line(error, number, source) from None
+        try:
+            runs.append(parse_run(raw))
+        except InputError as error:
+            raise _on_line(error, number, source) from None
     return tuple(runs)
 
 
-def parse_run(raw: Mapping[str, Any]) -> RunRecord:
-    moves = tuple(VMMove(m["vm"], m["source"], m["destination"], _time(m["finished"])) for m in raw.get("moves", ()))
-    known = {f for f in RunRecord.__dataclass_fields__} - {"started", "finished", "moves", "hosts_freed"}
-    values = {k: v for k, v in raw.items() if k in known}
-    return RunRecord(started=_time(raw["started"]), finished=_time(raw["finished"]), moves=moves,
-                     hosts_freed=tuple(raw.get("hosts_freed", ())), **values)
+def _on_line(error: InputError, number: int, source: Path) -> InputError:
+    """`history.jsonl: line 3: moves[0].vm: ...`: the line first, then the field within it."""
+    message = f"{error.field}: {error.message}" if error.field else error.message
+    return InputError(f"line {number}", message, str(source))
 
 
-def _time(text: str) -> datetime:
-    parsed = datetime.fromisoformat(text)
+def _read_lines(source: Path) -> list[str]:
+    try:
+        data = source.read_bytes()
+    except OSError as error:
+        raise InputError("", f"cannot read file: {error.strerror}", str(source)) from None
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise InputError("", f"is not UTF-8 text: invalid byte at offset {error.start}", str(source)) from None
+
+
+def _load_line(line: str) -> Any:
+    try:
+        return json.loads(line, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except RecursionError:
+        raise InputError("", "unreadable run record: nested too deeply") from None
+    except ValueError as error:
+        raise InputError("", f"unreadable run record: {quote(str(error))}") from None
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    if len({key for key, _ in pairs}) != len(pairs):
+        raise ValueError("duplicate key")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def parse_run(raw: Any) -> RunRecord:
+    """One history line; every field typed, so a hand-edited or damaged line is one InputError."""
+    raw = expect_mapping(raw)
+    # Fields a newer rebalance may add are skipped, so an older one still reads the history.
+    check_keys(raw, tuple(raw), required=("started", "finished", "goal", "outcome"))
+    counts = {name: check_int(raw.get(name, 0), name, maximum=2**62)
+              for name in ("moves_done", "moves_failed", "moves_skipped", "moves_not_run", "moved_mib")}
+    return RunRecord(
+        started=_time(raw["started"], "started"),
+        finished=_time(raw["finished"], "finished"),
+        goal=check_text(raw["goal"], "goal", limit=64),
+        outcome=check_text(raw["outcome"], "outcome", limit=64),
+        hosts_freed=parse_list(raw.get("hosts_freed", []), "hosts_freed", lambda item: check_name(item, "")),
+        moves=parse_list(raw.get("moves", []), "moves", _parse_move),
+        plan=check_text(raw.get("plan", ""), "plan"),
+        note=check_text(raw.get("note", ""), "note"),
+        **counts,
+    )
+
+
+def _parse_move(raw: Any) -> VMMove:
+    raw = expect_mapping(raw)
+    check_keys(raw, ("vm", "source", "destination", "finished"), required=("vm", "source", "destination", "finished"))
+    return VMMove(check_name(raw["vm"], "vm"), check_name(raw["source"], "source"),
+                  check_name(raw["destination"], "destination"), _time(raw["finished"], "finished"))
+
+
+def _time(value: Any, field: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InputError(field, f"must be an ISO 8601 timestamp, got {quote(value)}") from None
     if parsed.tzinfo is None:
-        raise ValueError(f"time without a time zone: {text!r}")
+        raise InputError(field, f"must carry a time zone, got {quote(value)}")
     return parsed
 
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner.checks import check_int, check_labels, check_name, check_positive_int, check_ratio
+from planner.checks import check_int, check_labels, check_name, check_positive_int, check_ratio, quote
 from planner.errors import InputError
 from planner.model import EMPTY_LABELS, HostState
 from planner.records import check_keys, expect_mapping, nested, parse_list
@@ -105,7 +105,7 @@ def parse_inventory(raw: Any, source: str = "<inventory>") -> Inventory:
     seen: dict[str, int] = {}
     for index, host in enumerate(hosts):
         if host.name in seen:
-            raise InputError(f"hosts[{index}].name", f"duplicate name {host.name!r} (first at hosts[{seen[host.name]}])")
+            raise InputError(f"hosts[{index}].name", f"duplicate name {quote(host.name)} (first at hosts[{seen[host.name]}])")
         seen[host.name] = index
     return Inventory(hosts, source, _warnings(hosts))
 
@@ -165,22 +165,22 @@ def fill(uri: str, name: str) -> str:
 
 def _uri(value: Any, field_name: str) -> str:
     if not isinstance(value, str) or "://" not in value:
-        raise InputError(field_name, f"must be a libvirt URI such as qemu+tls://%s/system, got {value!r}")
+        raise InputError(field_name, f"must be a libvirt URI such as qemu+tls://%s/system, got {quote(value)}")
     if value.count("%s") > 1:
-        raise InputError(field_name, f"may contain %s (the host name) once, got {value!r}")
+        raise InputError(field_name, f"may contain %s (the host name) once, got {quote(value)}")
     return value
 
 
 def _template(value: Any, field_name: str) -> str:
     value = _uri(value, field_name)
     if "%s" not in value:
-        raise InputError(field_name, f"must contain %s where the host name goes, got {value!r}")
+        raise InputError(field_name, f"must contain %s where the host name goes, got {quote(value)}")
     return value
 
 
 def _path(value: Any) -> str:
     if not isinstance(value, str) or not value.startswith("/"):
-        raise InputError("instances_path", f"must be an absolute path, got {value!r}")
+        raise InputError("instances_path", f"must be an absolute path, got {quote(value)}")
     return value
 
 
@@ -189,12 +189,12 @@ def _state(value: Any) -> HostState:
         return HostState(value)
     except ValueError:
         choices = ", ".join(s.value for s in HostState)
-        raise InputError("state", f"must be one of {choices}, got {value!r}") from None
+        raise InputError("state", f"must be one of {choices}, got {quote(value)}") from None
 
 
 def _bool(value: Any, field_name: str) -> bool:
     if not isinstance(value, bool):
-        raise InputError(field_name, f"must be true or false, got {value!r}")
+        raise InputError(field_name, f"must be true or false, got {quote(value)}")
     return value
 
 
@@ -210,7 +210,7 @@ def _exec(value: Any) -> tuple[str, ...]:
     elif isinstance(value, list) and all(isinstance(w, str) for w in value):
         words = list(value)
     else:
-        raise InputError("exec", f"must be a command line (text or a list of words), got {value!r}")
+        raise InputError("exec", f"must be a command line (text or a list of words), got {quote(value)}")
     if not words:
         raise InputError("exec", "must not be empty")
     return tuple(words)

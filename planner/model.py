@@ -14,11 +14,20 @@ from functools import cached_property
 from types import MappingProxyType
 
 from planner.checks import (
+    MAX_HOST_CPUS,
+    MAX_HOSTS,
+    MAX_LOAD_MILLICORES,
+    MAX_MEMORY_MIB,
+    MAX_TOTAL_VM_MEMORY_MIB,
+    MAX_VM_VCPUS,
+    MAX_VMS,
     check_int,
     check_labels,
     check_name,
     check_positive_int,
     check_ratio,
+    check_text,
+    quote,
 )
 from planner.errors import InputError
 
@@ -50,11 +59,10 @@ class Host:
 
     def __post_init__(self) -> None:
         check_name(self.name, "name")
-        check_positive_int(self.cpus, "cpus")
-        check_positive_int(self.memory_mib, "memory_mib")
+        check_positive_int(self.cpus, "cpus", maximum=MAX_HOST_CPUS)
+        check_positive_int(self.memory_mib, "memory_mib", maximum=MAX_MEMORY_MIB)
         for name in ("uri", "migration_uri"):
-            if not isinstance(getattr(self, name), str):
-                raise InputError(name, f"must be a string, got {getattr(self, name)!r}")
+            check_text(getattr(self, name), name)
         object.__setattr__(self, "cpu_allocation_ratio", check_ratio(self.cpu_allocation_ratio, "cpu_allocation_ratio"))
         object.__setattr__(self, "ram_allocation_ratio", check_ratio(self.ram_allocation_ratio, "ram_allocation_ratio"))
         check_int(self.reserved_memory_mib, "reserved_memory_mib")
@@ -63,8 +71,8 @@ class Host:
             object.__setattr__(self, "state", HostState(self.state))
         except ValueError:
             choices = ", ".join(s.value for s in HostState)
-            raise InputError("state", f"must be one of {choices}, got {self.state!r}") from None
-        if self.usable_memory_mib <= 0:
+            raise InputError("state", f"must be one of {choices}, got {quote(self.state)}") from None
+        if self.reserved_memory_mib >= self.memory_mib or self.usable_memory_mib <= 0:
             raise InputError(
                 "reserved_memory_mib",
                 f"reserves {self.reserved_memory_mib} MiB of {self.memory_mib} MiB: nothing left for VMs",
@@ -104,14 +112,14 @@ class VM:
     def __post_init__(self) -> None:
         check_name(self.name, "name")
         check_name(self.host, "host")
-        check_positive_int(self.vcpus, "vcpus")
-        check_positive_int(self.memory_mib, "memory_mib")
-        check_int(self.cpu_load_millicores, "cpu_load_millicores")
-        if not isinstance(self.uuid, str):
-            raise InputError("uuid", f"must be a string, got {self.uuid!r}")
+        check_positive_int(self.vcpus, "vcpus", maximum=MAX_VM_VCPUS)
+        check_positive_int(self.memory_mib, "memory_mib", maximum=MAX_MEMORY_MIB)
+        check_int(self.cpu_load_millicores, "cpu_load_millicores", maximum=MAX_LOAD_MILLICORES)
+        check_text(self.uuid, "uuid", limit=64)
         object.__setattr__(self, "labels", check_labels(self.labels, "labels"))
         if not isinstance(self.migratable, bool):
-            raise InputError("migratable", f"must be true or false, got {self.migratable!r}")
+            raise InputError("migratable", f"must be true or false, got {quote(self.migratable)}")
+        check_text(self.unmigratable_reason, "unmigratable_reason")
 
     def on(self, host: str) -> "VM":
         """This VM as it would be after a move to `host`."""
@@ -130,13 +138,14 @@ class Cluster:
         object.__setattr__(self, "vms", tuple(self.vms))
         if not self.hosts:
             raise InputError("hosts", "a cluster needs at least one host")
+        _check_scale(self.hosts, self.vms)
         _check_unique(enumerate(h.name for h in self.hosts), "hosts")
         _check_unique(enumerate(v.name for v in self.vms), "vms")
         _check_unique(((i, v.uuid) for i, v in enumerate(self.vms) if v.uuid), "vms", attribute="uuid")
         known = {h.name for h in self.hosts}
         for index, vm in enumerate(self.vms):
             if vm.host not in known:
-                raise InputError(f"vms[{index}].host", f"unknown host {vm.host!r}")
+                raise InputError(f"vms[{index}].host", f"unknown host {quote(vm.host)}")
 
     @cached_property
     def host_by_name(self) -> Mapping[str, Host]:
@@ -185,12 +194,24 @@ class Cluster:
         return Cluster(self.hosts, moved)
 
 
+def _check_scale(hosts: tuple[Host, ...], vms: tuple[VM, ...]) -> None:
+    """Cluster-wide totals within the documented ranges (planner/checks.py), so sums of sizes
+    stay far from int64 in the solver."""
+    if len(hosts) > MAX_HOSTS:
+        raise InputError("hosts", f"at most {MAX_HOSTS:,} hosts, got {len(hosts):,}")
+    if len(vms) > MAX_VMS:
+        raise InputError("vms", f"at most {MAX_VMS:,} VMs, got {len(vms):,}")
+    total = sum(vm.memory_mib for vm in vms)
+    if total > MAX_TOTAL_VM_MEMORY_MIB:
+        raise InputError("vms", f"the VMs' memory adds up to {total:,} MiB, more than {MAX_TOTAL_VM_MEMORY_MIB:,}")
+
+
 def _check_unique(names: Iterable[tuple[int, str]], collection: str, attribute: str = "name") -> None:
     seen: dict[str, int] = {}
     for index, name in names:
         if name in seen:
             raise InputError(
                 f"{collection}[{index}].{attribute}",
-                f"duplicate {attribute} {name!r} (first at {collection}[{seen[name]}])",
+                f"duplicate {attribute} {quote(name)} (first at {collection}[{seen[name]}])",
             )
         seen[name] = index

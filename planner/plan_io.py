@@ -1,20 +1,31 @@
-"""plan.json ⇄ Plan. The format is versioned and described by `plan.schema.json` beside this file."""
+"""plan.json ⇄ Plan. The format is versioned and described by `plan.schema.json` beside this file.
+
+The published schema is the reader's own field specification: every plan read is validated
+against it (plan_schema.py) before a dataclass is built, so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from planner.checks import quote
 from planner.errors import InputError
 from planner.metrics import HostUsage
 from planner.plan import PLAN_FORMAT_VERSION, Bounds, GoalMetric, Move, Plan, SolverStats
+from planner.plan_schema import SCHEMA_PATH, check_against_schema
 from planner.policy_reader import parse_goal
+from planner.model import Cluster
 from planner.records import build, check_keys, expect_mapping, nested, parse_list
 from planner.scenario import cluster_record, parse_cluster, read_document, write_json
 
-SCHEMA_PATH = Path(__file__).with_name("plan.schema.json")
+FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
+
+__all__ = ["SCHEMA_PATH", "plan_record", "plan_to_json", "write_plan", "parse_plan", "load_plan"]
 
 
 def plan_record(plan: Plan) -> dict[str, Any]:
@@ -50,20 +61,23 @@ def write_plan(plan: Plan, path: str | Path) -> None:
 
 
 def parse_plan(raw: Any) -> Plan:
+    """Check `raw` against the published schema (types and ranges of every field), then build the
+    Plan and check what a schema cannot say: every host and VM a plan names is in its cluster."""
     raw = expect_mapping(raw)
-    check_keys(raw, tuple(_FIELDS), required=tuple(_REQUIRED))
-    if raw["version"] != PLAN_FORMAT_VERSION:
-        raise InputError("version", f"plan format {raw['version']!r} is not supported (this rebalance reads {PLAN_FORMAT_VERSION})")
-    summary = expect_mapping(raw.get("summary", {}), "summary")
+    if "version" in raw and raw["version"] != PLAN_FORMAT_VERSION:
+        raise InputError("version", f"plan format {quote(raw['version'])} is not supported "
+                                    f"(this rebalance reads {PLAN_FORMAT_VERSION})")
+    check_against_schema(raw)
+    summary = raw.get("summary", {})
     plan = Plan(
         goal=parse_goal(raw["goal"]),
-        cluster=nested("cluster", lambda: parse_cluster(raw["cluster"])),
-        moves=parse_list(raw["moves"], "moves", lambda item: build(Move, expect_mapping(item))),
-        metric=nested("metric", lambda: build(GoalMetric, expect_mapping(raw["metric"]))),
-        before=parse_list(raw["before"], "before", lambda item: build(HostUsage, expect_mapping(item))),
-        after=parse_list(raw["after"], "after", lambda item: build(HostUsage, expect_mapping(item))),
-        bounds=nested("bounds", lambda: _parse_bounds(raw["bounds"])),
-        solver=nested("solver", lambda: build(SolverStats, expect_mapping(raw["solver"]))),
+        cluster=nested("cluster", lambda: _parse_plan_cluster(raw["cluster"])),
+        moves=parse_list(raw["moves"], "moves", lambda item: build(Move, item)),
+        metric=build(GoalMetric, raw["metric"]),
+        before=parse_list(raw["before"], "before", lambda item: build(HostUsage, item)),
+        after=parse_list(raw["after"], "after", lambda item: build(HostUsage, item)),
+        bounds=build(Bounds, {**raw["bounds"], "notes": tuple(raw["bounds"].get("notes", ()))}),
+        solver=build(SolverStats, raw["solver"]),
         created=_parse_time(raw["created"], "created"),
         expires=_parse_time(raw["expires"], "expires"),
         freed_hosts=tuple(summary.get("freed_hosts", ())),
@@ -71,42 +85,64 @@ def parse_plan(raw: Any) -> Plan:
         notes=tuple(raw.get("notes", ())),
         fingerprint=_parse_fingerprint(raw["fingerprint"]),
     )
-    _check_moves_match_cluster(plan)
-    return plan
+    _check_names_match_cluster(plan)
+    return replace(plan, before=_known_rows(plan.before, plan), after=_known_rows(plan.after, plan))
 
 
-def _parse_fingerprint(value: Any) -> str:
-    """Never empty: an empty one would be silently recomputed from whatever the file's cluster says."""
-    if not isinstance(value, str) or not value:
-        raise InputError("fingerprint", f"must be the plan's sha256 fingerprint, got {str(value)[:80]!r}")
+def _known_rows(rows: tuple[HostUsage, ...], plan: Plan) -> tuple[HostUsage, ...]:
+    """Usage rows of hosts the plan's cluster does not list are left out: usage is derived from the
+    cluster, and a row no host backs would only break what renders it (KeyError)."""
+    return tuple(row for row in rows if row.host in plan.cluster.host_by_name)
+
+
+def _parse_plan_cluster(raw: Any) -> Cluster:
+    """A snapshot as plan_record writes it: hosts and VMs written out, no `defaults`."""
+    check_keys(expect_mapping(raw), ("hosts", "vms"), required=("hosts", "vms"))
+    return parse_cluster(raw)
+
+
+def _parse_fingerprint(value: str) -> str:
+    # The schema's pattern is searched with Python's `$`, which also matches before a final newline.
+    if not FINGERPRINT.fullmatch(value):
+        raise InputError("fingerprint", f"must be the plan's sha256 fingerprint, got {quote(value)}")
     return value
 
 
-def _parse_bounds(raw: Any) -> Bounds:
-    values = dict(expect_mapping(raw))
-    values["notes"] = tuple(values.get("notes", ()))
-    return build(Bounds, values)
-
-
-def _parse_time(value: Any, field: str) -> datetime:
+def _parse_time(value: str, field: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise InputError(field, f"must be an ISO 8601 timestamp, got {value!r}") from None
+    except ValueError:
+        raise InputError(field, f"must be an ISO 8601 timestamp, got {quote(value)}") from None
     if parsed.tzinfo is None:
-        raise InputError(field, f"must carry a time zone, got {value!r}")
+        raise InputError(field, f"must carry a time zone, got {quote(value)}")
     return parsed
 
 
-def _check_moves_match_cluster(plan: Plan) -> None:
+def _check_names_match_cluster(plan: Plan) -> None:
+    hosts = plan.cluster.host_by_name
     for index, move in enumerate(plan.moves):
-        vm = plan.cluster.vm_by_name.get(move.vm)
-        if vm is None:
-            raise InputError(f"moves[{index}].vm", f"VM {move.vm!r} is not in the plan's cluster")
-        if move.destination not in plan.cluster.host_by_name:
-            raise InputError(f"moves[{index}].destination", f"unknown host {move.destination!r}")
-        if move.source not in plan.cluster.host_by_name:
-            raise InputError(f"moves[{index}].source", f"unknown host {move.source!r}")
+        if move.vm not in plan.cluster.vm_by_name:
+            raise InputError(f"moves[{index}].vm", f"VM {quote(move.vm)} is not in the plan's cluster")
+        for field in ("destination", "source"):
+            if getattr(move, field) not in hosts:
+                raise InputError(f"moves[{index}].{field}", f"unknown host {quote(getattr(move, field))}")
+    for section in ("before", "after"):
+        seen: set[str] = set()
+        for index, usage in enumerate(getattr(plan, section)):
+            if usage.host in seen:
+                raise InputError(f"{section}[{index}].host", f"host {quote(usage.host)} is listed twice")
+            seen.add(usage.host)
+    # Rows of hosts outside the cluster are left out below; the rest must pair up before/after.
+    before = {usage.host for usage in plan.before if usage.host in hosts}
+    after = {usage.host for usage in plan.after if usage.host in hosts}
+    for section, listed, other, other_name in (("before", before, after, "after"), ("after", after, before, "before")):
+        missing = sorted(other - listed)
+        if missing:
+            raise InputError(section, f"has no row for host {quote(missing[0])}, which {other_name} lists")
+    for section, names in (("freed_hosts", plan.freed_hosts), ("drained_hosts", plan.drained_hosts)):
+        for index, name in enumerate(names):
+            if name not in hosts:
+                raise InputError(f"summary.{section}[{index}]", f"unknown host {quote(name)}")
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -116,7 +152,3 @@ def load_plan(path: str | Path) -> Plan:
     except InputError as error:
         raise error.in_file(str(path)) from None
 
-
-_REQUIRED = ("version", "goal", "created", "expires", "fingerprint", "metric", "moves", "bounds", "solver",
-             "before", "after", "cluster")
-_FIELDS = _REQUIRED + ("summary", "notes")

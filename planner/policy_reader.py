@@ -5,7 +5,27 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from planner.checks import check_int, check_labels, check_name, check_percent, check_positive_int, check_ratio
+from planner.checks import (
+    MAX_AT_LEAST,
+    MAX_CANDIDATES,
+    MAX_MOVE_FACTOR,
+    MAX_MOVED_GIB,
+    MAX_MOVED_MIB,
+    MAX_MOVES,
+    MAX_SEED,
+    MAX_TIME_LIMIT_S,
+    MAX_WEIGHT,
+    MAX_WORKERS,
+    MIN_TIME_LIMIT_S,
+    check_int,
+    check_labels,
+    check_name,
+    check_number,
+    check_percent,
+    check_positive_int,
+    check_ratio,
+    quote,
+)
 from planner.errors import InputError
 from planner.policy import (
     HOST_SCOPE,
@@ -36,7 +56,7 @@ def parse_goal(value: Any, field: str = "goal") -> Goal:
         return Goal(value)
     except ValueError:
         choices = ", ".join(g.value for g in Goal)
-        raise InputError(field, f"must be one of {choices}, got {value!r}") from None
+        raise InputError(field, f"must be one of {choices}, got {quote(value)}") from None
 
 
 def parse_policy(raw: Any) -> Policy:
@@ -78,8 +98,8 @@ def _rule(raw: Any, extra: tuple[str, ...], required: tuple[str, ...] = ("name",
 def _parse_anti_affinity(raw: Any) -> AntiAffinity:
     raw = _rule(raw, ("scope",))
     scope = raw.get("scope", HOST_SCOPE)
-    if not isinstance(scope, str) or not scope:
-        raise InputError("scope", f"must be 'host' or a host label name such as 'rack', got {scope!r}")
+    if not isinstance(scope, str) or not scope or len(scope) > 253 or "\x00" in scope:
+        raise InputError("scope", f"must be 'host' or a host label name such as 'rack', got {quote(scope)}")
     return AntiAffinity(raw["name"], parse_selector(raw["vms"], "vms"), scope)
 
 
@@ -101,12 +121,12 @@ def _parse_host_group(raw: Any) -> HostGroup:
 def _parse_min_spread(raw: Any) -> MinSpread:
     raw = _rule(raw, ("label", "at_least"), required=("name", "vms", "label", "at_least"))
     return MinSpread(raw["name"], parse_selector(raw["vms"], "vms"), _label_name(raw["label"], "label"),
-                     check_positive_int(raw["at_least"], "at_least"))
+                     check_positive_int(raw["at_least"], "at_least", maximum=MAX_AT_LEAST))
 
 
 def _label_name(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise InputError(field, f"must be a host label name such as 'rack', got {value!r}")
+    if not isinstance(value, str) or not value or len(value) > 253 or "\x00" in value:
+        raise InputError(field, f"must be a host label name such as 'rack', got {quote(value)}")
     return value
 
 
@@ -140,8 +160,8 @@ def _parse_spread(raw: Any) -> SpreadSettings:
     settings = SpreadSettings(
         cpu_threshold_percent=check_percent(raw.get("cpu_threshold_percent", 0), "cpu_threshold_percent"),
         memory_threshold_percent=check_percent(raw.get("memory_threshold_percent", 0), "memory_threshold_percent"),
-        cpu_weight=check_int(raw.get("cpu_weight", 1), "cpu_weight"),
-        memory_weight=check_int(raw.get("memory_weight", 1), "memory_weight"),
+        cpu_weight=check_int(raw.get("cpu_weight", 1), "cpu_weight", maximum=MAX_WEIGHT),
+        memory_weight=check_int(raw.get("memory_weight", 1), "memory_weight", maximum=MAX_WEIGHT),
     )
     if settings.cpu_weight + settings.memory_weight == 0:
         raise InputError("cpu_weight", "cpu_weight and memory_weight cannot both be 0")
@@ -164,14 +184,14 @@ def _optional(raw: Mapping[str, Any], key: str, check: Callable[[Any, str], Any]
 def _parse_limits(raw: Any) -> Limits:
     raw = expect_mapping(raw)
     check_keys(raw, ("max_moves", "max_moved_gib", "max_moved_mib", "min_improvement_percent"))
-    moved_mib = _optional(raw, "max_moved_mib", check_int)
-    moved_gib = _optional(raw, "max_moved_gib", check_ratio)
+    moved_mib = _optional(raw, "max_moved_mib", lambda v, f: check_int(v, f, maximum=MAX_MOVED_MIB))
+    moved_gib = _optional(raw, "max_moved_gib", lambda v, f: check_ratio(v, f, maximum=MAX_MOVED_GIB))
     if moved_mib is not None and moved_gib is not None:
         raise InputError("max_moved_gib", "give max_moved_gib or max_moved_mib, not both")
     if moved_gib is not None:
         moved_mib = int(moved_gib * 1024)
     return Limits(
-        max_moves=_optional(raw, "max_moves", check_int),
+        max_moves=_optional(raw, "max_moves", lambda v, f: check_int(v, f, maximum=MAX_MOVES)),
         max_moved_memory_mib=moved_mib,
         min_improvement_percent=check_percent(raw.get("min_improvement_percent", 5), "min_improvement_percent"),
     )
@@ -181,7 +201,7 @@ def _parse_move_costs(raw: Any) -> MoveCosts:
     raw = expect_mapping(raw)
     check_keys(raw, ("cross_label", "cross_factor", "vms"))
     label = _optional(raw, "cross_label", _label_name)
-    factor = _optional(raw, "cross_factor", check_positive_int)
+    factor = _optional(raw, "cross_factor", lambda v, f: check_positive_int(v, f, maximum=MAX_MOVE_FACTOR))
     # One without the other is a half-written rule, not a default worth guessing.
     if label is not None and factor is None:
         raise InputError("cross_label", "needs cross_factor: how many times a move across it counts")
@@ -194,7 +214,7 @@ def _parse_move_costs(raw: Any) -> MoveCosts:
 def _parse_move_factor(raw: Any) -> MoveFactor:
     raw = expect_mapping(raw)
     check_keys(raw, ("vms", "factor"), required=("vms", "factor"))
-    return MoveFactor(parse_selector(raw["vms"], "vms"), check_positive_int(raw["factor"], "factor"))
+    return MoveFactor(parse_selector(raw["vms"], "vms"), check_positive_int(raw["factor"], "factor", maximum=MAX_MOVE_FACTOR))
 
 
 def _parse_solver(raw: Any) -> SolverSettings:
@@ -202,13 +222,15 @@ def _parse_solver(raw: Any) -> SolverSettings:
     check_keys(raw, ("time_limit_s", "workers", "seed", "candidates_per_vm", "deterministic"))
     deterministic = raw.get("deterministic", True)
     if not isinstance(deterministic, bool):
-        raise InputError("deterministic", f"must be true or false, got {deterministic!r}")
+        raise InputError("deterministic", f"must be true or false, got {quote(deterministic)}")
     defaults = SolverSettings()
     return SolverSettings(
-        time_limit_s=check_ratio(raw.get("time_limit_s", defaults.time_limit_s), "time_limit_s"),
-        workers=check_positive_int(raw.get("workers", defaults.workers), "workers"),
-        seed=check_int(raw.get("seed", defaults.seed), "seed"),
-        candidates_per_vm=check_int(raw.get("candidates_per_vm", defaults.candidates_per_vm), "candidates_per_vm"),
+        time_limit_s=check_number(raw.get("time_limit_s", defaults.time_limit_s), "time_limit_s",
+                                  MIN_TIME_LIMIT_S, MAX_TIME_LIMIT_S),
+        workers=check_positive_int(raw.get("workers", defaults.workers), "workers", maximum=MAX_WORKERS),
+        seed=check_int(raw.get("seed", defaults.seed), "seed", maximum=MAX_SEED),
+        candidates_per_vm=check_int(raw.get("candidates_per_vm", defaults.candidates_per_vm), "candidates_per_vm",
+                                    maximum=MAX_CANDIDATES),
         deterministic=deterministic,
     )
 

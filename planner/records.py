@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from planner.checks import field_name, known_names
 from planner.errors import InputError
 
 T = TypeVar("T")
@@ -28,9 +29,11 @@ def check_keys(raw: Mapping[str, Any], allowed: Iterable[str], required: Iterabl
     allowed = list(allowed)
     for key in raw:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(allowed)})"
-            raise InputError(str(key), f"unknown field{hint}")
+            # A 400 KB key must neither be echoed nor fed to difflib (quadratic in its length).
+            name = field_name(key)
+            close = difflib.get_close_matches(key, allowed, n=1) if name == key else []
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {known_names(allowed)})"
+            raise InputError(name, f"unknown field{hint}")
     for key in required:
         if key not in raw:
             raise InputError(key, "is required")

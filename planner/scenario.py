@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from planner.safe_files import write_private
 from planner.uri_policy import check_control_uri, check_migration_uri
 from planner.errors import InputError
 from planner.model import VM, Cluster, Host
 from planner.policy_reader import parse_policy
 from planner.policy import Policy
+from planner.reading import read_document
 from planner.records import build, check_keys, expect_list, expect_mapping, nested, parse_list
 
 HOST_FIELDS = (
@@ -32,54 +31,11 @@ VM_FIELDS = (
     "unmigratable_reason",
 )
 
-class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """The C loader (10x faster on large scenarios) that refuses duplicate keys.
-
-    PyYAML keeps the last of two equal keys silently; in a hand-edited scenario that hides a
-    whole section.
-    """
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: set = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping)
-
-
 @dataclass(frozen=True)
 class Scenario:
     cluster: Cluster
     policy: Policy
     description: str = ""
-
-
-def read_document(path: str | Path) -> Any:
-    """Parse a YAML or JSON file; every failure is an InputError naming the file."""
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError("", f"cannot read file: {error.strerror}", source) from None
-    if not text.strip():
-        raise InputError("", "the file is empty", source)
-    try:
-        if source.endswith(".json"):
-            return json.loads(text)
-        return yaml.load(text, Loader=_StrictLoader)
-    except json.JSONDecodeError as error:
-        raise InputError("", f"malformed JSON at line {error.lineno} column {error.colno}: {error.msg}", source) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or "cannot parse"
-        raise InputError("", f"malformed YAML{where}: {problem}", source) from None
 
 
 def parse_cluster(raw: Any) -> Cluster:
