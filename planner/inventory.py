@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner.checks import check_int, check_labels, check_name, check_positive_int, check_ratio, quote
+from planner.checks import (MAX_HOST_CPUS, MAX_MEMORY_MIB, check_int, check_labels, check_name, check_positive_int,
+                            check_ratio, quote)
 from planner.errors import InputError
 from planner.model import EMPTY_LABELS, HostState
 from planner.records import check_keys, expect_mapping, nested, parse_list
@@ -199,7 +200,9 @@ def _bool(value: Any, field_name: str) -> bool:
 
 
 def _optional_size(value: Any, field_name: str) -> int | None:
-    return None if value is None else check_positive_int(value, field_name)
+    """An override of what libvirt reports, within the ranges of planner/checks.py."""
+    maximum = MAX_HOST_CPUS if field_name == "cpus" else MAX_MEMORY_MIB
+    return None if value is None else check_positive_int(value, field_name, maximum=maximum)
 
 
 def _exec(value: Any) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from planner import checks
+from planner import checks, reading
 from planner.checks import quote
 from planner.errors import InputError
 from planner.history import read_runs
@@ -125,6 +125,25 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
     path = tmp_path / "pipe.yaml"
     __import__("os").mkfifo(path)
     assert_one_line_error(run("plan", "--scenario", str(path)), path)
+
+
+def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reading, "MAX_DOCUMENT_BYTES", 1000)
+    path = tmp_path / "big.yaml"
+    path.write_text(yaml.safe_dump(VALID) + "#" * 1000)
+    with pytest.raises(InputError, match=r"bytes, more than the 1,000 allowed"):
+        read_document(path)
+
+
+def test_a_yaml_file_with_too_many_values_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reading, "MAX_YAML_NODES", 100)
+    path = tmp_path / "many.yaml"
+    path.write_text("- 1\n" * 200)
+    with pytest.raises(InputError, match=r"more than 100 YAML values"):
+        read_document(path)
+    path.write_text("- 1\n" * 50)
+    assert read_document(path) == [1] * 50
 
 
 def test_nesting_at_the_limit_is_read(tmp_path: Path) -> None:
@@ -366,3 +385,26 @@ def test_invalid_utf8_in_history_names_the_offset(tmp_path: Path) -> None:
     path.write_bytes(json.dumps(RUN).encode() + b"\n\xff\n")
     with pytest.raises(InputError, match=r"offset \d+"):
         read_runs(path)
+
+
+# --- the other files the CLI reads: inventory, executor config, faults -------------------------------
+
+HOSTILE = {"alias-bomb": alias_bomb().encode(), "deep": b"[" * 100_000 + b"]" * 100_000,
+           "invalid-utf8": b"hosts: \xff\n", "huge-value": b"hosts: " + b"x" * 400_000 + b"\n",
+           "absurd-cpus": b"hosts: [{name: h1, cpus: 100000000000000000000000}]\n"}
+
+
+@pytest.mark.parametrize("content", list(HOSTILE.values()), ids=list(HOSTILE))
+@pytest.mark.parametrize("role", ["inventory", "config", "faults"])
+def test_every_file_the_cli_reads_goes_through_the_reading_layer(role: str, content: bytes,
+                                                                plan_document: dict[str, Any],
+                                                                tmp_path: Path) -> None:
+    plan, bad = tmp_path / "plan.json", tmp_path / f"{role}.yaml"
+    plan.write_text(json.dumps(plan_document))
+    bad.write_bytes(content)
+    arguments = {
+        "inventory": ["plan", "--inventory", str(bad)],
+        "config": ["apply", str(plan), "--backend", "simulated", "--yes", "--config", str(bad)],
+        "faults": ["apply", str(plan), "--backend", "simulated", "--yes", "--faults", str(bad)],
+    }[role]
+    assert_one_line_error(run(*arguments), bad)
