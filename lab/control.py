@@ -2,7 +2,8 @@
 
 Control connections go over the per-host unix sockets only (NETWORK RULE: never to 10.77.0.x from
 the root namespace). The lab's hosts are lab-a, lab-b, lab-c; their migration URIs,
-qemu+tcp://lab-X/system, are only ever opened by the lab's own daemons.
+qemu+tcp://lab-X/system (or qemu+tls://lab-X/system in the TLS lab), are only ever opened by the
+lab's own daemons.
 """
 
 from __future__ import annotations
@@ -22,15 +23,18 @@ from lab.guests import guest_xml
 SCRIPT = Path(__file__).resolve().with_name("lab.sh")
 HOSTS = ("lab-a", "lab-b", "lab-c")
 FAT_DATA_MIB = 48  # random bytes loaded into a "fat" guest's RAM: a migration then has real work to do
+TCP_MIGRATION_URI = "qemu+tcp://%s/system"
+TLS_MIGRATION_URI = "qemu+tls://%s/system"
 
 
 class LabError(RuntimeError):
     pass
 
 
-def missing_prerequisites() -> list[str]:
+def missing_prerequisites(tls: bool = False) -> list[str]:
     """What the lab needs that this machine lacks (scripts/install-test-deps.sh installs it all)."""
-    missing = [tool for tool in ("virsh", "qemu-system-x86_64", "ip", "unshare", "nsenter") if not shutil.which(tool)]
+    tools = ("virsh", "qemu-system-x86_64", "ip", "unshare", "nsenter") + (("certtool",) if tls else ())
+    missing = [tool for tool in tools if not shutil.which(tool)]
     if not Path("/usr/sbin/libvirtd").exists():
         missing.append("libvirtd")
     try:
@@ -46,6 +50,7 @@ def missing_prerequisites() -> list[str]:
 class Lab:
     root: Path  # all state: per-host configs, sockets, logs, the shared instances path
     prefix: str  # network namespace prefix: <prefix>-a, -b, -c, -ctl
+    tls: bool = False  # the secure variant: libvirtd on TLS only, client certificates, encrypted migrations
 
     # -- lab.sh --------------------------------------------------------------------------------
 
@@ -57,7 +62,7 @@ class Lab:
         return result
 
     def _env(self) -> dict[str, str]:
-        return {**os.environ, "LAB": str(self.root), "NS": self.prefix}
+        return {**os.environ, "LAB": str(self.root), "NS": self.prefix, "TLS": "1" if self.tls else "0"}
 
     def up(self) -> None:
         self.sh("up")
@@ -89,11 +94,31 @@ class Lab:
         return f"qemu+unix:///system?socket={self.socket(host)}"
 
     @property
+    def migration_uri(self) -> str:
+        """The template the source daemon fills with the destination's name."""
+        return TLS_MIGRATION_URI if self.tls else TCP_MIGRATION_URI
+
+    def pki(self, host: str) -> Path:
+        """The host's certificates (TLS lab), seen by that host alone, at /etc/pki."""
+        return self.root / "hosts" / letter(host) / "pki"
+
+    def client_pki(self, directory: Path, common_name: str, issuer: str = "lab") -> Path:
+        """A libvirt `pkipath` directory holding a client certificate for CN=common_name, signed
+        by the lab CA (issuer "lab") or by a CA no lab host trusts (issuer "self")."""
+        self.sh("client-pki", str(directory), common_name, issuer)
+        return directory
+
+    def on_host(self, host: str, *command: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """`command` as `host` sees the world (its network namespace, /etc/hosts and /etc/pki)."""
+        return self.sh("exec", letter(host), *command, check=False, timeout=timeout)
+
+    @property
     def instances_path(self) -> Path:
         return self.root / "shared" / "instances"
 
     def inventory(self, path: Path, cpus: int = 2, memory_mib: int = 512) -> Path:
-        """The lab as an inventory: control over the unix sockets, migration over qemu+tcp://lab-X.
+        """The lab as an inventory: control over the unix sockets, migration over qemu+tcp://lab-X
+        (qemu+tls://lab-X in the TLS lab).
 
         The sockets lie in <root>/hosts/<x>/run, not in /run/libvirt: each host declares its own
         run directory as its `unix_socket_dirs`, so its control URI may point there and nowhere
@@ -105,7 +130,7 @@ class Lab:
                   "cpus": cpus, "memory_mib": memory_mib,
                   "exec": ["env", f"LAB={self.root}", f"NS={self.prefix}", str(SCRIPT), "exec", letter(h)]}
                  for h in HOSTS]
-        document = {"defaults": {"live_migration_uri": "qemu+tcp://%s/system", "reserved_memory_mib": 0,
+        document = {"defaults": {"live_migration_uri": self.migration_uri, "reserved_memory_mib": 0,
                                  "instances_path": str(self.instances_path)},
                     "hosts": hosts}
         path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
@@ -138,10 +163,16 @@ class Lab:
             connection.close()
 
     def running(self, host: str) -> set[str]:
-        """Names of the guests `host` runs (an incoming migration's paused half does not count)."""
+        """Names of the guests `host` runs (an incoming migration's paused half does not count).
+
+        libvirt filters by state itself, in the one listing call: asking each domain its state
+        afterwards fails for one that vanished in between (a failed incoming migration's cleanup).
+        """
+        import libvirt  # noqa: PLC0415
+
         connection = self.connect(host)
         try:
-            return {d.name() for d in connection.listAllDomains(1) if d.state()[0] == 1}  # ACTIVE, RUNNING
+            return {d.name() for d in connection.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_RUNNING)}
         finally:
             connection.close()
 

@@ -11,14 +11,21 @@
 # peer-to-peer migration still works, because the SOURCE daemon opens qemu+tcp://lab-Y/system from
 # inside its own namespace, where its /etc/hosts resolves lab-Y.
 #
+# TLS=1 builds the secure variant instead: no TCP listener, libvirtd on TLS port 16514 accepting only
+# the lab's client certificates, and QEMU migration streams encrypted when a migration asks for
+# VIR_MIGRATE_TLS. A CA and per-host certificates are made at `up` with GnuTLS certtool; each host
+# sees its own files at /etc/pki (libvirt's and QEMU's default paths) and nobody else's.
+#
 # Usage: lab.sh up | down | start H | stop H | kill H | status | exec H CMD... | pids | uri H
+#              | client-pki DIR CN [lab|self]   (TLS lab: a client certificate, for negative tests)
 # Env:   LAB=dir (required: all state lives there)   NS=netns prefix (default rblab)
-#        HOSTS="a b c"   CGROUPS=auto|1|0
+#        HOSTS="a b c"   CGROUPS=auto|1|0   TLS=0|1 (read by `up`; later starts reuse the config)
 set -euo pipefail
 : "${LAB:?set LAB to the lab state directory}"
 LAB=$(readlink -m "$LAB")
 NS=${NS:-rblab}
 HOSTS=${HOSTS:-"a b c"}
+TLS=${TLS:-0}
 CG_CTLS="cpu cpuacct"          # cgroup v1 controllers given to libvirt (memory left alone)
 CGROUPS=${CGROUPS:-auto}       # auto -> 1 when the v1 cpu+cpuacct hierarchies are mounted, else 0
 if [ "$CGROUPS" = auto ]; then
@@ -38,6 +45,10 @@ preflight() {
   getent passwd libvirt-qemu >/dev/null || useradd --system --user-group --no-create-home \
       --home-dir /var/lib/libvirt --shell /usr/sbin/nologin libvirt-qemu
   mkdir -p /etc/libvirt /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt  # bind-mount targets
+  if [ "$TLS" = 1 ]; then
+    command -v certtool >/dev/null || { echo "lab: certtool is missing (gnutls-bin); run scripts/install-test-deps.sh" >&2; exit 1; }
+    mkdir -p /etc/pki
+  fi
   mkdir -p "$LAB/shared/instances"   # the "shared storage": one directory every host sees
 }
 
@@ -65,14 +76,9 @@ config() {
   # would time out inside the namespace and slow every migration by seconds).
   printf '127.0.0.1 localhost\n10.77.0.1 lab-a\n10.77.0.2 lab-b\n10.77.0.3 lab-c\n10.77.0.254 lab-ctl\n' > $D/hosts
   : > $D/resolv.conf
-  # auth_tcp = "none": anyone reaching 10.77.0.x:16509 controls this daemon. Acceptable only
-  # because the address lives inside a private namespace; `rebalance doctor` warns about it.
+  if [ "$TLS" = 1 ]; then listeners=$(tls_listener $i); else listeners=$(tcp_listener $i); fi
   cat > $D/etc/libvirtd.conf <<EOC
-listen_tls = 0
-listen_tcp = 1
-listen_addr = "10.77.0.$i"
-tcp_port = "16509"
-auth_tcp = "none"
+$listeners
 auth_unix_ro = "none"
 auth_unix_rw = "none"
 unix_sock_group = "root"
@@ -94,6 +100,108 @@ stdio_handler = "file"
 migration_address = "10.77.0.$i"
 migration_host = "10.77.0.$i"
 EOC
+  rm -rf $D/pki
+  if [ "$TLS" = 1 ]; then
+    host_pki $h
+    # QEMU's side of VIR_MIGRATE_TLS: the incoming QEMU demands a client certificate of the CA.
+    printf 'migrate_tls_x509_cert_dir = "/etc/pki/qemu"\nmigrate_tls_x509_verify = 1\n' >> $D/etc/qemu.conf
+  fi
+}
+
+# auth_tcp = "none": anyone reaching 10.77.0.x:16509 controls this daemon. Acceptable only
+# because the address lives inside a private namespace; `rebalance doctor` warns about it.
+tcp_listener() {
+  cat <<EOC
+listen_tls = 0
+listen_tcp = 1
+listen_addr = "10.77.0.$1"
+tcp_port = "16509"
+auth_tcp = "none"
+EOC
+}
+
+# TLS only. auth_tls = "none" means no SASL step on top of TLS (there is no SASL here): the
+# client certificate is the authentication. It must be signed by the lab CA
+# (tls_no_verify_certificate = 0) and its DN must be one of the lab's daemons (tls_allowed_dn_list);
+# any other client is refused during the handshake.
+tls_listener() {
+  cat <<EOC
+listen_tls = 1
+listen_tcp = 0
+listen_addr = "10.77.0.$1"
+tls_port = "16514"
+auth_tls = "none"
+tls_no_verify_certificate = 0
+tls_allowed_dn_list = [ $(allowed_dns) ]
+ca_file = "/etc/pki/CA/cacert.pem"
+cert_file = "/etc/pki/libvirt/servercert.pem"
+key_file = "/etc/pki/libvirt/private/serverkey.pem"
+EOC
+}
+
+# -- TLS: the lab CA and per-host certificates (GnuTLS certtool) --------------------------------
+PKI_ORG="rebalance lab"
+client_dn() { echo "O=$PKI_ORG,OU=daemons,CN=lab-$1"; }   # as GnuTLS prints it, which libvirt compares
+allowed_dns() { sep=""; for x in a b c; do printf '%s"%s"' "$sep" "$(client_dn $x)"; sep=", "; done; }
+
+# The CA: its key never leaves $LAB/ca, which no host's mount namespace can read (see inner).
+make_ca() {
+  C=$LAB/ca; rm -rf $C; mkdir -p -m 0700 $C
+  printf 'cn = "rebalance lab CA"\norganization = "%s"\nca\ncert_signing_key\nexpiration_days = 30\n' \
+      "$PKI_ORG" > $C/ca.info
+  (umask 077; certtool --generate-privkey --key-type=rsa --bits=2048 --outfile $C/ca-key.pem 2>/dev/null)
+  certtool --generate-self-signed --load-privkey $C/ca-key.pem --template $C/ca.info \
+      --outfile $C/ca-cert.pem >/dev/null 2>&1
+}
+
+# sign NAME TEMPLATE-LINES: a fresh key and a certificate of the lab CA, in $LAB/ca/NAME-{key,cert}.pem.
+sign() {
+  C=$LAB/ca; printf '%b' "$2" > $C/$1.info
+  (umask 077; certtool --generate-privkey --key-type=rsa --bits=2048 --outfile $C/$1-key.pem 2>/dev/null)
+  certtool --generate-certificate --load-privkey $C/$1-key.pem --load-ca-certificate $C/ca-cert.pem \
+      --load-ca-privkey $C/ca-key.pem --template $C/$1.info --outfile $C/$1-cert.pem >/dev/null 2>&1
+}
+
+# A client's pkipath directory (cacert.pem, clientcert.pem, clientkey.pem) for CN=NAME, signed by
+# the lab CA, or with ISSUER=self by a CA of its own that no lab host trusts: negative controls.
+client_pki() {
+  dir=$1; name=$2; issuer=${3:-lab}; C=$LAB/ca
+  [ -f $C/ca-key.pem ] || { echo "lab: no CA here; this is not a TLS lab (TLS=1 lab.sh up)" >&2; exit 2; }
+  mkdir -p -m 0700 "$dir"
+  if [ "$issuer" = self ]; then
+    C=$dir/ca; LAB=$dir make_ca; LAB=$dir sign client "organization = \"$PKI_ORG\"\nunit = \"daemons\"\ncn = \"$name\"\ntls_www_client\nsigning_key\nencryption_key\n"
+  else
+    sign "client-extra-$name" "organization = \"$PKI_ORG\"\nunit = \"daemons\"\ncn = \"$name\"\ntls_www_client\nsigning_key\nencryption_key\n"
+    cp $C/client-extra-$name-cert.pem $C/client-cert.pem; cp $C/client-extra-$name-key.pem $C/client-key.pem
+  fi
+  # The client trusts the lab's servers either way; with its own CA listed too, libvirt's check of
+  # the client's own certificate passes and the refusal must come from the server.
+  cat $LAB/ca/ca-cert.pem > "$dir/cacert.pem"
+  [ "$issuer" = self ] && cat $C/ca-cert.pem >> "$dir/cacert.pem"
+  install -m 0644 $C/client-cert.pem "$dir/clientcert.pem"
+  install -m 0600 $C/client-key.pem "$dir/clientkey.pem"
+}
+
+# Host H's files, laid out where libvirtd (server and, for peer-to-peer, client) and QEMU look by
+# default under /etc/pki; inner bind-mounts $D/pki there. Keys 0600 in 0700 directories.
+host_pki() {
+  h=$1; i=$(idx $h); P=$LAB/hosts/$h/pki
+  sign server-$h "organization = \"$PKI_ORG\"\ncn = \"lab-$h\"\ndns_name = \"lab-$h\"\nip_address = \"10.77.0.$i\"\ntls_www_server\nsigning_key\nencryption_key\nexpiration_days = 30\n"
+  sign client-$h "organization = \"$PKI_ORG\"\nunit = \"daemons\"\ncn = \"lab-$h\"\ntls_www_client\nsigning_key\nencryption_key\nexpiration_days = 30\n"
+  mkdir -p -m 0755 $P/CA $P/libvirt $P/qemu
+  mkdir -p -m 0700 $P/libvirt/private
+  chmod 0700 $P/qemu
+  C=$LAB/ca
+  install -m 0644 $C/ca-cert.pem $P/CA/cacert.pem
+  install -m 0644 $C/server-$h-cert.pem $P/libvirt/servercert.pem
+  install -m 0600 $C/server-$h-key.pem $P/libvirt/private/serverkey.pem
+  install -m 0644 $C/client-$h-cert.pem $P/libvirt/clientcert.pem
+  install -m 0600 $C/client-$h-key.pem $P/libvirt/private/clientkey.pem
+  install -m 0644 $C/ca-cert.pem $P/qemu/ca-cert.pem
+  install -m 0644 $C/server-$h-cert.pem $P/qemu/server-cert.pem
+  install -m 0600 $C/server-$h-key.pem $P/qemu/server-key.pem
+  install -m 0644 $C/client-$h-cert.pem $P/qemu/client-cert.pem
+  install -m 0600 $C/client-$h-key.pem $P/qemu/client-key.pem
 }
 
 # Runs inside the host's namespaces (via _launch) and becomes libvirtd.
@@ -111,6 +219,13 @@ inner() {
   mount --bind $D/cache /var/cache/libvirt
   mount --bind $D/hosts /etc/hosts
   mount --bind $D/resolv.conf /etc/resolv.conf
+  if [ -d $D/pki ]; then             # TLS lab: our certificates at /etc/pki, nobody else's keys
+    mount --bind $D/pki /etc/pki
+    [ -d $LAB/ca ] && mount -t tmpfs -o mode=0700 hidden $LAB/ca
+    for o in a b c; do
+      if [ $o != $h ] && [ -d $LAB/hosts/$o/pki ]; then mount -t tmpfs -o mode=0700 hidden $LAB/hosts/$o/pki; fi
+    done
+  fi
   exec /usr/sbin/libvirtd --listen --config /etc/libvirt/libvirtd.conf --pid-file /run/libvirt/libvirtd.pid
 }
 
@@ -134,7 +249,7 @@ start() {
   rm -f $D/run/libvirt-sock $D/run/libvirt-sock-ro $D/run/libvirt-admin-sock $D/run/libvirtd.pid
   NS=$NS LAB=$LAB CGROUPS=$CGROUPS setsid "$SELF" _launch $h > $D/libvirtd.out 2>&1 < /dev/null &
   for _ in $(seq 1 150); do [ -S $D/run/libvirt-sock ] && [ -s $D/run/libvirtd.pid ] && break; sleep 0.1; done
-  [ -S $D/run/libvirt-sock ] || { echo "libvirtd $h did not come up" >&2; cat $D/libvirtd.out >&2; exit 1; }
+  [ -S $D/run/libvirt-sock ] && alive $h || { echo "libvirtd $h did not come up" >&2; cat $D/libvirtd.out >&2; exit 1; }
   echo "host $h: libvirtd pid $(cat $D/run/libvirtd.pid) unix $(sock $h)"
 }
 
@@ -212,6 +327,7 @@ up() {
   # A leftover lab under the same prefix (a killed test run) would make `ip netns add` fail.
   down >/dev/null 2>&1 || true
   net_up
+  if [ "$TLS" = 1 ]; then make_ca; else rm -rf $LAB/ca; fi
   for h in $HOSTS; do config $h; done
   for h in $HOSTS; do start $h; done
   # The first QEMU use on a host probes QEMU's capabilities (3-5 s); do it now, in parallel, and
@@ -225,6 +341,8 @@ case "${1:-}" in
   up) up;;  down) down;;  status) status;;  pids) pids;;
   start) start $2;;  stop) stop $2;;  kill) crash $2;;  uri) uri $2;;
   exec) shift; run_on "$@";;
+  client-pki) client_pki "$2" "$3" "${4:-lab}";;
   _launch) launch $2;;  _inner) inner $2;;
-  *) echo "usage: $0 up|down|start H|stop H|kill H|status|exec H CMD...|pids|uri H" >&2; exit 2;;
+  *) echo "usage: $0 up|down|start H|stop H|kill H|status|exec H CMD...|pids|uri H|client-pki DIR CN [lab|self]" >&2
+     exit 2;;
 esac

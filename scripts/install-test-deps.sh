@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 
 # --no-install-recommends and no libvirt-daemon-system: we need the daemon and QEMU, not polkit,
 # dnsmasq or systemd units. libvirt-dev + pkg-config + gcc + python3-dev build libvirt-python.
-# chromium renders the HTML report headless in tests/test_html_report.py.
+# chromium renders the HTML report headless in tests/test_html_report.py; gnutls-bin (certtool)
+# makes the TLS lab's CA and host certificates.
 PACKAGES="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 libvirt-dev pkg-config
-          gcc python3-dev iproute2 util-linux chromium"
+          gcc python3-dev iproute2 util-linux gnutls-bin chromium"
 missing=""
 for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"

@@ -1,6 +1,7 @@
 """The lab for the real-libvirt tests: started once per session, always torn down.
 
-Three libvirtd hosts in network namespaces (lab/lab.sh), control over their unix sockets. Missing
+Three libvirtd hosts in network namespaces (lab/lab.sh), control over their unix sockets;
+`tls_lab` is the same with TLS only (tests/lab/test_lab_tls.py). Missing
 packages are a FAILURE, not a skip: the README's test command (scripts/install-test-deps.sh)
 installs them. Teardown runs `lab.sh down` whatever happened, and then checks that no daemon,
 no QEMU and no namespace of the lab is left.
@@ -12,6 +13,7 @@ import atexit
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,13 +30,13 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    missing = missing_prerequisites()
+@contextmanager
+def running_lab(root: Path, prefix: str, tls: bool = False) -> Iterator[Lab]:
+    """A lab up for the `with` block, then down whatever happened, with nothing of it left."""
+    missing = missing_prerequisites(tls)
     if missing:
         pytest.fail(f"the libvirt lab needs {', '.join(missing)}: run `bash scripts/install-test-deps.sh` as root")
-    # A prefix of our own: another test run on this machine has its own namespaces and daemons.
-    started = Lab(tmp_path_factory.mktemp("lab"), f"rb{os.getpid()}")
+    started = Lab(root, prefix, tls=tls)
     atexit.register(started.down)  # if the session dies before the finalizer (lab.sh down is idempotent)
     try:
         started.up()
@@ -48,6 +50,21 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         leftovers = sorted(p for p in pids if _alive(p))
         assert not leftovers, f"lab processes still running after lab.sh down: {leftovers}"
         assert not started.namespaces(), f"lab namespaces left: {started.namespaces()}"
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    # A prefix of our own: another test run on this machine has its own namespaces and daemons.
+    with running_lab(tmp_path_factory.mktemp("lab"), f"rb{os.getpid()}") as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def tls_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The TLS variant (lab.sh with TLS=1), up only for the module that asks for it; its own
+    prefix, so it never meets the tcp lab's namespaces, cgroups or daemons."""
+    with running_lab(tmp_path_factory.mktemp("tlslab"), f"rt{os.getpid()}", tls=True) as started:
+        yield started
 
 
 @pytest.fixture
