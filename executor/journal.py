@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError, RebalanceError
+from planner.reading import load_json
 from planner.safe_files import open_private
 
 
@@ -173,7 +174,9 @@ def read_journal(path: Path) -> tuple[JournalEntry, ...]:
         if not line.strip():
             continue
         try:
-            entries.append(_parse_entry(json.loads(line)))
+            entries.append(_parse_entry(load_json(line, str(path))))
+        except InputError as error:  # malformed JSON, a duplicate key, too deep: the reading layer's words
+            raise InputError(f"line {number}", f"unreadable journal entry: {_short(error.message)}", str(path)) from None
         except (ValueError, KeyError, TypeError) as error:
             raise InputError(f"line {number}", f"unreadable journal entry: {_short(str(error))}", str(path)) from None
     return tuple(entries)

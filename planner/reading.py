@@ -78,7 +78,7 @@ def read_document(path: str | Path) -> Any:
     if not text.strip():
         raise InputError("", "the file is empty", source)
     if source.endswith(".json"):
-        return _load_json(text, source)
+        return load_json(text, source)
     return _load_yaml(text, source)
 
 
@@ -108,7 +108,7 @@ def _no_block_opener(name: str, flags: int) -> int:
     return os.open(name, flags | os.O_NONBLOCK)
 
 
-def _load_json(text: str, source: str) -> Any:
+def load_json(text: str, source: str) -> Any:
     try:
         document = json.loads(text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
     except json.JSONDecodeError as error:

@@ -230,7 +230,7 @@ def _check_remote(parsed: LibvirtUri, uri: str, field: str) -> None:
 
 def _check_path(parsed: LibvirtUri, uri: str, field: str) -> None:
     if parsed.path != SYSTEM_PATH:
-        raise _refusal(field, uri, f"path must be {SYSTEM_PATH} (the system daemon), got {parsed.path or 'none'!r}")
+        raise _refusal(field, uri, f"path must be {SYSTEM_PATH} (the system daemon), got {_shown(parsed.path or 'none')}")
 
 
 def _check_qemu_migration(parsed: LibvirtUri, uri: str, field: str) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from planner.checks import quote
+from planner.reading import read_document
 from planner.safe_files import write_private
 from planner.errors import InputError
 from planner.plan import Plan
@@ -48,12 +50,12 @@ def write_context(context: PlanContext, path: str | Path) -> None:
 
 
 def read_context(path: str | Path) -> PlanContext:
+    raw: Any = read_document(path)  # the one reading layer: size, UTF-8, nesting, duplicate keys
     try:
-        raw: Any = json.loads(Path(path).read_text(encoding="utf-8"))
         return PlanContext(dict(raw["held"]), {k: tuple(v) for k, v in raw["host_groups"].items()},
                            raw["max_moves"], raw["max_moved_mib"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise InputError("", f"unreadable plan context: {error}", str(path)) from None
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise InputError("", f"unreadable plan context: {quote(str(error))}", str(path)) from None
 
 
 def _pct(permille: int) -> str:

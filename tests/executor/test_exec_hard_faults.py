@@ -25,6 +25,7 @@ from executor.report import EventKind, RunEvent, StepStatus
 from executor.runner import ApplyOptions, apply_plan
 from executor.simulated import SimulatedBackend
 from executor.steps import StepKind
+from planner.errors import InputError
 from planner.model import Cluster
 from planner.plan_io import write_plan
 from tests.executor.builders import host, make_plan, vm
@@ -235,3 +236,15 @@ def test_a_stop_is_obeyed_while_a_precheck_waits_on_a_host_that_does_not_answer(
 
     assert time.monotonic() - began < 3
     assert report.interrupted and StepStatus.NOT_STARTED in statuses(report.records).values()
+
+
+@pytest.mark.parametrize("line", ['{"event": "run-started", "run": "one"}', "[]",
+                                  '{"event": "run-started", "run": 1, "run": 2}', "[" * 5000 + "]" * 5000,
+                                  '{"event": "nope", "run": 1}'])
+def test_a_hostile_journal_line_is_one_error_naming_the_line(tmp_path: Path, line: str) -> None:
+    journal = journal_path(tmp_path / "plan.json")
+    journal.write_text(f"{line}\n", encoding="utf-8")
+    os.chmod(journal, 0o600)
+    with pytest.raises(InputError, match="line 1: unreadable journal entry") as raised:
+        read_journal(journal)
+    assert len(str(raised.value)) < 300 and "\n" not in str(raised.value)
