@@ -18,12 +18,15 @@ import click
 from executor.config import ExecutorConfig, load_config
 from executor.faults import load_faults
 from executor.hypervisor import Hypervisor
+from executor.journal import journal_path
 from executor.preview import clock, preview_plan, render_schedule
 from executor.report import ApplyReport, EventKind, RunEvent, StepStatus
 from executor.runner import ApplyOptions, apply_plan
 from executor.simulated import DEFAULT_BANDWIDTH_MIB_S, SimulatedBackend
 from planner.plan import Plan
 from planner.plan_io import load_plan
+from rebalance import option_types as types
+from rebalance.output_paths import check_writable
 from rebalance.trusted_cluster import DEFAULT_INVENTORY, TrustedCluster, trusted_cluster
 
 EXIT_FAILED = 1
@@ -32,8 +35,9 @@ EXIT_FAILED = 1
 @click.command()
 @click.argument("plan_file")
 @click.option("--dry-run", is_flag=True, help="Print the ordered schedule with estimated durations; migrate nothing.")
-@click.option("--max-parallel", type=click.IntRange(min=1), help="Migrations at once over the cluster (default 2).")
-@click.option("--per-host", type=click.IntRange(min=1),
+@click.option("--max-parallel", type=types.PARALLEL_MIGRATIONS,
+              help="Migrations at once over the cluster (default 2).")
+@click.option("--per-host", type=types.PER_HOST_MIGRATIONS,
               help="Migrations at once into, and out of, each host (default 1 each).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--stop-on-error", is_flag=True, help="Start nothing new after the first failure.")
@@ -48,9 +52,9 @@ EXIT_FAILED = 1
               help="Testing: run on the simulated backend, whose live state is the plan's snapshot.")
 @click.option("--faults", "faults_path", metavar="FILE", hidden=True,
               help="Testing: faults for the simulated backend (YAML).")
-@click.option("--sim-bandwidth", type=click.FloatRange(min=0.001), default=DEFAULT_BANDWIDTH_MIB_S, hidden=True,
+@click.option("--sim-bandwidth", type=types.SIM_BANDWIDTH_MIB_S, default=DEFAULT_BANDWIDTH_MIB_S, hidden=True,
               help="Simulated migration bandwidth in MiB/s (also for --dry-run estimates).")
-@click.option("--sim-time-scale", type=click.FloatRange(min=0), default=0.0, hidden=True,
+@click.option("--sim-time-scale", type=types.SIM_TIME_SCALE, default=0.0, hidden=True,
               help="Real seconds per simulated second (0: instant).")
 def apply(plan_file: str, dry_run: bool, max_parallel: int | None, per_host: int | None, yes: bool,
           stop_on_error: bool, config_path: str | None, force: bool, inventory_path: str, backend: str,
@@ -72,6 +76,8 @@ def apply(plan_file: str, dry_run: bool, max_parallel: int | None, per_host: int
     unknown, 2 bad input, a plan that disagrees with the inventory, or a stale plan (use --force).
     """
     plan = load_plan(plan_file)
+    if not dry_run:
+        _check_journal_writable(plan_file)
     config = load_config(config_path).with_limits(max_parallel, per_host)
     trusted = None if dry_run or backend == "simulated" else trusted_cluster(plan, plan_file, inventory_path, config)
     preview = preview_plan(plan, config.limits, SimulatedBackend(plan.cluster, sim_bandwidth).estimate_s)
@@ -101,13 +107,19 @@ def apply(plan_file: str, dry_run: bool, max_parallel: int | None, per_host: int
         click.get_current_context().exit(EXIT_FAILED)
 
 
+def _check_journal_writable(plan_file: str) -> None:
+    """The journal lives beside the plan (PLAN_FILE's journal): a plan in a read-only directory
+    could run no step safely."""
+    check_writable("PLAN_FILE", journal_path(plan_file))
+
+
 def _backend(plan: Plan, trusted: TrustedCluster | None, kind: str, faults_path: str | None, bandwidth: float,
              time_scale: float, config: ExecutorConfig) -> Hypervisor:
     if kind == "simulated":
         faults = load_faults(faults_path) if faults_path else ()
         return SimulatedBackend(plan.cluster, bandwidth, time_scale, faults)
     if faults_path:
-        raise click.UsageError("--faults needs --backend simulated")
+        raise click.BadParameter("needs --backend simulated", param_hint="'--faults'")
     assert trusted is not None  # the libvirt backend only ever runs on the trusted cluster
     return trusted.backend(config)
 

@@ -35,6 +35,9 @@ class RebalanceGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.BadParameter as error:  # an option out of range: one line, not the usage text
+            click.echo(f"error: {error.format_message()}", err=True)
+            ctx.exit(EXIT_BAD_INPUT)
         except (InputError, StalePlanError) as error:
             click.echo(f"error: {error}", err=True)
             ctx.exit(EXIT_BAD_INPUT)

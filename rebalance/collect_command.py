@@ -12,6 +12,8 @@ from planner.inputs import PlanningInput
 from planner.inventory import load_inventory
 from planner.policy import Policy
 from planner.scenario import cluster_record, load_policy, write_json
+from rebalance import option_types as types
+from rebalance.output_paths import check_writable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,9 +64,9 @@ def planning_from_inventory(inventory_path: str, policy_path: str | None, skip_u
 @click.option("--inventory", "inventory_path", required=True, metavar="FILE",
               help="Inventory (YAML): the hosts, their libvirt URIs, labels and ratios.")
 @click.option("-o", "--output", metavar="FILE", help="Write the snapshot (JSON) here.")
-@click.option("--interval", type=click.FloatRange(min=0.1), default=DEFAULT_INTERVAL_S, show_default=True,
+@click.option("--interval", type=types.SAMPLE_INTERVAL_S, default=DEFAULT_INTERVAL_S, show_default=True,
               help="Seconds between the two CPU readings the load is computed from.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT_S, show_default=True,
+@click.option("--timeout", type=types.HOST_TIMEOUT_S, default=DEFAULT_TIMEOUT_S, show_default=True,
               help="Seconds each host may take to answer (on top of the interval).")
 @click.option("--skip-unreachable", is_flag=True,
               help="Leave unreachable hosts out of the snapshot (a warning) instead of failing.")
@@ -75,6 +77,7 @@ def collect_command(inventory_path: str, output: str | None, interval: float, ti
     \b
     Exit codes: 0 measured, 1 a host could not be reached, 2 bad inventory.
     """
+    check_writable("--output", output)
     collection = measure(inventory_path, skip_unreachable, interval, timeout)
     click.echo(summary_table(collection).to_string(index=False))
     if output:

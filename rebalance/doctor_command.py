@@ -7,6 +7,7 @@ import click
 from planner.collector import close, connect
 from planner.doctor import Check, Status, diagnose, failed
 from planner.inventory import load_inventory
+from rebalance import option_types as types
 
 EXIT_FAILED = 1
 _MARK = {Status.PASS: "pass", Status.WARN: "WARN", Status.FAIL: "FAIL"}
@@ -19,7 +20,7 @@ def render_check(check: Check) -> str:
 
 @click.command()
 @click.option("--inventory", "inventory_path", required=True, metavar="FILE", help="Inventory (YAML).")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+@click.option("--timeout", type=types.HOST_TIMEOUT_S, default=10.0, show_default=True,
               help="Seconds each host may take to accept a connection.")
 def doctor(inventory_path: str, timeout: float) -> None:
     """Check that the hosts can live-migrate to each other: reachable, resolvable, compatible CPUs,

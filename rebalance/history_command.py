@@ -6,12 +6,13 @@ import click
 
 from planner.history import DEFAULT_STATE_DIR, history_path, read_runs, run_to_json
 from planner.text_table import format_table
+from rebalance import option_types as types
 
 
 @click.command(name="history")
 @click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True, envvar="REBALANCE_STATE_DIR",
               help="Where `rebalance run` keeps its history.")
-@click.option("--last", "last", type=click.IntRange(min=1), default=20, show_default=True, help="Show this many runs.")
+@click.option("--last", "last", type=types.RUN_COUNT, default=20, show_default=True, help="Show this many runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON lines.")
 def history(state_dir: str, last: int, as_json: bool) -> None:
     """List past runs: when, goal, outcome, moves done/failed, GiB moved, hosts freed.

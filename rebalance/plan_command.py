@@ -10,7 +10,9 @@ from planner.plan_io import load_plan, plan_to_json, write_plan
 from planner.planning import make_plan
 from planner.plan import Plan
 from planner.policy import Goal
+from rebalance import option_types as types
 from rebalance.collect_command import planning_from_inventory
+from rebalance.output_paths import check_writable
 from rebalance.render import render_plan
 from rebalance.schedule_summary import schedule_summary
 
@@ -27,10 +29,10 @@ GOALS = [g.value for g in Goal]
               help="Policy file (YAML); overrides the scenario's own policy.")
 @click.option("--goal", type=click.Choice(GOALS), help="spread the load, consolidate onto fewer hosts, or drain hosts.")
 @click.option("--drain", multiple=True, metavar="HOST", help="Host to empty (repeatable); implies --goal drain.")
-@click.option("--max-moves", type=click.IntRange(min=0), help="At most this many migrations.")
-@click.option("--time-limit", type=click.FloatRange(min=0.1), help="Seconds the solver may use (default: policy, 10).")
-@click.option("--seed", type=click.IntRange(min=0), help="Random seed; same seed and inputs give the same plan.")
-@click.option("--workers", type=click.IntRange(min=1), help="CP-SAT worker threads (default: policy, 2).")
+@click.option("--max-moves", type=types.MOVE_COUNT, help="At most this many migrations.")
+@click.option("--time-limit", type=types.SOLVER_SECONDS, help="Seconds the solver may use (default: policy, 10).")
+@click.option("--seed", type=types.SEED, help="Random seed; same seed and inputs give the same plan.")
+@click.option("--workers", type=types.SOLVER_WORKERS, help="CP-SAT worker threads (default: policy, 2).")
 @click.option("-o", "--output", metavar="FILE", help="Write the plan to this file (plan.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON instead of tables.")
 def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None, skip_unreachable: bool,
@@ -44,6 +46,7 @@ def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None,
     \b
     Exit codes: 0 plan made (possibly empty), 1 the goal cannot be met, 2 bad input.
     """
+    check_writable("--output", output)
     if inventory_path and (scenario or snapshot):
         raise InputError("--inventory", "give an inventory, a scenario or a snapshot, not several")
     planning = (planning_from_inventory(inventory_path, policy_path, skip_unreachable) if inventory_path
@@ -68,6 +71,7 @@ def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None,
               help="Also write a self-contained HTML report (charts, moves, schedule graph, bounds).")
 def show(plan_file: str, as_json: bool, html_path: str | None) -> None:
     """Print a saved plan: per-host before/after, the moves, bounds and solver figures."""
+    check_writable("--html", html_path)
     saved = load_plan(plan_file)
     if html_path:
         from rebalance.html_report import write_html  # noqa: PLC0415 — only `show --html` needs it

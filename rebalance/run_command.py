@@ -44,10 +44,12 @@ from planner.collector import collect
 from planner.inventory import load_inventory
 from planner.scenario import cluster_record, load_policy, write_json
 from planner.why_not import context_of, context_path, write_context
+from rebalance import option_types as types
 from rebalance.collect_command import DEFAULT_INTERVAL_S, DEFAULT_TIMEOUT_S
 from rebalance.disruption_budget import Budget, plan_within_budget
 from rebalance.freed_hosts import emptied_hosts, run_hook
 from rebalance.html_report import write_html
+from rebalance.output_paths import check_writable
 from rebalance.metrics_file import RunMetrics, write_metrics
 from rebalance.run_clock import RunClock, parse_now
 from rebalance.run_log import RunLog
@@ -99,11 +101,11 @@ class Settings:
 @click.option("--window", "window_text", metavar="HH:MM-HH:MM",
               help="Local hours in which migrations may start (may cross midnight); at its end the run stops "
                    "dispatching, and the next run goes on.")
-@click.option("--max-moves", type=click.IntRange(min=0), help="Disruption budget: at most this many migrations.")
-@click.option("--max-moved-gib", type=click.FloatRange(min=0), help="Disruption budget: at most this much memory moved.")
-@click.option("--max-share", type=click.FloatRange(min=0, max=100), metavar="PERCENT",
+@click.option("--max-moves", type=types.MOVE_COUNT, help="Disruption budget: at most this many migrations.")
+@click.option("--max-moved-gib", type=types.MOVED_GIB, help="Disruption budget: at most this much memory moved.")
+@click.option("--max-share", type=types.PERCENT, metavar="PERCENT",
               help="Disruption budget: at most this share of the cluster's VMs, and of each host group's, moves.")
-@click.option("--cooldown-hours", type=click.FloatRange(min=0), default=DEFAULT_COOLDOWN_HOURS, show_default=True,
+@click.option("--cooldown-hours", type=types.COOLDOWN_HOURS, default=DEFAULT_COOLDOWN_HOURS, show_default=True,
               help="A VM moved this recently is not moved again unless a drain or a hard rule needs it.")
 @click.option("--on-freed", metavar="'CMD {host}'",
               help="Shell command run for each host the run emptied, once every move off it is verified.")
@@ -112,12 +114,12 @@ class Settings:
 @click.option("--metrics-file", metavar="PATH", help="Write Prometheus metrics of the run here (node_exporter textfile).")
 @click.option("--html", metavar="FILE", help="Also write the run's HTML report here.")
 @click.option("--config", "config_path", metavar="FILE", help="Executor settings (YAML), as for apply.")
-@click.option("--max-parallel", type=click.IntRange(min=1), help="Migrations at once over the cluster.")
-@click.option("--per-host", type=click.IntRange(min=1), help="Migrations at once into, and out of, each host.")
+@click.option("--max-parallel", type=types.PARALLEL_MIGRATIONS, help="Migrations at once over the cluster.")
+@click.option("--per-host", type=types.PER_HOST_MIGRATIONS, help="Migrations at once into, and out of, each host.")
 @click.option("--skip-unreachable", is_flag=True, help="Plan without the hosts that do not answer.")
-@click.option("--time-limit", type=click.FloatRange(min=0.1), help="Seconds the solver may use.")
-@click.option("--workers", type=click.IntRange(min=1), help="CP-SAT worker threads.")
-@click.option("--seed", type=click.IntRange(min=0), help="Solver seed.")
+@click.option("--time-limit", type=types.SOLVER_SECONDS, help="Seconds the solver may use.")
+@click.option("--workers", type=types.SOLVER_WORKERS, help="CP-SAT worker threads.")
+@click.option("--seed", type=types.SEED, help="Solver seed.")
 @click.option("--dry-run", is_flag=True, help="Plan and write the report, migrate nothing, record nothing.")
 @click.option("--quiet", "-q", is_flag=True, help="Log only warnings and errors.")
 @click.option("--yes", "-y", is_flag=True, help="Accepted for symmetry with apply: run never asks.")
@@ -127,8 +129,8 @@ class Settings:
 @click.option("--now", "now_text", metavar="TIME", hidden=True, help="Testing: pretend the run starts at TIME.")
 @click.option("--backend", type=click.Choice(["libvirt", "simulated"]), default="libvirt", hidden=True)
 @click.option("--faults", "faults_path", metavar="FILE", hidden=True)
-@click.option("--sim-bandwidth", type=click.FloatRange(min=0.001), default=DEFAULT_BANDWIDTH_MIB_S, hidden=True)
-@click.option("--sim-time-scale", type=click.FloatRange(min=0), default=0.0, hidden=True)
+@click.option("--sim-bandwidth", type=types.SIM_BANDWIDTH_MIB_S, default=DEFAULT_BANDWIDTH_MIB_S, hidden=True)
+@click.option("--sim-time-scale", type=types.SIM_TIME_SCALE, default=0.0, hidden=True)
 def run(inventory_path: str | None, policy_path: str | None, goal: str | None, drain: tuple[str, ...],
         window_text: str | None, max_moves: int | None, max_moved_gib: float | None, max_share: float | None,
         cooldown_hours: float, on_freed: str | None, state_dir: str, metrics_file: str | None, html: str | None,
@@ -147,6 +149,9 @@ def run(inventory_path: str | None, policy_path: str | None, goal: str | None, d
     1 something failed, 2 bad configuration, 3 another run holds the lock.
     """
     log = RunLog(quiet=quiet)
+    check_writable("--state-dir", state_dir, directory=True)
+    check_writable("--metrics-file", metrics_file)
+    check_writable("--html", html)
     try:
         clock = RunClock(parse_now(now_text) if now_text else None, simulated=backend == "simulated")
         log.clock = clock
