@@ -19,6 +19,7 @@
         state: disabled
         exec: ssh root@node2                      # how doctor runs a command on the host (optional)
         reserve_inactive_memory: false            # shut-off domains hold no memory here (default true)
+        allow_insecure_tcp: true                  # apply/run may control it over plain qemu+tcp (default false)
 
 Host names are checked before they go into a URI, so a name can never rewrite one. The control
 URI (`uri`) and the migration URI differ when the tool reaches a host over another path than its
@@ -52,10 +53,11 @@ DEFAULT_MIGRATION_URI = "qemu+tcp://%s/system"  # Nova's classic live_migration_
 DEFAULT_INSTANCES_PATH = "/var/lib/nova/instances"
 
 SHARED_FIELDS = ("uri", "live_migration_uri", "cpu_allocation_ratio", "ram_allocation_ratio",
-                 "reserved_memory_mib", "instances_path", "labels", "reserve_inactive_memory", "unix_socket_dirs")
+                 "reserved_memory_mib", "instances_path", "labels", "reserve_inactive_memory", "unix_socket_dirs",
+                 "allow_insecure_tcp")
 HOST_FIELDS = ("name", "uri", "migration_uri", "cpu_allocation_ratio", "ram_allocation_ratio",
                "reserved_memory_mib", "instances_path", "labels", "state", "cpus", "memory_mib", "exec",
-               "reserve_inactive_memory", "unix_socket_dirs")
+               "reserve_inactive_memory", "unix_socket_dirs", "allow_insecure_tcp")
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class InventoryHost:
     # Shut-off domains keep their memory reserved on their host (as Nova does): starting one
     # again must not find its room taken by a VM the plan moved in meanwhile.
     reserve_inactive_memory: bool = True
+    allow_insecure_tcp: bool = False  # the operator accepts an unauthenticated qemu+tcp control connection
     unix_socket_dirs: tuple[str, ...] = DEFAULT_SOCKET_DIRS  # where a qemu+unix control URI may point
 
 
@@ -147,6 +150,7 @@ def _parse_host(raw: Any, defaults: Mapping[str, Any]) -> InventoryHost:
         memory_mib=_optional_size(values.get("memory_mib"), "memory_mib"),
         exec_prefix=_exec(values.get("exec")),
         reserve_inactive_memory=_bool(values.get("reserve_inactive_memory", True), "reserve_inactive_memory"),
+        allow_insecure_tcp=_bool(values.get("allow_insecure_tcp", False), "allow_insecure_tcp"),
         unix_socket_dirs=socket_dirs,
     )
 

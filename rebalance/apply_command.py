@@ -44,6 +44,8 @@ EXIT_FAILED = 1
 @click.option("--config", "config_path", metavar="FILE",
               help="Executor settings (YAML): live_migration_* knobs and limits.")
 @click.option("--force", is_flag=True, help="Apply an expired plan, or one the cluster drifted from.")
+@click.option("--allow-insecure", is_flag=True,
+              help="Accept plain qemu+tcp control connections (unauthenticated, unencrypted); refused otherwise.")
 @click.option("--inventory", "inventory_path", metavar="FILE", default=DEFAULT_INVENTORY, show_default=True,
               envvar="REBALANCE_INVENTORY",
               help="The trusted inventory: hosts, URIs, states and capacities come from here and the live "
@@ -57,8 +59,8 @@ EXIT_FAILED = 1
 @click.option("--sim-time-scale", type=types.SIM_TIME_SCALE, default=0.0, hidden=True,
               help="Real seconds per simulated second (0: instant).")
 def apply(plan_file: str, dry_run: bool, max_parallel: int | None, per_host: int | None, yes: bool,
-          stop_on_error: bool, config_path: str | None, force: bool, inventory_path: str, backend: str,
-          faults_path: str | None, sim_bandwidth: float, sim_time_scale: float) -> None:
+          stop_on_error: bool, config_path: str | None, force: bool, allow_insecure: bool, inventory_path: str,
+          backend: str, faults_path: str | None, sim_bandwidth: float, sim_time_scale: float) -> None:
     """Run the migrations of PLAN_FILE so that no host is ever over capacity.
 
     Moves wait for the moves that free their room; cycles go through a parking host. Progress is
@@ -79,7 +81,8 @@ def apply(plan_file: str, dry_run: bool, max_parallel: int | None, per_host: int
     if not dry_run:
         _check_journal_writable(plan_file)
     config = load_config(config_path).with_limits(max_parallel, per_host)
-    trusted = None if dry_run or backend == "simulated" else trusted_cluster(plan, plan_file, inventory_path, config)
+    trusted = None if dry_run or backend == "simulated" else trusted_cluster(plan, plan_file, inventory_path, config,
+                                                                                      allow_insecure)
     preview = preview_plan(plan, config.limits, SimulatedBackend(plan.cluster, sim_bandwidth).estimate_s)
     if dry_run:
         click.echo(render_schedule(preview))

@@ -41,6 +41,7 @@ from planner.plan_io import write_plan
 from planner.planning import make_plan
 from planner.policy import Goal, Policy
 from planner.collector import collect
+from planner.insecure_control import refuse_insecure_control
 from planner.inventory import load_inventory
 from planner.scenario import cluster_record, load_policy, write_json
 from planner.why_not import context_of, context_path, write_context
@@ -67,6 +68,7 @@ class Source:
     snapshot: str | None
     policy: str | None
     skip_unreachable: bool
+    allow_insecure: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ class Settings:
 @click.option("--max-parallel", type=types.PARALLEL_MIGRATIONS, help="Migrations at once over the cluster.")
 @click.option("--per-host", type=types.PER_HOST_MIGRATIONS, help="Migrations at once into, and out of, each host.")
 @click.option("--skip-unreachable", is_flag=True, help="Plan without the hosts that do not answer.")
+@click.option("--allow-insecure", is_flag=True,
+              help="Accept plain qemu+tcp control connections (unauthenticated, unencrypted); refused otherwise.")
 @click.option("--time-limit", type=types.SOLVER_SECONDS, help="Seconds the solver may use.")
 @click.option("--workers", type=types.SOLVER_WORKERS, help="CP-SAT worker threads.")
 @click.option("--seed", type=types.SEED, help="Solver seed.")
@@ -135,6 +139,7 @@ def run(inventory_path: str | None, policy_path: str | None, goal: str | None, d
         window_text: str | None, max_moves: int | None, max_moved_gib: float | None, max_share: float | None,
         cooldown_hours: float, on_freed: str | None, state_dir: str, metrics_file: str | None, html: str | None,
         config_path: str | None, max_parallel: int | None, per_host: int | None, skip_unreachable: bool,
+        allow_insecure: bool,
         time_limit: float | None, workers: int | None, seed: int | None, dry_run: bool, quiet: bool, yes: bool,
         scenario: str | None, snapshot: str | None, now_text: str | None, backend: str, faults_path: str | None,
         sim_bandwidth: float, sim_time_scale: float) -> None:
@@ -155,7 +160,7 @@ def run(inventory_path: str | None, policy_path: str | None, goal: str | None, d
     try:
         clock = RunClock(parse_now(now_text) if now_text else None, simulated=backend == "simulated")
         log.clock = clock
-        source = Source(inventory_path, scenario, snapshot, policy_path, skip_unreachable)
+        source = Source(inventory_path, scenario, snapshot, policy_path, skip_unreachable, allow_insecure)
         settings = Settings(
             goal=Goal(goal) if goal else None, drain=drain,
             window=parse_window(window_text) if window_text else None,
@@ -193,7 +198,9 @@ def _cluster_hosts(source: Source) -> tuple[str, ...]:
     """The hosts a run may touch, known before anything is measured: every host of the inventory
     (or of the scenario or snapshot when testing), so `run` and `apply` exclude each other."""
     if source.inventory:
-        return tuple(h.name for h in load_inventory(source.inventory).hosts)
+        inventory = load_inventory(source.inventory)
+        refuse_insecure_control(inventory, source.allow_insecure)  # before the lock, the collection, anything
+        return tuple(h.name for h in inventory.hosts)
     if source.scenario or source.snapshot:
         return tuple(h.name for h in load_planning_input(source.scenario, source.snapshot, source.policy).cluster.hosts)
     return ()

@@ -17,6 +17,7 @@ from executor.libvirt_driver import LibvirtBackend
 from executor.trust import check_plan_against_inventory, check_plan_capacities
 from planner.collector import collect
 from planner.errors import InputError
+from planner.insecure_control import refuse_insecure_control
 from planner.inventory import Inventory, load_inventory
 from planner.model import Host
 from planner.plan import Plan
@@ -39,10 +40,12 @@ class TrustedCluster:
         return LibvirtBackend(self.hosts, config, reserve_inactive=reserve)
 
 
-def trusted_cluster(plan: Plan, plan_file: str, inventory_path: str, config: ExecutorConfig) -> TrustedCluster:
+def trusted_cluster(plan: Plan, plan_file: str, inventory_path: str, config: ExecutorConfig,
+                    allow_insecure: bool = False) -> TrustedCluster:
     """Refuse (InputError naming the plan file and field, exit 2) a plan the inventory or the live
     hosts contradict."""
     inventory = _load(inventory_path)
+    refuse_insecure_control(inventory, allow_insecure)
     try:
         warnings = [*inventory.warnings, *check_plan_against_inventory(plan, inventory)]  # before any connection
         collection = collect(inventory, interval_s=0.0, timeout_s=config.call_timeout_s, skip_unreachable=True)
