@@ -3,62 +3,41 @@
 Each check says pass, warn or fail, what it saw, and how to fix it. Connections come from
 planner.collector (the only planner module that imports libvirt); commands on a host run through
 the inventory's `exec` prefix (e.g. `ssh root@node1`), and checks that need one say so when it is
-missing instead of guessing.
+missing instead of guessing. Authentication, certificates and ports are probed on the hosts
+themselves (planner.doctor_probes), never inferred from a URI's scheme.
 """
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 import re
 import shlex
-import subprocess
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from itertools import permutations
 from typing import Any
 from urllib.parse import urlsplit
 
-from planner.inventory import Inventory, InventoryHost
+from planner.doctor_checks import (
+    Check,
+    CommandResult,
+    Runner,
+    Status,
+    first_line,
+    run_command,
+    unchecked,
+)
+from planner.doctor_probes import transport_probes
+from planner.inventory import Inventory
+
+__all__ = ["Check", "CommandResult", "Runner", "Status", "diagnose", "failed", "host_cpu_xml", "host_of", "run_command",
+           "version_text"]
 
 # virCPUCompareResult (stable ABI)
 CPU_INCOMPATIBLE, CPU_IDENTICAL, CPU_SUPERSET = 0, 1, 2
 PLAIN_TCP_SCHEMES = ("qemu+tcp", "tcp")
-COMMAND_TIMEOUT_S = 20.0
-
-
-class Status(str, enum.Enum):
-    PASS = "pass"
-    WARN = "warn"
-    FAIL = "fail"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: Status
-    detail: str
-    fix: str = ""
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    returncode: int
-    stdout: str
-    stderr: str = ""
-
 
 Connector = Callable[[str], Any]
-Runner = Callable[[Sequence[str]], CommandResult]
-
-
-def run_command(argv: Sequence[str]) -> CommandResult:
-    try:
-        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return CommandResult(127, "", str(error))
-    return CommandResult(done.returncode, done.stdout, done.stderr)
 
 
 def failed(checks: Sequence[Check]) -> bool:
@@ -70,6 +49,7 @@ def diagnose(inventory: Inventory, connect: Connector, run: Runner = run_command
     connections, checks = _reach(inventory, connect)
     checks += [_versions(connections)]
     checks += _uri_security(inventory)
+    checks += transport_probes(inventory, run)
     checks += _hostnames(inventory, connections)
     checks += _name_resolution(inventory, run)
     checks += _cpu_compatibility(inventory, connections)
@@ -90,7 +70,7 @@ def _reach(inventory: Inventory, connect: Connector) -> tuple[dict[str, Any], li
             connections[host.name] = connect(host.uri)
             checks.append(Check(f"reach {host.name}", Status.PASS, f"connected to {host.uri}"))
         except Exception as error:  # noqa: BLE001 — whatever libvirt says is the detail
-            checks.append(Check(f"reach {host.name}", Status.FAIL, f"{host.uri}: {_first_line(error)}",
+            checks.append(Check(f"reach {host.name}", Status.FAIL, f"{host.uri}: {first_line(error)}",
                                 f"start libvirtd on {host.name} (with --listen for tcp/tls), check the URI "
                                 f"and that the port is open from here"))
     return connections, checks
@@ -107,7 +87,7 @@ def _versions(connections: Mapping[str, Any]) -> Check:
         try:
             seen[name] = (version_text(connection.getLibVersion()), version_text(connection.getVersion()))
         except Exception as error:  # noqa: BLE001
-            return Check("versions", Status.WARN, f"{name}: cannot read versions: {_first_line(error)}")
+            return Check("versions", Status.WARN, f"{name}: cannot read versions: {first_line(error)}")
     if not seen:
         return Check("versions", Status.FAIL, "no host reachable", "see the reach checks above")
     listed = ", ".join(f"{n} libvirt {lv} QEMU {qv}" for n, (lv, qv) in seen.items())
@@ -120,16 +100,16 @@ def _versions(connections: Mapping[str, Any]) -> Check:
 # -- security ------------------------------------------------------------------------------------
 
 def _uri_security(inventory: Inventory) -> list[Check]:
+    """Encryption is in the scheme: plain tcp carries control and migration streams in clear.
+    Whether anyone can get in without credentials is probed on the hosts (planner.doctor_probes)."""
     plain = sorted({uri for h in inventory.hosts for uri in (h.uri, h.migration_uri)
                     if urlsplit(uri).scheme in PLAIN_TCP_SCHEMES})
     if not plain:
         return [Check("transport", Status.PASS, "no plain-tcp libvirt URI")]
     return [Check("transport", Status.WARN,
-                  f"PLAIN TCP: {', '.join(plain)}. With the classic guide's auth_tcp = \"none\" anyone who "
-                  f"reaches port 16509 controls the hypervisor, and migration streams cross the network "
-                  f"unencrypted",
-                  "use qemu+tls://%s/system (listen_tls = 1, certificates) or qemu+ssh://root@%s/system, "
-                  "and set auth_tcp = \"sasl\" or listen_tcp = 0")]
+                  f"PLAIN TCP: {', '.join(plain)}: libvirt calls and migration streams (guest memory) cross "
+                  f"the network unencrypted",
+                  "use qemu+tls://HOST/system (listen_tls = 1, certificates) or qemu+ssh://root@HOST/system")]
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -145,7 +125,7 @@ def _hostnames(inventory: Inventory, connections: Mapping[str, Any]) -> list[Che
         try:
             actual = connections[host.name].getHostname()
         except Exception as error:  # noqa: BLE001
-            checks.append(Check(f"hostname {host.name}", Status.WARN, f"cannot read: {_first_line(error)}"))
+            checks.append(Check(f"hostname {host.name}", Status.WARN, f"cannot read: {first_line(error)}"))
             continue
         if actual.split(".")[0] == expected.split(".")[0] or _is_address(expected):
             checks.append(Check(f"hostname {host.name}", Status.PASS, f"libvirt calls it {actual}"))
@@ -163,7 +143,7 @@ def _name_resolution(inventory: Inventory, run: Runner) -> list[Check]:
     checks = []
     for source in inventory.hosts:
         if not source.exec_prefix:
-            checks.append(_unchecked(f"names from {source.name}", source))
+            checks.append(unchecked(f"names from {source.name}", source))
             continue
         missing = []
         for peer in inventory.hosts:
@@ -186,7 +166,7 @@ def _name_resolution(inventory: Inventory, run: Runner) -> list[Check]:
 
 def host_cpu_xml(capabilities_xml: str) -> str:
     """The <cpu> element of <host> in a capabilities document (what compareCPU takes)."""
-    found = re.search(r"<host>.*?(<cpu>.*?</cpu>)", capabilities_xml, re.S)
+    found = re.search(r"<host>.*?(<cpu>.*?</cpu>)", capabilities_xml, re.DOTALL)
     return found.group(1) if found else ""
 
 
@@ -210,7 +190,7 @@ def _compare(source: str, destination: str, cpu_xml: str, connection: Any) -> Ch
     try:
         result = connection.compareCPU(cpu_xml, 0)
     except Exception as error:  # noqa: BLE001
-        return Check(name, Status.WARN, f"compareCPU failed: {_first_line(error)}")
+        return Check(name, Status.WARN, f"compareCPU failed: {first_line(error)}")
     if result == CPU_INCOMPATIBLE:
         return Check(name, Status.FAIL, f"{destination}'s CPU lacks features of {source}'s",
                      "give guests a common CPU model (cpu_mode = custom with the oldest host's model)")
@@ -228,7 +208,7 @@ def _shared_storage(inventory: Inventory, run: Runner) -> list[Check]:
                       "use one shared instances_path on every host")]
     path = paths.pop()
     if not all(h.exec_prefix for h in inventory.hosts):
-        return [_unchecked("shared storage", next(h for h in inventory.hosts if not h.exec_prefix))]
+        return [unchecked("shared storage", next(h for h in inventory.hosts if not h.exec_prefix))]
     writer, *readers = inventory.hosts
     token = f"rebalance-doctor-{uuid.uuid4().hex}"
     marker = f"{path.rstrip('/')}/.{token}"
@@ -249,19 +229,9 @@ def _shared_storage(inventory: Inventory, run: Runner) -> list[Check]:
 
 # -- helpers -------------------------------------------------------------------------------------
 
-def _unchecked(name: str, host: InventoryHost) -> Check:
-    return Check(name, Status.WARN, f"not checked: no `exec` for {host.name} in the inventory",
-                 f"give {host.name} an exec prefix (e.g. exec: ssh root@{host.name}) so doctor can run commands there")
-
-
 def _is_address(name: str) -> bool:
     try:
         ipaddress.ip_address(name)
     except ValueError:
         return False
     return True
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]
