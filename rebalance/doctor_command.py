@@ -24,7 +24,9 @@ def render_check(check: Check) -> str:
               help="Seconds each host may take to accept a connection.")
 def doctor(inventory_path: str, timeout: float) -> None:
     """Check that the hosts can live-migrate to each other: reachable, resolvable, compatible CPUs,
-    one shared instances path, and no unauthenticated plain-tcp URIs.
+    one shared instances path, nothing that accepts an unauthenticated tcp connection (probed on
+    each host through its exec), valid TLS certificates, and peers' migration ports reachable;
+    what cannot be probed is "not checked".
 
     \b
     Exit codes: 0 no check failed (warnings allowed), 1 a check failed, 2 bad inventory.
