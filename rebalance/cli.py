@@ -35,8 +35,9 @@ class RebalanceGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except click.BadParameter as error:  # an option out of range: one line, not the usage text
-            click.echo(f"error: {error.format_message()}", err=True)
+        except click.UsageError as error:  # a bad, missing or unknown option: one line, not the usage text
+            hint = f" (see rebalance {ctx.invoked_subcommand} --help)" if ctx.invoked_subcommand else ""
+            click.echo(f"error: {error.format_message()}{hint}", err=True)
             ctx.exit(EXIT_BAD_INPUT)
         except (InputError, StalePlanError) as error:
             click.echo(f"error: {error}", err=True)

@@ -215,3 +215,12 @@ def test_a_read_only_directory_is_refused(tmp_path: Path) -> None:
     read_only.mkdir(mode=0o500)
     assert output_problem(read_only / "metrics.prom") == f"directory {read_only} is not writable"
     assert output_problem(read_only / "state", directory=True) is not None
+
+
+@pytest.mark.parametrize("arguments", [["plan", "--bogus"], ["bogus"], ["apply"], ["run", "--goal", "sideways"],
+                                       ["history", "--last"]])
+def test_every_usage_error_is_one_line_and_exit_2(arguments: list[str]) -> None:
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
