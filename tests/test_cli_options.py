@@ -8,7 +8,6 @@ on something else (a message not naming the option): either way the test fails.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -207,14 +206,6 @@ def test_run_with_an_unusable_lock_directory_is_exit_2_and_migrates_nothing(tmp_
     assert_refused(result, "lock_dir")
     assert load_cluster(snapshot).placement == before
     assert not history_path(tmp_path / "state").exists()
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a 0500 directory")
-def test_a_read_only_directory_is_refused(tmp_path: Path) -> None:
-    read_only = tmp_path / "ro"
-    read_only.mkdir(mode=0o500)
-    assert output_problem(read_only / "metrics.prom") == f"directory {read_only} is not writable"
-    assert output_problem(read_only / "state", directory=True) is not None
 
 
 @pytest.mark.parametrize("arguments", [["plan", "--bogus"], ["bogus"], ["apply"], ["run", "--goal", "sideways"],
