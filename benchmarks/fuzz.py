@@ -1,6 +1,7 @@
 """Hostile input through the CLI: mutated scenarios, plans, policies, executor settings, journals and
 histories, each run in-process the way an operator runs the command, and judged only by what an
-operator sees: the exit code (0, 1 or 2), no traceback, no hang, a short message.
+operator sees: the exit code (0, 1 or 2), no traceback, no hang, a short message (one line for
+bad input).
 
     python -m benchmarks.fuzz --examples 2000 --out benchmarks/results
 
@@ -55,10 +56,12 @@ class Case:
     traceback: str  # "" when the command ended the way the CLI means to end
     seconds: float
     stderr_chars: int
+    stderr_lines: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.traceback and self.exit_code in (0, 1, 2) and self.stderr_chars <= MAX_STDERR_CHARS
+        one_line = self.exit_code != 2 or self.stderr_lines == 1  # bad input: one line naming file and field
+        return not self.traceback and self.exit_code in (0, 1, 2) and self.stderr_chars <= MAX_STDERR_CHARS and one_line
 
 
 # -- mutations -----------------------------------------------------------------------------------
@@ -180,24 +183,24 @@ def _alarm(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def invoke(arguments: list[str]) -> tuple[int, str, float, int]:
-    """(exit code, traceback or "", seconds, stderr characters) of one in-process CLI run."""
+def invoke(arguments: list[str]) -> tuple[int, str, float, int, int]:
+    """(exit code, traceback or "", seconds, stderr characters, stderr lines) of one in-process CLI run."""
     began = time.monotonic()
     try:
         with _alarm(HANG_S):
             result = CliRunner().invoke(cli, arguments, catch_exceptions=True)
     except TimeoutError as error:
-        return -1, f"hang: {error}", time.monotonic() - began, 0
+        return -1, f"hang: {error}", time.monotonic() - began, 0, 0
     seconds = time.monotonic() - began
     problem = ""
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         problem = f"{type(result.exception).__name__}: {str(result.exception)[:200]}"
-    return result.exit_code, problem, seconds, len(result.stderr)
+    return result.exit_code, problem, seconds, len(result.stderr), len(result.stderr.strip().splitlines())
 
 
 def _plan_file(scenario: Path, directory: Path) -> Path:
     plan = directory / f"{scenario.stem}.plan.json"
-    exit_code, problem, _, _ = invoke(["plan", "--scenario", str(scenario), *PLAN_OPTIONS, "-o", str(plan)])
+    exit_code, problem, *_ = invoke(["plan", "--scenario", str(scenario), *PLAN_OPTIONS, "-o", str(plan)])
     if exit_code != 0 or problem:
         raise RuntimeError(f"cannot make a plan from {scenario.name}: exit {exit_code} {problem}")
     return plan
@@ -279,8 +282,8 @@ def run_case(target: Target, rng: random.Random, directory: Path) -> Case:
     else:
         data, description = mutate_text(target.original, rng)
         mutated.write_bytes(data)
-    exit_code, problem, seconds, stderr_chars = invoke(target.command(mutated, work))
-    return Case(target.name, description, exit_code, problem, round(seconds, 3), stderr_chars)
+    exit_code, problem, seconds, stderr_chars, stderr_lines = invoke(target.command(mutated, work))
+    return Case(target.name, description, exit_code, problem, round(seconds, 3), stderr_chars, stderr_lines)
 
 
 def _dump(document: Any, suffix: str) -> bytes:
@@ -302,17 +305,21 @@ def write_results(cases: list[Case], out: Path, command: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with (out / "fuzz.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["target", "mutation", "exit_code", "traceback", "seconds", "stderr_chars"])
+        writer.writerow(["target", "mutation", "exit_code", "traceback", "seconds", "stderr_chars",
+                         "stderr_lines"])
         for case in cases:
             writer.writerow([case.target, case.mutation, case.exit_code, case.traceback, case.seconds,
-                             case.stderr_chars])
+                             case.stderr_chars, case.stderr_lines])
     codes = Counter(c.exit_code for c in cases)
     lines = ["# Fuzzing the CLI with hostile input", "", f"`{command}`", "",
              f"- cases: {len(cases)}",
              "- exit codes: " + ", ".join(f"{code}: {count}" for code, count in sorted(codes.items())),
              f"- tracebacks: {sum(1 for c in cases if c.traceback and not c.traceback.startswith('hang'))}",
              f"- hangs (> {HANG_S:g} s): {sum(1 for c in cases if c.traceback.startswith('hang'))}",
-             f"- messages over {MAX_STDERR_CHARS} characters: {sum(1 for c in cases if c.stderr_chars > MAX_STDERR_CHARS)}",
+             f"- messages over {MAX_STDERR_CHARS} characters: "
+             f"{sum(1 for c in cases if c.stderr_chars > MAX_STDERR_CHARS)}",
+             f"- exit 2 with more than one line on stderr: "
+             f"{sum(1 for c in cases if c.exit_code == 2 and c.stderr_lines > 1)}",
              f"- slowest case: {max((c.seconds for c in cases), default=0):.1f} s", ""]
     bad = [c for c in cases if not c.ok]
     if bad:

@@ -1,7 +1,7 @@
 """Hostile input through the CLI, in CI: hypothesis draws which file to mutate and how (see
 benchmarks/fuzz.py for the mutations and the targets), and every case must end the way an operator
-can rely on: exit 0, 1 or 2, no traceback, no hang (20 s), a short message. The longer campaign is
-`python -m benchmarks.fuzz --examples 2000` (counts in benchmarks/results/fuzz.md)."""
+can rely on: exit 0, 1 or 2, no traceback, no hang (20 s), a short message, one line for exit 2.
+The longer campaign is `python -m benchmarks.fuzz --examples 6000` (benchmarks/results/fuzz.md)."""
 
 from __future__ import annotations
 
