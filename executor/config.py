@@ -132,7 +132,7 @@ def _parse_field(key: str, value: Any) -> Any:
     if key in _NON_NEGATIVE or key in _POSITIVE:
         lowest, highest = (1 if key in _POSITIVE else 0), _INT_MAXIMUM[key]
         if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
-            raise InputError(key, f"must be an integer from {lowest} to {highest}, got {_short(value)}")
+            raise InputError(key, f"must be an integer from {lowest} to {highest}, got {quote(value)}")
         return value
     if key in _BOOLEANS:
         if not isinstance(value, bool):
@@ -143,16 +143,16 @@ def _parse_field(key: str, value: Any) -> Any:
             raise InputError(key, f"must be text, got {quote(value)}")
         if key == "live_migration_uri":
             if "%s" not in value:
-                raise InputError(key, f"must contain %s where the host name goes, got {_short(value)}")
+                raise InputError(key, f"must contain %s where the host name goes, got {quote(value)}")
             check_migration_uri(value.replace("%s", "host"), key)
         if key == "lock_dir" and value and not value.startswith("/"):
-            raise InputError(key, f"must be an absolute directory, got {_short(value)}")
+            raise InputError(key, f"must be an absolute directory, got {quote(value)}")
         return value
     if key in _SECONDS:
         lowest, highest = _SECONDS[key]
         if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
                 or not lowest <= value <= highest):
-            raise InputError(key, f"must be a number of seconds from {lowest:g} to {highest:g}, got {_short(value)}")
+            raise InputError(key, f"must be a number of seconds from {lowest:g} to {highest:g}, got {quote(value)}")
         return float(value)
     if key == "live_migration_timeout_action":
         try:
@@ -161,11 +161,6 @@ def _parse_field(key: str, value: Any) -> Any:
             choices = ", ".join(a.value for a in TimeoutAction)
             raise InputError(key, f"must be one of {choices}, got {quote(value)}") from None
     return _parse_flags(key, value)
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _parse_flags(key: str, value: Any) -> tuple[str, ...]:

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError, RebalanceError
-from planner.reading import load_json
+from planner.checks import quote
+from planner.reading import load_json, one_line
 from planner.safe_files import open_private
 
 
@@ -176,9 +177,10 @@ def read_journal(path: Path) -> tuple[JournalEntry, ...]:
         try:
             entries.append(_parse_entry(load_json(line, str(path))))
         except InputError as error:  # malformed JSON, a duplicate key, too deep: the reading layer's words
-            raise InputError(f"line {number}", f"unreadable journal entry: {_short(error.message)}", str(path)) from None
+            raise InputError(f"line {number}", f"unreadable journal entry: {one_line(error.message)}",
+                             str(path)) from None
         except (ValueError, KeyError, TypeError) as error:
-            raise InputError(f"line {number}", f"unreadable journal entry: {_short(str(error))}", str(path)) from None
+            raise InputError(f"line {number}", f"unreadable journal entry: {one_line(error)}", str(path)) from None
     return tuple(entries)
 
 
@@ -206,7 +208,7 @@ def _parse_entry(raw: Any) -> JournalEntry:
     values["event"] = JournalEvent(values["event"])
     run = values.get("run")
     if isinstance(run, bool) or not isinstance(run, int) or not 0 < run < 2**31:
-        raise ValueError(f"run must be a positive integer, got {_short(repr(run))}")
+        raise ValueError(f"run must be a positive integer, got {quote(run)}")
     for name in _STRING_FIELDS:
         if not isinstance(values.get(name, ""), str):
             raise ValueError(f"{name} must be text")
@@ -218,10 +220,6 @@ def _parse_entry(raw: Any) -> JournalEntry:
     if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not math.isfinite(duration):
         raise ValueError("duration_s must be a finite number")
     return JournalEntry(**values)
-
-
-def _short(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 @dataclass(frozen=True)

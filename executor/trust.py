@@ -19,13 +19,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from planner.checks import quote
 from planner.errors import InputError
 from planner.inventory import Inventory, InventoryHost
 from planner.model import Host, HostState
 from planner.plan import Move, Plan, cluster_fingerprint
 
 FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
-SHOWN_CHARS = 80
 
 
 def check_plan_against_inventory(plan: Plan, inventory: Inventory) -> tuple[str, ...]:
@@ -37,7 +37,7 @@ def check_plan_against_inventory(plan: Plan, inventory: Inventory) -> tuple[str,
         field = f"cluster.hosts[{index}]"
         declared = trusted.get(host.name)
         if declared is None:
-            raise InputError(f"{field}.name", f"host {_shown(host.name)} is not in the inventory "
+            raise InputError(f"{field}.name", f"host {quote(host.name)} is not in the inventory "
                                               f"{inventory.source}: a plan cannot add hosts")
         _check_host(host, declared, field)
     for index, move in enumerate(plan.moves):
@@ -50,7 +50,7 @@ def check_plan_against_inventory(plan: Plan, inventory: Inventory) -> tuple[str,
 def check_fingerprint(plan: Plan) -> None:
     """A well-formed fingerprint that is the hash of the plan's own cluster."""
     if not isinstance(plan.fingerprint, str) or not FINGERPRINT.fullmatch(plan.fingerprint):
-        raise InputError("fingerprint", f"must be sha256: and 64 lower-case hex digits, got {_shown(plan.fingerprint)}")
+        raise InputError("fingerprint", f"must be sha256: and 64 lower-case hex digits, got {quote(plan.fingerprint)}")
     if plan.fingerprint != cluster_fingerprint(plan.cluster):
         raise InputError("fingerprint", "does not match the plan's own cluster: the file was edited or is "
                                         "corrupt; make a new plan")
@@ -90,19 +90,19 @@ def _check_host(host: Host, declared: InventoryHost, field: str) -> None:
     for name, value in expected.items():
         found = getattr(host, name)
         if (dict(found) if name == "labels" else found) != value:
-            raise InputError(f"{field}.{name}", f"{_shown(_plain(found))} differs from the inventory's "
-                                                f"{_shown(_plain(value))} for {host.name}")
+            raise InputError(f"{field}.{name}", f"{quote(_plain(found))} differs from the inventory's "
+                                                f"{quote(_plain(value))} for {host.name}")
 
 
 def _check_move(plan: Plan, move: Move, index: int, trusted: Mapping[str, InventoryHost]) -> None:
     field = f"moves[{index}]"
     vm = plan.cluster.vm_by_name.get(move.vm)
     if vm is None:
-        raise InputError(f"{field}.vm", f"VM {_shown(move.vm)} is not in the plan's cluster")
+        raise InputError(f"{field}.vm", f"VM {quote(move.vm)} is not in the plan's cluster")
     for name in ("source", "destination"):
         host = getattr(move, name)
         if host not in plan.cluster.host_by_name or host not in trusted:
-            raise InputError(f"{field}.{name}", f"host {_shown(host)} is not in both the plan's cluster and the "
+            raise InputError(f"{field}.{name}", f"host {quote(host)} is not in both the plan's cluster and the "
                                                 f"inventory")
     if move.source != vm.host:
         raise InputError(f"{field}.source", f"VM {vm.name} is on {vm.host} in the plan's cluster, not {move.source}")
@@ -114,8 +114,8 @@ def _check_move(plan: Plan, move: Move, index: int, trusted: Mapping[str, Invent
                                                  f"inventory: it takes no new VMs")
     for name in ("uuid", "memory_mib", "vcpus"):
         if getattr(move, name) != getattr(vm, name):
-            raise InputError(f"{field}.{name}", f"{_shown(getattr(move, name))} differs from VM {vm.name}'s "
-                                                f"{_shown(getattr(vm, name))} in the plan's cluster")
+            raise InputError(f"{field}.{name}", f"{quote(getattr(move, name))} differs from VM {vm.name}'s "
+                                                f"{quote(getattr(vm, name))} in the plan's cluster")
 
 
 def _check_moved_once(plan: Plan) -> None:
@@ -128,8 +128,3 @@ def _check_moved_once(plan: Plan) -> None:
 
 def _plain(value: Any) -> Any:
     return getattr(value, "value", value)  # an enum member as the word the files use
-
-
-def _shown(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return repr(text[:SHOWN_CHARS - 3] + "..." if len(text) > SHOWN_CHARS else text)

@@ -117,7 +117,7 @@ def load_json(text: str, source: str) -> Any:
     except RecursionError:
         raise InputError("", f"nested deeper than {MAX_DEPTH} levels", source) from None
     except ValueError as error:  # a duplicate key, NaN, or an integer with thousands of digits
-        raise InputError("", f"malformed JSON: {_one_line(error)}", source) from None
+        raise InputError("", f"malformed JSON: {one_line(error)}", source) from None
     _check_depth(document, source)
     return document
 
@@ -155,11 +155,11 @@ def _load_yaml(text: str, source: str) -> Any:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or "cannot parse"
-        raise InputError("", f"malformed YAML{where}: {_one_line(problem)}", source) from None
+        raise InputError("", f"malformed YAML{where}: {one_line(problem)}", source) from None
     except RecursionError:
         raise InputError("", f"nested deeper than {MAX_DEPTH} levels", source) from None
     except (ValueError, TypeError, OverflowError) as error:  # e.g. a 5,000-digit integer, a bad date
-        raise InputError("", f"malformed YAML: {_one_line(error)}", source) from None
+        raise InputError("", f"malformed YAML: {one_line(error)}", source) from None
 
 
 def _check_events(text: str, source: str) -> None:
@@ -180,7 +180,7 @@ def _check_events(text: str, source: str) -> None:
             elif isinstance(event, _CLOSING):
                 depth -= 1
             elif isinstance(event, yaml.AliasEvent):
-                raise InputError("", f"{_line(event)}YAML aliases (*{_one_line(event.anchor, 40)}) are not accepted: "
+                raise InputError("", f"{_line(event)}YAML aliases (*{one_line(event.anchor, 40)}) are not accepted: "
                                      "write the value out", source)
     finally:
         parser.dispose()
@@ -191,9 +191,9 @@ def _line(event: yaml.Event) -> str:
     return f"line {mark.line + 1}: " if mark is not None else ""
 
 
-def _one_line(error: object, limit: int = 120) -> str:
+def one_line(error: object, limit: int = 120) -> str:
     text = " ".join(str(error)[: limit * 2].split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-__all__ = ["read_document", "MAX_DOCUMENT_BYTES", "MAX_DEPTH", "MAX_YAML_NODES"]
+__all__ = ["read_document", "load_json", "one_line", "MAX_DOCUMENT_BYTES", "MAX_DEPTH", "MAX_YAML_NODES"]

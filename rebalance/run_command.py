@@ -22,7 +22,7 @@ from types import FrameType, MappingProxyType
 
 import click
 
-from executor.config import load_config
+from executor.config import ExecutorConfig, load_config
 from executor.errors import ApplyLockedError
 from executor.faults import load_faults
 from executor.hypervisor import Hypervisor, LiveState
@@ -252,8 +252,8 @@ def _run(source: Source, settings: Settings, clock: RunClock, log: RunLog) -> in
 
 def _apply(plan: Plan, plan_file: Path, source: Source, settings: Settings, clock: RunClock, log: RunLog,
            record: RunRecord) -> int:
-    backend = _backend(plan, settings, clock)
     config = load_config(settings.config_path).with_limits(settings.max_parallel, settings.per_host)
+    backend = _backend(plan, settings, clock, config)
     deadline = None
     if settings.window:
         closes = settings.window.closes_at(clock())
@@ -307,7 +307,7 @@ def _planning_input(source: Source, settings: Settings, log: RunLog) -> Planning
                           seed=settings.seed, workers=settings.workers)
 
 
-def _backend(plan: Plan, settings: Settings, clock: RunClock) -> Hypervisor:
+def _backend(plan: Plan, settings: Settings, clock: RunClock, config: ExecutorConfig) -> Hypervisor:
     if settings.backend == "simulated":
         backend = SimulatedBackend(plan.cluster, settings.sim_bandwidth, settings.sim_time_scale,
                                    load_faults(settings.faults) if settings.faults else ())
@@ -316,7 +316,7 @@ def _backend(plan: Plan, settings: Settings, clock: RunClock) -> Hypervisor:
         return backend
     if settings.faults:
         raise InputError("--faults", "needs --backend simulated")
-    return LibvirtBackend(plan.cluster.host_by_name, load_config(settings.config_path))
+    return LibvirtBackend(plan.cluster.host_by_name, config)
 
 
 def _run_dir(state_dir: Path, started: datetime) -> Path:
