@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.placement.problem import Problem, Unit
-from planner.placement.state import PlacementState
+from planner.instance.problem import Problem, Unit
+from planner.instance.state import PlacementState
 
 
 @dataclass(frozen=True)

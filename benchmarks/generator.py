@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.demand import Demand, planetlab, from_trace_dir, synthetic
-from planner.model import VM, Cluster, Host
+from planner.domain.model import VM, Cluster, Host
 
 URI_TEMPLATE = "qemu+tcp://%s/system"
 CPU_ALLOCATION_RATIO = 4.0

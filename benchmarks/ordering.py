@@ -25,7 +25,7 @@ from pathlib import Path
 from executor.capacity import CapacityLedger
 from executor.graph import Ordering, order_moves
 from executor.schedule import Limits, simulate
-from planner.model import VM, Cluster, Host
+from planner.domain.model import VM, Cluster, Host
 
 RESULTS = Path(__file__).with_name("results")
 BANDWIDTH_MIB_S = 1024

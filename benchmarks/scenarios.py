@@ -19,13 +19,13 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.baselines import first_fit_decreasing
-from planner.errors import RebalanceError
-from planner.placement.problem import build_problem
-from planner.planning import make_plan
-from planner.policy import Goal, Policy
-from planner.rules import resolve_rules
-from planner.scenario import Scenario, load_scenario
-from planner.validate import validate_placement
+from planner.domain.errors import RebalanceError
+from planner.instance.problem import build_problem
+from planner.solver.planning import make_plan
+from planner.domain.policy import Goal, Policy
+from planner.rules.resolve import resolve_rules
+from planner.formats.scenario import Scenario, load_scenario
+from planner.check.validate import validate_placement
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

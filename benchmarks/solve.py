@@ -10,7 +10,7 @@ from benchmarks.generator with that seed. Spread balances measured CPU only (mem
 metric the baselines balance too; consolidation keeps kept hosts within 80 % CPU / 90 % memory;
 drain empties the 5 % busiest hosts that hold no pinned VM. The planner's time limit per run is
 in TIME_LIMIT_S; the wall time reported is the whole planning call. Every plan, ours and the
-baselines', is re-checked by planner.validate.
+baselines', is re-checked by planner.check.validate.
 
 Writes benchmarks/results/solve.csv (one row per run and method), solve.md (medians over seeds,
 with ratios to the bounds and to the baselines measured in the same run) and solve-*.png.
@@ -31,13 +31,13 @@ from pathlib import Path
 from benchmarks import baselines
 from benchmarks.demand import Demand, synthetic
 from benchmarks.generator import add_demand_options, anti_affinity_groups, demand_from_options, generate_cluster
-from planner.model import Cluster
-from planner.placement.problem import Problem, build_problem
-from planner.placement.state import PlacementState
-from planner.planning import make_plan, to_placement
-from planner.policy import AntiAffinity, Goal, Limits, Pin, Policy, Selector, SolverSettings, SpreadSettings
-from planner.rules import resolve_rules
-from planner.validate import validate_placement
+from planner.domain.model import Cluster
+from planner.instance.problem import Problem, build_problem
+from planner.instance.state import PlacementState
+from planner.solver.planning import make_plan, to_placement
+from planner.domain.policy import AntiAffinity, Goal, Limits, Pin, Policy, Selector, SolverSettings, SpreadSettings
+from planner.rules.resolve import resolve_rules
+from planner.check.validate import validate_placement
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SMALL_SIZES = ("20x200", "100x1000", "200x3000", "300x3000")

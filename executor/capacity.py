@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from planner.model import Cluster
+from planner.domain.model import Cluster
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,11 @@ from typing import Any
 
 from executor.libvirt_flags import DEFAULT_MIGRATE_FLAGS, MIGRATE_FLAGS
 from executor.schedule import Limits
-from planner.checks import quote
-from planner.errors import InputError
-from planner.uri_policy import check_migration_uri
-from planner.records import check_keys, expect_mapping
-from planner.scenario import read_document
+from planner.formats.checks import quote
+from planner.domain.errors import InputError
+from planner.formats.uri_policy import check_migration_uri
+from planner.formats.records import check_keys, expect_mapping
+from planner.formats.scenario import read_document
 
 
 class TimeoutAction(str, enum.Enum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planner.errors import RebalanceError
+from planner.domain.errors import RebalanceError
 
 
 class UnsafePlanError(RebalanceError):

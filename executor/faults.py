@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from planner.checks import quote
-from planner.errors import InputError
-from planner.records import check_keys, expect_mapping, parse_list
-from planner.scenario import read_document
+from planner.formats.checks import quote
+from planner.domain.errors import InputError
+from planner.formats.records import check_keys, expect_mapping, parse_list
+from planner.formats.scenario import read_document
 
 
 class FaultKind(str, enum.Enum):

@@ -28,8 +28,8 @@ import networkx as nx
 from executor.errors import UnsafePlanError
 from executor.order_search import Leg, SafeOrder, find_safe_order
 from executor.steps import Step, StepKind
-from planner.model import Cluster
-from planner.plan import Plan
+from planner.domain.model import Cluster
+from planner.domain.plan import Plan
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from planner.errors import InputError, RebalanceError
-from planner.checks import quote
-from planner.reading import load_json, one_line
-from planner.safe_files import open_private
+from planner.domain.errors import InputError, RebalanceError
+from planner.formats.checks import quote
+from planner.formats.reading import load_json, one_line
+from planner.formats.safe_files import open_private
 
 
 class JournalEvent(str, enum.Enum):

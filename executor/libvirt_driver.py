@@ -35,9 +35,9 @@ from executor.hypervisor import (
     ProgressCallback,
 )
 from executor.libvirt_flags import MIGRATE_FLAGS, PARAM_BANDWIDTH
-from planner.bounded_call import NoAnswer, within
-from planner.errors import RebalanceError
-from planner.model import Host
+from cluster.bounded_call import NoAnswer, within
+from planner.domain.errors import RebalanceError
+from planner.domain.model import Host
 
 MIB = 1024 * 1024
 UNLIMITED_ESTIMATE_MIB_S = 1024  # ETA guess when live_migration_bandwidth is 0 (unlimited)

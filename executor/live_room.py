@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from executor.hypervisor import HostStatus
 from executor.steps import Step
-from planner.model import Host
+from planner.domain.model import Host
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from executor.errors import ApplyLockedError
-from planner.safe_files import open_private, private_dir
+from planner.formats.safe_files import open_private, private_dir
 
 LOCK_DIR_ENV = "REBALANCE_LOCK_DIR"
 ROOT_LOCK_DIR = "/run/rebalance"

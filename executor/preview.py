@@ -13,8 +13,8 @@ from executor.capacity import CapacityLedger
 from executor.graph import Ordering, order_plan
 from executor.schedule import Limits, Timeline, simulate
 from executor.steps import StepKind
-from planner.plan import Plan
-from planner.text_table import format_table
+from planner.domain.plan import Plan
+from planner.formats.text_table import format_table
 
 SHOWN_WAITS = 3
 

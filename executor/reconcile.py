@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from executor.hypervisor import LiveState
 from executor.journal import History
-from planner.plan import Move, Plan
+from planner.domain.plan import Move, Plan
 
 
 class Settled(str, enum.Enum):

@@ -46,7 +46,7 @@ from executor.schedule import Deadline, Dispatcher, Finish, simulate
 from executor.staleness import check_fresh
 from executor.steps import Step, StepKind
 from executor.stranded import independent, return_steps, where_now
-from planner.plan import Plan
+from planner.domain.plan import Plan
 
 T = TypeVar("T")
 POLL_S = 0.05  # how often the main loop looks at results, signals and deadlines

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from executor.faults import Fault, FaultKind
-from planner.model import Cluster
+from planner.domain.model import Cluster
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from executor.hypervisor import (
     ProgressCallback,
 )
 from executor.sim_world import World, WorldEvent
-from planner.model import Cluster
+from planner.domain.model import Cluster
 
 DEFAULT_BANDWIDTH_MIB_S = 1024  # about a 10 Gbit/s migration network
 PROGRESS_REPORTS = 4  # progress callbacks per migration

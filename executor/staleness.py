@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from executor.hypervisor import LiveState
-from planner.errors import StalePlanError
-from planner.plan import Plan, utc_now
-from planner.sightings import PLACEHOLDER_LABEL
+from planner.domain.errors import StalePlanError
+from planner.domain.plan import Plan, utc_now
+from cluster.sightings import PLACEHOLDER_LABEL
 
 SHOWN_DIFFERENCES = 3
 

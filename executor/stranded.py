@@ -16,7 +16,7 @@ import networkx as nx
 from executor.graph import Ordering
 from executor.report import StepRecord, StepStatus
 from executor.steps import Step, StepKind
-from planner.plan import Plan
+from planner.domain.plan import Plan
 
 
 def where_now(start: Mapping[str, str | None], records: Iterable[StepRecord]) -> dict[str, str | None]:

@@ -2,7 +2,7 @@
 
 A plan file is data anyone with write access to it can edit, and apply runs as root. So before a
 single connection is opened, every host the plan describes is compared with the inventory (the
-operator's own description of the cluster, whose URIs planner.uri_policy has checked): the same
+operator's own description of the cluster, whose URIs planner.formats.uri_policy has checked): the same
 hosts, control and migration URIs, state, allocation ratios, reserve, labels, and capacities where
 the inventory declares them; capacities the inventory leaves to measurement are compared with the
 live figures (`check_plan_capacities`). Every move must start where the plan's cluster has the VM
@@ -19,11 +19,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from planner.checks import quote
-from planner.errors import InputError
-from planner.inventory import Inventory, InventoryHost
-from planner.model import Host, HostState
-from planner.plan import Move, Plan, cluster_fingerprint
+from planner.formats.checks import quote
+from planner.domain.errors import InputError
+from cluster.inventory import Inventory, InventoryHost
+from planner.domain.model import Host, HostState
+from planner.domain.plan import Move, Plan, cluster_fingerprint
 
 FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
 

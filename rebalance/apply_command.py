@@ -23,11 +23,11 @@ from executor.preview import clock, preview_plan, render_schedule
 from executor.report import ApplyReport, EventKind, RunEvent, StepStatus
 from executor.runner import ApplyOptions, apply_plan
 from executor.simulated import DEFAULT_BANDWIDTH_MIB_S, SimulatedBackend
-from planner.plan import Plan
-from planner.plan_io import load_plan
+from planner.domain.plan import Plan
+from planner.formats.plan_io import load_plan
 from rebalance import option_types as types
 from rebalance.output_paths import check_writable
-from rebalance.trusted_cluster import DEFAULT_INVENTORY, TrustedCluster, trusted_cluster
+from operations.trusted_cluster import DEFAULT_INVENTORY, TrustedCluster, trusted_cluster
 
 EXIT_FAILED = 1
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from planner.errors import InfeasibleError, InputError, RebalanceError, StalePlanError
+from planner.domain.errors import InfeasibleError, InputError, RebalanceError, StalePlanError
 
 EXIT_INFEASIBLE = 1
 EXIT_BAD_INPUT = 2

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from planner.collector import Collection, collect
-from planner.inputs import PlanningInput
-from planner.inventory import load_inventory
-from planner.policy import Policy
-from planner.scenario import cluster_record, load_policy, write_json
+from cluster.collector import Collection, collect
+from planner.formats.inputs import PlanningInput
+from cluster.inventory import load_inventory
+from planner.domain.policy import Policy
+from planner.formats.scenario import cluster_record, load_policy, write_json
 from rebalance import option_types as types
 from rebalance.output_paths import check_writable
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from planner.collector import close, connect
-from planner.doctor import Check, Status, diagnose, failed
-from planner.inventory import load_inventory
+from cluster.collector import close, connect
+from cluster.doctor import Check, Status, diagnose, failed
+from cluster.inventory import load_inventory
 from rebalance import option_types as types
 
 EXIT_FAILED = 1

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from planner.errors import InputError
-from planner.inputs import PlanningInput
-from planner.plan_io import load_plan
-from planner.scenario import load_policy
-from planner.why_not import PlanContext, context_of, context_path, explain_vm, read_context
+from planner.domain.errors import InputError
+from planner.formats.inputs import PlanningInput
+from planner.formats.plan_io import load_plan
+from planner.formats.scenario import load_policy
+from planner.explain.why_not import PlanContext, context_of, context_path, explain_vm, read_context
 
 
 @click.command(name="explain")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from planner.history import DEFAULT_STATE_DIR, history_path, read_runs, run_to_json
-from planner.text_table import format_table
+from operations.history import DEFAULT_STATE_DIR, history_path, read_runs, run_to_json
+from planner.formats.text_table import format_table
 from rebalance import option_types as types
 
 

@@ -14,8 +14,8 @@ from executor.config import ExecutorConfig
 from executor.errors import UnsafePlanError
 from executor.preview import Preview, clock, preview_plan
 from executor.simulated import DEFAULT_BANDWIDTH_MIB_S, SimulatedBackend
-from planner.safe_files import write_private
-from planner.plan import Plan
+from planner.formats.safe_files import write_private
+from planner.domain.plan import Plan
 
 GRAPH_MAX_STEPS = 150  # past this the drawing is a hairball: the table of steps stays
 CSS = """

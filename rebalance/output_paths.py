@@ -1,7 +1,7 @@
 """Can the command write there? Asked of every output path before any work starts, so a typo in
 `--metrics-file` is refused before the migrations, not reported after them.
 
-A check, not a guarantee: the writes themselves (planner/safe_files.py) still refuse symlinks and
+A check, not a guarantee: the writes themselves (planner/formats/safe_files.py) still refuse symlinks and
 other users' files, and a directory can change between the check and the write. What the check
 catches is the common case: a missing or read-only directory, a file where a directory should be.
 """

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from planner.errors import InputError
-from planner.inputs import load_planning_input, with_overrides
-from planner.plan_io import load_plan, plan_to_json, write_plan
-from planner.planning import make_plan
-from planner.plan import Plan
-from planner.policy import Goal
+from planner.domain.errors import InputError
+from planner.formats.inputs import load_planning_input, with_overrides
+from planner.formats.plan_io import load_plan, plan_to_json, write_plan
+from planner.solver.planning import make_plan
+from planner.domain.plan import Plan
+from planner.domain.policy import Goal
 from rebalance import option_types as types
 from rebalance.collect_command import planning_from_inventory
 from rebalance.output_paths import check_writable

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from planner.metrics import HostUsage
-from planner.plan import Plan
-from planner.text_table import format_table
+from planner.domain.metrics import HostUsage
+from planner.domain.plan import Plan
+from planner.formats.text_table import format_table
 
 
 def percent(permille: int) -> str:

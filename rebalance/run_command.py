@@ -32,29 +32,29 @@ from executor.report import ApplyReport, EventKind, RunEvent, StepStatus
 from executor.runner import ApplyOptions, apply_plan
 from executor.schedule import Deadline
 from executor.simulated import DEFAULT_BANDWIDTH_MIB_S, SimulatedBackend
-from planner.errors import InfeasibleError, InputError, RebalanceError
-from planner.history import DEFAULT_STATE_DIR, RunRecord, VMMove, append_run, cooldown, history_path, read_runs
-from planner.inputs import PlanningInput, load_planning_input, with_overrides
-from planner.metrics import usage_by_host
-from planner.plan import Plan
-from planner.plan_io import write_plan
-from planner.planning import make_plan
-from planner.policy import Goal, Policy
-from planner.collector import collect
-from planner.insecure_control import refuse_insecure_control
-from planner.inventory import load_inventory
-from planner.scenario import cluster_record, load_policy, write_json
-from planner.why_not import context_of, context_path, write_context
+from planner.domain.errors import InfeasibleError, InputError, RebalanceError
+from operations.history import DEFAULT_STATE_DIR, RunRecord, VMMove, append_run, cooldown, history_path, read_runs
+from planner.formats.inputs import PlanningInput, load_planning_input, with_overrides
+from planner.domain.metrics import usage_by_host
+from planner.domain.plan import Plan
+from planner.formats.plan_io import write_plan
+from planner.solver.planning import make_plan
+from planner.domain.policy import Goal, Policy
+from cluster.collector import collect
+from cluster.insecure_control import refuse_insecure_control
+from cluster.inventory import load_inventory
+from planner.formats.scenario import cluster_record, load_policy, write_json
+from planner.explain.why_not import context_of, context_path, write_context
 from rebalance import option_types as types
 from rebalance.collect_command import DEFAULT_INTERVAL_S, DEFAULT_TIMEOUT_S
-from rebalance.disruption_budget import Budget, plan_within_budget
-from rebalance.freed_hosts import emptied_hosts, run_hook
+from operations.disruption_budget import Budget, plan_within_budget
+from operations.freed_hosts import emptied_hosts, run_hook
 from rebalance.html_report import write_html
 from rebalance.output_paths import check_writable
-from rebalance.metrics_file import RunMetrics, write_metrics
-from rebalance.run_clock import RunClock, parse_now
-from rebalance.run_log import RunLog
-from rebalance.window import Window, parse_window
+from operations.metrics_file import RunMetrics, write_metrics
+from operations.run_clock import RunClock, parse_now
+from operations.run_log import RunLog
+from operations.window import Window, parse_window
 
 EXIT_DONE, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
 DEFAULT_COOLDOWN_HOURS = 24.0

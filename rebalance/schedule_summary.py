@@ -6,7 +6,7 @@ from executor.config import ExecutorConfig
 from executor.errors import UnsafePlanError
 from executor.preview import preview_plan, render_schedule
 from executor.simulated import DEFAULT_BANDWIDTH_MIB_S, SimulatedBackend
-from planner.plan import Plan
+from planner.domain.plan import Plan
 
 # Past this many steps the table drowns the plan; `apply --dry-run` prints all of it.
 SHOWN_STEPS = 40

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from planner.model import VM, Cluster, Host
-from planner.plan import Plan
-from planner.planning import make_plan
-from planner.policy import Goal, Policy, SolverSettings
-from planner.rules import resolve_rules
-from planner.validate import validate_placement
+from planner.domain.model import VM, Cluster, Host
+from planner.domain.plan import Plan
+from planner.solver.planning import make_plan
+from planner.domain.policy import Goal, Policy, SolverSettings
+from planner.rules.resolve import resolve_rules
+from planner.check.validate import validate_placement
 
 FAST = SolverSettings(time_limit_s=5.0, workers=2, seed=1)
 

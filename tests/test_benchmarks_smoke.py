@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.solve import run_one
-from planner.policy import Goal
+from planner.domain.policy import Goal
 
 
 @pytest.mark.parametrize("goal", list(Goal))

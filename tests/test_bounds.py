@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.bounds import martello_toth_l2
+from planner.bounds.lower_bounds import martello_toth_l2
 
 
 def optimal_bins(sizes: list[int], capacity: int) -> int:

@@ -16,10 +16,10 @@ from click.testing import CliRunner, Result
 
 from executor.journal import journal_path
 from executor.lock import LOCK_DIR_ENV
-from planner.history import history_path
-from planner.model import Cluster
-from planner.plan_io import write_plan
-from planner.scenario import load_cluster
+from operations.history import history_path
+from planner.domain.model import Cluster
+from planner.formats.plan_io import write_plan
+from planner.formats.scenario import load_cluster
 from rebalance.cli import cli
 from rebalance.output_paths import output_problem
 from tests.executor.builders import host, make_plan, vm

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from planner.collector import (
+from cluster.collector import (
     CollectError,
     DomainSample,
     HostSample,
@@ -17,10 +17,10 @@ from planner.collector import (
     migratability,
     millicores,
 )
-from planner.domain_presence import Presence, is_migrating_out, presence_of
-from planner.doctor import CommandResult, Status, diagnose, host_cpu_xml, version_text
-from planner.inventory import InventoryHost, parse_inventory
-from planner.sightings import PLACEHOLDER_LABEL
+from cluster.domain_presence import Presence, is_migrating_out, presence_of
+from cluster.doctor import CommandResult, Status, diagnose, host_cpu_xml, version_text
+from cluster.inventory import InventoryHost, parse_inventory
+from cluster.sightings import PLACEHOLDER_LABEL
 
 SHARED = "/var/lib/nova/instances"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from planner.inputs import PlanningInput
-from planner.planning import make_plan
-from planner.scenario import load_scenario
+from planner.formats.inputs import PlanningInput
+from planner.solver.planning import make_plan
+from planner.formats.scenario import load_scenario
 
 HOT_RACK = Path(__file__).resolve().parent.parent / "scenarios" / "hot-rack.yaml"
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from planner.doctor_checks import CommandResult, Status
-from planner.doctor_probes import (
+from cluster.doctor_checks import CommandResult, Status
+from cluster.doctor_probes import (
     CertificateFacts,
     auth_verdict,
     certificate,
@@ -23,7 +23,7 @@ from planner.doctor_probes import (
     transport_probes,
     unauthenticated_access,
 )
-from planner.inventory import parse_inventory
+from cluster.inventory import parse_inventory
 
 OPENSSL = """notAfter=Jan  1 17:17:06 2027 GMT
 subject=O = rebalance lab, CN = lab-a

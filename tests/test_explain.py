@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from planner.plan_io import write_plan
-from planner.policy import Goal, Limits, Pin, Selector
-from planner.rules import resolve_rules
-from planner.why_not import context_of, context_path, write_context
+from planner.formats.plan_io import write_plan
+from planner.domain.policy import Goal, Limits, Pin, Selector
+from planner.rules.resolve import resolve_rules
+from planner.explain.why_not import context_of, context_path, write_context
 from rebalance.cli import cli
 from tests.builders import cluster, host, plan_for, policy, vm
 

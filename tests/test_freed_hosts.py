@@ -7,9 +7,9 @@ import pytest
 from executor.hypervisor import LiveState, LiveVM
 from executor.report import StepRecord, StepStatus
 from executor.steps import StepKind
-from planner.plan import Plan
-from planner.policy import Goal
-from rebalance.freed_hosts import emptied_hosts
+from planner.domain.plan import Plan
+from planner.domain.policy import Goal
+from operations.freed_hosts import emptied_hosts
 from tests.builders import cluster, host, plan_for, policy, vm
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from planner.history import RunRecord, VMMove, append_run, cooldown, history_path, read_runs
+from operations.history import RunRecord, VMMove, append_run, cooldown, history_path, read_runs
 from rebalance.cli import cli
 
 T0 = datetime(2026, 11, 26, 1, 0, tzinfo=timezone.utc)

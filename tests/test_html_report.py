@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from planner.plan_io import write_plan
-from planner.policy import Goal
+from planner.formats.plan_io import write_plan
+from planner.domain.policy import Goal
 from rebalance.cli import cli
 from rebalance.html_report import render_html
 from tests.builders import cluster, host, plan_for, policy, vm

@@ -8,11 +8,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from planner.errors import InputError
-from planner.insecure_control import refuse_insecure_control
-from planner.inventory import parse_inventory
-from planner.model import Cluster
-from planner.plan_io import write_plan
+from planner.domain.errors import InputError
+from cluster.insecure_control import refuse_insecure_control
+from cluster.inventory import parse_inventory
+from planner.domain.model import Cluster
+from planner.formats.plan_io import write_plan
 from rebalance.cli import cli
 from tests.executor.builders import host, make_plan, vm
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from planner.errors import InputError
-from planner.inventory import DEFAULT_MIGRATION_URI, load_inventory, parse_inventory
-from planner.model import HostState
-from planner.uri_policy import DEFAULT_SOCKET_DIRS
+from planner.domain.errors import InputError
+from cluster.inventory import DEFAULT_MIGRATION_URI, load_inventory, parse_inventory
+from planner.domain.model import HostState
+from planner.formats.uri_policy import DEFAULT_SOCKET_DIRS
 from rebalance.cli import cli
 
 

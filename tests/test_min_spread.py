@@ -11,14 +11,14 @@ from dataclasses import replace
 
 import pytest
 
-from planner.errors import InputError
-from planner.greedy import improve_spread, repair
-from planner.placement.lns import improve
-from planner.placement.problem import build_problem
-from planner.placement.state import PlacementState
-from planner.policy import Goal, MinSpread, Pin, Selector, SpreadSettings
-from planner.rules import resolve_rules
-from planner.validate import validate_placement
+from planner.domain.errors import InputError
+from planner.solver.greedy import improve_spread, repair
+from planner.solver.lns import improve
+from planner.instance.problem import build_problem
+from planner.instance.state import PlacementState
+from planner.domain.policy import Goal, MinSpread, Pin, Selector, SpreadSettings
+from planner.rules.resolve import resolve_rules
+from planner.check.validate import validate_placement
 from tests.builders import FAST, cluster, host, plan_for, policy, vm, where
 
 RACK = {"a1": "r1", "a2": "r1", "b1": "r2", "b2": "r2", "c1": "r2"}

@@ -8,10 +8,10 @@ goes through `plan_for`, which re-checks it with the independent validator.
 
 from __future__ import annotations
 
-from planner.placement.problem import build_problem
-from planner.placement.state import PlacementState
-from planner.policy import Goal, Limits, MoveCosts, MoveFactor, Pin, Selector, SpreadSettings
-from planner.rules import resolve_rules
+from planner.instance.problem import build_problem
+from planner.instance.state import PlacementState
+from planner.domain.policy import Goal, Limits, MoveCosts, MoveFactor, Pin, Selector, SpreadSettings
+from planner.rules.resolve import resolve_rules
 from tests.builders import cluster, host, plan_for, policy, vm, where
 
 CPU_ONLY = SpreadSettings(memory_weight=0)

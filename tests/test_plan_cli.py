@@ -9,9 +9,9 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from planner.plan_io import SCHEMA_PATH, load_plan
-from planner.validate import validate_placement
-from planner.scenario import load_scenario
+from planner.formats.plan_io import SCHEMA_PATH, load_plan
+from planner.check.validate import validate_placement
+from planner.formats.scenario import load_scenario
 from rebalance.cli import cli
 
 SCENARIO = """\
@@ -77,7 +77,7 @@ def test_plan_file_round_trips(scenario: Path, tmp_path: Path) -> None:
     out, again = tmp_path / "plan.json", tmp_path / "again.json"
     run("plan", "--scenario", str(scenario), "-o", str(out))
     run("show", str(out), "--json")
-    from planner.plan_io import write_plan
+    from planner.formats.plan_io import write_plan
     write_plan(load_plan(out), again)
     assert json.loads(out.read_text()) == json.loads(again.read_text())
 

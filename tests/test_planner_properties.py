@@ -9,13 +9,13 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.errors import InfeasibleError, InputError
-from planner.model import Cluster
-from planner.plan import Plan
-from planner.planning import make_plan
-from planner.policy import AntiAffinity, Goal, Limits, MinSpread, Pin, Policy, Selector, SolverSettings
-from planner.rules import resolve_rules
-from planner.validate import validate_placement
+from planner.domain.errors import InfeasibleError, InputError
+from planner.domain.model import Cluster
+from planner.domain.plan import Plan
+from planner.solver.planning import make_plan
+from planner.domain.policy import AntiAffinity, Goal, Limits, MinSpread, Pin, Policy, Selector, SolverSettings
+from planner.rules.resolve import resolve_rules
+from planner.check.validate import validate_placement
 from tests.builders import host, vm
 
 SOLVER = SolverSettings(time_limit_s=2.0, workers=2, seed=3)

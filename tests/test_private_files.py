@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from planner.errors import InputError
-from planner.history import RunRecord, append_run
-from planner.safe_files import private_dir, write_private
+from planner.domain.errors import InputError
+from operations.history import RunRecord, append_run
+from planner.formats.safe_files import private_dir, write_private
 from rebalance.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent

@@ -18,12 +18,12 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from planner import checks, reading
-from planner.checks import quote
-from planner.errors import InputError
-from planner.history import read_runs
-from planner.plan_io import SCHEMA_PATH, load_plan
-from planner.reading import MAX_DEPTH, read_document
+from planner.formats import checks, reading
+from planner.formats.checks import quote
+from planner.domain.errors import InputError
+from operations.history import read_runs
+from planner.formats.plan_io import SCHEMA_PATH, load_plan
+from planner.formats.reading import MAX_DEPTH, read_document
 from rebalance.cli import cli
 
 SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))

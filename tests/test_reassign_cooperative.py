@@ -12,11 +12,11 @@ import pytest
 
 from benchmarks.roadef.builder import random_instance
 from benchmarks.roadef.evaluator import evaluate
-from planner.reassign.cooperative import SEED_STRIDE, Order, _Helper
-from planner.reassign.delta import SearchState
-from planner.reassign.settings import SearchSettings
-from planner.reassign.solver import solve
-from planner.reassign.turns import TakingTurns
+from planner.solver.reassign.cooperative import SEED_STRIDE, Order, _Helper
+from planner.solver.reassign.delta import SearchState
+from planner.solver.reassign.settings import SearchSettings
+from planner.solver.reassign.solver import solve
+from planner.solver.reassign.turns import TakingTurns
 
 
 def budget(seed: int, workers: int) -> SearchSettings:

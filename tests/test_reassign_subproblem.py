@@ -10,9 +10,9 @@ import pytest
 
 from benchmarks.roadef.builder import build_instance, random_instance, toy
 from benchmarks.roadef.evaluator import evaluate
-from planner.reassign.delta import SearchState
-from planner.reassign.instance import Instance, MoveWeights
-from planner.reassign.subproblem import solve_subproblem
+from planner.solver.reassign.delta import SearchState
+from planner.solver.reassign.instance import Instance, MoveWeights
+from planner.solver.reassign.subproblem import solve_subproblem
 
 
 def test_over_every_machine_it_finds_the_toys_optimum() -> None:

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from benchmarks.roadef.builder import build_instance, random_instance
-from planner.reassign.delta import INFEASIBLE, SearchState
+from planner.solver.reassign.delta import INFEASIBLE, SearchState
 from benchmarks.roadef.evaluator import evaluate
-from planner.reassign.instance import Instance
+from planner.solver.reassign.instance import Instance
 
 
 def cost_and_valid(instance: Instance, original: np.ndarray, solution: np.ndarray) -> tuple[int, bool]:

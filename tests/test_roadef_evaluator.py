@@ -14,7 +14,7 @@ import pytest
 from benchmarks.roadef.builder import build_instance, toy
 from benchmarks.roadef.evaluator import Constraint, evaluate
 from benchmarks.roadef.reader import instance_files, read_assignment, read_instance
-from planner.reassign.instance import Balance, Instance, MoveWeights
+from planner.solver.reassign.instance import Balance, Instance, MoveWeights
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("ROADEF_DATA", REPO.parent / "shared" / "data" / "roadef2012"))

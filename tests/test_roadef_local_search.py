@@ -14,8 +14,8 @@ import pytest
 from benchmarks.roadef import run
 from benchmarks.roadef.builder import random_instance, toy
 from benchmarks.roadef.evaluator import evaluate
-from planner.reassign.settings import SearchSettings
-from planner.reassign.solver import solve
+from planner.solver.reassign.settings import SearchSettings
+from planner.solver.reassign.solver import solve
 from benchmarks.roadef.writer import format_assignment, format_model
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from planner.reassign.instance import Balance, MoveWeights
+from planner.solver.reassign.instance import Balance, MoveWeights
 from benchmarks.roadef.reader import RoadefFormatError, read_assignment, read_instance
 from benchmarks.roadef.writer import format_assignment, format_model
 

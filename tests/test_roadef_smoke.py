@@ -16,8 +16,8 @@ import pytest
 from benchmarks.roadef import run
 from benchmarks.roadef.evaluator import evaluate
 from benchmarks.roadef.reader import instance_files, read_assignment, read_instance
-from planner.reassign.settings import SearchSettings
-from planner.reassign.solver import solve
+from planner.solver.reassign.settings import SearchSettings
+from planner.solver.reassign.solver import solve
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("ROADEF_DATA", REPO.parent / "shared" / "data" / "roadef2012"))

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from planner.errors import InfeasibleError, InputError
-from planner.model import HostState
-from planner.policy import Affinity, AntiAffinity, Goal, HostGroup, Limits, Pin, Selector
-from planner.rules import resolve_rules
+from planner.domain.errors import InfeasibleError, InputError
+from planner.domain.model import HostState
+from planner.domain.policy import Affinity, AntiAffinity, Goal, HostGroup, Limits, Pin, Selector
+from planner.rules.resolve import resolve_rules
 from tests.builders import cluster, host, plan_for, policy, vm, where
 
 
@@ -229,7 +229,7 @@ def test_benefit_gate_refuses_a_small_improvement() -> None:
 
 
 def test_spread_threshold_leaves_a_cluster_under_it_alone() -> None:
-    from planner.policy import SpreadSettings
+    from planner.domain.policy import SpreadSettings
     clu = cluster([host("a"), host("b")], [vm("v1", "a", load=3000), vm("v2", "a", load=1000)])
     plan = plan_for(clu, policy(spread=SpreadSettings(cpu_threshold_percent=60, memory_threshold_percent=60)))
     assert plan.moves == ()

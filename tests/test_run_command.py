@@ -16,8 +16,8 @@ import yaml
 from click.testing import CliRunner, Result
 
 from executor.lock import ClusterLock
-from planner.history import history_path, read_runs
-from planner.scenario import load_cluster
+from operations.history import history_path, read_runs
+from planner.formats.scenario import load_cluster
 from rebalance.cli import cli
 
 pytestmark = pytest.mark.solver

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from planner.policy import Goal, HostGroup, Selector
-from planner.rules import resolve_rules
+from planner.domain.policy import Goal, HostGroup, Selector
+from planner.rules.resolve import resolve_rules
 from tests.builders import cluster, host, plan_for, policy, vm, where
 
 HOT = cluster([host("a"), host("b")], [vm("v1", "a", load=3000), vm("v2", "a", load=3000)])

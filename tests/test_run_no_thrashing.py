@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from planner.policy import Goal
+from planner.domain.policy import Goal
 from tests.builders import cluster, host, plan_for, policy, vm
 
 pytestmark = pytest.mark.solver

@@ -19,13 +19,13 @@ import pytest
 from click.testing import CliRunner
 
 from benchmarks.generator import anti_affinity_groups, generate_cluster, scenario_text
-from planner.inputs import load_planning_input
-from planner.metrics import usage_by_host, weighted_peak
-from planner.model import Cluster, HostState
-from planner.planning import make_plan
-from planner.rules import RuleSet
-from planner.scenario import Scenario, load_scenario
-from planner.validate import validate_placement
+from planner.formats.inputs import load_planning_input
+from planner.domain.metrics import usage_by_host, weighted_peak
+from planner.domain.model import Cluster, HostState
+from planner.solver.planning import make_plan
+from planner.rules.resolve import RuleSet
+from planner.formats.scenario import Scenario, load_scenario
+from planner.check.validate import validate_placement
 from rebalance.cli import cli
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"

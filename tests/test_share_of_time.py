@@ -4,10 +4,10 @@ import time
 
 from benchmarks.roadef.builder import random_instance
 from benchmarks.roadef.evaluator import evaluate
-from planner.reassign.delta import SearchState
-from planner.reassign.lns import MAX_FREED
-from planner.reassign.settings import SearchSettings
-from planner.reassign.turns import LNS_LED, ShareOfTime, TakingTurns, _fixed_share
+from planner.solver.reassign.delta import SearchState
+from planner.solver.reassign.lns import MAX_FREED
+from planner.solver.reassign.settings import SearchSettings
+from planner.solver.reassign.turns import LNS_LED, ShareOfTime, TakingTurns, _fixed_share
 
 
 def test_the_share_follows_gain_per_second_over_the_window_within_bounds() -> None:

@@ -3,11 +3,11 @@ for a cooler host's smaller VM can; anti-affinity and capacity still hold (valid
 
 from __future__ import annotations
 
-from planner.placement.problem import build_problem
-from planner.placement.state import PlacementState
-from planner.greedy import improve_spread
-from planner.policy import AntiAffinity, Selector, SpreadSettings
-from planner.rules import resolve_rules
+from planner.instance.problem import build_problem
+from planner.instance.state import PlacementState
+from planner.solver.greedy import improve_spread
+from planner.domain.policy import AntiAffinity, Selector, SpreadSettings
+from planner.rules.resolve import resolve_rules
 from tests.builders import cluster, host, plan_for, policy, vm
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from planner.errors import InputError
-from planner.uri_policy import SHOWN_CHARS, check_control_uri, check_migration_uri, check_socket_dirs, uri_warnings
+from planner.domain.errors import InputError
+from planner.formats.uri_policy import SHOWN_CHARS, check_control_uri, check_migration_uri, check_socket_dirs, uri_warnings
 
 FIELD = "hosts[3].uri"
 

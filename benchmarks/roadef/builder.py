@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from planner.reassign.instance import (
+from planner.solver.reassign.instance import (
     Balance,
     Instance,
     Machines,

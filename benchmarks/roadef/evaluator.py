@@ -12,7 +12,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from planner.reassign.instance import Instance
+from planner.solver.reassign.instance import Instance
 
 
 class Constraint(StrEnum):

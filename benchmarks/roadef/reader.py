@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.reassign.instance import (
+from planner.solver.reassign.instance import (
     Balance,
     Instance,
     Machines,

@@ -32,10 +32,10 @@ from pathlib import Path
 from benchmarks.roadef.evaluator import evaluate
 from benchmarks.roadef.reader import instance_files, read_assignment, read_instance
 from benchmarks.roadef.writer import write_assignment
-from planner.reassign.lns import MAX_FREED
-from planner.reassign.settings import SearchSettings
-from planner.reassign.solver import solve
-from planner.reassign.turns import LNS_LED
+from planner.solver.reassign.lns import MAX_FREED
+from planner.solver.reassign.settings import SearchSettings
+from planner.solver.reassign.solver import solve
+from planner.solver.reassign.turns import LNS_LED
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 # What `--lns-share` left unset means, for the help and the table header alike.

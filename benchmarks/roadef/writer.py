@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.reassign.instance import Instance
+from planner.solver.reassign.instance import Instance
 
 
 def format_model(instance: Instance) -> str:

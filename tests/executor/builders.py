@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from planner.metrics import usage_by_host
-from planner.model import VM, Cluster, Host
-from planner.plan import Bounds, GoalMetric, Move, Plan, SolverStats, default_expiry, utc_now
-from planner.policy import Goal
+from planner.domain.metrics import usage_by_host
+from planner.domain.model import VM, Cluster, Host
+from planner.domain.plan import Bounds, GoalMetric, Move, Plan, SolverStats, default_expiry, utc_now
+from planner.domain.policy import Goal
 
 GIB = 1024
 RESERVED = 512

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 
 from executor.schedule import Timeline
-from planner.model import Cluster
+from planner.domain.model import Cluster
 
 
 def violations(cluster: Cluster, start: Mapping[str, str], target: Mapping[str, str], timeline: Timeline) -> list[str]:

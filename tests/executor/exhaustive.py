@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from planner.model import Cluster
+from planner.domain.model import Cluster
 
 AT_START = "start"
 AT_TARGET = "target"

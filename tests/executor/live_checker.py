@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from executor.faults import FaultKind
 from executor.sim_world import WorldEvent, WorldEventKind
-from planner.model import Cluster
+from planner.domain.model import Cluster
 
 
 @dataclass

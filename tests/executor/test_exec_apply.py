@@ -19,9 +19,9 @@ from executor.journal import JournalEvent, journal_path, read_journal
 from executor.report import ApplyReport, EventKind, RunEvent, StepStatus
 from executor.runner import ApplyOptions, apply_plan
 from executor.simulated import SimulatedBackend
-from planner.errors import StalePlanError
-from planner.model import Cluster
-from planner.plan import Plan
+from planner.domain.errors import StalePlanError
+from planner.domain.model import Cluster
+from planner.domain.plan import Plan
 from tests.executor.builders import expired_plan, host, make_plan, vm
 
 # b is full until v2 leaves it, so v1 waits for v2; v3 and v4 are independent of both.

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 from executor.journal import JournalEvent, journal_path, read_journal
 from executor.lock import ClusterLock
-from planner.model import Cluster
-from planner.plan import Plan
-from planner.plan_io import write_plan
+from planner.domain.model import Cluster
+from planner.domain.plan import Plan
+from planner.formats.plan_io import write_plan
 from rebalance.cli import cli
 from tests.executor.builders import expired_plan, host, make_plan, vm
 

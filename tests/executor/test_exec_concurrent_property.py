@@ -28,8 +28,8 @@ from executor.report import ApplyReport, EventKind, EventSink, RunEvent, StepSta
 from executor.runner import ApplyOptions, apply_plan
 from executor.sim_world import World, WorldEventKind
 from executor.simulated import DEFAULT_BANDWIDTH_MIB_S, SimulatedBackend
-from planner.errors import InputError, StalePlanError
-from planner.model import VM, Cluster, Host
+from planner.domain.errors import InputError, StalePlanError
+from planner.domain.model import VM, Cluster, Host
 from tests.executor.builders import host, make_plan, vm
 from tests.executor.live_checker import describe_log, violations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from executor.capacity import CapacityLedger, Demand
 from executor.graph import order_moves
 from executor.schedule import Dispatcher, Finish, Limits, simulate
-from planner.model import Cluster
+from planner.domain.model import Cluster
 from tests.executor.builders import host, vm
 
 

@@ -9,7 +9,7 @@ from executor.errors import UnsafePlanError
 from executor.graph import order_moves, order_plan
 from executor.schedule import Limits, simulate
 from executor.steps import StepKind
-from planner.model import Cluster
+from planner.domain.model import Cluster
 from tests.executor.builders import host, make_plan, vm
 from tests.executor.checker import violations
 

@@ -25,9 +25,9 @@ from executor.report import EventKind, RunEvent, StepStatus
 from executor.runner import ApplyOptions, apply_plan
 from executor.simulated import SimulatedBackend
 from executor.steps import StepKind
-from planner.errors import InputError
-from planner.model import Cluster
-from planner.plan_io import write_plan
+from planner.domain.errors import InputError
+from planner.domain.model import Cluster
+from planner.formats.plan_io import write_plan
 from tests.executor.builders import host, make_plan, vm
 
 # v1 and v2 leave a; v3 goes b → c and is independent of a.

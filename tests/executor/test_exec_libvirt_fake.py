@@ -11,7 +11,7 @@ import pytest
 from executor.config import ExecutorConfig, TimeoutAction
 from executor.hypervisor import MigrationOutcome, MigrationProgress, MigrationRequest
 from executor.libvirt_driver import HostUnresponsive, LibvirtBackend, bounded
-from planner.model import Host
+from planner.domain.model import Host
 
 MIB = 2**20
 

@@ -16,7 +16,7 @@ from executor.libvirt_driver import (
     timeout_step,
 )
 from executor.libvirt_flags import MIGRATE_FLAGS
-from planner.model import Host
+from planner.domain.model import Host
 
 LIVE, P2P, PERSIST, UNDEFINE = 1, 2, 8, 16
 

@@ -11,7 +11,7 @@ import pytest
 
 from executor.errors import ApplyLockedError
 from executor.lock import ClusterLock, host_lock_name
-from planner.errors import InputError
+from planner.domain.errors import InputError
 
 
 def test_locks_on_a_shared_host_refuse_each_other_and_disjoint_clusters_do_not(tmp_path: Path) -> None:

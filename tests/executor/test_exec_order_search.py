@@ -12,7 +12,7 @@ from executor.graph import order_moves
 from executor.order_search import GaveUp, Leg, NoOrder, SafeOrder, find_safe_order
 from executor.schedule import Limits, simulate
 from executor.steps import StepKind
-from planner.model import Cluster, HostState
+from planner.domain.model import Cluster, HostState
 from tests.executor.builders import host, vm
 from tests.executor.checker import violations
 from tests.executor.exhaustive import safe_order_exists

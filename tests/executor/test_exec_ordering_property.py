@@ -13,7 +13,7 @@ from executor.capacity import CapacityLedger
 from executor.errors import UnsafePlanError
 from executor.graph import order_moves
 from executor.schedule import Limits, simulate
-from planner.model import VM, Cluster, Host, HostState
+from planner.domain.model import VM, Cluster, Host, HostState
 from tests.executor.checker import violations
 from tests.executor.exhaustive import safe_order_exists
 

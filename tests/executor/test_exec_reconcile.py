@@ -5,7 +5,7 @@ from __future__ import annotations
 from executor.hypervisor import LiveState, LiveVM
 from executor.journal import History
 from executor.reconcile import Settled, reconcile
-from planner.model import Cluster
+from planner.domain.model import Cluster
 from tests.executor.builders import host, make_plan, vm
 
 CLUSTER = Cluster([host("a"), host("b"), host("p")], [vm("x", "a", 2), vm("y", "a", 2)])

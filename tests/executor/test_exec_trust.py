@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 
 from executor.trust import check_fingerprint, check_plan_against_inventory, check_plan_capacities
-from planner.collector import HostSample, cluster_of
-from planner.errors import InputError
-from planner.inventory import Inventory, parse_inventory
-from planner.model import Cluster, HostState
-from planner.plan import Plan, cluster_fingerprint
-from planner.plan_io import parse_plan, plan_to_json
-from planner.policy import Goal
-from planner.scenario import parse_cluster
+from cluster.collector import HostSample, cluster_of
+from planner.domain.errors import InputError
+from cluster.inventory import Inventory, parse_inventory
+from planner.domain.model import Cluster, HostState
+from planner.domain.plan import Plan, cluster_fingerprint
+from planner.formats.plan_io import parse_plan, plan_to_json
+from planner.domain.policy import Goal
+from planner.formats.scenario import parse_cluster
 from tests.builders import plan_for, policy, vm
 
 INVENTORY = parse_inventory({

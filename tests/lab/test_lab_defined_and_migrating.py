@@ -13,7 +13,7 @@ import yaml
 
 from lab.control import Lab
 from lab.guests import guest_xml
-from planner.sightings import PLACEHOLDER_LABEL
+from cluster.sightings import PLACEHOLDER_LABEL
 from tests.lab.helpers import PLAN_TIME_LIMIT, rebalance
 
 MIGRATION_FLAGS = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST

@@ -9,9 +9,9 @@ from pathlib import Path
 import yaml
 
 from lab.control import HOSTS, Lab
-from planner.collector import close, connect
-from planner.doctor import Check, Status, diagnose
-from planner.inventory import load_inventory
+from cluster.collector import close, connect
+from cluster.doctor import Check, Status, diagnose
+from cluster.inventory import load_inventory
 from tests.lab.helpers import rebalance, write_yaml
 
 

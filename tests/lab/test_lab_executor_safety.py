@@ -27,8 +27,8 @@ import yaml
 
 from executor.journal import JournalEntry, JournalEvent
 from lab.control import HOSTS, Lab, letter
-from planner.plan import cluster_fingerprint
-from planner.scenario import parse_cluster
+from planner.domain.plan import cluster_fingerprint
+from planner.formats.scenario import parse_cluster
 from tests.lab.helpers import PLAN_TIME_LIMIT, journal, outcomes, rebalance, rebalance_process, write_yaml
 
 SAMPLE_EVERY_S = 0.2

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lab.control import HOSTS, Lab
-from planner.history import history_path, read_runs
+from operations.history import history_path, read_runs
 from tests.lab.helpers import PLAN_TIME_LIMIT, rebalance, write_yaml
 
 

@@ -1,0 +1,187 @@
+"""Lower bounds reported beside every plan: no placement can do better (solver-notes §3).
+
+- spread/drain peak, per resource: the fluid ideal (load spread perfectly over the hosts that can
+  hold it), the hottest host's load that cannot move, the threshold floor, and the largest movable
+  unit on the best host it may use;
+- consolidate hosts: hosts holding VMs that cannot move, plus the fewest of the largest remaining
+  hosts whose capacity covers the rest (L1, per dimension, heterogeneous hosts), the largest
+  anti-affinity group per host, and the largest min_spread at_least;
+- moves: exact for the VMs that must move (drain, broken rules); for spread the VMs a host above the
+  reached peak must shed at least; for consolidation the smallest hosts that must be emptied.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Sequence
+
+from planner.domain.metrics import permille
+from planner.instance.problem import Problem, Unit
+from planner.instance.state import PlacementState
+from planner.domain.plan import Bounds
+from planner.domain.policy import Goal, HOST_SCOPE
+
+LARGEST_UNITS = 32
+
+
+def lower_bounds(problem: Problem, start: PlacementState, final: PlacementState, must_move: Sequence[Unit]) -> Bounds:
+    """Bounds on the goal, and on the moves needed to reach what `final` reached."""
+    if problem.goal is Goal.CONSOLIDATE:
+        goal = consolidate_bound(problem)
+        moves, memory = _consolidate_moves_bound(problem, start, final.hosts_in_use())
+    else:
+        goal = spread_bound(problem)
+        reached = tuple(max([value(h) for h in problem.metric_hosts] + [floor])
+                        for value, floor in zip((final.cpu_permille, final.memory_permille), problem.spread_floors))
+        moves, memory = _spread_moves_bound(problem, start, reached)
+    # A unit that must move pays at least its cheapest way out.
+    required_moves = sum(min(u.moved_vms(h) for h in u.allowed) for u in must_move if u.allowed)
+    required_memory = sum(min(u.move_cost(h) for h in u.allowed) for u in must_move if u.allowed)
+    return Bounds(goal=goal, moves=max(moves, required_moves), moved_memory_mib=max(memory, required_memory))
+
+
+# -- spread -------------------------------------------------------------------------------------
+
+def _resource(name: str) -> tuple[Callable[[Unit], int], Callable[[Problem, int], int]]:
+    if name == "cpu":
+        return (lambda u: u.cpu_load), (lambda p, h: p.hosts[h].cpu_capacity_millicores)
+    return (lambda u: u.memory_mib), (lambda p, h: p.hosts[h].usable_memory_mib)
+
+
+def peak_bound(problem: Problem, name: str, floor: int) -> int:
+    size, capacity = _resource(name)
+    holders = {h for u in problem.units for h in u.allowed} & problem.metric_hosts
+    total = sum(size(u) for u in problem.units if u.member_hosts[0] in problem.metric_hosts)
+    fluid = permille(total, sum(capacity(problem, h) for h in holders)) if holders else 0
+    fixed = [0] * len(problem.hosts)
+    for unit in problem.units:
+        if unit.fixed and unit.current is not None:
+            fixed[unit.current] += size(unit)
+    fixed_peak = max([permille(fixed[h], capacity(problem, h)) for h in problem.metric_hosts] + [0])
+    # Any unit gives a valid bound; the biggest ones give the best, so only those are evaluated.
+    biggest = sorted((u for u in problem.units if u.allowed and not u.fixed), key=size, reverse=True)[:LARGEST_UNITS]
+    largest = max([min(permille(fixed[h] + size(u), capacity(problem, h)) for h in u.allowed) for u in biggest] + [0])
+    return max(fluid, fixed_peak, largest, floor)
+
+
+def spread_bound(problem: Problem) -> int:
+    wc, wm = problem.spread_weights
+    fc, fm = problem.spread_floors
+    bound = 0
+    if wc:
+        bound += wc * peak_bound(problem, "cpu", fc)
+    if wm:
+        bound += wm * peak_bound(problem, "memory", fm)
+    return bound
+
+
+def _spread_moves_bound(problem: Problem, start: PlacementState, reached: tuple[int, int]) -> tuple[int, int]:
+    """To end at the reached peaks, each host above them sheds at least its excess: for the count,
+    the fewest VMs covering it (largest first); for memory, a fractional knapsack over memory per
+    unit of load, or the excess memory itself."""
+    wc, wm = problem.spread_weights
+    moves = memory = 0
+    for host in problem.metric_hosts:
+        movable = [problem.units[i] for i in start.units_on[host] if not problem.units[i].fixed]
+        cpu_excess = start.load[host] - reached[0] * problem.hosts[host].cpu_capacity_millicores // 1000 if wc else 0
+        mem_excess = start.memory[host] - reached[1] * problem.hosts[host].usable_memory_mib // 1000 if wm else 0
+        counts, costs = [0], [0]
+        if cpu_excess > 0:
+            counts.append(_fewest_covering([u.cpu_load for u in movable], cpu_excess))
+            costs.append(_fractional_knapsack([(u.memory_mib, u.cpu_load) for u in movable], cpu_excess))
+        if mem_excess > 0:
+            counts.append(_fewest_covering([u.memory_mib for u in movable], mem_excess))
+            costs.append(mem_excess)
+        moves += max(counts)
+        memory += max(costs)
+    return moves, memory
+
+
+def _fewest_covering(sizes: list[int], amount: int) -> int:
+    covered = count = 0
+    for size in sorted(sizes, reverse=True):
+        if covered >= amount:
+            break
+        covered += size
+        count += 1
+    return count
+
+
+def _fractional_knapsack(items: list[tuple[int, int]], amount: int) -> int:
+    """Least (fractional) memory whose load covers `amount`: take the cheapest memory per load first."""
+    cost = 0.0
+    for memory, load in sorted((i for i in items if i[1] > 0), key=lambda i: i[0] / i[1]):
+        if amount <= 0:
+            break
+        take = min(1.0, amount / load)
+        cost += take * memory
+        amount -= load * take
+    return int(cost)
+
+
+# -- consolidate ---------------------------------------------------------------------------------
+
+def consolidate_bound(problem: Problem) -> int:
+    always_on = {u.current for u in problem.units if u.fixed and u.current is not None}
+    candidates = [h for h in problem.metric_hosts if h not in always_on and any(h in u.allowed for u in problem.units)]
+    bound = len(always_on)
+    for size, limit in (
+        (lambda u: u.memory_mib, problem.memory_limit),
+        (lambda u: u.vcpus, problem.vcpu_limit),
+        (lambda u: u.cpu_load, problem.load_limit),
+    ):
+        demand = sum(size(u) for u in problem.units if u.member_hosts[0] in problem.metric_hosts)
+        demand -= sum(limit[h] for h in always_on)
+        extra = 0
+        for capacity in sorted((limit[h] for h in candidates), reverse=True):
+            if demand <= 0:
+                break
+            demand -= capacity
+            extra += 1
+        bound = max(bound, len(always_on) + extra)
+        sizes = [size(u) for u in problem.units if u.member_hosts[0] in problem.metric_hosts]
+        largest = max((limit[h] for h in list(always_on) + candidates), default=0)
+        bound = max(bound, martello_toth_l2(sizes, largest))
+    largest_group = max([len(g.members) for g in problem.rules.anti_affinity if g.scope == HOST_SCOPE] + [0])
+    # A group on at_least distinct racks runs on at least that many hosts.
+    widest_spread = max(problem.spread_at_least + (0,))
+    return max(bound, largest_group, widest_spread)
+
+
+def martello_toth_l2(sizes: list[int], capacity: int) -> int:
+    """The L2 bound of Martello & Toth (1990) for bins of `capacity`. With hosts of mixed sizes,
+    every host is taken as large as the largest, which keeps it a valid (if weaker) bound.
+
+    For each K ≤ C/2: items bigger than C − K each need a bin of their own; items in (C/2, C − K]
+    too; the items in [K, C/2] fill what those leave free, and the rest needs whole bins.
+    """
+    if capacity <= 0 or not sizes:
+        return 0
+    ordered = sorted(sizes)
+    prefix = [0]
+    for item in ordered:
+        prefix.append(prefix[-1] + item)
+    count = len(ordered)
+    half = capacity // 2  # items > C/2 are those > half when C is odd; handled by the bisect bounds below
+    best = 0
+    for k in sorted({0} | {w for w in ordered if 2 * w <= capacity}):
+        big_start = bisect.bisect_right(ordered, capacity - k)  # w > C − K
+        mid_start = bisect.bisect_right(ordered, half) if capacity % 2 == 0 else bisect.bisect_left(ordered, half + 1)
+        small_start = bisect.bisect_left(ordered, k)  # w ≥ K
+        n1 = count - big_start
+        n2 = max(0, big_start - mid_start)
+        mid_sum = prefix[big_start] - prefix[mid_start] if big_start > mid_start else 0
+        small_sum = prefix[min(mid_start, big_start)] - prefix[small_start] if mid_start > small_start else 0
+        spill = small_sum - (n2 * capacity - mid_sum)
+        best = max(best, n1 + n2 + max(0, -(-spill // capacity)))
+    return best
+
+
+def _consolidate_moves_bound(problem: Problem, start: PlacementState, hosts_kept: int) -> tuple[int, int]:
+    """At least (occupied − kept) occupied hosts are emptied: the cheapest ones to empty."""
+    occupied = [h for h in problem.metric_hosts if start.units_on[h]]
+    emptiable = [h for h in occupied if not any(problem.units[i].fixed for i in start.units_on[h])]
+    must_empty = max(0, len(occupied) - hosts_kept)
+    counts = sorted(sum(len(problem.units[i].vms) for i in start.units_on[h]) for h in emptiable)[:must_empty]
+    memory = sorted(start.memory[h] for h in emptiable)[:must_empty]
+    return sum(counts), sum(memory)

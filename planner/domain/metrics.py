@@ -1,0 +1,75 @@
+"""Per-host usage and the goal metrics, computed from a placement alone (no solver involved)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from planner.domain.model import Cluster, Host
+
+
+def permille(amount: int, capacity: int) -> int:
+    """Utilisation in per-mille, rounded up so that '≤ U' in the solver and here agree exactly."""
+    return -(-1000 * amount // capacity) if capacity > 0 else 0
+
+
+@dataclass(frozen=True)
+class HostUsage:
+    host: str
+    vms: int
+    vcpus: int
+    memory_mib: int
+    cpu_load_millicores: int
+    cpu_permille: int
+    memory_permille: int
+    vcpu_permille: int
+
+    @property
+    def empty(self) -> bool:
+        return self.vms == 0
+
+
+def host_usage(host: Host, vms: Iterable[tuple[int, int, int]]) -> HostUsage:
+    """`vms` yields (vcpus, memory_mib, cpu_load_millicores) of the VMs on `host`."""
+    count = vcpus = memory = load = 0
+    for vm_vcpus, vm_memory, vm_load in vms:
+        count += 1
+        vcpus += vm_vcpus
+        memory += vm_memory
+        load += vm_load
+    return HostUsage(
+        host=host.name,
+        vms=count,
+        vcpus=vcpus,
+        memory_mib=memory,
+        cpu_load_millicores=load,
+        cpu_permille=permille(load, host.cpu_capacity_millicores),
+        memory_permille=permille(memory, host.usable_memory_mib),
+        vcpu_permille=permille(vcpus, host.usable_vcpus),
+    )
+
+
+def usage_by_host(cluster: Cluster, placement: Mapping[str, str] | None = None) -> dict[str, HostUsage]:
+    """Usage of every host with the VMs placed as `placement` says (default: where they are)."""
+    where = placement if placement is not None else cluster.placement
+    members: dict[str, list[tuple[int, int, int]]] = {h.name: [] for h in cluster.hosts}
+    for vm in cluster.vms:
+        members[where.get(vm.name, vm.host)].append((vm.vcpus, vm.memory_mib, vm.cpu_load_millicores))
+    return {h.name: host_usage(h, members[h.name]) for h in cluster.hosts}
+
+
+def weighted_peak(usages: Iterable[HostUsage], cpu_weight: int, memory_weight: int,
+                  cpu_floor: int = 0, memory_floor: int = 0) -> int:
+    """The spread metric: weighted sum of the peak CPU and peak memory per-mille.
+
+    Floors are the spread thresholds: a host under them counts as fine, so peaks below a floor
+    count as the floor (and no migration is spent on lowering them).
+    """
+    usages = list(usages)
+    peak_cpu = max([u.cpu_permille for u in usages] + [cpu_floor])
+    peak_memory = max([u.memory_permille for u in usages] + [memory_floor])
+    return cpu_weight * peak_cpu + memory_weight * peak_memory
+
+
+def hosts_in_use(usages: Iterable[HostUsage]) -> int:
+    return sum(1 for u in usages if not u.empty)

@@ -1,0 +1,284 @@
+"""The placement problem in solver terms: units, hosts by index, per-host limits.
+
+A *unit* is what moves as one: a single VM, or an affinity group (its members must end on one
+host). Units that may not move for this goal (pinned, or not involved in a drain) are *fixed*: they
+only add to their host's usage. Every limit is an integer in the model's units (MiB, vCPUs,
+milli-cores).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from planner.domain.model import Host
+from planner.domain.policy import Goal
+from planner.rules.min_spread import MinSpreadGroup, broken_at_start
+from planner.rules.resolve import AntiAffinityGroup, RuleSet
+
+NO_LIMIT = 1 << 40
+
+
+@dataclass(frozen=True)
+class MoveWeights:
+    """What a unit's migration weighs under the policy's move costs (absent: plain memory)."""
+
+    member_factor: tuple[int, ...]  # per member, like member_memory
+    host_domain: tuple[int, ...]  # host index → id of its cross-label value; shared by all units
+    cross_factor: int
+
+
+@dataclass(frozen=True)
+class Unit:
+    index: int
+    vms: tuple[str, ...]
+    member_hosts: tuple[int, ...]  # where each member runs now
+    member_memory: tuple[int, ...]
+    vcpus: int
+    memory_mib: int
+    cpu_load: int
+    allowed: frozenset[int]  # hosts this unit may end on
+    fixed: bool
+    anti_affinity: tuple[int, ...]  # indexes of the anti-affinity groups a member belongs to
+    group_members: tuple[int, ...] = ()  # how many of this unit's VMs are in each of those groups
+    min_spread: tuple[int, ...] = ()  # indexes of the min_spread groups a member belongs to
+    spread_members: tuple[int, ...] = ()  # how many of this unit's VMs are in each of those
+    weights: MoveWeights | None = None
+
+    @property
+    def current(self) -> int | None:
+        """The host all members share now, or None for an affinity group split over hosts."""
+        first = self.member_hosts[0]
+        return first if all(h == first for h in self.member_hosts) else None
+
+    def move_cost(self, host: int) -> int:
+        """MiB of memory that must migrate for this unit to end on `host`."""
+        return sum(m for h, m in zip(self.member_hosts, self.member_memory) if h != host)
+
+    def weighted_cost(self, host: int) -> int:
+        """move_cost weighed by the policy's move costs: what the solver's tie-break minimises."""
+        weights = self.weights
+        if weights is None:
+            return self.move_cost(host)
+        to = weights.host_domain[host]
+        return sum(m * f * (weights.cross_factor if weights.host_domain[h] != to else 1)
+                   for h, m, f in zip(self.member_hosts, self.member_memory, weights.member_factor) if h != host)
+
+    @property
+    def weighted_memory(self) -> int:
+        """Memory × VM factors: the cost of moving every member within its cross-label value."""
+        weights = self.weights
+        if weights is None:
+            return self.memory_mib
+        return sum(m * f for m, f in zip(self.member_memory, weights.member_factor))
+
+    def moved_vms(self, host: int) -> int:
+        return sum(1 for h in self.member_hosts if h != host)
+
+
+@dataclass(frozen=True)
+class Problem:
+    goal: Goal
+    rules: RuleSet
+    hosts: tuple[Host, ...]
+    units: tuple[Unit, ...]
+    memory_limit: tuple[int, ...]
+    vcpu_limit: tuple[int, ...]
+    load_limit: tuple[int, ...]  # measured CPU; NO_LIMIT unless consolidating with headroom
+    metric_hosts: frozenset[int]  # hosts the goal metric looks at (all but excluded ones)
+    # anti-affinity group index → host index → domain id (same id = same host/rack/…)
+    domains: tuple[tuple[int, ...], ...]
+    index_of_host: Mapping[str, int]
+    units_in_group: tuple[tuple[int, ...], ...] = ()  # anti-affinity group → units with a member in it
+    # The same three for min_spread groups, plus how many distinct domains each needs.
+    spread_domains: tuple[tuple[int, ...], ...] = ()
+    spread_at_least: tuple[int, ...] = ()
+    units_in_spread: tuple[tuple[int, ...], ...] = ()
+    # Any unit with MoveWeights (else every Unit.weighted_cost is its move_cost): PlacementState
+    # then keeps the weighed sum beside the plain one.
+    weighted_costs: bool = False
+
+    @property
+    def movable(self) -> tuple[Unit, ...]:
+        return tuple(u for u in self.units if not u.fixed)
+
+    @property
+    def spread_weights(self) -> tuple[int, int]:
+        spread = self.rules.policy.spread
+        return spread.cpu_weight, spread.memory_weight
+
+    @property
+    def spread_floors(self) -> tuple[int, int]:
+        """The thresholds in per-mille: peaks below them count as the threshold."""
+        spread = self.rules.policy.spread
+        return round(spread.cpu_threshold_percent * 10), round(spread.memory_threshold_percent * 10)
+
+
+def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
+    goal = goal or rules.policy.goal
+    cluster = rules.cluster
+    hosts = cluster.hosts
+    index_of_host = {h.name: i for i, h in enumerate(hosts)}
+    vm_groups = _groups_of_vms(rules.anti_affinity)
+    vm_spreads = _groups_of_vms(rules.min_spread)
+    shared = _SharedHostSets(rules, index_of_host)
+    weights = _weights_factory(rules, index_of_host)
+    units = tuple(
+        _make_unit(i, names, rules, index_of_host, vm_groups, vm_spreads, shared, weights)
+        for i, names in enumerate(_unit_members(rules))
+    )
+    if goal is Goal.DRAIN:
+        units = _fix_units_not_drained(units, rules, index_of_host)
+    memory_limit = tuple(h.usable_memory_mib for h in hosts)
+    vcpu_limit = tuple(h.usable_vcpus for h in hosts)
+    load_limit = tuple(NO_LIMIT for _ in hosts)
+    if goal is Goal.CONSOLIDATE:
+        memory_limit, load_limit = _headroom_limits(rules, units, memory_limit)
+    domains = tuple(
+        tuple(_domain_ids(group.domain_of, hosts)) for group in rules.anti_affinity
+    )
+    return Problem(
+        goal=goal,
+        rules=rules,
+        hosts=hosts,
+        units=units,
+        memory_limit=_never_below_fixed(memory_limit, units, "memory_mib"),
+        vcpu_limit=_never_below_fixed(vcpu_limit, units, "vcpus"),
+        load_limit=load_limit,
+        metric_hosts=frozenset(i for i, h in enumerate(hosts) if h.name not in rules.excluded),
+        domains=domains,
+        index_of_host=MappingProxyType(index_of_host),
+        units_in_group=tuple(tuple(u.index for u in units if g in u.anti_affinity) for g in range(len(domains))),
+        spread_domains=tuple(tuple(_domain_ids(g.domain_of, hosts)) for g in rules.min_spread),
+        spread_at_least=tuple(g.at_least for g in rules.min_spread),
+        units_in_spread=tuple(tuple(u.index for u in units if g in u.min_spread) for g in range(len(rules.min_spread))),
+        weighted_costs=rules.move_costs.weighted,
+    )
+
+
+def _groups_of_vms(groups: Sequence[AntiAffinityGroup | MinSpreadGroup]) -> dict[str, list[int]]:
+    """VM name → indexes of the groups it is a member of."""
+    of: dict[str, list[int]] = {}
+    for g, group in enumerate(groups):
+        for name in group.members:
+            of.setdefault(name, []).append(g)
+    return of
+
+
+def _weights_factory(rules: RuleSet, index_of_host: Mapping[str, int]) -> Callable[[tuple[str, ...]], MoveWeights | None]:
+    """names → the unit's MoveWeights; None for every unit when the policy weighs nothing."""
+    table = rules.move_costs
+    if not table.weighted:
+        return lambda names: None
+    domain_of = table.domain_of or {}
+    ids: dict[str, int] = {}
+    host_domain = tuple(ids.setdefault(domain_of.get(h.name, ""), len(ids)) for h in rules.cluster.hosts)
+    return lambda names: MoveWeights(tuple(table.factor_of.get(n, 1) for n in names), host_domain, table.cross_factor)
+
+
+def _unit_members(rules: RuleSet) -> list[tuple[str, ...]]:
+    grouped = {name for group in rules.affinity for name in group}
+    singles = [(vm.name,) for vm in rules.cluster.vms if vm.name not in grouped]
+    return singles + list(rules.affinity)
+
+
+class _SharedHostSets:
+    """One frozenset per distinct allowed-host set: 20,000 units mostly share a handful."""
+
+    def __init__(self, rules: RuleSet, index_of_host: Mapping[str, int]) -> None:
+        self.rules = rules
+        self.index_of_host = index_of_host
+        self.cache: dict[tuple[frozenset[str], frozenset[str] | None], frozenset[int]] = {}
+
+    def allowed(self, names: tuple[str, ...], current: frozenset[str]) -> frozenset[int]:
+        groups = [self.rules.allowed_hosts[n] for n in names if n in self.rules.allowed_hosts]
+        restriction = frozenset.intersection(*groups) if groups else None
+        # Staying put is allowed on a disabled host, but a split affinity group only joins active hosts.
+        staying = current if len(current) == 1 and not current & self.rules.drained else frozenset()
+        staying = staying - self.rules.destinations
+        key = (staying, restriction)
+        if key not in self.cache:
+            hosts = set(self.rules.destinations) | staying
+            if restriction is not None:
+                hosts &= restriction
+            self.cache[key] = frozenset(self.index_of_host[h] for h in hosts)
+        return self.cache[key]
+
+
+def _make_unit(index: int, names: tuple[str, ...], rules: RuleSet, index_of_host: Mapping[str, int],
+               vm_groups: Mapping[str, list[int]], vm_spreads: Mapping[str, list[int]], shared: _SharedHostSets,
+               weights: Callable[[tuple[str, ...]], MoveWeights | None]) -> Unit:
+    vms = [rules.cluster.vm_by_name[n] for n in names]
+    pinned_hosts = {vm.host for vm in vms if vm.name in rules.pinned}
+    if pinned_hosts:
+        allowed = frozenset(index_of_host[h] for h in pinned_hosts)
+    else:
+        allowed = shared.allowed(names, frozenset(vm.host for vm in vms))
+    groups = sorted({g for n in names for g in vm_groups.get(n, ())})
+    spreads = sorted({g for n in names for g in vm_spreads.get(n, ())}) if vm_spreads else []
+    return Unit(
+        index=index,
+        vms=names,
+        member_hosts=tuple(index_of_host[vm.host] for vm in vms),
+        member_memory=tuple(vm.memory_mib for vm in vms),
+        vcpus=sum(vm.vcpus for vm in vms),
+        memory_mib=sum(vm.memory_mib for vm in vms),
+        cpu_load=sum(vm.cpu_load_millicores for vm in vms),
+        allowed=allowed,
+        fixed=bool(pinned_hosts) and all(vm.host in pinned_hosts for vm in vms),
+        anti_affinity=tuple(groups),
+        group_members=tuple(sum(1 for n in names if g in vm_groups.get(n, ())) for g in groups),
+        min_spread=tuple(spreads),
+        spread_members=tuple(sum(1 for n in names if g in vm_spreads.get(n, ())) for g in spreads),
+        weights=weights(names),
+    )
+
+
+def _fix_units_not_drained(units: tuple[Unit, ...], rules: RuleSet, index_of_host: Mapping[str, int]) -> tuple[Unit, ...]:
+    """A drain moves the VMs off the drained hosts and those breaking a rule; nothing else."""
+    drained = {index_of_host[h] for h in rules.drained}
+    # Any member of a min_spread group spread too thin may be the one that moves to fix it.
+    thin = {name for g in rules.min_spread if broken_at_start(rules.cluster, g) for name in g.members}
+    fixed = []
+    for unit in units:
+        must_move = unit.current is None or unit.current not in unit.allowed or unit.current in drained \
+            or (thin and any(n in thin for n in unit.vms))
+        if unit.fixed or must_move:
+            fixed.append(unit)
+        else:
+            fixed.append(Unit(**{**unit.__dict__, "fixed": True, "allowed": frozenset({unit.current})}))
+    return tuple(fixed)
+
+
+def _headroom_limits(rules: RuleSet, units: tuple[Unit, ...], hard_memory: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Kept hosts stay within headroom, or no higher than they already are (never worse)."""
+    settings = rules.policy.consolidate
+    current_memory = [0] * len(hard_memory)
+    current_load = [0] * len(hard_memory)
+    for unit in units:
+        for host, memory, vm in zip(unit.member_hosts, unit.member_memory, unit.vms):
+            current_memory[host] += memory
+            current_load[host] += rules.cluster.vm_by_name[vm].cpu_load_millicores
+    memory_limit, load_limit = [], []
+    for i, host in enumerate(rules.cluster.hosts):
+        headroom_memory = math.floor(host.usable_memory_mib * settings.max_memory_percent / 100)
+        headroom_load = math.floor(host.cpu_capacity_millicores * settings.max_cpu_percent / 100)
+        memory_limit.append(min(hard_memory[i], max(headroom_memory, current_memory[i])))
+        load_limit.append(max(headroom_load, current_load[i]))
+    return tuple(memory_limit), tuple(load_limit)
+
+
+def _never_below_fixed(limits: tuple[int, ...], units: tuple[Unit, ...], attribute: str) -> tuple[int, ...]:
+    """A host already over a limit with VMs that cannot move keeps what it has (it gets nothing new)."""
+    fixed = [0] * len(limits)
+    for unit in units:
+        if unit.fixed and unit.current is not None:
+            fixed[unit.current] += getattr(unit, attribute)
+    return tuple(max(limit, used) for limit, used in zip(limits, fixed))
+
+
+def _domain_ids(domain_of: Mapping[str, str], hosts: tuple[Host, ...]) -> list[int]:
+    ids: dict[str, int] = {}
+    return [ids.setdefault(domain_of[h.name], len(ids)) for h in hosts]

@@ -1,0 +1,72 @@
+"""Why a goal cannot be met, in operator terms: which hosts, which VMs, how much is missing."""
+
+from __future__ import annotations
+
+from planner.rules.min_spread import MinSpreadGroup
+from planner.instance.problem import Problem, Unit
+from planner.instance.state import PlacementState
+
+
+def _gib(mib: int) -> str:
+    return f"{mib / 1024:.1f} GiB"
+
+
+def free_room(state: PlacementState, hosts: list[int]) -> tuple[int, int]:
+    """(memory MiB, vCPUs) still free on `hosts` within their limits."""
+    p = state.problem
+    memory = sum(max(0, p.memory_limit[h] - state.memory[h]) for h in hosts)
+    vcpus = sum(max(0, p.vcpu_limit[h] - state.vcpus[h]) for h in hosts)
+    return memory, vcpus
+
+
+def explain_no_room(state: PlacementState, unit: Unit, needy: list[Unit]) -> str:
+    problem = state.problem
+    names = [problem.hosts[i].name for i in range(len(problem.hosts))]
+    drained = sorted(problem.rules.drained)
+    allowed_elsewhere = sorted(h for h in unit.allowed if h != state.assignment[unit.index])
+    label = "+".join(unit.vms)
+    source = names[state.assignment[unit.index]]
+    if not allowed_elsewhere and drained and source in drained:
+        return (f"cannot drain {', '.join(drained)}: VM {label} has nowhere to go "
+                f"({_why_no_host(problem, unit)})")
+    if not allowed_elsewhere:
+        return f"VM {label} on {source} must move but no host may take it ({_why_no_host(problem, unit)})"
+    if drained:
+        moving = [u for u in needy if problem.hosts[u.member_hosts[0]].name in problem.rules.drained]
+        need_memory = sum(u.memory_mib for u in moving)
+        need_vcpus = sum(u.vcpus for u in moving)
+        others = sorted(problem.index_of_host[h] for h in problem.rules.destinations)
+        free_memory, free_vcpus = free_room(state, others)
+        if need_memory > free_memory or need_vcpus > free_vcpus:
+            return (f"cannot drain {', '.join(drained)}: their VMs need {_gib(need_memory)} and {need_vcpus} vCPUs, "
+                    f"the other hosts have {_gib(free_memory)} and {free_vcpus} vCPUs free")
+    held = _held_by_min_spread(state, unit, allowed_elsewhere)
+    if held is not None:
+        return (f"cannot place VM {label} from {source}: every host with room would leave rule {held.name!r} "
+                f"on fewer than {held.at_least} distinct {held.label}s")
+    roomiest = max(allowed_elsewhere, key=lambda h: problem.memory_limit[h] - state.memory[h])
+    room = problem.memory_limit[roomiest] - state.memory[roomiest]
+    return (f"cannot place VM {label} ({_gib(unit.memory_mib)}, {unit.vcpus} vCPUs) from {source}: "
+            f"no allowed host has room left (most free: {_gib(room)} on {names[roomiest]})")
+
+
+def _held_by_min_spread(state: PlacementState, unit: Unit, hosts: list[int]) -> MinSpreadGroup | None:
+    """The min_spread rule that refuses `unit` a host it would otherwise fit on, if any."""
+    if not unit.min_spread:
+        return None
+    p = state.problem
+    for host in hosts:
+        room = state.memory[host] + unit.memory_mib <= p.memory_limit[host] and \
+            state.vcpus[host] + unit.vcpus <= p.vcpu_limit[host] and state.load[host] + unit.cpu_load <= p.load_limit[host]
+        group = state.min_spread_refusal(unit, host) if room and state.anti_affinity_ok(unit, host) else None
+        if group is not None:
+            return p.rules.min_spread[group]
+    return None
+
+
+def _why_no_host(problem: Problem, unit: Unit) -> str:
+    rules = problem.rules
+    groups = [g for g in rules.policy.host_groups if any(g.vms.matches(n, rules.cluster.vm_by_name[n].labels) for n in unit.vms)]
+    if groups:
+        return f"host group {groups[0].name!r} allows only hosts that are drained, excluded or disabled"
+    return "every other host is drained, excluded or disabled"

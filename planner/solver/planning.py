@@ -1,0 +1,135 @@
+"""From rules to a Plan: greedy, CP-SAT, independent validation, benefit gate, bounds, reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from planner.bounds.lower_bounds import consolidate_bound, lower_bounds, spread_bound
+from planner.domain.errors import RebalanceError
+from planner.explain.reasons import move_reason
+from planner.solver.greedy import greedy_placement, units_needing_repair
+from planner.domain.metrics import hosts_in_use, usage_by_host, weighted_peak
+from planner.instance.problem import Problem, Unit, build_problem
+from planner.solver.cpsat_solve import SolveOutcome, solve_placement
+from planner.instance.state import PlacementState
+from planner.domain.plan import GoalMetric, Move, Plan, SolverStats, default_expiry, utc_now
+from planner.domain.policy import Goal
+from planner.rules.resolve import RuleSet
+from planner.check.validate import validate_placement
+
+
+def make_plan(rules: RuleSet, now: datetime | None = None) -> Plan:
+    """Raises InfeasibleError when the goal cannot be met without breaking a hard rule."""
+    problem = build_problem(rules)
+    start = PlacementState(problem)
+    must_move = units_needing_repair(start)
+    greedy = greedy_placement(problem)
+    greedy_goal = greedy.goal_value()
+    goal_bound = consolidate_bound(problem) if problem.goal is Goal.CONSOLIDATE else spread_bound(problem)
+    outcome = solve_placement(problem, start, greedy, rules.policy.solver, greedy_goal, goal_bound)
+    assignment = _checked(problem, outcome, greedy)
+    final = PlacementState(problem, assignment)
+    notes: list[str] = []
+    if not must_move and not _worth_it(problem, start, final, notes):
+        final = start
+    return _assemble(problem, start, final, outcome, greedy_goal, must_move, notes, now or utc_now())
+
+
+def to_placement(problem: Problem, assignment: Sequence[int]) -> dict[str, str]:
+    placement = {}
+    for unit, host in zip(problem.units, assignment):
+        for name in unit.vms:
+            placement[name] = problem.hosts[host].name
+    return placement
+
+
+def _checked(problem: Problem, outcome: SolveOutcome, greedy: PlacementState) -> list[int]:
+    """Take the solver's plan only if the independent validator agrees and it is no worse."""
+    rules = problem.rules
+    solved = list(outcome.assignment)
+    if not validate_placement(rules.cluster, rules.policy, to_placement(problem, solved)):
+        if PlacementState(problem, solved).goal_value() <= greedy.goal_value():
+            return solved
+    violations = validate_placement(rules.cluster, rules.policy, to_placement(problem, greedy.assignment))
+    if violations:
+        raise RebalanceError(f"internal error: the greedy plan breaks {violations[0]}; please report this")
+    return list(greedy.assignment)
+
+
+def _worth_it(problem: Problem, start: PlacementState, final: PlacementState, notes: list[str]) -> bool:
+    """The benefit gate: drains always run; spread/consolidate only for a real improvement."""
+    if problem.goal is Goal.DRAIN:
+        return True
+    before, after = start.goal_value(), final.goal_value()
+    gain = 100.0 * (before - after) / before if before else 0.0
+    needed = problem.rules.policy.limits.min_improvement_percent
+    if after < before and gain >= needed:
+        return True
+    if final.assignment != start.assignment:
+        notes.append(f"no moves: the best plan found improves the goal by {gain:.1f} %, "
+                     f"below the benefit gate of {needed:g} % (limits.min_improvement_percent)")
+    else:
+        notes.append("no moves: the cluster already meets the goal")
+    return False
+
+
+def _assemble(problem: Problem, start: PlacementState, final: PlacementState, outcome: SolveOutcome,
+              greedy_goal: int, must_move: list[Unit], notes: list[str], now: datetime) -> Plan:
+    rules = problem.rules
+    cluster = rules.cluster
+    placement = to_placement(problem, final.assignment)
+    before, after = usage_by_host(cluster), usage_by_host(cluster, placement)
+    metric_hosts = [problem.hosts[h].name for h in sorted(problem.metric_hosts)]
+    metric = _metric(problem, [before[h] for h in metric_hosts], [after[h] for h in metric_hosts])
+    freed = tuple(h for h in metric_hosts if not before[h].empty and after[h].empty and h not in rules.drained)
+    drained = tuple(sorted(rules.drained))
+    repairs = _repair_reasons(problem, must_move)
+    moves = tuple(
+        Move(vm.name, vm.uuid, vm.host, placement[vm.name], vm.memory_mib, vm.vcpus, vm.cpu_load_millicores,
+             move_reason(vm, placement[vm.name], problem.goal, before, after, rules.drained, frozenset(freed), repairs))
+        for vm in cluster.vms if placement[vm.name] != vm.host
+    )
+    solver = SolverStats(
+        method=outcome.method if moves else "none",
+        status=outcome.status,
+        wall_time_s=round(outcome.wall_time_s, 3),
+        greedy_goal=greedy_goal,
+        objective=metric.after,
+        best_bound=outcome.goal_bound,
+        variables=outcome.variables,
+        lns_rounds=outcome.lns_rounds,
+    )
+    return Plan(
+        goal=problem.goal,
+        cluster=cluster,
+        moves=moves,
+        metric=metric,
+        before=tuple(before.values()),
+        after=tuple(after.values()),
+        bounds=lower_bounds(problem, start, final, must_move),
+        solver=solver,
+        created=now,
+        expires=default_expiry(now),
+        freed_hosts=freed if problem.goal is Goal.CONSOLIDATE else (),
+        drained_hosts=drained,
+        notes=tuple(notes),
+    )
+
+
+def _metric(problem: Problem, before: list, after: list) -> GoalMetric:
+    if problem.goal is Goal.CONSOLIDATE:
+        return GoalMetric("hosts in use", "hosts", hosts_in_use(before), hosts_in_use(after))
+    wc, wm = problem.spread_weights
+    fc, fm = problem.spread_floors
+    name = {(True, True): "peak CPU‰ + peak memory‰", (True, False): "peak CPU", (False, True): "peak memory"}
+    return GoalMetric(name[bool(wc), bool(wm)], "‰",
+                      weighted_peak(before, wc, wm, fc, fm), weighted_peak(after, wc, wm, fc, fm))
+
+
+def _repair_reasons(problem: Problem, must_move: list[Unit]) -> Mapping[str, str]:
+    reasons = {}
+    for unit in must_move:
+        for name in unit.vms:
+            reasons[name] = "a rule or a host limit is broken where it runs now"
+    return reasons

@@ -1,0 +1,18 @@
+"""What the reassignment solver returns, however many cores it searched on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.solver.reassign.lns import LnsCounters
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    assignment: np.ndarray
+    cost: int  # the solver's own bookkeeping; callers re-check it independently
+    steps: int  # local-search steps, summed over the workers
+    lns: LnsCounters  # summed over the workers
+    seconds: float

@@ -1,0 +1,27 @@
+"""The reassignment solver: late-acceptance local search and CP-SAT machine LNS taking turns on
+one state (`turns`), on one core or, with `workers` > 1, on several that share their best
+assignment every epoch (`cooperative`)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from planner.solver.reassign.cooperative import search_together
+from planner.solver.reassign.instance import Instance
+from planner.solver.reassign.result import SearchResult
+from planner.solver.reassign.settings import SearchSettings
+from planner.solver.reassign.turns import TakingTurns
+
+
+def solve(instance: Instance, original: np.ndarray, settings: SearchSettings = SearchSettings()) -> SearchResult:
+    started = time.monotonic()
+    if settings.workers > 1:
+        return search_together(instance, original, settings, started)
+    search = TakingTurns(instance, original, settings)
+    if settings.max_steps is not None:
+        search.run_budget(settings.max_steps, settings.max_rounds)
+    else:
+        search.run_until(started + settings.time_limit_s)
+    return SearchResult(search.best_assignment, search.best_cost, search.local.steps, search.lns.counters, time.monotonic() - started)

@@ -1,0 +1,132 @@
+"""The local search and the CP-SAT machine LNS taking turns on one shared state: what one core runs.
+
+The local search is cheap per step and takes the easy gains fast; the LNS re-packs a few machines
+at once where single moves and swaps are all blocked. They alternate in short slices so that each
+starts from what the other found. Every state on the way is feasible, so the best one seen is
+always a valid answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+
+from planner.solver.reassign.delta import SearchState
+from planner.solver.reassign.instance import Instance
+from planner.solver.reassign.lns import MAX_FREED, MachineLns
+from planner.solver.reassign.local_search import LateAcceptance
+from planner.solver.reassign.settings import SearchSettings
+
+SLICE_S = 3.0  # one local-search slice plus one LNS slice
+LNS_LED = 1.0  # the LNS share where machines are small: the LNS alone (see _fixed_share)
+STEPS_PER_SLICE = 2000  # the same alternation under a step budget
+
+
+class TakingTurns:
+    """One search: a state, the local search and the LNS on it, and how time is split."""
+
+    def __init__(self, instance: Instance, original: np.ndarray, settings: SearchSettings) -> None:
+        self.state = SearchState(instance, original)
+        self.local = LateAcceptance(self.state, settings)
+        self.lns = MachineLns(self.state, settings.seed, settings.sub_seconds, settings.hold_price)
+        fixed = settings.lns_share if settings.lns_share is not None else _fixed_share(self.state)
+        self.share = ShareOfTime(fixed)
+
+    @property
+    def best_cost(self) -> int:
+        return self.local.best_cost
+
+    @property
+    def best_assignment(self) -> np.ndarray:
+        return self.local.best_assignment
+
+    def run_until(self, deadline: float) -> None:
+        """Alternate in slices of SLICE_S, split by `share`, until `deadline`."""
+        while time.monotonic() < deadline:
+            gain, seconds = self._timed_slice(self.local.run, deadline, SLICE_S * (1 - self.share.lns))
+            self.share.record_local(gain, seconds)
+            if self.share.lns > 0:
+                gain, seconds = self._timed_slice(self.lns.run, deadline, SLICE_S * self.share.lns)
+                self.share.record_lns(gain, seconds)
+                self.local.adopt_current()
+            self.share.update()
+
+    def run_budget(self, steps: int, rounds: int) -> None:
+        """`steps` local-search steps and `rounds` LNS rounds, alternating every STEPS_PER_SLICE
+        steps with the clock ignored, so that a budgeted run repeats exactly."""
+        slices = max(1, steps // STEPS_PER_SLICE)
+        steps_left, rounds_left = steps, rounds
+        for index in range(slices):
+            batch = steps_left if index == slices - 1 else STEPS_PER_SLICE
+            self.local.run(0.0, max_steps=batch)
+            steps_left -= batch
+            batch_rounds = rounds_left // (slices - index)
+            if batch_rounds:
+                self.lns.run(0.0, max_rounds=batch_rounds)
+                rounds_left -= batch_rounds
+                self.local.adopt_current()
+
+    def restart_from(self, assignment: np.ndarray) -> None:
+        """Continue from `assignment` (a feasible one, cheaper than this search's best): the
+        state walks there move by move (its counters are sums, so the order does not matter)
+        and the local search takes it up as its new best."""
+        for p in np.flatnonzero(assignment != self.state.assignment).tolist():
+            self.state.apply_move(p, int(assignment[p]))
+        self.local.adopt_current()
+
+    def _timed_slice(self, work: Callable[[float], None], deadline: float, seconds: float) -> tuple[int, float]:
+        """Run `work` for `seconds` (not past `deadline`); the cost it removed and the time it took."""
+        before, started = self.state.total(), time.monotonic()
+        work(min(deadline, started + seconds))
+        return max(0, before - self.state.total()), max(time.monotonic() - started, 1e-3)
+
+
+def _fixed_share(state: SearchState) -> float | None:
+    """LNS_LED (the LNS alone) when a sub-problem frees at least a whole machine's worth of
+    processes, else None (adapt). There the LNS re-packs whole machines, which no run of single
+    moves and swaps can, and the local search's quick gains spend capacity and transient room
+    (room held on a moved process's source is never given back unless it goes home) that exact
+    re-packs use better. Measured at 300 s on 2 cores: a share of 0.8 beat a rate-following one
+    on a2_2, a2_3, a2_5 and b_1 (session 3), and the LNS alone beat 0.8 at the median over seeds
+    0-2 on a2_2 (5.99 against 8.36, with a much narrower spread) and on every seed of a2_3
+    (benchmarks/results/roadef-lns-only/). Where machines hold hundreds of processes a
+    sub-problem is a sliver of two machines and the local search leads (b_3)."""
+    per_machine = len(state.assignment) / len(state.capacity)
+    return LNS_LED if per_machine <= MAX_FREED else None
+
+
+class ShareOfTime:
+    """The LNS's share of each slice: fixed when asked, else following the gain per second of
+    each half over the last `WINDOW` slices, kept within bounds so that neither half starves:
+    which one pays off differs between instances (the local search where machines hold hundreds
+    of processes, the LNS where a few machines' worth of processes is a large part of the
+    problem) and changes during a run. A window rather than a per-slice rate because the LNS's
+    gains are lumpy: a few sub-problems per slice, most of the gain in one of them."""
+
+    WINDOW, LOW, HIGH = 10, 0.1, 0.95
+
+    def __init__(self, fixed: float | None) -> None:
+        self.fixed = fixed
+        self.lns = fixed if fixed is not None else 0.5
+        self._local: deque[tuple[int, float]] = deque(maxlen=self.WINDOW)
+        self._lns: deque[tuple[int, float]] = deque(maxlen=self.WINDOW)
+
+    def record_local(self, gain: int, seconds: float) -> None:
+        self._local.append((gain, seconds))
+
+    def record_lns(self, gain: int, seconds: float) -> None:
+        self._lns.append((gain, seconds))
+
+    def update(self) -> None:
+        if self.fixed is not None or not self._local or not self._lns:
+            return
+        local, lns = _rate(self._local), _rate(self._lns)
+        if local + lns > 0:
+            self.lns = min(self.HIGH, max(self.LOW, lns / (local + lns)))
+
+
+def _rate(window: deque[tuple[int, float]]) -> float:
+    return sum(gain for gain, _ in window) / sum(seconds for _, seconds in window)

@@ -1,0 +1,160 @@
+"""Swap moves for the spread greedy: when no VM on a peak host fits anywhere below the peak, a
+cooler host may still take it in exchange for one of its own smaller VMs.
+
+VMs are coarse next to the headroom left once a cluster is nearly flat (a 4-core VM is 60 ‰ of a
+64-core host), so single moves stall a few per-mille above the fluid bound; swaps get further.
+
+Every (outgoing VM, partner) pair of a target host is checked at once with numpy — capacity,
+utilisation caps, and that the source comes off its peak — and only the cheapest feasible pairs
+go through the per-pair checks (anti-affinity, min_spread, move budget). Those rules are checked on
+the current placement for each half of the swap: conservative (a swap that would only work because
+the partner leaves is refused), never wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.instance.problem import Unit
+from planner.instance.state import PlacementState
+
+SWAP_TARGETS = 64  # coolest hosts searched for a partner
+
+
+@dataclass(frozen=True)
+class _Side:
+    """Sizes of candidate units as arrays, for vectorised checks."""
+
+    units: list[Unit]
+    memory: np.ndarray
+    vcpus: np.ndarray
+    load: np.ndarray
+
+    @classmethod
+    def of(cls, units: list[Unit]) -> "_Side":
+        return cls(units, np.array([u.memory_mib for u in units], dtype=np.int64),
+                   np.array([u.vcpus for u in units], dtype=np.int64),
+                   np.array([u.cpu_load for u in units], dtype=np.int64))
+
+
+def swap_relief(state: PlacementState, source: int, caps: tuple[int, int], targets: list[int],
+                on_cpu_peak: bool, on_mem_peak: bool) -> list[tuple[Unit, int]]:
+    """The cheapest (unit → target, partner → source) pair that takes `source` off its peak(s)."""
+    problem = state.problem
+    leaving = [problem.units[i] for i in sorted(state.units_on[source]) if not problem.units[i].fixed]
+    partners = [(problem.units[i], t) for t in targets if t != source for i in sorted(state.units_on[t])
+                if not problem.units[i].fixed and source in problem.units[i].allowed]
+    if not leaving or not partners:
+        return []
+    out = _Side.of(leaving)
+    back = _Side.of([w for w, _ in partners])
+    hosts = np.array([t for _, t in partners], dtype=np.int64)
+    memory_delta = out.memory[:, None] - back.memory[None, :]  # what each target gains, the source loses
+    vcpu_delta = out.vcpus[:, None] - back.vcpus[None, :]
+    load_delta = out.load[:, None] - back.load[None, :]
+    ok = _allowed_matrix(leaving, hosts)
+    ok &= _fits_targets(state, hosts, memory_delta, vcpu_delta, load_delta, caps)
+    ok &= _fits_source(state, source, memory_delta, vcpu_delta, load_delta, caps, on_cpu_peak, on_mem_peak)
+    if not ok.any():
+        return []
+    cost = _cost_matrix(leaving, partners, hosts, source, state.weighted)
+    rows, columns = np.nonzero(ok)
+    # Cheapest first; among equals the coolest target (partners are listed coolest host first).
+    for index in np.lexsort((rows, columns, cost[rows, columns])):
+        unit, (partner, target) = leaving[rows[index]], partners[columns[index]]
+        if _rules_allow(state, unit, target, partner, source):
+            return [(unit, target), (partner, source)]
+    return []
+
+
+def _allowed_matrix(leaving: list[Unit], hosts: np.ndarray) -> np.ndarray:
+    """ok[i, j]: may leaving[i] go to hosts[j]? Units share a few allowed sets: one row per set."""
+    rows: dict[int, np.ndarray] = {}
+    matrix = np.empty((len(leaving), len(hosts)), dtype=bool)
+    listed = hosts.tolist()
+    for i, unit in enumerate(leaving):
+        key = id(unit.allowed)
+        if key not in rows:
+            rows[key] = np.fromiter((h in unit.allowed for h in listed), dtype=bool, count=len(listed))
+        matrix[i] = rows[key]
+    return matrix
+
+
+def _fits_targets(state: PlacementState, hosts: np.ndarray, memory_gain: np.ndarray, vcpu_gain: np.ndarray,
+                  load_gain: np.ndarray, caps: tuple[int, int]) -> np.ndarray:
+    """Which swaps leave each partner's host within its hard limits and under the utilisation caps."""
+    problem = state.problem
+    memory = np.asarray(state.memory)[hosts] + memory_gain
+    load = np.asarray(state.load)[hosts] + load_gain
+    return ((memory <= np.asarray(problem.memory_limit)[hosts])
+            & (np.asarray(state.vcpus)[hosts] + vcpu_gain <= np.asarray(problem.vcpu_limit)[hosts])
+            & (load <= np.asarray(problem.load_limit)[hosts])
+            & (_permille(load, np.asarray(state.cpu_capacity)[hosts]) <= caps[0])
+            & (_permille(memory, np.asarray(state.memory_capacity)[hosts]) <= caps[1]))
+
+
+def _fits_source(state: PlacementState, source: int, memory_delta: np.ndarray, vcpu_delta: np.ndarray,
+                 load_delta: np.ndarray, caps: tuple[int, int], on_cpu_peak: bool, on_mem_peak: bool) -> np.ndarray:
+    """The source takes the partner back within its limits and comes off every peak it is on."""
+    problem = state.problem
+    cpu_now, mem_now = state.cpu_permille(source), state.memory_permille(source)
+    memory = state.memory[source] - memory_delta
+    load = state.load[source] - load_delta
+    cpu = _permille(load, state.cpu_capacity[source])
+    mem = _permille(memory, state.memory_capacity[source])
+    ok = ((memory <= problem.memory_limit[source]) & (state.vcpus[source] - vcpu_delta <= problem.vcpu_limit[source])
+          & (load <= problem.load_limit[source]) & (cpu <= max(caps[0], cpu_now)) & (mem <= max(caps[1], mem_now)))
+    if on_cpu_peak:
+        ok &= cpu < cpu_now
+    if on_mem_peak:
+        ok &= mem < mem_now
+    return ok
+
+
+def _cost_matrix(leaving: list[Unit], partners: list[tuple[Unit, int]], hosts: np.ndarray, source: int,
+                 weighted: bool = False) -> np.ndarray:
+    """MiB migrated by each swap (weighed by the policy's move costs), relative to where the VMs
+    started (going home costs nothing)."""
+    columns_of: dict[int, list[int]] = {}
+    for j, host in enumerate(hosts.tolist()):
+        columns_of.setdefault(host, []).append(j)
+    cost = np.empty((len(leaving), len(hosts)), dtype=np.int64)
+    for i, unit in enumerate(leaving):
+        if weighted:
+            # Weighed costs depend on each target's label value: one call per distinct target host.
+            here = unit.weighted_cost(source)
+            for host, columns in columns_of.items():
+                cost[i, columns] = unit.weighted_cost(host) - here
+            continue
+        here = unit.move_cost(source)
+        cost[i] = unit.memory_mib - here  # to any host none of its members started on
+        for host in set(unit.member_hosts):
+            cost[i, columns_of.get(host, [])] = unit.move_cost(host) - here
+    back = np.array([w.weighted_cost(source) - w.weighted_cost(t) for w, t in partners], dtype=np.int64)
+    return cost + back[None, :]
+
+
+def _permille(amount: np.ndarray, capacity: int) -> np.ndarray:
+    return -(-1000 * amount // capacity)
+
+
+def _rules_allow(state: PlacementState, unit: Unit, target: int, partner: Unit, source: int) -> bool:
+    if (unit.anti_affinity and not state.anti_affinity_ok(unit, target)) or \
+            (partner.anti_affinity and not state.anti_affinity_ok(partner, source)):
+        return False
+    # Checked half by half like anti-affinity: a swap only trades the two hosts' domains, so when
+    # each half keeps a group's spread on its own, the pair does too.
+    if (unit.min_spread and not state.min_spread_ok(unit, target)) or \
+            (partner.min_spread and not state.min_spread_ok(partner, source)):
+        return False
+    limits = state.problem.rules.policy.limits
+    if limits.max_moves is None and limits.max_moved_memory_mib is None:
+        return True
+    moves = state.moved_vms + unit.moved_vms(target) - unit.moved_vms(source) + \
+        partner.moved_vms(source) - partner.moved_vms(target)
+    memory = state.moved_mib + unit.move_cost(target) - unit.move_cost(source) + \
+        partner.move_cost(source) - partner.move_cost(target)
+    return (limits.max_moves is None or moves <= limits.max_moves) and \
+        (limits.max_moved_memory_mib is None or memory <= limits.max_moved_memory_mib)
