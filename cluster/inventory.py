@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner.formats.checks import (MAX_HOST_CPUS, MAX_MEMORY_MIB, check_int, check_labels, check_name, check_positive_int,
+from planner.domain.checks import (MAX_HOST_CPUS, MAX_MEMORY_MIB, check_int, check_labels, check_name, check_positive_int,
                             check_ratio, quote)
 from planner.domain.errors import InputError
 from planner.domain.model import EMPTY_LABELS, HostState
@@ -204,7 +204,7 @@ def _bool(value: Any, field_name: str) -> bool:
 
 
 def _optional_size(value: Any, field_name: str) -> int | None:
-    """An override of what libvirt reports, within the ranges of planner/formats/checks.py."""
+    """An override of what libvirt reports, within the ranges of planner/domain/checks.py."""
     maximum = MAX_HOST_CPUS if field_name == "cpus" else MAX_MEMORY_MIB
     return None if value is None else check_positive_int(value, field_name, maximum=maximum)
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from executor.libvirt_flags import DEFAULT_MIGRATE_FLAGS, MIGRATE_FLAGS
 from executor.schedule import Limits
-from planner.formats.checks import quote
+from planner.domain.checks import quote
 from planner.domain.errors import InputError
 from planner.formats.uri_policy import check_migration_uri
 from planner.formats.records import check_keys, expect_mapping

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from planner.formats.checks import quote
+from planner.domain.checks import quote
 from planner.domain.errors import InputError
 from planner.formats.records import check_keys, expect_mapping, parse_list
 from planner.formats.scenario import read_document

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.domain.errors import InputError, RebalanceError
-from planner.formats.checks import quote
+from planner.domain.checks import quote
 from planner.formats.reading import load_json, one_line
 from planner.formats.safe_files import open_private
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from planner.formats.checks import quote
+from planner.domain.checks import quote
 from planner.domain.errors import InputError
 from cluster.inventory import Inventory, InventoryHost
 from planner.domain.model import Host, HostState

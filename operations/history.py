@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.formats.safe_files import open_private, private_dir
-from planner.formats.checks import check_int, check_name, check_text, quote
+from planner.domain.checks import check_int, check_name, check_text, quote
 from planner.domain.errors import InputError
 from planner.formats.records import check_keys, expect_mapping, parse_list
 

@@ -18,8 +18,9 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from planner.formats import checks, reading
-from planner.formats.checks import quote
+from planner.domain import checks
+from planner.formats import reading
+from planner.domain.checks import quote
 from planner.domain.errors import InputError
 from operations.history import read_runs
 from planner.formats.plan_io import SCHEMA_PATH, load_plan

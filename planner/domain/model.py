@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 
-from planner.formats.checks import (
+from planner.domain.checks import (
     MAX_HOST_CPUS,
     MAX_HOSTS,
     MAX_LOAD_MILLICORES,
@@ -195,7 +195,7 @@ class Cluster:
 
 
 def _check_scale(hosts: tuple[Host, ...], vms: tuple[VM, ...]) -> None:
-    """Cluster-wide totals within the documented ranges (planner/formats/checks.py), so sums of sizes
+    """Cluster-wide totals within the documented ranges (planner/domain/checks.py), so sums of sizes
     stay far from int64 in the solver."""
     if len(hosts) > MAX_HOSTS:
         raise InputError("hosts", f"at most {MAX_HOSTS:,} hosts, got {len(hosts):,}")

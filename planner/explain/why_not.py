@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner.formats.checks import quote
+from planner.domain.checks import quote
 from planner.formats.reading import read_document
 from planner.formats.safe_files import write_private
 from planner.domain.errors import InputError

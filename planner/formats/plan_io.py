@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from planner.formats.checks import quote
+from planner.domain.checks import quote
 from planner.domain.errors import InputError
 from planner.domain.metrics import HostUsage
 from planner.domain.plan import PLAN_FORMAT_VERSION, Bounds, GoalMetric, Move, Plan, SolverStats

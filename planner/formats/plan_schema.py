@@ -1,7 +1,7 @@
 """plan.json's published JSON Schema, used by the reader itself: one source for both.
 
 `plan.schema.json` types and bounds every field of a plan. Its cluster section is the snapshot
-format, which parse_cluster reads with the ranges of planner/formats/checks.py; the schema states the same
+format, which parse_cluster reads with the ranges of planner/domain/checks.py; the schema states the same
 ranges (tests/test_reading_layer.py holds them equal, and checks that every plan the planner
 writes validates against the published file and reads back). jsonschema reports the
 first violation; it is turned here into the project's one-line InputError naming the field, with
@@ -19,7 +19,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
-from planner.formats.checks import field_name, known_names, quote
+from planner.domain.checks import field_name, known_names, quote
 from planner.domain.errors import InputError
 
 SCHEMA_PATH = Path(__file__).with_name("plan.schema.json")
@@ -44,7 +44,7 @@ def plan_schema() -> Mapping[str, Any]:
 @cache
 def _validator() -> Any:
     # The cluster section is the snapshot format, read field by field by parse_cluster with the
-    # ranges of planner/formats/checks.py (the schema states the same ranges; a test holds them equal).
+    # ranges of planner/domain/checks.py (the schema states the same ranges; a test holds them equal).
     # Validating its thousands of VMs twice would double the time `apply` takes to read a plan.
     schema = json.loads(json.dumps(plan_schema()))
     schema["properties"]["cluster"] = {"type": "object"}

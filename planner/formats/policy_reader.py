@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from planner.formats.checks import (
+from planner.domain.checks import (
     MAX_AT_LEAST,
     MAX_CANDIDATES,
     MAX_MOVE_FACTOR,

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from planner.formats.checks import quote
+from planner.domain.checks import quote
 from planner.domain.errors import InputError
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024

@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from planner.formats.checks import field_name, known_names
+from planner.domain.checks import field_name, known_names
 from planner.domain.errors import InputError
 
 T = TypeVar("T")
