@@ -31,7 +31,7 @@ class Violation:
 
 @dataclass(frozen=True)
 class Costs:
-    """The five weighted terms of the total objective (§1.3.6), as exact integers."""
+    """The five weighted terms of the total objective (specification §1.3.6), as exact integers."""
 
     load: int
     balance: int
@@ -140,7 +140,7 @@ def capacity_violations(instance: Instance, usage: np.ndarray) -> list[Violation
 
 
 def transient_violations(instance: Instance, usage: np.ndarray, original: np.ndarray, solution: np.ndarray) -> list[Violation]:
-    """A moved process still holds its transient resources on its original machine (§1.2.5)."""
+    """A moved process still holds its transient resources on its original machine (specification §1.2.5)."""
     transient = np.flatnonzero(instance.resources.transient)
     if transient.size == 0:
         return []

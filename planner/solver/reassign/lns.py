@@ -34,11 +34,10 @@ from planner.solver.reassign.subproblem import solve_subproblem
 HOT_SHARE = 0.1
 KINDS = ("hot", "cold", "hood", "moved", "random")
 # A sub-problem starts at 60 freed processes and grows while it is solved to optimality well within
-# its time limit, up to 120 (at most 24 machines). Screens at 120 s on one core, seeds 0-2 (the
-# shipped runner on a copy of the code; reasons, not results): with a cap of 60, a2_2 scored 10.16
-# at the median and a2_3 6.51; with 120 and CP-SAT's faster settings for small models
-# (`subproblem`), 7.00 and about the same on a2_3. In a one-off profile most sub-problems of 60 were
-# optimal well within their limit: too small to find much. Shrunk after timeouts.
+# its time limit, up to 120 (at most 24 machines); it shrinks after timeouts. The cap is high
+# because a sub-problem CP-SAT proves optimal quickly is one too small to find much: the search is
+# then limited by what the neighbourhood can reach, not by solving time
+# (docs/experiments.md, roadef-big-subproblems).
 MIN_FREED, MAX_FREED, START_FREED = 15, 120, 60
 MAX_MACHINES = 24
 GROW, SHRINK = 1.1, 0.85

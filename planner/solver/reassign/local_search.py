@@ -24,7 +24,7 @@ from planner.solver.reassign.settings import SearchSettings
 
 HOT_SHARE = 0.1  # the most expensive tenth of the machines is "hot"
 HOT_REFRESH = 256  # steps between re-ranking the machines
-SWAP_SAMPLE = 1000  # swap partners priced per attempt (64 measured much worse on a2_x and b_3)
+SWAP_SAMPLE = 1000  # swap partners priced per attempt: a small sample misses the few swaps that fit tight machines
 SWAP_TRIES = 3  # best-priced swaps checked exactly
 
 

@@ -13,7 +13,9 @@ class SearchSettings:
     # runs `max_steps` steps and the LNS `max_rounds` rounds, and the clock is ignored.
     max_steps: int | None = None
     max_rounds: int = 0
-    history: int = 30  # late-acceptance list length (measured: 30 beats 0, 200 and 2000 at 10 s); 0 = descent
+    # Late-acceptance list length: short enough to converge within the challenge's minutes, long
+    # enough to leave local minima that plain descent (0) gets stuck in.
+    history: int = 30
     # Share of the time for CP-SAT sub-problems: None = turns.LNS_LED where a sub-problem frees a
     # whole machine's worth of processes, else following which half gains more per second
     # (10-95 %); 0 = local search only.

@@ -89,11 +89,8 @@ def _fixed_share(state: SearchState) -> float | None:
     processes, else None (adapt). There the LNS re-packs whole machines, which no run of single
     moves and swaps can, and the local search's quick gains spend capacity and transient room
     (room held on a moved process's source is never given back unless it goes home) that exact
-    re-packs use better. Measured at 300 s on 2 cores: a share of 0.8 beat a rate-following one
-    on a2_2, a2_3, a2_5 and b_1 (session 3), and the LNS alone beat 0.8 at the median over seeds
-    0-2 on a2_2 (5.99 against 8.36, with a much narrower spread) and on every seed of a2_3
-    (benchmarks/results/roadef-lns-only/). Where machines hold hundreds of processes a
-    sub-problem is a sliver of two machines and the local search leads (b_3)."""
+    re-packs use better (docs/experiments.md, roadef-lns-only). Where machines hold hundreds of
+    processes a sub-problem is a sliver of two machines, and the local search leads."""
     per_machine = len(state.assignment) / len(state.capacity)
     return LNS_LED if per_machine <= MAX_FREED else None
 
