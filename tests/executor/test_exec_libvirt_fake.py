@@ -10,7 +10,8 @@ import pytest
 
 from executor.config import ExecutorConfig, TimeoutAction
 from executor.hypervisor import MigrationOutcome, MigrationProgress, MigrationRequest
-from executor.libvirt_driver import HostUnresponsive, LibvirtBackend, bounded
+from executor.libvirt_connections import HostUnresponsive, bounded
+from executor.libvirt_driver import LibvirtBackend
 from planner.domain.model import Host
 
 MIB = 2**20

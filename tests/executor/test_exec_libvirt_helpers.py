@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from executor.config import ExecutorConfig, TimeoutAction, load_config
-from executor.libvirt_driver import (
+from executor.libvirt_decisions import (
     TimeoutStep,
     host_uri,
     is_transient,
