@@ -191,9 +191,9 @@ def _least_loaded_fit(state: PlacementState, unit: Unit, exclude: int) -> int | 
 def spread_greedy(repaired: PlacementState) -> PlacementState:
     """Relieve every host above the lower bound (+1 ‰) straight into hosts that stay under it, then
     finish step by step where that stalls. Lowering the peak one level at a time instead makes hosts
-    that took VMs early shed them again later; aiming at the bound from the start does not (at
-    1000x20000: the same peak with 11 % less memory moved, in half the time). Small problems also
-    try the step-by-step pass alone and keep the better."""
+    that took VMs early shed them again later, which moves more memory for the same peak; aiming at
+    the bound from the start does not. Small problems also try the step-by-step pass alone and keep
+    the better."""
     problem = repaired.problem
     aimed = PlacementState(problem, repaired.assignment)
     improve_spread(aimed, ceiling=_aim(repaired))

@@ -1,4 +1,6 @@
-"""From rules to a Plan: greedy, CP-SAT, independent validation, benefit gate, bounds, reasons."""
+"""From rules to a Plan: greedy, CP-SAT, independent validation, benefit gate, bounds, reasons.
+
+`to_placement` is re-exported here for the benchmark runners."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from planner.bounds.lower_bounds import consolidate_bound, lower_bounds, spread_bound
-from planner.domain.errors import RebalanceError
+from planner.domain.errors import InfeasibleError
 from planner.explain.reasons import move_reason
 from planner.solver.greedy import greedy_placement, units_needing_repair
 from planner.domain.metrics import hosts_in_use, usage_by_host, weighted_peak
@@ -16,45 +18,41 @@ from planner.instance.state import PlacementState
 from planner.domain.plan import GoalMetric, Move, Plan, SolverStats, default_expiry, utc_now
 from planner.domain.policy import Goal
 from planner.rules.resolve import RuleSet
-from planner.check.validate import validate_placement
+from planner.solver.checked import FORCED, SOLVER_NAMES, checked, solve_without_greedy, to_placement
 
 
-def make_plan(rules: RuleSet, now: datetime | None = None) -> Plan:
-    """Raises InfeasibleError when the goal cannot be met without breaking a hard rule."""
+def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = True) -> Plan:
+    """Raises InfeasibleError when the goal cannot be met without breaking a hard rule.
+
+    With `fallback=False` a solver plan the validator rejects (or one worse than the greedy's)
+    raises an internal error instead of being replaced by the greedy plan: the model tests use it
+    so that a wrong CP-SAT model fails them rather than hiding behind the greedy.
+    """
     problem = build_problem(rules)
     start = PlacementState(problem)
     must_move = units_needing_repair(start)
-    greedy = greedy_placement(problem)
-    greedy_goal = greedy.goal_value()
     goal_bound = consolidate_bound(problem) if problem.goal is Goal.CONSOLIDATE else spread_bound(problem)
-    outcome = solve_placement(problem, start, greedy, rules.policy.solver, greedy_goal, goal_bound)
-    assignment = _checked(problem, outcome, greedy)
-    final = PlacementState(problem, assignment)
     notes: list[str] = []
+    try:
+        greedy = greedy_placement(problem)
+    except InfeasibleError as refusal:
+        outcome = solve_without_greedy(problem, start, goal_bound, refusal, fallback)
+        greedy_goal = start.goal_value()
+        notes.append(_without_greedy_note(refusal, outcome))
+    else:
+        greedy_goal = greedy.goal_value()
+        outcome = solve_placement(problem, start, greedy, rules.policy.solver, greedy_goal, goal_bound)
+        outcome = checked(problem, outcome, greedy, fallback)
+    final = PlacementState(problem, outcome.assignment)
     if not must_move and not _worth_it(problem, start, final, notes):
         final = start
     return _assemble(problem, start, final, outcome, greedy_goal, must_move, notes, now or utc_now())
 
 
-def to_placement(problem: Problem, assignment: Sequence[int]) -> dict[str, str]:
-    placement = {}
-    for unit, host in zip(problem.units, assignment):
-        for name in unit.vms:
-            placement[name] = problem.hosts[host].name
-    return placement
-
-
-def _checked(problem: Problem, outcome: SolveOutcome, greedy: PlacementState) -> list[int]:
-    """Take the solver's plan only if the independent validator agrees and it is no worse."""
-    rules = problem.rules
-    solved = list(outcome.assignment)
-    if not validate_placement(rules.cluster, rules.policy, to_placement(problem, solved)):
-        if PlacementState(problem, solved).goal_value() <= greedy.goal_value():
-            return solved
-    violations = validate_placement(rules.cluster, rules.policy, to_placement(problem, greedy.assignment))
-    if violations:
-        raise RebalanceError(f"internal error: the greedy plan breaks {violations[0]}; please report this")
-    return list(greedy.assignment)
+def _without_greedy_note(refusal: InfeasibleError, outcome: SolveOutcome) -> str:
+    found = "the only placement the rules leave does" if outcome.status == FORCED else \
+        f"{SOLVER_NAMES.get(outcome.method, outcome.method)} found one that does"
+    return f"the greedy repair found no placement that keeps every rule ({refusal}); {found}"
 
 
 def _worth_it(problem: Problem, start: PlacementState, final: PlacementState, notes: list[str]) -> bool:
