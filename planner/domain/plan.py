@@ -61,7 +61,7 @@ class Bounds:
 
 @dataclass(frozen=True)
 class SolverStats:
-    method: str  # "cp-sat", "greedy" (the fallback) or "none" (nothing to do)
+    method: str  # "cp-sat", "lns", "greedy", "greedy (fallback: <why the solver plan was refused>)" or "none"
     status: str
     wall_time_s: float
     greedy_goal: int

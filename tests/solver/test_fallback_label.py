@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from planner.check.validate import validate_placement
 from planner.domain.errors import RebalanceError
-from planner.formats.plan_io import plan_record
+from planner.formats.plan_io import load_plan, plan_record, write_plan
 from planner.rules.resolve import resolve_rules
 from planner.solver import cpsat_model
 from planner.solver.planning import make_plan
@@ -39,6 +40,14 @@ def test_a_rejected_cp_sat_plan_is_replaced_and_labelled(no_memory_rows: None) -
     assert plan_record(plan)["solver"]["method"] == plan.solver.method
     assert f"Solver: {plan.solver.method}" in render_plan(plan)
     assert validate_placement(clu, pol, plan.target_placement) == []
+
+
+@pytest.mark.solver
+def test_a_labelled_fallback_plan_is_written_and_read_back_for_apply(no_memory_rows: None, tmp_path: Path) -> None:
+    clu, pol = _case()
+    plan = make_plan(resolve_rules(clu, pol))
+    write_plan(plan, tmp_path / "plan.json")
+    assert load_plan(tmp_path / "plan.json").solver.method == plan.solver.method
 
 
 @pytest.mark.solver
