@@ -8,9 +8,10 @@ bad input).
 writes fuzz.csv (one row per case) and fuzz.md (counts per target and exit code). The test suite
 runs the same cases, fewer of them (tests/test_fuzz_cli.py).
 
-Nothing here connects anywhere: plans are applied with --dry-run or the simulated backend only, and
-no command that reads an inventory (collect, doctor, run --inventory) is fuzzed, since a mutated
-inventory could name a real address.
+Nothing here connects anywhere: every case runs with the commands' cluster access replaced by a
+simulated cluster (tests/harness.py), so plans are applied with --dry-run or on the simulated
+backend only; and no command that reads a real inventory (collect, doctor) is fuzzed, since a
+mutated inventory could name a real address.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import yaml
 from click.testing import CliRunner
 
 from rebalance.cli import cli
+from tests.harness import simulated
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted(p for p in (REPO / "scenarios").glob("*.yaml") if not p.name.startswith("large-"))
@@ -187,7 +189,7 @@ def invoke(arguments: list[str]) -> tuple[int, str, float, int, int]:
     """(exit code, traceback or "", seconds, stderr characters, stderr lines) of one in-process CLI run."""
     began = time.monotonic()
     try:
-        with _alarm(HANG_S):
+        with _alarm(HANG_S), simulated():
             result = CliRunner().invoke(cli, arguments, catch_exceptions=True)
     except TimeoutError as error:
         return -1, f"hang: {error}", time.monotonic() - began, 0, 0
@@ -241,17 +243,21 @@ def _journal_and_history(plan: Path, directory: Path) -> list[Target]:
     applied.mkdir()
     plan_copy = applied / "plan.json"
     plan_copy.write_bytes(plan.read_bytes())
-    invoke(["apply", str(plan_copy), "--backend", "simulated", "--yes"])
+    invoke(["apply", str(plan_copy), "--yes"])
     journal = (applied / "plan.journal.jsonl").read_text(encoding="utf-8")
     state = directory / "state"
-    invoke(["run", "--scenario", str(REPO / "scenarios" / "nightly-consolidate.yaml"), "--backend", "simulated",
-            "--state-dir", str(state), "--time-limit", "0.3", "--yes"])
+    night = yaml.safe_load((REPO / "scenarios" / "nightly-consolidate.yaml").read_text(encoding="utf-8"))
+    snapshot, policy = directory / "night.snapshot.json", directory / "night.policy.yaml"
+    snapshot.write_text(json.dumps(night["cluster"]), encoding="utf-8")  # the simulated cluster run acts on
+    policy.write_text(yaml.safe_dump(night["policy"]), encoding="utf-8")
+    invoke(["run", "--inventory", str(snapshot), "--policy", str(policy), "--state-dir", str(state),
+            "--time-limit", "0.3", "--yes"])
     history = (state / "history.jsonl").read_text(encoding="utf-8")
 
     def resume(mutated: Path, work: Path) -> list[str]:
         (work / "plan.json").write_bytes(plan.read_bytes())
         mutated.rename(work / "plan.journal.jsonl")
-        return ["apply", str(work / "plan.json"), "--backend", "simulated", "--yes"]
+        return ["apply", str(work / "plan.json"), "--yes"]
 
     def past_runs(mutated: Path, work: Path) -> list[str]:
         (work / "state").mkdir(mode=0o700)

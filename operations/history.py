@@ -2,6 +2,8 @@
 
 It answers "what ran when, and what did it do" (`rebalance history`) and "which VMs moved
 recently" (the cooldown that keeps nightly runs from moving the same VMs back and forth).
+Each record's outcome is one of operations.run_outcome.RunOutcome: done, nothing-to-do,
+partly-failed, window-closed, infeasible, interrupted, error.
 A torn last line (a crash mid-write) is ignored when reading; anything else unreadable is an
 error naming the file and the line.
 """
@@ -16,10 +18,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from planner.formats.safe_files import open_private, private_dir
+from operations.run_outcome import RunOutcome, parse_outcome
 from planner.domain.checks import check_int, check_name, check_text, quote
 from planner.domain.errors import InputError
 from planner.formats.records import check_keys, expect_mapping, parse_list
+from planner.formats.safe_files import open_private, private_dir
 
 HISTORY_FILE = "history.jsonl"
 DEFAULT_STATE_DIR = "/var/lib/rebalance"
@@ -38,7 +41,7 @@ class RunRecord:
     started: datetime
     finished: datetime
     goal: str
-    outcome: str  # done | nothing-to-do | partly-failed | window-closed | infeasible | interrupted
+    outcome: RunOutcome
     moves_done: int = 0
     moves_failed: int = 0
     moves_skipped: int = 0
@@ -60,6 +63,7 @@ def history_path(state_dir: str | Path) -> Path:
 
 def run_to_json(record: RunRecord) -> str:
     raw: dict[str, Any] = asdict(record)
+    raw["outcome"] = record.outcome.value
     raw["started"] = record.started.isoformat()
     raw["finished"] = record.finished.isoformat()
     raw["hosts_freed"] = list(record.hosts_freed)
@@ -155,7 +159,7 @@ def parse_run(raw: Any) -> RunRecord:
         started=_time(raw["started"], "started"),
         finished=_time(raw["finished"], "finished"),
         goal=check_text(raw["goal"], "goal", limit=64),
-        outcome=check_text(raw["outcome"], "outcome", limit=64),
+        outcome=parse_outcome(raw["outcome"]),
         hosts_freed=parse_list(raw.get("hosts_freed", []), "hosts_freed", lambda item: check_name(item, "")),
         moves=parse_list(raw.get("moves", []), "moves", _parse_move),
         plan=check_text(raw.get("plan", ""), "plan"),

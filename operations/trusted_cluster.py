@@ -12,13 +12,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from cluster.collector import collect
+from cluster.insecure_control import refuse_insecure_control
+from cluster.inventory import Inventory, load_inventory
 from executor.config import ExecutorConfig
 from executor.libvirt_driver import LibvirtBackend
 from executor.trust import check_plan_against_inventory, check_plan_capacities
-from cluster.collector import collect
 from planner.domain.errors import InputError
-from cluster.insecure_control import refuse_insecure_control
-from cluster.inventory import Inventory, load_inventory
 from planner.domain.model import Host
 from planner.domain.plan import Plan
 

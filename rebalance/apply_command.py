@@ -15,19 +15,17 @@ from types import FrameType
 
 import click
 
-from executor.config import ExecutorConfig, load_config
-from executor.faults import load_faults
-from executor.hypervisor import Hypervisor
+from executor.config import load_config
 from executor.journal import journal_path
 from executor.preview import clock, preview_plan, render_schedule
 from executor.report import ApplyReport, EventKind, RunEvent, StepStatus
 from executor.runner import ApplyOptions, apply_plan
-from executor.simulated import DEFAULT_BANDWIDTH_MIB_S, SimulatedBackend
-from planner.domain.plan import Plan
+from executor.simulated import SimulatedBackend
+from operations import cluster_access
+from operations.trusted_cluster import DEFAULT_INVENTORY
 from planner.formats.plan_io import load_plan
 from rebalance import option_types as types
 from rebalance.output_paths import check_writable
-from operations.trusted_cluster import DEFAULT_INVENTORY, TrustedCluster, trusted_cluster
 
 EXIT_FAILED = 1
 
@@ -50,17 +48,8 @@ EXIT_FAILED = 1
               envvar="REBALANCE_INVENTORY",
               help="The trusted inventory: hosts, URIs, states and capacities come from here and the live "
                    "cluster, never from the plan file alone; a plan that disagrees is refused.")
-@click.option("--backend", type=click.Choice(["libvirt", "simulated"]), default="libvirt", hidden=True,
-              help="Testing: run on the simulated backend, whose live state is the plan's snapshot.")
-@click.option("--faults", "faults_path", metavar="FILE", hidden=True,
-              help="Testing: faults for the simulated backend (YAML).")
-@click.option("--sim-bandwidth", type=types.SIM_BANDWIDTH_MIB_S, default=DEFAULT_BANDWIDTH_MIB_S, hidden=True,
-              help="Simulated migration bandwidth in MiB/s (also for --dry-run estimates).")
-@click.option("--sim-time-scale", type=types.SIM_TIME_SCALE, default=0.0, hidden=True,
-              help="Real seconds per simulated second (0: instant).")
 def apply(plan_file: str, dry_run: bool, max_parallel: int | None, per_host: int | None, yes: bool,
-          stop_on_error: bool, config_path: str | None, force: bool, allow_insecure: bool, inventory_path: str,
-          backend: str, faults_path: str | None, sim_bandwidth: float, sim_time_scale: float) -> None:
+          stop_on_error: bool, config_path: str | None, force: bool, allow_insecure: bool, inventory_path: str) -> None:
     """Run the migrations of PLAN_FILE so that no host is ever over capacity.
 
     Moves wait for the moves that free their room; cycles go through a parking host. Progress is
@@ -81,9 +70,9 @@ def apply(plan_file: str, dry_run: bool, max_parallel: int | None, per_host: int
     if not dry_run:
         _check_journal_writable(plan_file)
     config = load_config(config_path).with_limits(max_parallel, per_host)
-    trusted = None if dry_run or backend == "simulated" else trusted_cluster(plan, plan_file, inventory_path, config,
-                                                                                      allow_insecure)
-    preview = preview_plan(plan, config.limits, SimulatedBackend(plan.cluster, sim_bandwidth).estimate_s)
+    target = None if dry_run else cluster_access.apply_target(plan, plan_file, inventory_path, config, allow_insecure)
+    # Durations are estimated by the simulated backend's model (bandwidth only): nothing connects.
+    preview = preview_plan(plan, config.limits, SimulatedBackend(plan.cluster).estimate_s)
     if dry_run:
         click.echo(render_schedule(preview))
         if plan.expired():
@@ -92,15 +81,16 @@ def apply(plan_file: str, dry_run: bool, max_parallel: int | None, per_host: int
     if not preview.ordering.steps:
         click.echo("Nothing to migrate.")
         return
-    hypervisor = _backend(plan, trusted, backend, faults_path, sim_bandwidth, sim_time_scale, config)
-    for warning in trusted.warnings if trusted else ():
+    assert target is not None  # only a dry run has none, and it has returned
+    hypervisor = target.backend(config)
+    for warning in target.warnings:
         click.echo(f"warning: {warning}", err=True)
     if not yes:
         parked = len(preview.ordering.parked)
         detours = f" including {parked} parking detour{'s' if parked != 1 else ''}" if parked else ""
         click.confirm(f"Run {len(preview.ordering.steps)} live migrations{detours}, about "
                       f"{clock(preview.timeline.makespan)}?", abort=True, err=True)
-    lock_hosts = trusted.host_names if trusted else ()
+    lock_hosts = target.host_names
     with _interrupts() as (stop, abort, abandon):
         options = ApplyOptions(config, force, stop_on_error, lock_hosts=lock_hosts)
         report = apply_plan(plan, plan_file, hypervisor, options, on_event=_Display(sys.stdout.isatty()), stop=stop,
@@ -114,17 +104,6 @@ def _check_journal_writable(plan_file: str) -> None:
     """The journal lives beside the plan (PLAN_FILE's journal): a plan in a read-only directory
     could run no step safely."""
     check_writable("PLAN_FILE", journal_path(plan_file))
-
-
-def _backend(plan: Plan, trusted: TrustedCluster | None, kind: str, faults_path: str | None, bandwidth: float,
-             time_scale: float, config: ExecutorConfig) -> Hypervisor:
-    if kind == "simulated":
-        faults = load_faults(faults_path) if faults_path else ()
-        return SimulatedBackend(plan.cluster, bandwidth, time_scale, faults)
-    if faults_path:
-        raise click.BadParameter("needs --backend simulated", param_hint="'--faults'")
-    assert trusted is not None  # the libvirt backend only ever runs on the trusted cluster
-    return trusted.backend(config)
 
 
 @contextmanager

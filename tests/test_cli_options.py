@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner, Result
@@ -20,9 +21,10 @@ from operations.history import history_path
 from planner.domain.model import Cluster
 from planner.formats.plan_io import write_plan
 from planner.formats.scenario import load_cluster
-from rebalance.cli import cli
+from rebalance.cli import COMMANDS, cli
 from rebalance.output_paths import output_problem
 from tests.executor.builders import host, make_plan, vm
+from tests.harness import invoke as simulated_invoke
 
 HUGE = str(2**70)
 ALWAYS_BAD = ["nan", "inf", "-inf", "-1", HUGE]
@@ -31,15 +33,13 @@ ALWAYS_BAD = ["nan", "inf", "-inf", "-1", HUGE]
 OUT_OF_RANGE = {
     "plan": {"--max-moves": ["1000001"], "--time-limit": ["0.05", "86401"], "--seed": [str(2**31)],
              "--workers": ["0", "257"]},
-    "apply": {"--max-parallel": ["0", "257"], "--per-host": ["0", "65"], "--sim-bandwidth": ["0", "1e8"],
-              "--sim-time-scale": ["1001"]},
+    "apply": {"--max-parallel": ["0", "257"], "--per-host": ["0", "65"]},
     "collect": {"--interval": ["0.05", "3601"], "--timeout": ["0", "3601"]},
     "doctor": {"--timeout": ["0", "3601"]},
     "history": {"--last": ["0", "1000001"]},
     "run": {"--max-moves": ["1000001"], "--max-moved-gib": ["1000001"], "--max-share": ["100.5"],
             "--cooldown-hours": ["8761"], "--max-parallel": ["0", "257"], "--per-host": ["0", "65"],
-            "--time-limit": ["0.05", "86401"], "--workers": ["0", "257"], "--seed": [str(2**31)],
-            "--sim-bandwidth": ["0", "1e8"], "--sim-time-scale": ["1001"]},
+            "--time-limit": ["0.05", "86401"], "--workers": ["0", "257"], "--seed": [str(2**31)]},
 }
 CASES = [(command, option, value) for command, options in OUT_OF_RANGE.items()
          for option, values in options.items() for value in ALWAYS_BAD + values]
@@ -63,22 +63,23 @@ def plan_file(tmp_path: Path) -> Path:
 
 
 def valid_command(command: str, tmp_path: Path) -> list[str]:
-    """Arguments with which `command` would do real (simulated or tiny) work."""
+    """Arguments with which `command` would do real (simulated or tiny) work: `invoke` runs `apply`
+    and `run` on a simulated cluster (tests/harness.py), whose snapshot is run's --inventory."""
     cluster = cluster_file(tmp_path / "cluster.yaml")
     solver = ["--time-limit", "1", "--workers", "1"]
     return {
         "plan": ["plan", "--snapshot", str(cluster), "--goal", "consolidate", *solver],
-        "apply": ["apply", str(plan_file(tmp_path)), "--backend", "simulated", "--yes"],
+        "apply": ["apply", str(plan_file(tmp_path)), "--yes"],
         "collect": ["collect", "--inventory", str(tmp_path / "hosts.yaml")],
         "doctor": ["doctor", "--inventory", str(tmp_path / "hosts.yaml")],
         "history": ["history", "--state-dir", str(tmp_path / "state")],
-        "run": ["run", "--snapshot", str(cluster), "--backend", "simulated", "--state-dir", str(tmp_path / "state"),
-                "--goal", "consolidate", *solver],
+        "run": ["run", "--inventory", str(cluster), "--state-dir", str(tmp_path / "state"), "--goal", "consolidate",
+                *solver],
     }[command]
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(cli, list(args), env=env)
+    return simulated_invoke(*args, env=env)
 
 
 def assert_refused(result: Result, option: str) -> None:
@@ -122,7 +123,7 @@ def test_an_unwritable_metrics_file_is_refused_before_anything_migrates(tmp_path
     not_a_directory = tmp_path / "file.txt"
     not_a_directory.write_text("")
     args = valid_command("run", tmp_path)
-    snapshot = Path(args[args.index("--snapshot") + 1])
+    snapshot = Path(args[args.index("--inventory") + 1])
     before = load_cluster(snapshot).placement
 
     result = invoke(*args, "--metrics-file", str(not_a_directory / "metrics.prom"))
@@ -175,7 +176,7 @@ def test_apply_refuses_a_plan_whose_journal_cannot_be_written_before_migrating(t
     path = plan_file(tmp_path)
     journal_path(path).mkdir()  # a directory where the journal goes
 
-    result = invoke("apply", str(path), "--backend", "simulated", "--yes")
+    result = invoke("apply", str(path), "--yes")
 
     assert_refused(result, "PLAN_FILE")
     assert "journal" in result.stderr
@@ -188,7 +189,7 @@ def test_apply_with_an_unusable_lock_directory_is_exit_2_and_migrates_nothing(tm
     (tmp_path / "file.txt").write_text("")
     path = plan_file(tmp_path)
 
-    result = invoke("apply", str(path), "--backend", "simulated", "--yes",
+    result = invoke("apply", str(path), "--yes",
                     env={LOCK_DIR_ENV: str(tmp_path / "file.txt" / "locks")})
 
     assert_refused(result, "lock_dir")
@@ -198,7 +199,7 @@ def test_apply_with_an_unusable_lock_directory_is_exit_2_and_migrates_nothing(tm
 def test_run_with_an_unusable_lock_directory_is_exit_2_and_migrates_nothing(tmp_path: Path) -> None:
     (tmp_path / "file.txt").write_text("")
     args = valid_command("run", tmp_path)
-    snapshot = Path(args[args.index("--snapshot") + 1])
+    snapshot = Path(args[args.index("--inventory") + 1])
     before = load_cluster(snapshot).placement
 
     result = invoke(*args, env={LOCK_DIR_ENV: str(tmp_path / "file.txt" / "locks")})
@@ -215,3 +216,19 @@ def test_every_usage_error_is_one_line_and_exit_2(arguments: list[str]) -> None:
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_no_command_has_a_hidden_option(name: str) -> None:
+    """Test-only switches (a fake backend, a pretend clock) live in tests/harness.py, never in the product."""
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None
+    assert [p.name for p in command.params if isinstance(p, click.Option) and p.hidden] == []
+
+
+@pytest.mark.parametrize("arguments", [["run", "--backend", "simulated"], ["run", "--now", "2026-11-26T01:00"],
+                                       ["run", "--snapshot", "cluster.json"], ["apply", "plan.json", "--faults", "f"],
+                                       ["apply", "plan.json", "--sim-bandwidth", "10"]])
+def test_the_former_test_only_options_are_unknown(arguments: list[str]) -> None:
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code == 2 and "No such option" in result.stderr

@@ -6,10 +6,10 @@ from types import MappingProxyType
 
 import pytest
 
+from operations.disruption_budget import Budget, plan_within_budget, quota, with_limits
 from planner.domain.policy import Goal, HostGroup, Limits, Selector
 from planner.rules.resolve import resolve_rules
 from planner.solver.planning import make_plan
-from operations.disruption_budget import Budget, plan_within_budget, quota, with_limits
 from tests.builders import cluster, host, policy, vm
 
 pytestmark = pytest.mark.solver

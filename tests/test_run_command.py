@@ -1,8 +1,8 @@
-"""`rebalance run` through CliRunner on the simulated backend: the night, the window, budgets,
-exit codes, the freed-host command, history and metrics.
+"""`rebalance run` through CliRunner on a simulated cluster (tests/harness.py): the night, the
+window, budgets, exit codes, the freed-host command, history and metrics.
 
-With `--backend simulated` the snapshot file is the simulated cluster: a run writes the VMs' new
-places back into it, so the next run sees what the previous one did.
+The file given as --inventory is the simulated cluster's snapshot: a run writes the VMs' new places
+back into it, so the next run sees what the previous one did.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from executor.lock import ClusterLock
 from operations.history import history_path, read_runs
 from planner.formats.scenario import load_cluster
-from rebalance.cli import cli
+from tests.harness import invoke
+from tests.prometheus_text import prometheus_samples
 
 pytestmark = pytest.mark.solver
 
@@ -33,10 +34,11 @@ def cluster_file(path: Path, per_host: int = 4, hosts: str = "abc", **host_extra
     return path
 
 
-def rebalance_run(snapshot: Path, state: Path, *options: str) -> Result:
-    args = ["run", "--snapshot", str(snapshot), "--backend", "simulated", "--state-dir", str(state),
-            "--time-limit", "2", "--workers", "1", *options]
-    return CliRunner().invoke(cli, args, catch_exceptions=False)
+def rebalance_run(snapshot: Path, state: Path, *options: str, now: str | None = None,
+                  faults: Path | None = None) -> Result:
+    args = ["run", "--inventory", str(snapshot), "--state-dir", str(state), "--time-limit", "2", "--workers", "1",
+            *options]
+    return invoke(*args, now=now, faults=faults, catch_exceptions=False)
 
 
 def placement(snapshot: Path) -> dict[str, str]:
@@ -60,7 +62,7 @@ def test_a_consolidation_night_empties_hosts_runs_on_freed_once_each_and_a_secon
     assert (record.outcome, record.moves_done, record.moves_failed) == ("done", 8, 0)
     assert sorted(record.hosts_freed) == emptied and record.moved_mib == 8 * 1024
     assert {m.vm for m in record.moves} == {vm for vm in placement(snapshot) if vm[0] not in hosts_in_use}
-    assert 'rebalance_last_run_moves{goal="consolidate",outcome="done"} 8' in metrics.read_text()
+    assert prometheus_samples(metrics)["rebalance_last_run_moves", ("consolidate", "done")] == 8
 
     second = rebalance_run(snapshot, state, "--goal", "consolidate", "--on-freed", f"echo {{host}} >> {freed}")
 
@@ -79,7 +81,7 @@ def test_the_window_closes_mid_run_and_the_next_night_completes_the_rest(tmp_pat
     # closes at +2.5 s, so the 4th move (at +3 s) must not start.
     night = ["--goal", "consolidate", "--window", "01:00-05:00", "--max-parallel", "1"]
 
-    first = rebalance_run(snapshot, state, *night, "--now", "2026-11-26T04:59:57.500+01:00")
+    first = rebalance_run(snapshot, state, *night, now="2026-11-26T04:59:57.500+01:00")
 
     assert first.exit_code == 0, first.stderr
     [record] = read_runs(history_path(state))
@@ -87,10 +89,10 @@ def test_the_window_closes_mid_run_and_the_next_night_completes_the_rest(tmp_pat
     assert all(m.finished.isoformat() <= "2026-11-26T05:00:00.500000+01:00" for m in record.moves)
     assert len(set(placement(snapshot).values())) == 3  # nothing emptied yet
 
-    outside = rebalance_run(snapshot, state, *night, "--now", "2026-11-26T12:00:00+01:00")
+    outside = rebalance_run(snapshot, state, *night, now="2026-11-26T12:00:00+01:00")
     assert outside.exit_code == 0 and len(read_runs(history_path(state))) == 1  # nothing done, nothing recorded
 
-    second = rebalance_run(snapshot, state, *night, "--now", "2026-11-27T01:00:00+01:00")
+    second = rebalance_run(snapshot, state, *night, now="2026-11-27T01:00:00+01:00")
 
     assert second.exit_code == 0, second.stderr
     runs = read_runs(history_path(state))
@@ -108,7 +110,8 @@ def test_a_second_run_holding_the_lock_exits_3(tmp_path: Path) -> None:
     assert placement(snapshot) == placement(cluster_file(tmp_path / "fresh.yaml"))
 
 
-@pytest.mark.parametrize("options", [["--window", "25:00-04:00"], ["--policy", "missing.yaml"], ["--now", "yesterday"]])
+@pytest.mark.parametrize("options", [["--window", "25:00-04:00"], ["--policy", "missing.yaml"],
+                                     ["--config", "missing.yaml"]])
 def test_bad_configuration_exits_2_with_one_line(tmp_path: Path, options: list[str]) -> None:
     result = rebalance_run(cluster_file(tmp_path / "cluster.yaml"), tmp_path / "state", *options)
     assert result.exit_code == 2
@@ -120,8 +123,8 @@ def test_a_failed_migration_exits_1_and_the_host_is_not_reported_freed(tmp_path:
     snapshot, state, freed = cluster_file(tmp_path / "cluster.yaml", per_host=1), tmp_path / "state", tmp_path / "f"
     faults = tmp_path / "faults.yaml"
     faults.write_text("faults:\n  - {kind: fail, vm: a0}\n  - {kind: fail, vm: b0}\n  - {kind: fail, vm: c0}\n")
-    result = rebalance_run(snapshot, state, "--goal", "consolidate", "--faults", str(faults),
-                           "--on-freed", f"echo {{host}} >> {freed}")
+    result = rebalance_run(snapshot, state, "--goal", "consolidate", "--on-freed", f"echo {{host}} >> {freed}",
+                           faults=faults)
     assert result.exit_code == 1
     [record] = read_runs(history_path(state))
     assert record.outcome == "partly-failed" and record.moves_failed >= 1 and record.hosts_freed == ()
@@ -192,20 +195,6 @@ def test_the_shipped_cron_and_systemd_commands_parse(command: list[str]) -> None
     context = run.make_context("run", command[2:])
     assert context.params["inventory_path"] == "/etc/rebalance/hosts.yaml"
     assert context.params["window_text"]
-
-
-def test_the_metrics_file_is_replaced_whole_with_one_sample_per_series(tmp_path: Path) -> None:
-    snapshot, metrics_dir = cluster_file(tmp_path / "cluster.yaml"), tmp_path / "textfile"
-    metrics_dir.mkdir()
-    metrics = metrics_dir / "rebalance.prom"
-    for _ in range(2):
-        assert rebalance_run(snapshot, tmp_path / "state", "--goal", "consolidate",
-                             "--metrics-file", str(metrics)).exit_code == 0
-    assert [p.name for p in metrics_dir.iterdir()] == ["rebalance.prom"]  # no temporary file left behind
-    samples = dict(line.rsplit(" ", 1) for line in metrics.read_text().splitlines() if not line.startswith("#"))
-    assert samples['rebalance_last_run_moves{goal="consolidate",outcome="done"}'] == "0"  # the second run
-    assert samples['rebalance_last_run_success{goal="consolidate"}'] == "1"
-    assert samples['rebalance_peak_memory_utilisation_ratio{goal="consolidate",when="after"}'] == "0.75"
 
 
 def test_a_dry_run_plans_and_reports_but_moves_and_records_nothing(tmp_path: Path) -> None:

@@ -17,9 +17,9 @@ from executor.report import StepStatus
 from executor.runner import ApplyOptions, apply_plan
 from executor.schedule import Deadline
 from executor.simulated import SimulatedBackend
+from operations.window import parse_window
 from planner.domain.errors import InputError
 from planner.domain.model import Cluster
-from operations.window import parse_window
 from tests.executor.builders import host, make_plan, vm
 
 CET = timezone(timedelta(hours=1))

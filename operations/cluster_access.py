@@ -1,0 +1,97 @@
+"""Where `run` and `apply` reach the live cluster: the one seam between the workflow and libvirt.
+
+`run_site` (for `rebalance run`) and `apply_target` (for `rebalance apply`) are module-level
+factories, called through this module, so a test can put a simulated cluster in their place
+(tests/harness.py) without any option or environment variable in the product that could switch a
+real run to a fake backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from cluster.collector import collect
+from cluster.insecure_control import refuse_insecure_control
+from cluster.inventory import load_inventory
+from executor.config import ExecutorConfig
+from executor.hypervisor import Hypervisor
+from executor.libvirt_driver import LibvirtBackend
+from operations.run_request import RunSource
+from operations.trusted_cluster import trusted_cluster
+from planner.domain.errors import InputError
+from planner.domain.model import Cluster
+from planner.domain.plan import Plan
+
+
+class RunSite(Protocol):
+    """The cluster a nightly run acts on, and the clock it goes by."""
+
+    def host_names(self) -> tuple[str, ...]:
+        """The hosts the run may touch, known before anything is measured (the lock's scope)."""
+
+    def measure(self) -> tuple[Cluster, Sequence[str]]:
+        """The cluster as it is now, and warnings about what could not be measured."""
+
+    def backend(self, plan: Plan, config: ExecutorConfig) -> Hypervisor:
+        """What runs the plan's migrations."""
+
+    def now(self) -> datetime:
+        """The time, with its zone (windows are local hours)."""
+
+
+class ApplyTarget(Protocol):
+    """The cluster `apply` may act on: its hosts (the lock's scope), warnings, and its backend."""
+
+    @property
+    def host_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def warnings(self) -> tuple[str, ...]: ...
+
+    def backend(self, config: ExecutorConfig) -> Hypervisor: ...
+
+
+def wall_clock() -> datetime:
+    return datetime.now().astimezone()
+
+
+@dataclass(frozen=True)
+class LiveSite:
+    """The hosts of an inventory, measured and migrated over libvirt."""
+
+    inventory: str | None
+    skip_unreachable: bool = False
+    allow_insecure: bool = False
+
+    def host_names(self) -> tuple[str, ...]:
+        if not self.inventory:
+            return ()  # measure() says what is missing, once the window says the run goes on
+        inventory = load_inventory(self.inventory)
+        refuse_insecure_control(inventory, self.allow_insecure)  # before the lock, the collection, anything
+        return tuple(h.name for h in inventory.hosts)
+
+    def measure(self) -> tuple[Cluster, Sequence[str]]:
+        if not self.inventory:
+            raise InputError("--inventory", "say which cluster to run on: --inventory FILE")
+        collection = collect(load_inventory(self.inventory), skip_unreachable=self.skip_unreachable)
+        return collection.cluster, collection.warnings
+
+    def backend(self, plan: Plan, config: ExecutorConfig) -> Hypervisor:
+        return LibvirtBackend(plan.cluster.host_by_name, config)
+
+    def now(self) -> datetime:
+        return wall_clock()
+
+
+def run_site(source: RunSource) -> RunSite:
+    return LiveSite(source.inventory, source.skip_unreachable, source.allow_insecure)
+
+
+def apply_target(plan: Plan, plan_file: str, inventory_path: str, config: ExecutorConfig,
+                 allow_insecure: bool = False) -> ApplyTarget:
+    """The trusted cluster: the plan checked against the inventory and the live hosts (InputError, exit 2,
+    when they disagree)."""
+    return trusted_cluster(plan, plan_file, inventory_path, config, allow_insecure)
