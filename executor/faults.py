@@ -1,4 +1,4 @@
-"""Faults the simulated backend can inject, and their YAML file (for `apply --backend simulated`).
+"""Faults the simulated backend can inject, and their YAML file (tests drive it through tests/harness.py).
 
     faults:
       - {kind: fail, vm: web-1}              # the migration of web-1 fails; it stays on its source

@@ -5,21 +5,26 @@ from __future__ import annotations
 import click
 
 from operations.history import DEFAULT_STATE_DIR, history_path, read_runs, run_to_json
+from operations.run_outcome import RunOutcome
 from planner.formats.text_table import format_table
 from rebalance import option_types as types
 
 
-@click.command(name="history")
+HELP = f"""List past runs: when, goal, outcome, moves done/failed, GiB moved, hosts freed.
+
+The outcome is one of: {", ".join(RunOutcome)}.
+
+\b
+Exit codes: 0, 2 an unreadable history file.
+"""
+
+
+@click.command(name="history", help=HELP)
 @click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True, envvar="REBALANCE_STATE_DIR",
               help="Where `rebalance run` keeps its history.")
 @click.option("--last", "last", type=types.RUN_COUNT, default=20, show_default=True, help="Show this many runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON lines.")
 def history(state_dir: str, last: int, as_json: bool) -> None:
-    """List past runs: when, goal, outcome, moves done/failed, GiB moved, hosts freed.
-
-    \b
-    Exit codes: 0, 2 an unreadable history file.
-    """
     runs = read_runs(history_path(state_dir))[-last:]
     if as_json:
         for record in runs:

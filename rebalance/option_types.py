@@ -42,5 +42,3 @@ COOLDOWN_HOURS = FiniteFloatRange(0.0, 8_760.0)  # a year
 MOVED_GIB = FiniteFloatRange(0.0, 1_000_000.0)
 PERCENT = FiniteFloatRange(0.0, 100.0)
 RUN_COUNT = click.IntRange(1, 1_000_000)
-SIM_BANDWIDTH_MIB_S = FiniteFloatRange(0.001, 10_000_000.0)
-SIM_TIME_SCALE = FiniteFloatRange(0.0, 1_000.0)

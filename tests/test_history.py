@@ -113,3 +113,8 @@ def test_the_history_documents_exactly_the_outcomes() -> None:
     documented = re.search(r"outcome is one of [\w.]+: ([^.]+)\.", " ".join(operations.history.__doc__.split()))
     assert documented is not None
     assert documented.group(1).split(", ") == [o.value for o in RunOutcome]
+
+
+def test_history_help_lists_every_outcome_a_run_can_record() -> None:
+    shown = " ".join(CliRunner().invoke(cli, ["history", "--help"]).output.split())
+    assert f"The outcome is one of: {', '.join(RunOutcome)}." in shown
