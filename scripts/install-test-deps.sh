@@ -1,10 +1,20 @@
 #!/bin/bash
-# Installs everything the test suite needs on a fresh Debian 12 machine (root, Python 3.11):
+# Installs everything the test suite needs on a fresh Debian 12 machine (Python 3.11 or newer):
 # the system packages of the libvirt lab (tests/lab runs three real libvirtd hosts), the
-# libvirt-qemu user Debian's libvirtd insists on, and the package with its test and libvirt extras.
-# Idempotent; safe to re-run (apt is skipped when the packages are already there).
+# libvirt-qemu user Debian's libvirtd insists on, and the package with its test and libvirt extras,
+# editable, in ./.venv (scripts/setup-venv.sh; never the system Python, which PEP 668 protects).
+# Then: .venv/bin/python -m pytest (the suite itself runs as root: the lab makes namespaces).
+# Idempotent; safe to re-run (apt is skipped when the packages are already there). Not run as
+# root, the apt and useradd steps go through sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"
+    elif command -v sudo >/dev/null; then sudo "$@"
+    else echo "install-test-deps: '$*' needs root: run this script as root or install sudo" >&2; exit 1
+    fi
+}
 
 # --no-install-recommends and no libvirt-daemon-system: we need the daemon and QEMU, not polkit,
 # dnsmasq or systemd units. libvirt-dev + pkg-config + gcc + python3-dev build libvirt-python.
@@ -17,15 +27,14 @@ for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
 done
 if [ -n "$missing" ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
 # Debian's libvirtd looks up its compiled-in QEMU user before it reads qemu.conf; only
 # libvirt-daemon-system would create it.
-getent passwd libvirt-qemu >/dev/null || useradd --system --user-group --no-create-home \
+getent passwd libvirt-qemu >/dev/null || as_root useradd --system --user-group --no-create-home \
     --home-dir /var/lib/libvirt --shell /usr/sbin/nologin libvirt-qemu
 
-python3 -m pip install --quiet --disable-pip-version-check -e '.[test,libvirt]'
+bash scripts/setup-venv.sh -e '.[test,libvirt]'
