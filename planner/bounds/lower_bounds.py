@@ -1,4 +1,5 @@
-"""Lower bounds reported beside every plan: no placement can do better (solver-notes §3).
+"""Lower bounds reported beside every plan: no placement can do better, so the operator can see
+how far from the best possible a time-limited plan stopped.
 
 - spread/drain peak, per resource: the fluid ideal (load spread perfectly over the hosts that can
   hold it), the hottest host's load that cannot move, the threshold floor, and the largest movable
@@ -13,7 +14,8 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
+import enum
+from collections.abc import Sequence
 
 from planner.domain.metrics import permille
 from planner.instance.problem import Problem, Unit
@@ -42,37 +44,48 @@ def lower_bounds(problem: Problem, start: PlacementState, final: PlacementState,
 
 # -- spread -------------------------------------------------------------------------------------
 
-def _resource(name: str) -> tuple[Callable[[Unit], int], Callable[[Problem, int], int]]:
-    if name == "cpu":
-        return (lambda u: u.cpu_load), (lambda p, h: p.hosts[h].cpu_capacity_millicores)
-    return (lambda u: u.memory_mib), (lambda p, h: p.hosts[h].usable_memory_mib)
+class SpreadResource(str, enum.Enum):
+    """A resource whose peak utilisation spread minimises: what a unit uses of it, what a host offers."""
+
+    CPU = "cpu"
+    MEMORY = "memory"
+
+    def size(self, unit: Unit) -> int:
+        return unit.cpu_load if self is SpreadResource.CPU else unit.memory_mib
+
+    def capacity(self, problem: Problem, host: int) -> int:
+        spec = problem.hosts[host]
+        return spec.cpu_capacity_millicores if self is SpreadResource.CPU else spec.usable_memory_mib
 
 
-def peak_bound(problem: Problem, name: str, floor: int) -> int:
-    size, capacity = _resource(name)
+# In the order of Problem.spread_weights and spread_floors.
+SPREAD_RESOURCES = (SpreadResource.CPU, SpreadResource.MEMORY)
+
+
+def peak_bound(problem: Problem, resource: SpreadResource | str, floor: int) -> int:
+    """`resource` may also be its value ("cpu", "memory")."""
+    resource = SpreadResource(resource)
+    size = resource.size
     holders = {h for u in problem.units for h in u.allowed} & problem.metric_hosts
     total = sum(size(u) for u in problem.units if u.member_hosts[0] in problem.metric_hosts)
-    fluid = permille(total, sum(capacity(problem, h) for h in holders)) if holders else 0
+    fluid = permille(total, sum(resource.capacity(problem, h) for h in holders)) if holders else 0
     fixed = [0] * len(problem.hosts)
     for unit in problem.units:
         if unit.fixed and unit.current is not None:
             fixed[unit.current] += size(unit)
-    fixed_peak = max([permille(fixed[h], capacity(problem, h)) for h in problem.metric_hosts] + [0])
+    fixed_peak = max([permille(fixed[h], resource.capacity(problem, h)) for h in problem.metric_hosts] + [0])
     # Any unit gives a valid bound; the biggest ones give the best, so only those are evaluated.
     biggest = sorted((u for u in problem.units if u.allowed and not u.fixed), key=size, reverse=True)[:LARGEST_UNITS]
-    largest = max([min(permille(fixed[h] + size(u), capacity(problem, h)) for h in u.allowed) for u in biggest] + [0])
+    largest = max([min(permille(fixed[h] + size(u), resource.capacity(problem, h)) for h in u.allowed)
+                   for u in biggest] + [0])
     return max(fluid, fixed_peak, largest, floor)
 
 
 def spread_bound(problem: Problem) -> int:
     wc, wm = problem.spread_weights
     fc, fm = problem.spread_floors
-    bound = 0
-    if wc:
-        bound += wc * peak_bound(problem, "cpu", fc)
-    if wm:
-        bound += wm * peak_bound(problem, "memory", fm)
-    return bound
+    return sum(weight * peak_bound(problem, resource, floor)
+               for resource, weight, floor in zip(SPREAD_RESOURCES, (wc, wm), (fc, fm)) if weight)
 
 
 def _spread_moves_bound(problem: Problem, start: PlacementState, reached: tuple[int, int]) -> tuple[int, int]:
@@ -121,31 +134,49 @@ def _fractional_knapsack(items: list[tuple[int, int]], amount: int) -> int:
 
 # -- consolidate ---------------------------------------------------------------------------------
 
+class PackedResource(enum.Enum):
+    """A dimension hosts are packed in when consolidating: what a unit uses, what a kept host may hold."""
+
+    MEMORY = "memory"
+    VCPUS = "vcpus"
+    CPU_LOAD = "measured CPU"
+
+    def size(self, unit: Unit) -> int:
+        if self is PackedResource.MEMORY:
+            return unit.memory_mib
+        return unit.vcpus if self is PackedResource.VCPUS else unit.cpu_load
+
+    def limits(self, problem: Problem) -> tuple[int, ...]:
+        if self is PackedResource.MEMORY:
+            return problem.memory_limit
+        return problem.vcpu_limit if self is PackedResource.VCPUS else problem.load_limit
+
+
 def consolidate_bound(problem: Problem) -> int:
     always_on = {u.current for u in problem.units if u.fixed and u.current is not None}
     candidates = [h for h in problem.metric_hosts if h not in always_on and any(h in u.allowed for u in problem.units)]
-    bound = len(always_on)
-    for size, limit in (
-        (lambda u: u.memory_mib, problem.memory_limit),
-        (lambda u: u.vcpus, problem.vcpu_limit),
-        (lambda u: u.cpu_load, problem.load_limit),
-    ):
-        demand = sum(size(u) for u in problem.units if u.member_hosts[0] in problem.metric_hosts)
-        demand -= sum(limit[h] for h in always_on)
-        extra = 0
-        for capacity in sorted((limit[h] for h in candidates), reverse=True):
-            if demand <= 0:
-                break
-            demand -= capacity
-            extra += 1
-        bound = max(bound, len(always_on) + extra)
-        sizes = [size(u) for u in problem.units if u.member_hosts[0] in problem.metric_hosts]
-        largest = max((limit[h] for h in list(always_on) + candidates), default=0)
-        bound = max(bound, martello_toth_l2(sizes, largest))
+    bound = max([len(always_on)] + [_packing_bound(problem, resource, always_on, candidates)
+                                    for resource in PackedResource])
     largest_group = max([len(g.members) for g in problem.rules.anti_affinity if g.scope == HOST_SCOPE] + [0])
     # A group on at_least distinct racks runs on at least that many hosts.
     widest_spread = max(problem.spread_at_least + (0,))
     return max(bound, largest_group, widest_spread)
+
+
+def _packing_bound(problem: Problem, resource: PackedResource, always_on: set[int], candidates: list[int]) -> int:
+    """Hosts needed in one dimension: the always-on hosts plus the fewest largest others covering
+    the rest of the demand, or Martello & Toth's L2 with every host as large as the largest."""
+    limit = resource.limits(problem)
+    sizes = [resource.size(u) for u in problem.units if u.member_hosts[0] in problem.metric_hosts]
+    demand = sum(sizes) - sum(limit[h] for h in always_on)
+    extra = 0
+    for capacity in sorted((limit[h] for h in candidates), reverse=True):
+        if demand <= 0:
+            break
+        demand -= capacity
+        extra += 1
+    largest = max((limit[h] for h in list(always_on) + candidates), default=0)
+    return max(len(always_on) + extra, martello_toth_l2(sizes, largest))
 
 
 def martello_toth_l2(sizes: list[int], capacity: int) -> int:
