@@ -1,6 +1,7 @@
 """Which hosts each movable unit may be assigned to in the CP-SAT model.
 
-Small problems get every allowed host. Large ones are pruned (solver-notes §2): the current
+Small problems get every allowed host. Large ones are pruned, because the model grows with every
+(unit, host) pair and presolve stalls on two cores long before the search starts: the current
 host, the greedy's host (so the greedy hint stays feasible), and about K others chosen for the
 goal — the coolest hosts for spread and drain, the roomiest kept hosts for consolidation — plus
 a few random ones for diversity; a min_spread member also keeps one host in every domain of its

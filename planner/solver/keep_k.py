@@ -1,4 +1,4 @@
-"""Consolidation by choosing the hosts that stay on (solver-notes §2, "two-stage"): keep k hosts,
+"""Consolidation by choosing the hosts that stay on, in two stages: keep k hosts,
 the largest first (fuller ones first among equals, so less memory moves), evict every other host's
 VMs into them, and search for the smallest k for which that works.
 
