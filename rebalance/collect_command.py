@@ -3,45 +3,42 @@ inventory path of `rebalance plan`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from cluster.collector import Collection, collect
-from planner.formats.inputs import PlanningInput
 from cluster.inventory import load_inventory
 from planner.domain.policy import Policy
+from planner.formats.inputs import PlanningInput
 from planner.formats.scenario import cluster_record, load_policy, write_json
+from planner.formats.text_table import format_table
 from rebalance import option_types as types
 from rebalance.output_paths import check_writable
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 DEFAULT_INTERVAL_S = 1.0
 DEFAULT_TIMEOUT_S = 30.0
+SUMMARY_HEADERS = ("host", "state", "cpus", "memory_mib", "cpu_busy_%", "vms", "vcpus", "vm_memory_mib",
+                   "vm_load_mc", "unmigratable")
 
 
-def summary_table(collection: Collection) -> "pd.DataFrame":
+def summary_table(collection: Collection) -> str:
     """One row per measured host: what libvirt reported, what the planner will use, what runs there."""
-    import pandas as pd  # noqa: PLC0415 — half a second at import: only `collect` pays it
     rows = []
     for sample in collection.samples:
         host = collection.cluster.host_by_name[sample.name]
         vms = collection.cluster.vms_by_host[sample.name]
-        rows.append({
-            "host": host.name,
-            "state": host.state.value,
-            "cpus": host.cpus,
-            "memory_mib": host.memory_mib,
-            "cpu_busy_%": round(100 * sample.cpu_busy_fraction, 1),
-            "vms": len(vms),
-            "vcpus": sum(v.vcpus for v in vms),
-            "vm_memory_mib": sum(v.memory_mib for v in vms),
-            "vm_load_mc": sum(v.cpu_load_millicores for v in vms),
-            "unmigratable": sum(1 for v in vms if not v.migratable),
-        })
-    return pd.DataFrame(rows)
+        rows.append([
+            host.name,
+            host.state.value,
+            str(host.cpus),
+            str(host.memory_mib),
+            f"{100 * sample.cpu_busy_fraction:.1f}",
+            str(len(vms)),
+            str(sum(v.vcpus for v in vms)),
+            str(sum(v.memory_mib for v in vms)),
+            str(sum(v.cpu_load_millicores for v in vms)),
+            str(sum(1 for v in vms if not v.migratable)),
+        ])
+    return format_table(SUMMARY_HEADERS, rows, right=range(2, len(SUMMARY_HEADERS)))
 
 
 def measure(inventory_path: str, skip_unreachable: bool, interval_s: float = DEFAULT_INTERVAL_S,
@@ -79,7 +76,7 @@ def collect_command(inventory_path: str, output: str | None, interval: float, ti
     """
     check_writable("--output", output)
     collection = measure(inventory_path, skip_unreachable, interval, timeout)
-    click.echo(summary_table(collection).to_string(index=False))
+    click.echo(summary_table(collection))
     if output:
         write_json(output, cluster_record(collection.cluster))
         click.echo(f"\nSnapshot written to {output}. Plan with: rebalance plan --snapshot {output} --goal spread")
