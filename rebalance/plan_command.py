@@ -30,7 +30,9 @@ GOALS = [g.value for g in Goal]
 @click.option("--goal", type=click.Choice(GOALS), help="spread the load, consolidate onto fewer hosts, or drain hosts.")
 @click.option("--drain", multiple=True, metavar="HOST", help="Host to empty (repeatable); implies --goal drain.")
 @click.option("--max-moves", type=types.MOVE_COUNT, help="At most this many migrations.")
-@click.option("--time-limit", type=types.SOLVER_SECONDS, help="Seconds the solver may use (default: policy, 10).")
+@click.option("--time-limit", type=types.SOLVER_SECONDS,
+              help="Wall-clock seconds the solver may use (default: policy, 10); with solver.deterministic the "
+                   "search is also capped by CP-SAT's deterministic clock so a seed repeats; see docs.")
 @click.option("--seed", type=types.SEED, help="Random seed; same seed and inputs give the same plan.")
 @click.option("--workers", type=types.SOLVER_WORKERS, help="CP-SAT worker threads (default: policy, 2).")
 @click.option("-o", "--output", metavar="FILE", help="Write the plan to this file (plan.json).")

@@ -5,18 +5,26 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from planner.formats.inputs import PlanningInput
-from planner.solver.planning import make_plan
 from planner.formats.scenario import load_scenario
+from planner.solver import cpsat_solve
+from planner.solver.planning import make_plan
+from planner.solver.time_budget import WALL_CLOCK_CUT
 
 HOT_RACK = Path(__file__).resolve().parent.parent / "scenarios" / "hot-rack.yaml"
 
 
-def test_a_time_limited_plan_is_reproducible_for_a_seed() -> None:
+def test_a_time_limited_plan_is_reproducible_for_a_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 1.5 units of deterministic work, far from an optimum, with 6 s of wall clock to spare for
+    # a loaded machine: the deterministic clock, not the wall clock, must end both searches.
+    monkeypatch.setattr(cpsat_solve, "WHOLE_MODEL_UNITS_PER_SECOND", 0.25)
     scenario = load_scenario(HOT_RACK)
-    policy = replace(scenario.policy, solver=replace(scenario.policy.solver, time_limit_s=1.5, seed=7))
+    policy = replace(scenario.policy, solver=replace(scenario.policy.solver, time_limit_s=6.0, seed=7))
     rules = PlanningInput(scenario.cluster, policy).resolve()
     first, second = make_plan(rules), make_plan(rules)
     assert "OPTIMAL/OPTIMAL" not in first.solver.status  # the limit, not optimality, stopped it
+    assert WALL_CLOCK_CUT not in first.solver.status + second.solver.status
     assert first.moves == second.moves
     assert first.metric == second.metric

@@ -145,13 +145,22 @@ class Limits:
 
 @dataclass(frozen=True)
 class SolverSettings:
+    """How long and how the solver searches.
+
+    `time_limit_s` is wall-clock seconds the solver may take, a hard deadline. With `deterministic`
+    (the default) the same inputs and seed give the same plan: CP-SAT interleaves its workers and is
+    also capped by its deterministic clock, which counts work rather than time, at a budget derived
+    from the limit and set so that this cap, not the wall clock, normally ends the search. On a
+    heavily loaded machine the wall clock can end it first; the plan's solver status then says
+    "stopped by the wall-clock limit: this plan may not repeat". `deterministic: false` searches
+    until the wall clock with CP-SAT's parallel portfolio: often better plans, not reproducible.
+    """
+
     time_limit_s: float = 10.0
     workers: int = 2
     seed: int = 0
     # Hosts offered to each movable VM besides its current host and the greedy's choice.
     candidates_per_vm: int = 12
-    # Same inputs and seed → same plan: CP-SAT interleaves its workers and stops on its own
-    # deterministic clock (about a second each on this kind of machine) instead of the wall clock.
     deterministic: bool = True
 
 

@@ -2,8 +2,9 @@
 
 Stage 1 minimises `W·goal + moved GiB` (W larger than any moved GiB, so the goal comes first and
 stage 1 does not wander among equally good plans); stage 2 adds `goal ≤ best` and minimises moved
-MiB (weighed by the policy's move costs) exactly, hinted with the stage-1 plan. If CP-SAT returns nothing in time (it can, even with a
-complete hint, when presolve eats the budget) the greedy plan stands.
+MiB (weighed by the policy's move costs) exactly, hinted with the stage-1 plan. If CP-SAT returns
+nothing in time (it can, even with a complete hint, when presolve eats the budget) the greedy plan
+stands. The time limit is wall-clock seconds for all of it (see time_budget.py).
 """
 
 from __future__ import annotations
@@ -16,15 +17,20 @@ from ortools.sat.python import cp_model
 from planner.solver.candidates import choose_candidates
 from planner.solver.cpsat_model import PlacementModel, build_model
 from planner.solver.lns import improve
+from planner.solver.time_budget import WALL_CLOCK_CUT, TimeBudget, limit_search
 from planner.instance.problem import Problem
 from planner.instance.state import PlacementState
 from planner.domain.policy import Goal, SolverSettings
 
 STAGE_ONE_SHARE = 0.6
-# Above this many (VM, allowed host) pairs the whole model is left to LNS (solver-notes §1.5:
-# ~100k Booleans already stalls presolve on two cores).
+# Above this many (VM, allowed host) pairs the whole model is left to LNS: around 100k Booleans,
+# presolve alone already stalls on two cores.
 WHOLE_MODEL_PAIRS = 300_000
-WALL_CLOCK_SAFETY = 3.0
+# CP-SAT deterministic time the whole-model stages get per second of the limit. Measured here
+# (2 cores, 2 interleaved workers) on scenarios/hot-rack.yaml: 2.56, 2.67 and 2.35 units per wall
+# second at --time-limit 2, 10 and 30. About 60 % of that leaves room for a loaded machine, so the
+# deterministic cap, not the wall clock, normally ends the search and a seed repeats.
+WHOLE_MODEL_UNITS_PER_SECOND = 1.5
 GOOD = (cp_model.OPTIMAL, cp_model.FEASIBLE)
 
 
@@ -40,8 +46,22 @@ class SolveOutcome:
     lns_rounds: int = 0
 
 
+@dataclass(frozen=True)
+class _Stage:
+    """What one CP-SAT stage found."""
+
+    assignment: list[int]
+    goal: int
+    bound: int
+    status: str
+    work_used: float
+
+
 def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementState,
-                    settings: SolverSettings, greedy_goal: int, goal_bound: int) -> SolveOutcome:
+                    settings: SolverSettings, greedy_goal: int, goal_bound: int,
+                    *, started: float | None = None) -> SolveOutcome:
+    """The best placement found within settings.time_limit_s wall-clock seconds, counted from
+    `started` (time.monotonic() when planning began, so the greedy counts too; default: now)."""
     began = time.monotonic()
     if problem.goal is Goal.DRAIN and greedy_goal <= goal_bound:
         # A drain moves exactly the drained VMs; at the goal's lower bound nothing is left to gain.
@@ -49,86 +69,90 @@ def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementSt
                             time.monotonic() - began)
     pairs = sum(len(u.allowed) for u in problem.movable)
     if pairs > WHOLE_MODEL_PAIRS:
-        # Too big to solve whole on two cores: LNS from the greedy for the whole budget.
-        outcome = improve(problem, list(greedy.assignment), settings, settings.time_limit_s)
-        return _outcome(problem, outcome.assignment, "lns", f"{outcome.accepted}/{outcome.rounds} rounds kept",
-                        None, 0, began, outcome.rounds)
+        return _lns_only(problem, greedy, settings, started if started is not None else began, began)
+    budget = TimeBudget.of(settings, WHOLE_MODEL_UNITS_PER_SECOND, started if started is not None else began)
     candidates = choose_candidates(problem, start, greedy, settings.candidates_per_vm, settings.seed)
     placement = build_model(problem, candidates, greedy.assignment)
     if not placement.x:
         return SolveOutcome(tuple(greedy.assignment), "greedy", "NO_CHOICE", greedy_goal, None, 0,
                             time.monotonic() - began)
-    budget = _budget(settings, settings.time_limit_s, began)
-    first = _stage_one(placement, greedy.assignment, settings, budget * STAGE_ONE_SHARE)
+    return _two_stages(placement, greedy, settings, budget, greedy_goal, began)
+
+
+def _lns_only(problem: Problem, greedy: PlacementState, settings: SolverSettings, started: float,
+              began: float) -> SolveOutcome:
+    """Too big to solve whole on two cores: LNS from the greedy for the whole budget."""
+    outcome = improve(problem, list(greedy.assignment), settings, settings.time_limit_s,
+                      deadline=started + settings.time_limit_s)
+    status = _with_cut(f"{outcome.accepted}/{outcome.rounds} rounds kept", outcome.wall_clock_cut)
+    goal = PlacementState(problem, outcome.assignment).goal_value()
+    return SolveOutcome(tuple(outcome.assignment), "lns", status, goal, None, 0, time.monotonic() - began,
+                        outcome.rounds)
+
+
+def _two_stages(placement: PlacementModel, greedy: PlacementState, settings: SolverSettings, budget: TimeBudget,
+                greedy_goal: int, began: float) -> SolveOutcome:
+    variables = len(placement.x)
+    first, cut = (None, True) if budget.expired() else _stage_one(placement, greedy.assignment, settings, budget)
     if first is None:
-        return SolveOutcome(tuple(greedy.assignment), "greedy", "CP-SAT found no plan in time", greedy_goal,
-                            None, len(placement.x), time.monotonic() - began)
-    assignment, goal, bound, status, used = first
-    second = _stage_two(placement, assignment, goal, settings, max(0.1, budget - used))
+        status = _with_cut("CP-SAT found no plan in time", budget.work is not None and cut)
+        return SolveOutcome(tuple(greedy.assignment), "greedy", status, greedy_goal, None, variables,
+                            time.monotonic() - began)
+    assignment, status = first.assignment, first.status
+    second, second_cut = (None, True) if budget.expired() else _stage_two(placement, first, settings, budget)
+    cut = budget.work is not None and (cut or second_cut)
     if second is not None:
-        assignment, second_status = second
-        status = f"{status}/{second_status}"
-    return SolveOutcome(tuple(assignment), "cp-sat", status, goal, bound, len(placement.x), time.monotonic() - began)
+        assignment, status = second.assignment, f"{status}/{second.status}"
+    return SolveOutcome(tuple(assignment), "cp-sat", _with_cut(status, cut), first.goal, first.bound, variables,
+                        time.monotonic() - began)
 
 
-def _outcome(problem: Problem, assignment: tuple[int, ...], method: str, status: str, bound: int | None,
-             variables: int, began: float, rounds: int = 0) -> SolveOutcome:
-    goal = PlacementState(problem, assignment).goal_value()
-    return SolveOutcome(tuple(assignment), method, status, goal, bound, variables, time.monotonic() - began, rounds)
+def _with_cut(status: str, cut: bool) -> str:
+    return f"{status}; {WALL_CLOCK_CUT}" if cut else status
 
 
-def _budget(settings: SolverSettings, seconds: float, began: float) -> float:
-    """Seconds left for CP-SAT; in deterministic mode the wall clock must not leak in."""
-    if settings.deterministic:
-        return seconds
-    return max(0.1, seconds - (time.monotonic() - began))
-
-
-def _used(solver: cp_model.CpSolver, settings: SolverSettings) -> float:
-    if settings.deterministic:
-        return solver.response_proto.deterministic_time
-    return solver.wall_time
-
-
-def _solver(settings: SolverSettings, seconds: float) -> cp_model.CpSolver:
+def _solver(settings: SolverSettings, budget: TimeBudget, work: float | None, seconds: float | None) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     parameters = solver.parameters
-    parameters.max_time_in_seconds = seconds
     parameters.num_workers = settings.workers
     parameters.random_seed = settings.seed
-    # Measured on 2 cores (solver-notes §1.5): symmetry detection and probing can eat the whole
-    # budget in presolve on assignment models and return nothing.
+    # On two cores symmetry detection and probing can eat the whole budget in presolve on
+    # assignment models and return nothing.
     parameters.symmetry_level = 0
     parameters.cp_model_probing_level = 0
     if settings.deterministic:
+        # Workers take turns in a fixed order, so the deterministic clock, and the plan, repeat.
         parameters.interleave_search = True
-        parameters.max_deterministic_time = seconds
-        # The wall clock only as a safety net: hitting it would make the run irreproducible.
-        parameters.max_time_in_seconds = seconds * WALL_CLOCK_SAFETY
+    limit_search(parameters, budget, work, seconds)
     return solver
 
 
 def _stage_one(placement: PlacementModel, hint: list[int], settings: SolverSettings,
-               seconds: float) -> tuple[list[int], int, int, str, float] | None:
+               budget: TimeBudget) -> tuple[_Stage | None, bool]:
+    """The stage's plan (None if none was found) and whether the wall clock cut it short."""
     weight = placement.max_coarse_cost + 1
     placement.model.minimize(weight * placement.goal + placement.coarse_cost)
     placement.hint(hint)
-    solver = _solver(settings, seconds)
+    work = budget.work * STAGE_ONE_SHARE if budget.work is not None else None
+    solver = _solver(settings, budget, work, None if work is not None else budget.seconds_left() * STAGE_ONE_SHARE)
     status = solver.solve(placement.model)
     if status not in GOOD:
-        return None
-    goal = int(solver.value(placement.goal))
+        return None, budget.cut_call(solver, status)
     bound = int(solver.best_objective_bound) // weight
-    return placement.read(solver, hint), goal, bound, solver.status_name(status), _used(solver, settings)
+    return _Stage(placement.read(solver, hint), int(solver.value(placement.goal)), bound, solver.status_name(status),
+                  solver.response_proto.deterministic_time), budget.cut_call(solver, status)
 
 
-def _stage_two(placement: PlacementModel, hint: list[int], goal: int, settings: SolverSettings,
-               seconds: float) -> tuple[list[int], str] | None:
-    placement.model.add(placement.goal <= goal)
+def _stage_two(placement: PlacementModel, first: _Stage, settings: SolverSettings,
+               budget: TimeBudget) -> tuple[_Stage | None, bool]:
+    placement.model.add(placement.goal <= first.goal)
     placement.model.minimize(placement.cost)
-    placement.hint(hint)
-    solver = _solver(settings, seconds)
+    placement.hint(first.assignment)
+    # Stage one may overrun its share of the deterministic clock; stage two still gets a little.
+    work = max(0.1, budget.work - first.work_used) if budget.work is not None else None
+    solver = _solver(settings, budget, work, None)
     status = solver.solve(placement.model)
     if status not in GOOD:
-        return None
-    return placement.read(solver, hint), solver.status_name(status)
+        return None, budget.cut_call(solver, status)
+    return _Stage(placement.read(solver, first.assignment), first.goal, first.bound, solver.status_name(status),
+                  solver.response_proto.deterministic_time), budget.cut_call(solver, status)

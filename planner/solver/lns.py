@@ -7,9 +7,10 @@ and the sub-solve minimises the neighbourhood's goal, then moved memory. A round
 improves, lexicographically: the goal, then how many hosts sit at the peak (so a flat top can be
 shaved a few hosts at a time), then the memory moved since the start.
 
-Neighbourhoods follow the goal (solver-notes §2): the hottest hosts with the coolest ones; hosts
-to empty with the roomiest kept ones; the hosts of VMs already moved (so a VM can go back and cost
-nothing); a random mix for diversity.
+Neighbourhoods follow the goal, because a random set of hosts rarely holds a move that helps: the
+hottest hosts with the coolest ones (load goes from one to the other); hosts to empty with the
+roomiest kept ones; the hosts of VMs already moved (so a VM can go back and cost nothing); a random
+mix for diversity.
 """
 
 from __future__ import annotations
@@ -22,18 +23,26 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.solver.cpsat_model import build_model
+from planner.solver.time_budget import TimeBudget, limit_search
 from planner.instance.problem import Problem
 from planner.instance.state import PlacementState
 from planner.domain.policy import Goal, SolverSettings
 
 NEIGHBOURHOOD_HOSTS = 16
-SUB_SOLVE_SECONDS = 0.4
-# Measured per round on this kind of machine: model building and bookkeeping grow with the VMs.
+# Cap of one sub-solve: deterministic units in deterministic mode, else seconds.
+SUB_SOLVE_LIMIT = 0.4
+# Python's own work per round (model building, bookkeeping), charged to the deterministic budget
+# at one unit per second, the rate one-worker sub-solves run at; it grows with the VMs.
 ROUND_OVERHEAD_S = 0.05
 ROUND_OVERHEAD_PER_UNIT_S = 8e-6
 # Rounds in a row that find nothing before LNS gives up early.
 STALL_ROUNDS = 12
-WALL_CLOCK_SAFETY = 1.5
+# Deterministic units (sub-solves plus the charged overhead) LNS gets per second of the limit.
+# Measured here (2 cores) on scenarios/large-200x3000.yaml: 0.86, 0.80 and 0.69 units per wall
+# second at --time-limit 2, 10 and 30. 0.6 leaves room for a loaded machine and for the greedy
+# (about 2.4 s of that scenario's limit when planning counts it), so the deterministic cap, not the
+# wall clock, normally ends the search and a seed repeats.
+UNITS_PER_SECOND = 0.6
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,8 @@ class LnsOutcome:
     assignment: tuple[int, ...]
     rounds: int
     accepted: int
+    # The wall clock ended a deterministic search: this plan may not repeat.
+    wall_clock_cut: bool = False
 
 
 def score(problem: Problem, state: PlacementState) -> tuple[int, int, int]:
@@ -57,40 +68,43 @@ def score(problem: Problem, state: PlacementState) -> tuple[int, int, int]:
     return state.spread_metric(), at_peak, state.move_cost
 
 
-def improve(problem: Problem, assignment: list[int], settings: SolverSettings, seconds: float) -> LnsOutcome:
-    """Run LNS rounds for about `seconds` (deterministic time when settings.deterministic)."""
+def improve(problem: Problem, assignment: list[int], settings: SolverSettings, seconds: float,
+            *, deadline: float | None = None) -> LnsOutcome:
+    """Run LNS rounds for at most `seconds` of wall clock (until `deadline`, a time.monotonic()
+    value, when given); in deterministic mode for `seconds` × UNITS_PER_SECOND deterministic units,
+    so the number of rounds, and the plan, repeat."""
+    end = time.monotonic() + seconds if deadline is None else deadline
+    budget = TimeBudget(end, seconds * UNITS_PER_SECOND if settings.deterministic else None)
     rng = random.Random(settings.seed)
     state = PlacementState(problem, assignment)
-    best = score(problem, state)
-    began, spent, rounds, accepted = time.monotonic(), 0.0, 0, 0
     movable_hosts = sorted({h for u in problem.movable for h in u.allowed} & problem.metric_hosts)
     if len(movable_hosts) < 2:
         return LnsOutcome(tuple(assignment), 0, 0)
+    # Python's own work per round is charged at a fixed, size-dependent rate, so the number of
+    # rounds stays reproducible while the wall clock follows the budget.
     overhead = ROUND_OVERHEAD_S + ROUND_OVERHEAD_PER_UNIT_S * len(problem.units)
-    stalled = 0
-    while spent < seconds and stalled < STALL_ROUNDS and time.monotonic() - began < seconds * WALL_CLOCK_SAFETY:
+    best, spent, rounds, accepted, stalled, cut = score(problem, state), 0.0, 0, 0, 0, False
+    while stalled < STALL_ROUNDS and not budget.expired() and (budget.work is None or spent < budget.work):
         hosts = _neighbourhood(problem, state, movable_hosts, rng, rounds)
-        result = _sub_solve(problem, state, hosts, settings, min(SUB_SOLVE_SECONDS, seconds - spent))
-        rounds += 1
-        stalled += 1
-        # Python's own work per round is charged at a fixed, size-dependent rate, so the number of
-        # rounds (and so the plan) stays reproducible while the wall clock follows the budget.
-        spent += overhead
-        if result is None:
+        limit = SUB_SOLVE_LIMIT if budget.work is None else min(SUB_SOLVE_LIMIT, budget.work - spent)
+        changes, used, call_cut = _sub_solve(problem, state, hosts, settings, budget, limit)
+        rounds, stalled, spent, cut = rounds + 1, stalled + 1, spent + overhead + used, cut or call_cut
+        if changes is None:
             continue
-        changes, used = result
-        spent += used if settings.deterministic else 0.0
-        if not settings.deterministic:
-            spent = max(spent, time.monotonic() - began)
         mark = len(state.moves)
-        for index, host in changes:
-            state.move(problem.units[index], host)
-        trial_score = score(problem, state)
-        if trial_score < best:
-            best, accepted, stalled = trial_score, accepted + 1, 0
+        trial = _try(problem, state, changes)
+        if trial < best:
+            best, accepted, stalled = trial, accepted + 1, 0
         else:
             state.undo_to(mark)
-    return LnsOutcome(tuple(state.assignment), rounds, accepted)
+    return LnsOutcome(tuple(state.assignment), rounds, accepted, cut or budget.cut())
+
+
+def _try(problem: Problem, state: PlacementState, changes: list[tuple[int, int]]) -> tuple[int, int, int]:
+    """Apply a sub-solve's moves and score the result (the caller undoes them if it is no better)."""
+    for index, host in changes:
+        state.move(problem.units[index], host)
+    return score(problem, state)
 
 
 def _neighbourhood(problem: Problem, state: PlacementState, hosts: list[int], rng: random.Random,
@@ -145,7 +159,9 @@ def _moved_hosts(problem: Problem, state: PlacementState, hosts: list[int], rng:
 
 
 def _sub_solve(problem: Problem, state: PlacementState, hosts: frozenset[int], settings: SolverSettings,
-               seconds: float) -> tuple[list[tuple[int, int]], float] | None:
+               budget: TimeBudget, limit: float) -> tuple[list[tuple[int, int]] | None, float, bool]:
+    """The moves the sub-solve found (None if it found no plan), the deterministic time it used (0
+    when it found nothing) and whether the wall clock cut it short."""
     candidates = {}
     for host in hosts:
         for index in state.units_on[host]:
@@ -155,7 +171,7 @@ def _sub_solve(problem: Problem, state: PlacementState, hosts: frozenset[int], s
                 if len(options) > 1:
                     candidates[index] = options
     if not candidates:
-        return None
+        return None, 0.0, False
     model = build_model(problem, candidates, state.assignment, goal_hosts=hosts, state=state)
     weight = sum(max(problem.units[u].weighted_cost(h) for h in options) for u, options in candidates.items()) + 1
     model.model.minimize(weight * model.goal + model.cost)
@@ -166,15 +182,10 @@ def _sub_solve(problem: Problem, state: PlacementState, hosts: frozenset[int], s
     parameters.random_seed = settings.seed
     parameters.symmetry_level = 0
     parameters.cp_model_probing_level = 0
-    if settings.deterministic:
-        parameters.max_deterministic_time = seconds
-        parameters.max_time_in_seconds = seconds * WALL_CLOCK_SAFETY
-    else:
-        parameters.max_time_in_seconds = seconds
+    limit_search(parameters, budget, limit, None if settings.deterministic else limit)
     status = solver.solve(model.model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None
-    used = solver.response_proto.deterministic_time if settings.deterministic else solver.wall_time
+        return None, 0.0, budget.cut_call(solver, status)
     changes = [(unit, host) for (unit, host), var in model.x.items()
                if host != state.assignment[unit] and solver.boolean_value(var)]
-    return changes, used
+    return changes, solver.response_proto.deterministic_time, budget.cut_call(solver, status)

@@ -1,0 +1,71 @@
+"""`--time-limit` as wall-clock seconds, and the deterministic work those seconds buy.
+
+The limit is a hard deadline: every CP-SAT call gets what is left of it as max_time_in_seconds,
+and no new call starts once it has passed.
+
+In deterministic mode (the default) the search is also capped by CP-SAT's deterministic clock,
+which counts work rather than time, so the same seed and input stop at the same point and give the
+same plan. The cap is the limit times a units-per-second rate measured on this machine (each
+solver stage keeps its own), chosen low enough that the deterministic cap, not the wall clock,
+normally ends the search. The wall clock stays the backstop: when it cuts a deterministic search
+(a loaded machine, a slow greedy), the plan is whatever was found by then and its status says so.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ortools.sat import sat_parameters_pb2
+from ortools.sat.python import cp_model
+
+from planner.domain.policy import SolverSettings
+
+WALL_CLOCK_CUT = "stopped by the wall-clock limit: this plan may not repeat"
+# Less than this left is no time at all: CP-SAT would only load the model and stop.
+MIN_CALL_SECONDS = 0.02
+# Statuses CP-SAT only returns after finishing the search: the clock that stopped it does not matter.
+PROVEN = (cp_model.OPTIMAL, cp_model.INFEASIBLE)
+# CP-SAT returns a few milliseconds either side of its wall-clock limit; a search ending this close
+# to it is taken as cut by it. The deterministic cap normally ends a search much earlier.
+WALL_CLOCK_TOLERANCE_S = 0.05
+
+
+@dataclass(frozen=True)
+class TimeBudget:
+    """When solving must end (time.monotonic()), and the deterministic work allowed in all
+    (None outside deterministic mode, where only the deadline counts)."""
+
+    deadline: float
+    work: float | None
+
+    @staticmethod
+    def of(settings: SolverSettings, units_per_second: float, started: float | None = None) -> TimeBudget:
+        began = time.monotonic() if started is None else started
+        work = settings.time_limit_s * units_per_second if settings.deterministic else None
+        return TimeBudget(began + settings.time_limit_s, work)
+
+    def seconds_left(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def expired(self) -> bool:
+        return self.seconds_left() < MIN_CALL_SECONDS
+
+    def cut(self) -> bool:
+        """Whether the wall clock has run out on a deterministic search."""
+        return self.work is not None and self.expired()
+
+    def cut_call(self, solver: cp_model.CpSolver, status: int) -> bool:
+        """Whether the wall clock, not the deterministic cap, ended this deterministic CP-SAT call."""
+        if self.work is None or status in PROVEN:
+            return False
+        return self.expired() or solver.wall_time >= solver.parameters.max_time_in_seconds - WALL_CLOCK_TOLERANCE_S
+
+
+def limit_search(parameters: sat_parameters_pb2.SatParameters, budget: TimeBudget, work: float | None, seconds: float | None = None) -> None:
+    """Cap one CP-SAT call: the wall clock at what is left of the budget (or `seconds`, if less),
+    and in deterministic mode its deterministic clock at `work`."""
+    left = budget.seconds_left()
+    parameters.max_time_in_seconds = left if seconds is None else min(seconds, left)
+    if budget.work is not None and work is not None:
+        parameters.max_deterministic_time = max(0.0, work)
