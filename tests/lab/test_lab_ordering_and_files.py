@@ -13,7 +13,7 @@ from executor.journal import journal_path
 from executor.lock import LOCK_DIR_ENV
 from lab.control import Lab
 from tests.lab.helpers import PLAN_TIME_LIMIT, rebalance, write_yaml
-from tests.lab.test_lab_executor_safety import MemorySampler, assert_each_guest_once_within_capacity
+from tests.lab.safety_checks import MemorySampler, assert_each_guest_once_within_capacity
 
 MIB_PER_UNIT = 32  # the unit test's GiB, scaled to lab guests
 
