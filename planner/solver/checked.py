@@ -56,7 +56,7 @@ def checked(problem: Problem, outcome: SolveOutcome, greedy: PlacementState, fal
 
 
 def solve_without_greedy(problem: Problem, start: PlacementState, goal_bound: int,
-                         refusal: InfeasibleError, fallback: bool) -> SolveOutcome:
+                         refusal: InfeasibleError, fallback: bool, started: float | None = None) -> SolveOutcome:
     """When the greedy repair gets stuck (VMs that must trade places, say), CP-SAT from the start
     placement may still find a valid one; only if it does not is the goal infeasible, explained by
     the greedy's operator-level reason."""
@@ -64,7 +64,8 @@ def solve_without_greedy(problem: Problem, start: PlacementState, goal_bound: in
     # start is no greedy plan, so its goal is reported as above the bound.
     unreached = max(start.goal_value(), goal_bound + 1)
     hint = _only_choices(start)
-    outcome = solve_placement(problem, start, hint, problem.rules.policy.solver, unreached, goal_bound)
+    outcome = solve_placement(problem, start, hint, problem.rules.policy.solver, unreached, goal_bound,
+                              started=started)
     broken = _first_violation(problem, outcome.assignment)
     if broken is None and outcome.method not in SOLVER_NAMES:
         # No search ran (each unit has one allowed host): the one placement left is the answer.
@@ -74,7 +75,6 @@ def solve_without_greedy(problem: Problem, start: PlacementState, goal_bound: in
     if not fallback and outcome.method in SOLVER_NAMES:
         raise RebalanceError(f"internal error: the {SOLVER_NAMES[outcome.method]} plan failed validation: {broken}")
     raise refusal
-
 
 
 def _only_choices(start: PlacementState) -> PlacementState:

@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Mapping
 from datetime import datetime
 
 from planner.bounds.lower_bounds import consolidate_bound, lower_bounds, spread_bound
@@ -16,7 +17,6 @@ from planner.instance.problem import Problem, Unit, build_problem
 from planner.solver.cpsat_solve import SolveOutcome, solve_placement
 from planner.instance.state import PlacementState
 from planner.domain.plan import GoalMetric, Move, Plan, SolverStats, default_expiry, utc_now
-from planner.domain.policy import Goal
 from planner.rules.resolve import RuleSet
 from planner.solver.checked import FORCED, SOLVER_NAMES, checked, solve_without_greedy, to_placement
 
@@ -28,20 +28,21 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
     raises an internal error instead of being replaced by the greedy plan: the model tests use it
     so that a wrong CP-SAT model fails them rather than hiding behind the greedy.
     """
+    started = time.monotonic()  # the time limit counts the greedy too
     problem = build_problem(rules)
     start = PlacementState(problem)
     must_move = units_needing_repair(start)
-    goal_bound = consolidate_bound(problem) if problem.goal is Goal.CONSOLIDATE else spread_bound(problem)
+    goal_bound = consolidate_bound(problem) if problem.goal.minimises_hosts else spread_bound(problem)
     notes: list[str] = []
     try:
         greedy = greedy_placement(problem)
     except InfeasibleError as refusal:
-        outcome = solve_without_greedy(problem, start, goal_bound, refusal, fallback)
+        outcome = solve_without_greedy(problem, start, goal_bound, refusal, fallback, started)
         greedy_goal = start.goal_value()
         notes.append(_without_greedy_note(refusal, outcome))
     else:
         greedy_goal = greedy.goal_value()
-        outcome = solve_placement(problem, start, greedy, rules.policy.solver, greedy_goal, goal_bound)
+        outcome = solve_placement(problem, start, greedy, rules.policy.solver, greedy_goal, goal_bound, started=started)
         outcome = checked(problem, outcome, greedy, fallback)
     final = PlacementState(problem, outcome.assignment)
     if not must_move and not _worth_it(problem, start, final, notes):
@@ -57,7 +58,7 @@ def _without_greedy_note(refusal: InfeasibleError, outcome: SolveOutcome) -> str
 
 def _worth_it(problem: Problem, start: PlacementState, final: PlacementState, notes: list[str]) -> bool:
     """The benefit gate: drains always run; spread/consolidate only for a real improvement."""
-    if problem.goal is Goal.DRAIN:
+    if not problem.goal.traits.benefit_gate:
         return True
     before, after = start.goal_value(), final.goal_value()
     gain = 100.0 * (before - after) / before if before else 0.0
@@ -109,14 +110,14 @@ def _assemble(problem: Problem, start: PlacementState, final: PlacementState, ou
         solver=solver,
         created=now,
         expires=default_expiry(now),
-        freed_hosts=freed if problem.goal is Goal.CONSOLIDATE else (),
+        freed_hosts=freed if problem.goal.traits.reports_freed_hosts else (),
         drained_hosts=drained,
         notes=tuple(notes),
     )
 
 
 def _metric(problem: Problem, before: list, after: list) -> GoalMetric:
-    if problem.goal is Goal.CONSOLIDATE:
+    if problem.goal.minimises_hosts:
         return GoalMetric("hosts in use", "hosts", hosts_in_use(before), hosts_in_use(after))
     wc, wm = problem.spread_weights
     fc, fm = problem.spread_floors
