@@ -21,14 +21,14 @@ from planner.domain.metrics import permille
 from planner.instance.problem import Problem, Unit
 from planner.instance.state import PlacementState
 from planner.domain.plan import Bounds
-from planner.domain.policy import Goal, HOST_SCOPE
+from planner.domain.policy import HOST_SCOPE
 
 LARGEST_UNITS = 32
 
 
 def lower_bounds(problem: Problem, start: PlacementState, final: PlacementState, must_move: Sequence[Unit]) -> Bounds:
     """Bounds on the goal, and on the moves needed to reach what `final` reached."""
-    if problem.goal is Goal.CONSOLIDATE:
+    if problem.goal.minimises_hosts:
         goal = consolidate_bound(problem)
         moves, memory = _consolidate_moves_bound(problem, start, final.hosts_in_use())
     else:

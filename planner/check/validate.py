@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from planner.domain.metrics import usage_by_host
 from planner.domain.model import Cluster, HostState
-from planner.domain.policy import HOST_SCOPE, Goal, Policy
+from planner.domain.policy import HOST_SCOPE, Policy
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ def _limits(cluster: Cluster, policy: Policy, placement: Mapping[str, str]) -> l
 
 def _headroom(cluster: Cluster, policy: Policy, placement: Mapping[str, str]) -> list[Violation]:
     """Consolidation: a host that receives VMs ends within headroom, or no fuller than it was."""
-    if policy.goal is not Goal.CONSOLIDATE:
+    if not policy.goal.traits.keeps_headroom:
         return []
     found = []
     after, before = usage_by_host(cluster, placement), usage_by_host(cluster)

@@ -6,17 +6,11 @@ Rules select VMs (and hosts) by name or by labels, so one line covers a whole ti
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from planner.domain.goals import Goal
 from planner.domain.model import EMPTY_LABELS
-
-
-class Goal(str, enum.Enum):
-    SPREAD = "spread"
-    CONSOLIDATE = "consolidate"
-    DRAIN = "drain"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ def move_reason(vm: VM, destination: str, goal: Goal, before: Mapping[str, HostU
         return f"drains {source} ({before[source].vms} VMs there)"
     if vm.name in repairs:
         return repairs[vm.name]
-    if goal is Goal.CONSOLIDATE:
+    if goal.minimises_hosts:
         was = before[source]
         if source in freed:
             return (f"empties {source} ({was.vms} VMs, {was.memory_mib / 1024:.1f} GiB) so it can be powered down")

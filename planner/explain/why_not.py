@@ -19,7 +19,6 @@ from planner.formats.reading import read_document
 from planner.formats.safe_files import write_private
 from planner.domain.errors import InputError
 from planner.domain.plan import Plan
-from planner.domain.policy import Goal
 from planner.rules.resolve import RuleSet
 
 
@@ -98,10 +97,10 @@ def _change(plan: Plan, host: str) -> str:
 def _goal_reason(plan: Plan, host: str) -> str:
     before = {u.host: u for u in plan.before}
     after = {u.host: u for u in plan.after}
-    if plan.goal is Goal.DRAIN or host in plan.drained_hosts:
+    if plan.goal.traits.moves_only_drained or host in plan.drained_hosts:
         drained = ", ".join(plan.drained_hosts) or "none"
         return f"A drain moves only the VMs of the drained hosts ({drained}) and those breaking a rule."
-    if plan.goal is Goal.CONSOLIDATE:
+    if plan.goal.minimises_hosts:
         freed = ", ".join(plan.freed_hosts) or "none"
         return (f"Its host {host} is kept ({after[host].vms} VMs after the plan); the plan empties {freed} "
                 f"and moves only what emptying those needs.")

@@ -129,12 +129,12 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
         _make_unit(i, names, rules, index_of_host, vm_groups, vm_spreads, shared, weights)
         for i, names in enumerate(_unit_members(rules))
     )
-    if goal is Goal.DRAIN:
+    if goal.traits.moves_only_drained:
         units = _fix_units_not_drained(units, rules, index_of_host)
     memory_limit = tuple(h.usable_memory_mib for h in hosts)
     vcpu_limit = tuple(h.usable_vcpus for h in hosts)
     load_limit = tuple(NO_LIMIT for _ in hosts)
-    if goal is Goal.CONSOLIDATE:
+    if goal.traits.keeps_headroom:
         memory_limit, load_limit = _headroom_limits(rules, units, memory_limit)
     domains = tuple(
         tuple(_domain_ids(group.domain_of, hosts)) for group in rules.anti_affinity

@@ -12,7 +12,6 @@ import numpy as np
 
 from planner.domain.metrics import permille
 from planner.instance.problem import Problem, Unit
-from planner.domain.policy import Goal
 
 
 class PlacementState:
@@ -197,7 +196,7 @@ class PlacementState:
 
     def goal_value(self) -> int:
         """The number the problem's goal minimises: hosts in use, or the weighted peak."""
-        if self.problem.goal is Goal.CONSOLIDATE:
+        if self.problem.goal.minimises_hosts:
             return self.hosts_in_use()
         return self.spread_metric()
 

@@ -73,7 +73,7 @@ def _active_units(problem: Problem, start: PlacementState, greedy: PlacementStat
 
 def _host_ranking(problem: Problem, greedy: PlacementState) -> list[int]:
     hosts = sorted(problem.metric_hosts)
-    if problem.goal is Goal.CONSOLIDATE:
+    if problem.goal.minimises_hosts:
         # Hosts the greedy keeps on, roomiest first: that is where evicted VMs can go.
         kept = [h for h in hosts if greedy.units_on[h]]
         return sorted(kept, key=lambda h: (greedy.memory[h] - problem.memory_limit[h], h))

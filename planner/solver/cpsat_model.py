@@ -32,7 +32,6 @@ from ortools.sat.python import cp_model
 
 from planner.domain.metrics import permille
 from planner.domain.model import Host
-from planner.domain.policy import Goal
 from planner.instance.problem import NO_LIMIT, Problem, Unit
 from planner.instance.state import PlacementState
 from planner.solver.fixed_usage import FixedUsage
@@ -242,7 +241,7 @@ def _moved_memory_cost(parts: ModelParts) -> None:
 def _peak_utilisation(parts: ModelParts) -> None:
     """peak[r] ≥ every goal host's utilisation of r (per-mille); goal = Σ weight[r] · peak[r]."""
     problem = parts.problem
-    if problem.goal is Goal.CONSOLIDATE:
+    if problem.goal.minimises_hosts:
         return
     goal = 0
     for resource, weight, floor in zip(PEAK_RESOURCES, problem.spread_weights, problem.spread_floors):
@@ -272,7 +271,7 @@ def _peak(parts: ModelParts, resource: Resource, floor: int) -> cp_model.IntVar:
 def _hosts_in_use(parts: ModelParts) -> None:
     """used[h] ⇐ any x on h, and h's memory row only opens on a used host (a tighter relaxation)."""
     problem, model, fixed, placement = parts.problem, parts.model, parts.fixed, parts.placement
-    if problem.goal is not Goal.CONSOLIDATE:
+    if not problem.goal.minimises_hosts:
         return
     always_on = 0
     goal = 0

@@ -20,7 +20,7 @@ from planner.solver.lns import improve
 from planner.solver.time_budget import WALL_CLOCK_CUT, TimeBudget, limit_search
 from planner.instance.problem import Problem
 from planner.instance.state import PlacementState
-from planner.domain.policy import Goal, SolverSettings
+from planner.domain.policy import SolverSettings
 
 STAGE_ONE_SHARE = 0.6
 # Above this many (VM, allowed host) pairs the whole model is left to LNS: around 100k Booleans,
@@ -64,7 +64,7 @@ def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementSt
     """The best placement found within settings.time_limit_s wall-clock seconds, counted from
     `started` (time.monotonic() when planning began, so the greedy counts too; default: now)."""
     began = time.monotonic()
-    if problem.goal is Goal.DRAIN and greedy_goal <= goal_bound:
+    if problem.goal.traits.moves_only_drained and greedy_goal <= goal_bound:
         # A drain moves exactly the drained VMs; at the goal's lower bound nothing is left to gain.
         return SolveOutcome(tuple(greedy.assignment), "greedy", "at the lower bound", greedy_goal, goal_bound, 0,
                             time.monotonic() - began)

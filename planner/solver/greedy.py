@@ -12,7 +12,7 @@ result is a valid plan on its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -34,11 +34,8 @@ def greedy_placement(problem: Problem) -> PlacementState:
     """The heuristic placement for the problem's goal (always satisfies the hard rules)."""
     state = PlacementState(problem)
     repair(state)
-    if problem.goal is Goal.SPREAD:
-        state = spread_greedy(state)
-    elif problem.goal is Goal.CONSOLIDATE:
-        state = _best_consolidation(state)
-    return state
+    finish = _FINISH.get(problem.goal)
+    return finish(state) if finish else state  # a drain's repair already empties the drained hosts
 
 
 def _best_consolidation(repaired: PlacementState) -> PlacementState:
@@ -340,3 +337,10 @@ def _empty_host(state: PlacementState, source: int, units: list[Unit], freed: li
         # Best fit: the tightest host left after placing it, so big holes stay for big VMs.
         state.move(unit, min(targets, key=lambda h: (state.problem.memory_limit[h] - state.memory[h] - unit.memory_mib, h)))
     return True
+
+
+# What the greedy does after the repair, per goal.
+_FINISH: dict[Goal, Callable[[PlacementState], PlacementState]] = {
+    Goal.SPREAD: spread_greedy,
+    Goal.CONSOLIDATE: _best_consolidation,
+}

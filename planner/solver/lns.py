@@ -26,7 +26,7 @@ from planner.solver.cpsat_model import build_model
 from planner.solver.time_budget import TimeBudget, limit_search
 from planner.instance.problem import Problem
 from planner.instance.state import PlacementState
-from planner.domain.policy import Goal, SolverSettings
+from planner.domain.policy import SolverSettings
 
 NEIGHBOURHOOD_HOSTS = 16
 # Cap of one sub-solve: deterministic units in deterministic mode, else seconds.
@@ -58,7 +58,7 @@ class LnsOutcome:
 def score(problem: Problem, state: PlacementState) -> tuple[int, int, int]:
     """(goal, hosts at the peak or in use, MiB moved weighed by the move costs): lower is better,
     compared in that order."""
-    if problem.goal is Goal.CONSOLIDATE:
+    if problem.goal.minimises_hosts:
         used = state.hosts_in_use()
         return used, used, state.move_cost
     wc, wm = problem.spread_weights
@@ -114,7 +114,7 @@ def _neighbourhood(problem: Problem, state: PlacementState, hosts: list[int], rn
     strategy = round_number % 3
     if strategy == 2:
         return _moved_hosts(problem, state, hosts, rng, size)
-    if problem.goal is Goal.CONSOLIDATE:
+    if problem.goal.minimises_hosts:
         return _empty_and_roomy(state, hosts, rng, size)
     return _hot_and_cold(problem, state, hosts, rng, size, exact=strategy == 0)
 
