@@ -155,6 +155,8 @@ def _load_yaml(text: str, source: str) -> Any:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or "cannot parse"
+        if "nesting depth" in problem:  # PyYAML ≥ 6.0.4 stops deep flow collections while scanning ahead
+            raise InputError("", f"nested deeper than {MAX_DEPTH} levels", source) from None
         raise InputError("", f"malformed YAML{where}: {one_line(problem)}", source) from None
     except RecursionError:
         raise InputError("", f"nested deeper than {MAX_DEPTH} levels", source) from None
