@@ -36,7 +36,7 @@ def first_fit_decreasing(problem: Problem) -> BaselineResult | None:
         memory[host] += unit.memory_mib
         vcpus[host] += unit.vcpus
         load[host] += unit.cpu_load
-        occupied.update((g, problem.domains[g][host]) for g in unit.anti_affinity)
+        occupied.update((m.group, problem.anti_affinity[m.group].domain_of_host[host]) for m in unit.anti_affinity)
         assignment[unit.index] = host
 
     def fits(unit: Unit, host: int) -> bool:
@@ -44,7 +44,8 @@ def first_fit_decreasing(problem: Problem) -> BaselineResult | None:
                 and memory[host] + unit.memory_mib <= problem.memory_limit[host]
                 and vcpus[host] + unit.vcpus <= problem.vcpu_limit[host]
                 and load[host] + unit.cpu_load <= problem.load_limit[host]
-                and not any((g, problem.domains[g][host]) in occupied for g in unit.anti_affinity))
+                and not any((m.group, problem.anti_affinity[m.group].domain_of_host[host]) in occupied
+                            for m in unit.anti_affinity))
 
     for unit in problem.units:
         if unit.fixed:

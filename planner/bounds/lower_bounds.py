@@ -159,7 +159,7 @@ def consolidate_bound(problem: Problem) -> int:
                                     for resource in PackedResource])
     largest_group = max([len(g.members) for g in problem.rules.anti_affinity if g.scope == HOST_SCOPE] + [0])
     # A group on at_least distinct racks runs on at least that many hosts.
-    widest_spread = max(problem.spread_at_least + (0,))
+    widest_spread = max([layout.at_least for layout in problem.min_spread] + [0])
     return max(bound, largest_group, widest_spread)
 
 

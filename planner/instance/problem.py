@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from types import MappingProxyType
 
 from planner.domain.model import Host
 from planner.domain.policy import Goal
+from planner.instance.rule_groups import AntiAffinityLayout, Membership, SpreadLayout
 from planner.rules.min_spread import MinSpreadGroup, broken_at_start
 from planner.rules.resolve import AntiAffinityGroup, RuleSet
 
@@ -41,10 +43,8 @@ class Unit:
     cpu_load: int
     allowed: frozenset[int]  # hosts this unit may end on
     fixed: bool
-    anti_affinity: tuple[int, ...]  # indexes of the anti-affinity groups a member belongs to
-    group_members: tuple[int, ...] = ()  # how many of this unit's VMs are in each of those groups
-    min_spread: tuple[int, ...] = ()  # indexes of the min_spread groups a member belongs to
-    spread_members: tuple[int, ...] = ()  # how many of this unit's VMs are in each of those
+    anti_affinity: tuple[Membership, ...]  # the anti-affinity groups a member belongs to, by index
+    min_spread: tuple[Membership, ...] = ()  # the same for min_spread groups
     weights: MoveWeights | None = None
 
     @property
@@ -88,14 +88,9 @@ class Problem:
     vcpu_limit: tuple[int, ...]
     load_limit: tuple[int, ...]  # measured CPU; NO_LIMIT unless consolidating with headroom
     metric_hosts: frozenset[int]  # hosts the goal metric looks at (all but excluded ones)
-    # anti-affinity group index → host index → domain id (same id = same host/rack/…)
-    domains: tuple[tuple[int, ...], ...]
     index_of_host: Mapping[str, int]
-    units_in_group: tuple[tuple[int, ...], ...] = ()  # anti-affinity group → units with a member in it
-    # The same three for min_spread groups, plus how many distinct domains each needs.
-    spread_domains: tuple[tuple[int, ...], ...] = ()
-    spread_at_least: tuple[int, ...] = ()
-    units_in_spread: tuple[tuple[int, ...], ...] = ()
+    anti_affinity: tuple[AntiAffinityLayout, ...] = ()  # by group index, as in the RuleSet
+    min_spread: tuple[SpreadLayout, ...] = ()  # by group index, as in the RuleSet
     # Any unit with MoveWeights (else every Unit.weighted_cost is its move_cost): PlacementState
     # then keeps the weighed sum beside the plain one.
     weighted_costs: bool = False
@@ -136,9 +131,6 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
     load_limit = tuple(NO_LIMIT for _ in hosts)
     if goal.traits.keeps_headroom:
         memory_limit, load_limit = _headroom_limits(rules, units, memory_limit)
-    domains = tuple(
-        tuple(_domain_ids(group.domain_of, hosts)) for group in rules.anti_affinity
-    )
     return Problem(
         goal=goal,
         rules=rules,
@@ -148,14 +140,25 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
         vcpu_limit=_never_below_fixed(vcpu_limit, units, "vcpus"),
         load_limit=load_limit,
         metric_hosts=frozenset(i for i, h in enumerate(hosts) if h.name not in rules.excluded),
-        domains=domains,
         index_of_host=MappingProxyType(index_of_host),
-        units_in_group=tuple(tuple(u.index for u in units if g in u.anti_affinity) for g in range(len(domains))),
-        spread_domains=tuple(tuple(_domain_ids(g.domain_of, hosts)) for g in rules.min_spread),
-        spread_at_least=tuple(g.at_least for g in rules.min_spread),
-        units_in_spread=tuple(tuple(u.index for u in units if g in u.min_spread) for g in range(len(rules.min_spread))),
+        anti_affinity=tuple(
+            AntiAffinityLayout(_domain_ids(group.domain_of, hosts), members) for group, members
+            in zip(rules.anti_affinity, _units_per_group(rules.anti_affinity, units, attrgetter("anti_affinity")))),
+        min_spread=tuple(
+            SpreadLayout(_domain_ids(group.domain_of, hosts), group.at_least, members) for group, members
+            in zip(rules.min_spread, _units_per_group(rules.min_spread, units, attrgetter("min_spread")))),
         weighted_costs=rules.move_costs.weighted,
     )
+
+
+def _units_per_group(groups: Sequence[object], units: tuple[Unit, ...],
+                     memberships: Callable[[Unit], tuple[Membership, ...]]) -> list[tuple[int, ...]]:
+    """Per group, in the groups' order: the indexes of the units with a member in it, ascending."""
+    per_group: list[list[int]] = [[] for _ in groups]
+    for unit in units:
+        for membership in memberships(unit):
+            per_group[membership.group].append(unit.index)
+    return [tuple(indexes) for indexes in per_group]
 
 
 def _groups_of_vms(groups: Sequence[AntiAffinityGroup | MinSpreadGroup]) -> dict[str, list[int]]:
@@ -216,8 +219,6 @@ def _make_unit(index: int, names: tuple[str, ...], rules: RuleSet, index_of_host
         allowed = frozenset(index_of_host[h] for h in pinned_hosts)
     else:
         allowed = shared.allowed(names, frozenset(vm.host for vm in vms))
-    groups = sorted({g for n in names for g in vm_groups.get(n, ())})
-    spreads = sorted({g for n in names for g in vm_spreads.get(n, ())}) if vm_spreads else []
     return Unit(
         index=index,
         vms=names,
@@ -228,12 +229,16 @@ def _make_unit(index: int, names: tuple[str, ...], rules: RuleSet, index_of_host
         cpu_load=sum(vm.cpu_load_millicores for vm in vms),
         allowed=allowed,
         fixed=bool(pinned_hosts) and all(vm.host in pinned_hosts for vm in vms),
-        anti_affinity=tuple(groups),
-        group_members=tuple(sum(1 for n in names if g in vm_groups.get(n, ())) for g in groups),
-        min_spread=tuple(spreads),
-        spread_members=tuple(sum(1 for n in names if g in vm_spreads.get(n, ())) for g in spreads),
+        anti_affinity=_memberships(names, vm_groups),
+        min_spread=_memberships(names, vm_spreads),
         weights=weights(names),
     )
+
+
+def _memberships(names: tuple[str, ...], groups_of_vm: Mapping[str, list[int]]) -> tuple[Membership, ...]:
+    """The groups the unit's VMs belong to, in index order, with how many of its VMs are in each."""
+    groups = sorted({g for n in names for g in groups_of_vm.get(n, ())})
+    return tuple(Membership(g, sum(1 for n in names if g in groups_of_vm.get(n, ()))) for g in groups)
 
 
 def _fix_units_not_drained(units: tuple[Unit, ...], rules: RuleSet, index_of_host: Mapping[str, int]) -> tuple[Unit, ...]:
@@ -279,6 +284,6 @@ def _never_below_fixed(limits: tuple[int, ...], units: tuple[Unit, ...], attribu
     return tuple(max(limit, used) for limit, used in zip(limits, fixed))
 
 
-def _domain_ids(domain_of: Mapping[str, str], hosts: tuple[Host, ...]) -> list[int]:
+def _domain_ids(domain_of: Mapping[str, str], hosts: tuple[Host, ...]) -> tuple[int, ...]:
     ids: dict[str, int] = {}
-    return [ids.setdefault(domain_of[h.name], len(ids)) for h in hosts]
+    return tuple(ids.setdefault(domain_of[h.name], len(ids)) for h in hosts)

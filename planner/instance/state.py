@@ -31,11 +31,11 @@ class PlacementState:
         self.metric_mask = np.zeros(hosts, dtype=bool)
         self.metric_mask[sorted(problem.metric_hosts)] = True
         # occupancy[group][domain] = members of the group placed in that domain
-        self.occupancy = [dict[int, int]() for _ in problem.domains]
+        self.occupancy = [dict[int, int]() for _ in problem.anti_affinity]
         # spread_occupancy[group][domain] = members there (only domains holding some), and how many
         # domains that is, so the min_spread check of a move is O(1).
-        self.spread_occupancy = [dict[int, int]() for _ in problem.spread_domains]
-        self.spread_distinct = [0 for _ in problem.spread_domains]
+        self.spread_occupancy = [dict[int, int]() for _ in problem.min_spread]
+        self.spread_distinct = [0 for _ in problem.min_spread]
         self.assignment: list[int] = []
         self.moves: list[tuple[int, int, int]] = []  # (unit, from, to) for undo
         self.moved_vms = 0  # relative to where the VMs run now
@@ -68,18 +68,20 @@ class PlacementState:
         (self.units_on[host].add if sign > 0 else self.units_on[host].discard)(unit.index)
         self.cpu_pm[host] = permille(self.load[host], self.cpu_capacity[host])
         self.mem_pm[host] = permille(self.memory[host], self.memory_capacity[host])
-        for group, members in zip(unit.anti_affinity, unit.group_members):
-            domain = self.problem.domains[group][host]
-            self.occupancy[group][domain] = self.occupancy[group].get(domain, 0) + sign * members
+        for membership in unit.anti_affinity:
+            occupancy = self.occupancy[membership.group]
+            domain = self.problem.anti_affinity[membership.group].domain_of_host[host]
+            occupancy[domain] = occupancy.get(domain, 0) + sign * membership.members
         if unit.min_spread:
             self._count_spread(unit, host, sign)
 
     def _count_spread(self, unit: Unit, host: int, sign: int) -> None:
-        for group, members in zip(unit.min_spread, unit.spread_members):
+        for membership in unit.min_spread:
+            group = membership.group
             occupancy = self.spread_occupancy[group]
-            domain = self.problem.spread_domains[group][host]
+            domain = self.problem.min_spread[group].domain_of_host[host]
             before = occupancy.get(domain, 0)
-            after = before + sign * members
+            after = before + sign * membership.members
             if after:
                 occupancy[domain] = after
             else:
@@ -115,11 +117,12 @@ class PlacementState:
 
     def anti_affinity_ok(self, unit: Unit, host: int) -> bool:
         current = self.assignment[unit.index]
-        for group, members in zip(unit.anti_affinity, unit.group_members):
-            domain = self.problem.domains[group][host]
-            others = self.occupancy[group].get(domain, 0)
-            if self.problem.domains[group][current] == domain:
-                others -= members
+        for membership in unit.anti_affinity:
+            domains = self.problem.anti_affinity[membership.group].domain_of_host
+            domain = domains[host]
+            others = self.occupancy[membership.group].get(domain, 0)
+            if domains[current] == domain:
+                others -= membership.members
             if others > 0:
                 return False
         return True
@@ -133,19 +136,20 @@ class PlacementState:
         spare (at or below at_least)."""
         p = self.problem
         current = self.assignment[unit.index]
-        for group, members in zip(unit.min_spread, unit.spread_members):
-            domains = p.spread_domains[group]
-            source, target = domains[current], domains[host]
-            if source == target or self.spread_distinct[group] > p.spread_at_least[group]:
+        for membership in unit.min_spread:
+            group = membership.group
+            layout = p.min_spread[group]
+            source, target = layout.domain_of_host[current], layout.domain_of_host[host]
+            if source == target or self.spread_distinct[group] > layout.at_least:
                 continue
             occupancy = self.spread_occupancy[group]
-            if occupancy.get(source, 0) == members and target in occupancy:
+            if occupancy.get(source, 0) == membership.members and target in occupancy:
                 return group
         return None
 
     def spread_short(self, group: int) -> int:
         """How many more domains min_spread group `group` needs (0 when it holds)."""
-        return max(0, self.problem.spread_at_least[group] - self.spread_distinct[group])
+        return max(0, self.problem.min_spread[group].at_least - self.spread_distinct[group])
 
     def move(self, unit: Unit, host: int) -> None:
         source = self.assignment[unit.index]

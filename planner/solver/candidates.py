@@ -50,8 +50,8 @@ def _one_per_domain(problem: Problem, unit: Unit, ranking: list[int]) -> set[int
     model can still move it to another rack (groups are a service's few VMs: this stays small)."""
     order = ranking + sorted(set(unit.allowed) - set(ranking))
     chosen: set[int] = set()
-    for group in unit.min_spread:
-        domains = problem.spread_domains[group]
+    for membership in unit.min_spread:
+        domains = problem.min_spread[membership.group].domain_of_host
         seen: set[int] = set()
         for host in order:
             if host in unit.allowed and domains[host] not in seen:

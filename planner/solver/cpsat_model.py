@@ -178,8 +178,8 @@ def _anti_affinity(parts: ModelParts) -> None:
     rows: dict[tuple[int, int], list[tuple[int, cp_model.IntVar]]] = defaultdict(list)
     for host, entries in parts.by_host.items():
         for unit, var in entries:
-            for group, count in zip(unit.anti_affinity, unit.group_members):
-                rows[group, problem.domains[group][host]].append((count, var))
+            for m in unit.anti_affinity:
+                rows[m.group, problem.anti_affinity[m.group].domain_of_host[host]].append((m.members, var))
     for (group, domain), terms in rows.items():
         room = 1 - parts.fixed.members[group, domain]
         if all(count == 1 for count, _ in terms) and room == 1:
@@ -195,9 +195,10 @@ def _min_spread(parts: ModelParts) -> None:
     terms: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
     for host, entries in parts.by_host.items():
         for unit, var in entries:
-            for group in unit.min_spread:
-                terms[group, problem.spread_domains[group][host]].append(var)
-    for group, at_least in enumerate(problem.spread_at_least):
+            for m in unit.min_spread:
+                terms[m.group, problem.min_spread[m.group].domain_of_host[host]].append(var)
+    for group, layout in enumerate(problem.min_spread):
+        at_least = layout.at_least
         settled = sum(1 for (g, _), count in fixed.spread_members.items() if g == group and count > 0)
         open_domains = [d for (g, d) in terms if g == group and fixed.spread_members.get((g, d), 0) <= 0]
         if settled >= at_least or not open_domains:

@@ -61,7 +61,7 @@ class FixedUsage:
         self.cost += sign * unit.weighted_cost(host)
         self.moved_mib += sign * unit.move_cost(host)
         self.moved_vms += sign * unit.moved_vms(host)
-        for group, members in zip(unit.anti_affinity, unit.group_members):
-            self.members[group, self.problem.domains[group][host]] += sign * members
-        for group, members in zip(unit.min_spread, unit.spread_members):
-            self.spread_members[group, self.problem.spread_domains[group][host]] += sign * members
+        for m in unit.anti_affinity:
+            self.members[m.group, self.problem.anti_affinity[m.group].domain_of_host[host]] += sign * m.members
+        for m in unit.min_spread:
+            self.spread_members[m.group, self.problem.min_spread[m.group].domain_of_host[host]] += sign * m.members

@@ -88,7 +88,7 @@ def units_needing_repair(state: PlacementState) -> list[Unit]:
     few domains as many members of crowded domains as it lacks domains (any would do; these are
     the ones repair tries first)."""
     needy = _rule_breakers(state)
-    if state.problem.spread_domains:
+    if state.problem.min_spread:
         listed = {u.index for u in needy}
         needy += [u for u in _spread_shortfall(state) if u.index not in listed]
     return needy
@@ -97,10 +97,10 @@ def units_needing_repair(state: PlacementState) -> list[Unit]:
 def _anti_affinity_surplus(state: PlacementState) -> Iterable[Unit]:
     """All but one member of each crowded domain (keep a fixed member, else the largest)."""
     problem = state.problem
-    for group_index, unit_indexes in enumerate(problem.units_in_group):
+    for layout in problem.anti_affinity:
         by_domain: dict[int, list[Unit]] = {}
-        for index in unit_indexes:
-            domain = problem.domains[group_index][state.assignment[index]]
+        for index in layout.units:
+            domain = layout.domain_of_host[state.assignment[index]]
             by_domain.setdefault(domain, []).append(problem.units[index])
         for crowd in by_domain.values():
             crowd.sort(key=lambda u: (not u.fixed, -u.memory_mib))
@@ -109,7 +109,7 @@ def _anti_affinity_surplus(state: PlacementState) -> Iterable[Unit]:
 
 def _spread_shortfall(state: PlacementState) -> list[Unit]:
     short: list[Unit] = []
-    for group in range(len(state.problem.spread_domains)):
+    for group in range(len(state.problem.min_spread)):
         missing = state.spread_short(group)
         if missing:
             short += _spread_donors(state, group)[:missing]
@@ -119,12 +119,12 @@ def _spread_shortfall(state: PlacementState) -> list[Unit]:
 def _spread_donors(state: PlacementState, group: int) -> list[Unit]:
     """Movable members that can leave their domain without emptying it, cheapest to move first."""
     problem = state.problem
-    domains, occupancy = problem.spread_domains[group], state.spread_occupancy[group]
+    layout, occupancy = problem.min_spread[group], state.spread_occupancy[group]
     donors = []
-    for index in problem.units_in_spread[group]:
+    for index in layout.units:
         unit = problem.units[index]
-        members = unit.spread_members[unit.min_spread.index(group)]
-        if not unit.fixed and occupancy[domains[state.assignment[index]]] > members:
+        members = next(m.members for m in unit.min_spread if m.group == group)
+        if not unit.fixed and occupancy[layout.domain_of_host[state.assignment[index]]] > members:
             donors.append(unit)
     return sorted(donors, key=lambda u: (u.weighted_memory, u.index))
 
@@ -143,7 +143,7 @@ def repair(state: PlacementState) -> None:
                 f"the limits allow fewer moves than the {len(needy)} VM group(s) that must move "
                 f"(drained hosts or broken rules); raise max_moves / max_moved_gib")
         state.move(unit, best)
-    if state.problem.spread_domains:
+    if state.problem.min_spread:
         _repair_min_spread(state)
     if units_needing_repair(state):
         left = ", ".join("+".join(u.vms) for u in units_needing_repair(state)[:5])
@@ -168,7 +168,7 @@ def _repair_min_spread(state: PlacementState) -> None:
 
 def _spread_move(state: PlacementState, group: int) -> tuple[Unit, int] | None:
     """The cheapest donor, to the least loaded host that fits in a domain the group does not use."""
-    domains, occupancy = state.problem.spread_domains[group], state.spread_occupancy[group]
+    domains, occupancy = state.problem.min_spread[group].domain_of_host, state.spread_occupancy[group]
     for unit in _spread_donors(state, group):
         options = [h for h in unit.allowed if domains[h] not in occupancy and state.fits(unit, h)]
         if options:
