@@ -60,7 +60,8 @@ GOALS = [g.value for g in Goal]
 @click.option("--skip-unreachable", is_flag=True, help="Plan without the hosts that do not answer.")
 @click.option("--allow-insecure", is_flag=True,
               help="Accept plain qemu+tcp control connections (unauthenticated, unencrypted); refused otherwise.")
-@click.option("--time-limit", type=types.SOLVER_SECONDS, help="Seconds the solver may use.")
+@click.option("--time-limit", type=types.SOLVER_SECONDS,
+              help="Wall-clock seconds for planning (deterministic within them, as for plan).")
 @click.option("--workers", type=types.SOLVER_WORKERS, help="CP-SAT worker threads.")
 @click.option("--seed", type=types.SEED, help="Solver seed.")
 @click.option("--dry-run", is_flag=True, help="Plan and write the report, migrate nothing, record nothing.")
