@@ -62,9 +62,7 @@ class SpreadResource(str, enum.Enum):
 SPREAD_RESOURCES = (SpreadResource.CPU, SpreadResource.MEMORY)
 
 
-def peak_bound(problem: Problem, resource: SpreadResource | str, floor: int) -> int:
-    """`resource` may also be its value ("cpu", "memory")."""
-    resource = SpreadResource(resource)
+def peak_bound(problem: Problem, resource: SpreadResource, floor: int) -> int:
     size = resource.size
     holders = {h for u in problem.units for h in u.allowed} & problem.metric_hosts
     total = sum(size(u) for u in problem.units if u.member_hosts[0] in problem.metric_hosts)

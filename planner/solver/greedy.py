@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from planner.bounds.lower_bounds import consolidate_bound, peak_bound
+from planner.bounds.lower_bounds import SPREAD_RESOURCES, consolidate_bound, peak_bound
 from planner.domain.errors import InfeasibleError
 from planner.solver.infeasibility import explain_no_room
 from planner.solver.keep_k import keep_k
@@ -206,8 +206,8 @@ def _aim(state: PlacementState) -> tuple[int, int]:
     """One per-mille above each weighted resource's lower bound; an unweighted resource keeps its peak."""
     problem = state.problem
     weights, floors, peaks = problem.spread_weights, problem.spread_floors, state.peaks()
-    return tuple(peak_bound(problem, name, floor) + 1 if weight else peak
-                 for name, weight, floor, peak in zip(("cpu", "memory"), weights, floors, peaks))
+    return tuple(peak_bound(problem, resource, floor) + 1 if weight else peak
+                 for resource, weight, floor, peak in zip(SPREAD_RESOURCES, weights, floors, peaks))
 
 
 def improve_spread(state: PlacementState, ceiling: tuple[int, int] | None = None) -> None:
