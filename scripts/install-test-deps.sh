@@ -37,4 +37,8 @@ fi
 getent passwd libvirt-qemu >/dev/null || as_root useradd --system --user-group --no-create-home \
     --home-dir /var/lib/libvirt --shell /usr/sbin/nologin libvirt-qemu
 
+# Each lab host bind-mounts its own hosts file over /etc/hosts, which a minimal root filesystem
+# (debootstrap --variant=minbase) does not have.
+[ -e /etc/hosts ] || as_root touch /etc/hosts
+
 bash scripts/setup-venv.sh -e '.[test,libvirt]'
