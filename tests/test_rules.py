@@ -170,7 +170,7 @@ def test_host_group_alternative_violating_vm_moves_into_group() -> None:
     clu = cluster(_oracle_hosts(), [vm("db", "b", labels={"license": "oracle"})])
     plan = plan_for(clu, policy(host_groups=(_oracle_rule(),)))
     assert where(plan)["db"] in {"a", "c"}
-    assert "rule" in plan.moves[0].reason
+    assert plan.moves[0].reason.startswith("because host group 'oracle' runs db only on hosts with oracle=yes, not on b")
 
 
 # -- excluded hosts, host states -------------------------------------------------------------------

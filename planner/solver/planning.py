@@ -10,7 +10,7 @@ from datetime import datetime
 
 from planner.bounds.lower_bounds import consolidate_bound, lower_bounds, spread_bound
 from planner.domain.errors import InfeasibleError
-from planner.explain.reasons import move_reason
+from planner.explain.reasons import move_reasons
 from planner.solver.greedy import greedy_placement, units_needing_repair
 from planner.domain.metrics import hosts_in_use, usage_by_host, weighted_peak
 from planner.instance.problem import Problem, Unit, build_problem
@@ -83,10 +83,11 @@ def _assemble(problem: Problem, start: PlacementState, final: PlacementState, ou
     metric = _metric(problem, [before[h] for h in metric_hosts], [after[h] for h in metric_hosts])
     freed = tuple(h for h in metric_hosts if not before[h].empty and after[h].empty and h not in rules.drained)
     drained = tuple(sorted(rules.drained))
-    repairs = _repair_reasons(problem, must_move)
+    reasons = move_reasons(rules, problem.goal, placement, before, after, frozenset(freed),
+                           _repair_reasons(problem, must_move))
     moves = tuple(
         Move(vm.name, vm.uuid, vm.host, placement[vm.name], vm.memory_mib, vm.vcpus, vm.cpu_load_millicores,
-             move_reason(vm, placement[vm.name], problem.goal, before, after, rules.drained, frozenset(freed), repairs))
+             reasons[vm.name])
         for vm in cluster.vms if placement[vm.name] != vm.host
     )
     solver = SolverStats(
