@@ -9,6 +9,7 @@ from planner.formats.inputs import PlanningInput
 from planner.formats.plan_io import load_plan
 from planner.formats.scenario import load_policy
 from planner.explain.why_not import PlanContext, context_of, context_path, explain_vm, read_context
+from rebalance.render import terminal_safe
 
 
 @click.command(name="explain")
@@ -18,8 +19,9 @@ from planner.explain.why_not import PlanContext, context_of, context_path, expla
               help="The policy the plan was made with (pins, host groups, limits); default: the context "
                    "`rebalance run` wrote beside the plan, if any.")
 def explain(plan_file: str, vm: str, policy_path: str | None) -> None:
-    """Say why VM moves in PLAN_FILE, or why it stays: pinned or unmigratable, host group, cooldown,
-    its host was not hot or was kept, the move budget, the benefit gate.
+    """Say why VM moves in PLAN_FILE (the rule it moved for, by name, with the VMs and hosts
+    involved, or what it does for the goal), or why it stays: pinned or unmigratable, host group,
+    cooldown, its host was not hot or was kept, the move budget, the benefit gate.
 
     \b
     Exit codes: 0, 2 an unknown VM or a bad file.
@@ -36,4 +38,4 @@ def explain(plan_file: str, vm: str, policy_path: str | None) -> None:
     except InputError as error:
         raise error.in_file(plan_file) from None
     for line in lines:
-        click.echo(line)
+        click.echo(terminal_safe(line))

@@ -7,6 +7,12 @@ from planner.domain.plan import Plan
 from planner.formats.text_table import format_table
 
 
+def terminal_safe(text: str) -> str:
+    """Free text read from a plan file (reasons, notes) with every control character shown as '?':
+    a plan is untrusted input, and an escape sequence in it must not reach the terminal."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else "?" for c in text)
+
+
 def percent(permille: int) -> str:
     return f"{permille / 10:.1f}"
 
@@ -69,7 +75,7 @@ def bar_chart(plan: Plan) -> str:
 
 def move_table(plan: Plan) -> str:
     rows = [
-        [str(i), m.vm, m.source, m.destination, gib(m.memory_mib), str(m.vcpus), m.reason]
+        [str(i), m.vm, m.source, m.destination, gib(m.memory_mib), str(m.vcpus), terminal_safe(m.reason)]
         for i, m in enumerate(plan.moves, start=1)
     ]
     return format_table(["#", "VM", "from", "to", "GiB", "vCPUs", "why"], rows, right=(0, 4, 5))
@@ -106,5 +112,5 @@ def render_plan(plan: Plan) -> str:
         f"Solver: {plan.solver.method} ({plan.solver.status}) in {plan.solver.wall_time_s:.2f} s; "
         f"greedy start {plan.solver.greedy_goal} {metric.unit}",
     ]
-    lines += [f"Note: {note}" for note in plan.notes]
+    lines += [f"Note: {terminal_safe(note)}" for note in plan.notes]
     return "\n".join(lines)

@@ -68,7 +68,7 @@ def explain_vm(plan: Plan, name: str, context: PlanContext | None) -> list[str]:
         raise InputError("VM", f"{name!r} is not in the plan's cluster")
     move = next((m for m in plan.moves if m.vm == name), None)
     if move is not None:
-        return [f"{name} moves {move.source} → {move.destination} ({move.memory_mib / 1024:.1f} GiB): {move.reason}.",
+        return [f"{name} moves {move.source} → {move.destination} ({move.memory_mib / 1024:.1f} GiB){_why(move.reason)}.",
                 _change(plan, move.source), _change(plan, move.destination)]
     lines = [f"{name} stays on {vm.host}."]
     if not vm.migratable:
@@ -85,6 +85,14 @@ def explain_vm(plan: Plan, name: str, context: PlanContext | None) -> list[str]:
     if context is None:
         lines.append("(Pins, cooldowns and host groups are not known for this plan: give --policy to check them.)")
     return lines
+
+
+def _why(reason: str) -> str:
+    """The move's reason as the end of the sentence: 'because …' and 'to …' follow the move as they
+    are; an older plan's reason ('relieves a: …') after a colon."""
+    if not reason:
+        return ""
+    return f" {reason}" if reason.startswith(("because ", "to ")) else f": {reason}"
 
 
 def _change(plan: Plan, host: str) -> str:
