@@ -57,8 +57,9 @@ def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None,
                 else load_planning_input(scenario, snapshot, policy_path))
     planning = with_overrides(planning, goal=Goal(goal) if goal else None, drain=drain, max_moves=max_moves,
                               time_limit_s=time_limit, seed=seed, workers=workers)
+    rules = planning.resolve()  # a rule that cannot hold is the one error to report, before any warning
     check_rules_match(planning, strict)
-    result = make_plan(planning.resolve())
+    result = make_plan(rules)
     if output:
         write_plan(result, output)
     if as_json:
