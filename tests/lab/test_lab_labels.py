@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from cluster.domain_metadata import NOVA_REASON
+from cluster.domain_metadata import NOVA_REASON, read_metadata
 from executor.journal import JournalEvent
 from lab.control import Lab
 from lab.guests import guest_xml
@@ -84,21 +84,38 @@ def test_labels_written_with_rebalance_label_and_given_by_inventory_rules_are_in
     assert rows == {("app", "web", "inventory vm_labels[0] web-*"), ("tier", "edge", "metadata")}
 
 
-def test_labels_persist_in_the_configuration_and_a_shut_off_domain_is_labelled_too(
+def own_labels(lab: Lab, host: str, name: str) -> dict[str, str]:
+    connection = lab.connect(host)
+    try:
+        return dict(read_metadata(connection.lookupByName(name).XMLDesc(0)).labels)
+    finally:
+        connection.close()
+
+
+def test_labels_persist_in_the_configuration_and_every_definition_of_a_shut_off_domain_is_labelled(
         clean_lab: Lab, inventory: Path, tmp_path: Path) -> None:
     clean_lab.start_guest("lab-a", "web-1")
     assert label(inventory, "web-1", "app=web").exit_code == 0
     connection = clean_lab.connect("lab-a")
     try:
-        connection.lookupByName("web-1").destroy()  # shut off: only the persistent definition is left
+        domain = connection.lookupByName("web-1")
+        domain.destroy()  # shut off: only the persistent definition is left
+        leftover = domain.XMLDesc(0)
     finally:
         connection.close()
-    assert snapshot_labels(inventory, tmp_path) == {"web-1": {"app": "web"}}
+    connection = clean_lab.connect("lab-b")
+    try:
+        connection.defineXML(leftover)  # the same domain (UUID) defined on lab-b too, as a migration leaves it
+    finally:
+        connection.close()
+    assert snapshot_labels(inventory, tmp_path)["web-1"] == {"app": "web"}
 
     relabelled = label(inventory, "web-1", "tier=back")
 
     assert relabelled.exit_code == 0, relabelled.output
-    assert snapshot_labels(inventory, tmp_path) == {"web-1": {"app": "web", "tier": "back"}}
+    assert snapshot_labels(inventory, tmp_path)["web-1"] == {"app": "web", "tier": "back"}
+    assert own_labels(clean_lab, "lab-a", "web-1") == own_labels(clean_lab, "lab-b", "web-1") == {
+        "app": "web", "tier": "back"}
 
 
 def test_label_errors_exit_2_for_a_bad_label_and_1_for_an_unknown_vm(clean_lab: Lab, inventory: Path) -> None:
