@@ -4,7 +4,9 @@ Per host: CPU count, memory total (`getMemoryStats`: `getInfo` reports one NUMA 
 machines), how busy the host's CPUs were over a sampling interval (`getCPUStats`), and per domain
 defined there — running, paused, arriving by migration or shut off (cluster/domain_presence.py) —
 its uuid, name, vCPUs, memory, CPU load in milli-cores from the cpu time it used over the same
-interval (`getAllDomainStats`), and whether it can be live-migrated at all (from its XML).
+interval (`getAllDomainStats`), and whether it can be live-migrated at all (from its XML), and
+from its metadata its labels and whether Nova manages it (cluster/domain_metadata.py; a Nova
+domain is never migratable here).
 A domain seen on two hosts (a migration in flight) goes into the snapshot once and holds room on
 both (cluster/sightings.py).
 
@@ -33,6 +35,8 @@ from cluster.domain_presence import (  # noqa: F401 — DomainSample and is_inco
     presence_of,
 )
 from cluster.bounded_call import within
+from cluster.domain_metadata import NOVA_REASON, read_metadata
+from cluster.vm_labels import VMLabelRule, plain
 from planner.domain.errors import InputError, RebalanceError
 from cluster.inventory import Inventory, InventoryHost
 from planner.domain.model import VM, Cluster, Host
@@ -244,9 +248,13 @@ def _domain_sample(domain: Any, stats: Mapping[str, Any], before: Mapping[str, i
     # report yet. Neither has a paused or shut-off one (not measured, see _reading).
     measured = uuid in before and "cpu.time" in stats
     load = millicores(before[uuid], int(stats["cpu.time"]), elapsed_s) if measured else 0
-    migratable, why_not = migratability(domain.XMLDesc(0), shared_path)
+    xml = domain.XMLDesc(0)
+    migratable, why_not = migratability(xml, shared_path)
+    metadata = read_metadata(xml)
+    if metadata.nova is not None:  # whatever else holds it, Nova alone may move it
+        migratable, why_not = False, NOVA_REASON
     return DomainSample(uuid, domain.name(), vcpus, math.ceil(memory_kib / KIB_PER_MIB), load, migratable, why_not,
-                        presence, migrating_out)
+                        presence, migrating_out, metadata.labels, metadata.nova, "; ".join(metadata.problems))
 
 
 def _migrating_out(domain: Any, state: int) -> bool:
@@ -341,7 +349,10 @@ def snapshot_of(inventory: Inventory, samples: list[HostSample]) -> tuple[Cluste
         placement = place(sightings)
     except DomainConflict as error:
         raise CollectError(str(error)) from None
-    return Cluster(tuple(hosts), tuple(_vm(p) for p in placement.placed)), placement.notes
+    unreadable = tuple(f"domain {s.domain.name} on {s.host}: {s.domain.metadata_problem}"
+                       for s in sightings if s.domain.metadata_problem)
+    vms = tuple(_vm(p, inventory.vm_labels) for p in placement.placed)
+    return Cluster(tuple(hosts), vms), placement.notes + unreadable
 
 
 def _host(declared: InventoryHost, sample: HostSample) -> Host:
@@ -356,9 +367,9 @@ def _host(declared: InventoryHost, sample: HostSample) -> Host:
         raise error.within(f"hosts[{declared.name}]") from None
 
 
-def _vm(placed: Placed) -> VM:
+def _vm(placed: Placed, rules: tuple[VMLabelRule, ...]) -> VM:
     domain, host = placed.domain, placed.host
-    labels = {PLACEHOLDER_LABEL: placed.holds_room_for} if placed.holds_room_for else {}
+    labels = {PLACEHOLDER_LABEL: placed.holds_room_for} if placed.holds_room_for else plain(domain.labels_by(rules))
     try:
         return VM(name=domain.name, host=host, vcpus=domain.vcpus, memory_mib=domain.memory_mib,
                   cpu_load_millicores=domain.cpu_load_millicores, uuid=domain.uuid, labels=labels,

@@ -27,6 +27,7 @@ from cluster.doctor_checks import (
     run_command,
     unchecked,
 )
+from cluster.doctor_nova import nova_domains
 from cluster.doctor_probes import transport_probes
 from cluster.inventory import Inventory
 
@@ -54,6 +55,7 @@ def diagnose(inventory: Inventory, connect: Connector, run: Runner = run_command
     checks += _name_resolution(inventory, run)
     checks += _cpu_compatibility(inventory, connections)
     checks += _shared_storage(inventory, run)
+    checks += [nova_domains(connections)]
     return tuple(checks)
 
 

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
+
+from cluster.domain_metadata import NovaInstance
+from cluster.vm_labels import SourcedLabel, VMLabelRule, merged_labels
 
 DOMAIN_PAUSED, DOMAIN_SHUTOFF = 3, 5  # virDomainState
 PAUSED_MIGRATION = 2  # virDomainPausedReason: paused for a migration (either end of it)
@@ -36,10 +40,20 @@ class DomainSample:
     unmigratable_reason: str = ""
     presence: Presence = Presence.RUNNING
     migrating_out: bool = False  # this host is the source of a migration job of this domain right now
+    # From the domain's <metadata> (cluster.domain_metadata): labels written by `rebalance label`,
+    # Nova's identity when Nova manages it, and what could not be read there (one line).
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    nova: NovaInstance | None = None
+    metadata_problem: str = ""
 
     @property
     def active(self) -> bool:
         return self.presence is not Presence.SHUT_OFF
+
+    def labels_by(self, rules: tuple[VMLabelRule, ...]) -> dict[str, SourcedLabel]:
+        """Its labels with their sources: Nova's < the inventory's rules < its own metadata."""
+        nova = self.nova or NovaInstance()
+        return merged_labels(self.name, nova.name, nova.labels, rules, self.labels)
 
 
 def presence_of(state: int, reason: int, migrating_out: bool) -> Presence:

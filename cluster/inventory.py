@@ -20,6 +20,8 @@
         exec: ssh root@node2                      # how doctor runs a command on the host (optional)
         reserve_inactive_memory: false            # shut-off domains hold no memory here (default true)
         allow_insecure_tcp: true                  # apply/run may control it over plain qemu+tcp (default false)
+    vm_labels:                                    # labels for the VMs whose name matches (cluster/vm_labels.py)
+      - {match: "web-*", labels: {app: web}}
 
 Host names are checked before they go into a URI, so a name can never rewrite one. The control
 URI (`uri`) and the migration URI differ when the tool reaches a host over another path than its
@@ -40,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cluster.vm_labels import VMLabelRule, parse_vm_label_rule
 from planner.domain.checks import (MAX_HOST_CPUS, MAX_MEMORY_MIB, check_int, check_labels, check_name, check_positive_int,
                             check_ratio, quote)
 from planner.domain.errors import InputError
@@ -86,6 +89,7 @@ class Inventory:
     hosts: tuple[InventoryHost, ...]
     source: str = "<inventory>"
     warnings: tuple[str, ...] = ()  # allowed but weak URIs (plain TCP, peer checks off), one line each
+    vm_labels: tuple[VMLabelRule, ...] = ()  # labels by VM name pattern, in file order
 
     def host(self, name: str) -> InventoryHost:
         return next(h for h in self.hosts if h.name == name)
@@ -101,7 +105,7 @@ def load_inventory(path: str | Path) -> Inventory:
 
 def parse_inventory(raw: Any, source: str = "<inventory>") -> Inventory:
     raw = expect_mapping(raw)
-    check_keys(raw, ("defaults", "hosts"), required=("hosts",))
+    check_keys(raw, ("defaults", "hosts", "vm_labels"), required=("hosts",))
     defaults = nested("defaults", lambda: _parse_defaults(raw.get("defaults") or {}))
     hosts = parse_list(raw["hosts"], "hosts", lambda item: _parse_host(item, defaults))
     if not hosts:
@@ -111,7 +115,9 @@ def parse_inventory(raw: Any, source: str = "<inventory>") -> Inventory:
         if host.name in seen:
             raise InputError(f"hosts[{index}].name", f"duplicate name {quote(host.name)} (first at hosts[{seen[host.name]}])")
         seen[host.name] = index
-    return Inventory(hosts, source, _warnings(hosts))
+    rules = raw.get("vm_labels")
+    vm_labels = parse_list([] if rules is None else rules, "vm_labels", parse_vm_label_rule)
+    return Inventory(hosts, source, _warnings(hosts), vm_labels)
 
 
 def _parse_defaults(raw: Any) -> Mapping[str, Any]:

@@ -4,7 +4,8 @@ The blocking `migrateToURI3` runs on one connection to the source; a monitor thr
 `jobStats` on a second connection (as the lab showed is needed), reports progress, and enforces
 the completion timeout (abort, or switch to post-copy when permitted). The caller waits at most
 the completion timeout plus the abort grace (from the abort, if one was asked for earlier): past
-that, libvirt is not answering and the outcome is UNKNOWN.
+that, libvirt is not answering and the outcome is UNKNOWN. A domain whose XML carries Nova's
+metadata is never migrated here (cluster/domain_metadata.py), whatever plan asked for it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from cluster.domain_metadata import NOVA_REASON, is_nova_managed
 from executor.hypervisor import MigrationOutcome, MigrationRequest, MigrationResult, ProgressCallback
 from executor.libvirt_connections import Connections, bounded, close, quietly
 from executor.libvirt_decisions import (
@@ -37,8 +39,12 @@ def run_migration(links: Connections, request: MigrationRequest, progress: Progr
         control = bounded(config.call_timeout_s, f"connect {request.source}",
                           lambda: links.open(request.source))  # its own connection: migrateToURI3 blocks it
         domain = bounded(config.call_timeout_s, f"find {request.vm}", lambda: links.lookup(control, request))
+        xml = bounded(config.call_timeout_s, f"read {request.vm}", lambda: domain.XMLDesc(0))
     except Exception as error:
         return MigrationResult(MigrationOutcome.FAILED, time.monotonic() - began, f"cannot start: {error}")
+    if is_nova_managed(xml):  # the last word, whatever plan or snapshot got this far
+        close(control)
+        return MigrationResult(MigrationOutcome.FAILED, time.monotonic() - began, f"refused: {NOVA_REASON}")
     monitor = _Monitor(links, request, progress, abort)
     monitor.start()
     finished = threading.Event()

@@ -6,7 +6,8 @@ operator's own description of the cluster, whose URIs planner.formats.uri_policy
 hosts, control and migration URIs, state, allocation ratios, reserve, labels, and capacities where
 the inventory declares them; capacities the inventory leaves to measurement are compared with the
 live figures (`check_plan_capacities`). Every move must start where the plan's cluster has the VM
-and end on a host whose trusted state takes new VMs.
+and end on a host whose trusted state takes new VMs, and no move may touch a domain the live hosts
+report as managed by OpenStack Nova (`check_no_nova_moves`).
 
 The fingerprint is a plain hash, not a signature: whoever edits the cluster can recompute it. It
 is checked (well formed, and equal to the hash of the plan's own cluster) because a mismatch proves
@@ -16,11 +17,12 @@ an edit or a corrupt file; what keeps an edited plan from doing harm is the comp
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from planner.domain.checks import quote
 from planner.domain.errors import InputError
+from cluster.domain_metadata import NOVA_REASON
 from cluster.inventory import Inventory, InventoryHost
 from planner.domain.model import Host, HostState
 from planner.domain.plan import Move, Plan, cluster_fingerprint
@@ -71,6 +73,18 @@ def check_plan_capacities(plan: Plan, measured: Mapping[str, tuple[int, int]]) -
             if planned < live:
                 warnings.append(f"{host.name} has {live} {name} now, the plan was made for {planned}")
     return tuple(warnings)
+
+
+def check_no_nova_moves(plan: Plan, nova_managed: Iterable[tuple[str, str]]) -> None:
+    """Refuse a plan that moves a domain the live hosts report as Nova-managed, whatever the plan's
+    own cluster says about it (`nova_managed`: (uuid, name) of each such domain). Matched by UUID
+    and by name, so neither edit lets a move through."""
+    pairs = tuple(nova_managed)
+    uuids, names = {uuid for uuid, _ in pairs if uuid}, {name for _, name in pairs}
+    for index, move in enumerate(plan.moves):
+        if move.vm in names or (move.uuid and move.uuid in uuids):
+            raise InputError(f"moves[{index}].vm", f"{move.vm} ({move.source} → {move.destination}) is {NOVA_REASON}; "
+                                                   f"rebalance never migrates it")
 
 
 def _check_host(host: Host, declared: InventoryHost, field: str) -> None:

@@ -15,7 +15,9 @@ LOADER_ADDRESS = 0x800000  # 8 MiB in: above SeaBIOS and the low memory it uses
 
 
 def guest_xml(name: str, memory_mib: int = 32, vcpus: int = 1, loader: Path | None = None,
-              disk: Path | None = None) -> str:
+              disk: Path | None = None, metadata: str = "") -> str:
+    """`metadata`: elements for the domain's <metadata> (each with its own namespace), e.g. the
+    <nova:instance> block Nova writes."""
     qemu_ns = " xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'" if loader else ""
     extra = ""
     if loader:
@@ -28,6 +30,7 @@ def guest_xml(name: str, memory_mib: int = 32, vcpus: int = 1, loader: Path | No
                     f"<source file={quoteattr(str(disk))}/><target dev='hda' bus='ide'/></disk>")
     return f"""<domain type='qemu'{qemu_ns}>
   <name>{name}</name>
+  {f"<metadata>{metadata}</metadata>" if metadata else ""}
   <memory unit='MiB'>{memory_mib}</memory>
   <currentMemory unit='MiB'>{memory_mib}</currentMemory>
   <vcpu>{vcpus}</vcpu>

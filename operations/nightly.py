@@ -102,6 +102,10 @@ def _planning_input(request: RunRequest, site: RunSite, log: RunLog) -> Planning
     policy_file = request.source.policy
     planning = (PlanningInput(cluster, load_policy(policy_file), policy_file) if policy_file
                 else PlanningInput(cluster, Policy()))
+    for unmatched in planning.unmatched_rules():
+        if request.strict:
+            raise unmatched
+        log.warning(f"{unmatched} (an error with --strict)")
     solver = request.solver
     return with_overrides(planning, goal=request.goal, drain=request.drain, time_limit_s=solver.time_limit_s,
                           seed=solver.seed, workers=solver.workers)

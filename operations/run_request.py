@@ -51,6 +51,7 @@ class RunRequest:
     per_host: int | None = None
     solver: SolverOverrides = field(default_factory=SolverOverrides)
     dry_run: bool = False  # plan and report; migrate nothing, record nothing
+    strict: bool = False  # a policy rule that selects no VM is a configuration error, not a warning
 
 
 @dataclass(frozen=True)

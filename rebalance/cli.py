@@ -72,6 +72,7 @@ COMMANDS = {
     "run": "rebalance.run_command:run",
     "history": "rebalance.history_command:history",
     "explain": "rebalance.explain_command:explain",
+    "label": "rebalance.label_command:label",
 }
 
 

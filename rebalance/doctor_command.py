@@ -26,7 +26,8 @@ def doctor(inventory_path: str, timeout: float) -> None:
     """Check that the hosts can live-migrate to each other: reachable, resolvable, compatible CPUs,
     one shared instances path, nothing that accepts an unauthenticated tcp connection (probed on
     each host through its exec), valid TLS certificates, and peers' migration ports reachable;
-    what cannot be probed is "not checked".
+    what cannot be probed is "not checked". It also says how many domains OpenStack Nova manages
+    (those are never migrated).
 
     \b
     Exit codes: 0 no check failed (warnings allowed), 1 a check failed, 2 bad inventory.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from planner.domain.errors import InputError
-from planner.formats.inputs import load_planning_input, with_overrides
+from planner.formats.inputs import PlanningInput, load_planning_input, with_overrides
 from planner.formats.plan_io import load_plan, plan_to_json, write_plan
 from planner.solver.planning import make_plan
 from planner.domain.plan import Plan
@@ -37,10 +37,12 @@ GOALS = [g.value for g in Goal]
 @click.option("--workers", type=types.SOLVER_WORKERS, help="CP-SAT worker threads (default: policy, 2).")
 @click.option("-o", "--output", metavar="FILE", help="Write the plan to this file (plan.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON instead of tables.")
+@click.option("--strict", is_flag=True,
+              help="A policy rule whose VM selector matches no VM is an error (exit 2), not a warning.")
 def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None, skip_unreachable: bool,
          policy_path: str | None, goal: str | None,
          drain: tuple[str, ...], max_moves: int | None, time_limit: float | None, seed: int | None,
-         workers: int | None, output: str | None, as_json: bool) -> None:
+         workers: int | None, output: str | None, as_json: bool, strict: bool) -> None:
     """Compute a placement that reaches the goal with the fewest, cheapest migrations.
 
     Nothing is migrated: the plan is printed (and written with -o) for `rebalance apply`.
@@ -55,7 +57,9 @@ def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None,
                 else load_planning_input(scenario, snapshot, policy_path))
     planning = with_overrides(planning, goal=Goal(goal) if goal else None, drain=drain, max_moves=max_moves,
                               time_limit_s=time_limit, seed=seed, workers=workers)
-    result = make_plan(planning.resolve())
+    rules = planning.resolve()  # a rule that cannot hold is the one error to report, before any warning
+    check_rules_match(planning, strict)
+    result = make_plan(rules)
     if output:
         write_plan(result, output)
     if as_json:
@@ -80,6 +84,14 @@ def show(plan_file: str, as_json: bool, html_path: str | None) -> None:
 
         write_html(saved, html_path)
     click.echo(plan_to_json(saved) if as_json else _with_schedule(saved), nl=not as_json)
+
+
+def check_rules_match(planning: PlanningInput, strict: bool) -> None:
+    """A rule that selects no VM: a warning on stderr, or with --strict the error itself."""
+    for unmatched in planning.unmatched_rules():
+        if strict:
+            raise unmatched
+        click.echo(f"warning: {unmatched} (an error with --strict)", err=True)
 
 
 def _with_schedule(plan: Plan) -> str:

@@ -104,6 +104,7 @@ def render_plan(plan: Plan) -> str:
         lines += ["", move_table(plan)]
     if plan.freed_hosts:
         lines += ["", f"Hosts freed: {', '.join(plan.freed_hosts)}"]
+    lines += unmigratable_lines(plan)
     bounds = plan.bounds
     lines += [
         "",
@@ -114,3 +115,22 @@ def render_plan(plan: Plan) -> str:
     ]
     lines += [f"Note: {terminal_safe(note)}" for note in plan.notes]
     return "\n".join(lines)
+
+
+NAMES_PER_REASON = 5
+
+
+def unmigratable_lines(plan: Plan) -> list[str]:
+    """The VMs that cannot move at all, grouped by why (a Nova-managed VM says to go through Nova)."""
+    by_reason: dict[str, list[str]] = {}
+    for vm in plan.cluster.vms:
+        if not vm.migratable:
+            by_reason.setdefault(vm.unmigratable_reason or "no reason given", []).append(vm.name)
+    if not by_reason:
+        return []
+    lines = ["", "Not migratable, left where they are:"]
+    for reason, names in by_reason.items():
+        shown = ", ".join(names[:NAMES_PER_REASON])
+        more = f" and {len(names) - NAMES_PER_REASON} more" if len(names) > NAMES_PER_REASON else ""
+        lines.append(f"  {shown}{more}: {reason}")
+    return lines

@@ -67,12 +67,14 @@ GOALS = [g.value for g in Goal]
 @click.option("--dry-run", is_flag=True, help="Plan and write the report, migrate nothing, record nothing.")
 @click.option("--quiet", "-q", is_flag=True, help="Log only warnings and errors.")
 @click.option("--yes", "-y", is_flag=True, help="Accepted for symmetry with apply: run never asks.")
+@click.option("--strict", is_flag=True,
+              help="A policy rule whose VM selector matches no VM is a configuration error (exit 2), not a warning.")
 def run(inventory_path: str | None, policy_path: str | None, goal: str | None, drain: tuple[str, ...],
         window_text: str | None, max_moves: int | None, max_moved_gib: float | None, max_share: float | None,
         cooldown_hours: float, on_freed: str | None, state_dir: str, metrics_file: str | None, html: str | None,
         config_path: str | None, max_parallel: int | None, per_host: int | None, skip_unreachable: bool,
         allow_insecure: bool, time_limit: float | None, workers: int | None, seed: int | None, dry_run: bool,
-        quiet: bool, yes: bool) -> None:
+        quiet: bool, yes: bool, strict: bool) -> None:
     """Collect, plan, apply and report in one unattended step (for cron or a systemd timer).
 
     \b
@@ -95,7 +97,7 @@ def run(inventory_path: str | None, policy_path: str | None, goal: str | None, d
             budget=Budget(max_moves, None if max_moved_gib is None else int(max_moved_gib * 1024), max_share),
             cooldown_hours=cooldown_hours, on_freed=on_freed, metrics_file=metrics_file, html=html,
             config_path=config_path, max_parallel=max_parallel, per_host=per_host,
-            solver=SolverOverrides(time_limit, workers, seed), dry_run=dry_run)
+            solver=SolverOverrides(time_limit, workers, seed), dry_run=dry_run, strict=strict)
         code = exit_code(run_nightly(request, log, write_html))
     except InputError as error:
         log.error(f"bad configuration: {error}")

@@ -9,6 +9,7 @@ from pathlib import Path
 from planner.domain.errors import InputError
 from planner.domain.model import Cluster
 from planner.domain.policy import Goal, Policy
+from planner.rules.empty_selectors import empty_selectors
 from planner.rules.resolve import RuleSet, resolve_rules
 from planner.formats.scenario import load_cluster, load_policy, load_scenario
 
@@ -26,8 +27,17 @@ class PlanningInput:
         try:
             return resolve_rules(self.cluster, self.policy)
         except InputError as error:
-            located = error.within(self.policy_prefix) if self.policy_prefix else error
-            raise located.in_file(self.policy_source) from None
+            raise self._located(error) from None
+
+    def unmatched_rules(self) -> tuple[InputError, ...]:
+        """Each rule whose VM selector matches no VM, as an error naming the policy file and field:
+        the command warns with it, or raises it under --strict."""
+        return tuple(self._located(InputError(empty.field, empty.message))
+                     for empty in empty_selectors(self.cluster, self.policy))
+
+    def _located(self, error: InputError) -> InputError:
+        located = error.within(self.policy_prefix) if self.policy_prefix else error
+        return located.in_file(self.policy_source)
 
 
 def load_planning_input(scenario: str | Path | None, snapshot: str | Path | None,

@@ -20,7 +20,8 @@ MIB = 2**20
 class StandInDomain:
     """Migrates when `finish` is set; fails with 'operation aborted' when abortJob is called."""
 
-    def __init__(self) -> None:
+    def __init__(self, xml: str = "<domain type='kvm'><name>web</name></domain>") -> None:
+        self.xml = xml
         self.finish = threading.Event()
         self.aborted = threading.Event()
         self.post_copy = threading.Event()
@@ -33,6 +34,9 @@ class StandInDomain:
                 raise RuntimeError("operation aborted: job 'migration out' canceled by client")
             if self.post_copy.is_set():
                 return
+
+    def XMLDesc(self, flags: int) -> str:
+        return self.xml
 
     def jobStats(self) -> dict[str, int]:
         return {"time_elapsed": 500, "data_total": 64 * MIB, "data_remaining": 48 * MIB}
@@ -84,6 +88,22 @@ def test_completed_migration_reports_progress_and_uses_the_destination_uri() -> 
     # The dconnuri is b's migration URI (live_migration_uri), not its control socket: the source opens it.
     assert domain.calls == [("qemu+tcp://b/system", {"bandwidth": 100}, 1 | 2 | 8 | 16)]
     assert "qemu+tcp://a/system" in opened  # the control and monitor connections go to the source
+
+
+def test_a_domain_with_nova_metadata_is_never_migrated_whatever_asked_for_it() -> None:
+    nova = ("<domain type='kvm'><name>instance-0000002a</name><metadata>"
+            "<nova:instance xmlns:nova='http://openstack.org/xmlns/libvirt/nova/1.1'><nova:name>web-1</nova:name>"
+            "</nova:instance></metadata></domain>")
+    domain = StandInDomain(nova)
+    domain.finish.set()  # it would complete at once if it were started
+    driver, _ = backend(domain)
+
+    result = driver.migrate(REQUEST, lambda update: None)
+
+    assert result.outcome is MigrationOutcome.FAILED
+    assert result.message == ("refused: managed by OpenStack Nova: migrate through Nova "
+                              "(openstack server migrate --live-migration)")
+    assert domain.calls == []  # migrateToURI3 never called
 
 
 def test_migration_past_the_completion_timeout_is_aborted() -> None:
