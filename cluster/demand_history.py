@@ -118,9 +118,9 @@ class DemandStore:
         with self._reading():
             for start in range(0, len(uuids), _QUERY_CHUNK):
                 chunk = list(uuids[start:start + _QUERY_CHUNK])
-                marks = ",".join("?" * len(chunk))
+                marks = ",".join("?" * len(chunk))  # the query holds only '?' marks, never a value
                 rows = self._db.execute(
-                    f"SELECT d.uuid, s.cpu_millicores, s.memory_used_mib FROM domains d "  # noqa: S608 — only '?' marks
+                    f"SELECT d.uuid, s.cpu_millicores, s.memory_used_mib FROM domains d "  # noqa: S608
                     f"JOIN vm_samples s ON s.domain_id = d.id WHERE d.uuid IN ({marks}) AND s.at BETWEEN ? AND ? "
                     f"ORDER BY s.at", (*chunk, since.timestamp(), until.timestamp()))
                 for uuid, cpu, used in rows:
@@ -156,8 +156,8 @@ class DemandStore:
     def _forget(self, before: float, max_rows: int) -> None:
         """Samples come in time order, so the oldest have the lowest rowids: both cuts are ranges."""
         for table in ("vm_samples", "host_samples"):
-            first_kept = self._db.execute(f"SELECT rowid FROM {table} WHERE at >= ? ORDER BY rowid LIMIT 1",  # noqa: S608
-                                          (before,)).fetchone()
+            first_kept = self._db.execute(
+                f"SELECT rowid FROM {table} WHERE at >= ? ORDER BY rowid LIMIT 1", (before,)).fetchone()  # noqa: S608
             if first_kept is None:
                 self._db.execute(f"DELETE FROM {table} WHERE at < ?", (before,))  # noqa: S608
             else:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from executor.hypervisor import LiveState, LiveVM
+from rebalance.html_report import render_html
 from executor.staleness import drift
 from planner.domain.measurement import DemandBasis, Measurement
 from planner.domain.model import VM, Cluster, Host
@@ -93,3 +94,28 @@ def test_drift_ignores_memory_when_the_plan_counted_memory_as_used() -> None:
     assert drift(make_plan(measured_cluster("allocated", memory_mib=200), {}), live) != ()
     grown = LiveState({"web": LiveVM("web", "a", 512, 2)})
     assert drift(make_plan(measured_cluster("used", memory_mib=200), {}), grown) != ()
+
+
+def test_the_html_report_says_when_and_how_the_cluster_was_measured() -> None:
+    cluster = Cluster(tuple(Host(**h) for h in HOSTS), tuple(VM(**v) for v in VMS), MEASURED)
+    html = render_html(make_plan(cluster, {}))
+    assert "Measured 2026-05-01T02:00:07+00:00; demand: CPU p95 over the last 1d ..." in html
+    assert "Measured" not in render_html(make_plan(Cluster(cluster.hosts, cluster.vms), {}))
+
+
+MEASURING_CALLS = ("getAllDomainStats", "domainListGetStats", "getCPUStats", "getMemoryStats")
+
+
+def test_only_the_collector_reads_libvirts_measurements() -> None:
+    """One collector path: collect, plan --inventory, run and apply's trust check all measure through
+    cluster.collector.collect, and nothing else asks libvirt for load or sizes."""
+    repo = Path(__file__).resolve().parent.parent
+    sources = (path for package in ("planner", "cluster", "executor", "operations", "rebalance")
+               for path in (repo / package).rglob("*.py"))
+    callers = sorted(str(path.relative_to(repo)) for path in sources
+                     if any(f".{call}(" in path.read_text() for call in MEASURING_CALLS))
+    assert callers == ["cluster/collector.py"]
+    users = {path: (repo / path).read_text() for path in ("operations/trusted_cluster.py", "cluster/demand_measure.py",
+                                                         "rebalance/collect_command.py")}
+    assert all("from cluster.collector import" in text and "collect(" in text for text in users.values())
+    assert "measure_for_planning(" in (repo / "operations/cluster_access.py").read_text()
