@@ -199,7 +199,11 @@ def open_store(path: str | Path, create: bool = True) -> DemandStore | None:
     """The store at `path`, created (0600, in a 0700 directory) when missing and `create`; None when
     missing and not `create` (a plan reads history but never writes any)."""
     target = Path(path)
-    if not target.exists() and not create:
+    try:
+        present = target.exists()
+    except OSError as error:  # a state directory this user may not enter
+        raise InputError("--state-dir", f"cannot read {target}: {error.strerror}") from None
+    if not present and not create:
         return None
     private_dir(target.parent, "--state-dir")
     os.close(open_private(target, os.O_RDWR | os.O_CREAT, str(target)))  # ours, regular, not a symlink

@@ -13,6 +13,7 @@ Without history (the first run) the collection itself samples longer (FALLBACK_I
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -59,6 +60,7 @@ class Measured:
 
 def measure_for_planning(inventory: Inventory, measuring: Measuring) -> Measured:
     options = measuring.demand
+    source = _prometheus_source() if options.metrics == "prometheus" else None  # missing: say so before measuring
     window = timedelta(seconds=options.spec.window_s)
     with ExitStack() as stack:
         store = _store(measuring)
@@ -77,7 +79,7 @@ def measure_for_planning(inventory: Inventory, measuring: Measuring) -> Measured
     if local:
         demand, basis = local_demand(collection.cluster, history, options.spec, options.memory, interval_s, used_now)
     else:
-        demand, basis = _prometheus(options, collection, interval_s, until)
+        demand, basis = _prometheus(source, options, collection, interval_s, until)
     if options.memory == "allocated":
         demand = replace(demand, memory_used_mib={})  # a guest may grow back to its allocation at any time
     measured = replace(collection.measurement, demand=basis)
@@ -98,15 +100,20 @@ def _store(measuring: Measuring) -> DemandStore | None:
     return open_store(store_path(measuring.state_dir), create=measuring.record)
 
 
-def _prometheus(options: DemandOptions, collection: Collection, interval_s: float,
-                now: datetime) -> tuple[Demand, DemandBasis]:
-    try:  # the Prometheus source is optional: planning from local history must not need it
+def _prometheus_source() -> Callable[..., Demand]:
+    try:  # imported when asked for: planning from the local history must not need it
         from cluster.prometheus_demand import prometheus_demand  # noqa: PLC0415
     except ImportError:
         raise RebalanceError("--metrics prometheus: this rebalance has no Prometheus source "
                              "(cluster/prometheus_demand.py)") from None
+    return prometheus_demand  # type: ignore[no-any-return]
+
+
+def _prometheus(source: Callable[..., Demand] | None, options: DemandOptions, collection: Collection,
+                interval_s: float, now: datetime) -> tuple[Demand, DemandBasis]:
+    assert source is not None
     uuids = [vm.uuid for vm in collection.cluster.vms if vm.uuid]
-    demand = prometheus_demand(options.prometheus_url, uuids, options.spec, now)
+    demand = source(options.prometheus_url, uuids, options.spec, now)
     unknown = sum(1 for uuid in uuids if uuid not in demand.cpu_millicores)
     missing = f" ({unknown} VMs not in Prometheus: sampled over {interval_s:g} s)" if unknown else ""
     reported = len(demand.memory_used_mib) if options.memory == "used" else 0
