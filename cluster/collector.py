@@ -22,7 +22,8 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Any
 
 from cluster.domain_presence import (  # noqa: F401 — DomainSample and is_incoming are the collector's vocabulary too
@@ -37,8 +38,10 @@ from cluster.domain_presence import (  # noqa: F401 — DomainSample and is_inco
 from cluster.bounded_call import within
 from cluster.domain_metadata import NOVA_REASON, read_metadata
 from cluster.vm_labels import VMLabelRule, plain
+from cluster.guest_memory import used_memory_mib
 from planner.domain.errors import InputError, RebalanceError
 from cluster.inventory import Inventory, InventoryHost
+from planner.domain.measurement import Measurement
 from planner.domain.model import VM, Cluster, Host
 from cluster.sightings import PLACEHOLDER_LABEL, DomainConflict, Placed, Sighting, place
 
@@ -130,6 +133,7 @@ class HostSample:
     memory_mib: int
     cpu_busy_fraction: float
     domains: tuple[DomainSample, ...]
+    memory_used_mib: Mapping[str, int] = field(default_factory=dict)  # by UUID, where the balloon reports it
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,10 @@ class Collection:
     samples: tuple[HostSample, ...]
     skipped: tuple[Unreachable, ...] = ()
     notes: tuple[str, ...] = ()  # migrations in flight, shut-off domains left out of the snapshot
+
+    @property
+    def measurement(self) -> Measurement:  # collect() stamps every cluster it returns
+        return self.cluster.measured or Measurement(datetime.now(timezone.utc), 0.0)
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -196,7 +204,9 @@ def sample_host(host: InventoryHost, interval_s: float) -> HostSample:
         found = (_sample_if_present(domain, stats, cpu_before, ended - began, host.instances_path)
                  for domain, stats in domains_after)
         samples = tuple(sample for sample in found if sample is not None)
-        return HostSample(host.name, cpus, memory_mib, busy_fraction(node_before, node_after), samples)
+        used = {domain.UUIDString(): mib for domain, stats in domains_after
+                if (mib := used_memory_mib(stats)) is not None}
+        return HostSample(host.name, cpus, memory_mib, busy_fraction(node_before, node_after), samples, used)
     finally:
         close(connection)
 
@@ -294,7 +304,8 @@ def collect(inventory: Inventory, interval_s: float = 1.0, timeout_s: float = 30
     if not samples:
         raise CollectError("no host of the inventory could be reached")
     cluster, notes = snapshot_of(inventory, samples)
-    return Collection(cluster, tuple(samples), tuple(skipped), notes)
+    stamped = replace(cluster, measured=Measurement(datetime.now(timezone.utc).replace(microsecond=0), interval_s))
+    return Collection(stamped, tuple(samples), tuple(skipped), notes)
 
 
 def _sample_all(inventory: Inventory, interval_s: float, timeout_s: float,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from planner.domain.errors import InputError
+from planner.domain.measurement import MEMORY_BASES
 from planner.domain.model import Cluster
 
 STATISTICS = ("p50", "p66", "p75", "p90", "p95", "p99", "max", "avg")
@@ -57,6 +58,30 @@ class DemandSpec:
     @property
     def label(self) -> str:
         return f"{self.statistic} over the last {describe_duration(self.window_s)}"
+
+
+METRICS_SOURCES = ("local", "prometheus")
+
+
+@dataclass(frozen=True)
+class DemandOptions:
+    """How planning reads demand: the statistic and window, memory as allocated or as used, and
+    from where (the local history in the state directory, or a Prometheus server)."""
+
+    spec: DemandSpec = field(default_factory=DemandSpec)
+    memory: str = "allocated"  # one of planner.domain.measurement.MEMORY_BASES
+    metrics: str = "local"  # one of METRICS_SOURCES
+    prometheus_url: str = ""
+
+    def __post_init__(self) -> None:
+        if self.memory not in MEMORY_BASES:
+            raise InputError("--memory-demand", f"must be one of {', '.join(MEMORY_BASES)}, got {self.memory!r}")
+        if self.metrics not in METRICS_SOURCES:
+            raise InputError("--metrics", f"must be one of {', '.join(METRICS_SOURCES)}, got {self.metrics!r}")
+        if self.metrics == "prometheus" and not self.prometheus_url:
+            raise InputError("--prometheus-url", "is required with --metrics prometheus")
+        if self.metrics != "prometheus" and self.prometheus_url:
+            raise InputError("--prometheus-url", "only goes with --metrics prometheus")
 
 
 @dataclass(frozen=True)

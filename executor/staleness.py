@@ -21,6 +21,10 @@ SHOWN_DIFFERENCES = 3
 def drift(plan: Plan, live: LiveState) -> tuple[str, ...]:
     """Differences between the live cluster and the plan's snapshot, beyond the plan's own moves."""
     moving = {m.vm for m in plan.moves}
+    # A plan made with `--memory-demand used` sized VMs by what their guests use, which moves all
+    # the time; the live figure is the allocation. Only a change of vCPUs is drift then.
+    basis = plan.cluster.measured.demand if plan.cluster.measured else None
+    by_allocation = basis is None or basis.memory == "allocated"
     found = []
     for vm in plan.cluster.vms:
         if PLACEHOLDER_LABEL in vm.labels:
@@ -30,7 +34,7 @@ def drift(plan: Plan, live: LiveState) -> tuple[str, ...]:
             if vm.name not in moving and vm.host not in live.unreachable:
                 found.append(f"VM {vm.name} is gone from {vm.host}")
             continue
-        if (now.memory_mib, now.vcpus) != (vm.memory_mib, vm.vcpus):
+        if now.vcpus != vm.vcpus or (by_allocation and now.memory_mib != vm.memory_mib):
             found.append(f"VM {vm.name} is now {now.memory_mib} MiB/{now.vcpus} vCPUs "
                          f"(plan: {vm.memory_mib} MiB/{vm.vcpus} vCPUs)")
         elif vm.name not in moving and now.host != vm.host:

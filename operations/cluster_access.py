@@ -9,11 +9,11 @@ real run to a fake backend.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from cluster.collector import collect
+from cluster.demand_measure import Measuring, measure_for_planning
 from cluster.insecure_control import refuse_insecure_control
 from cluster.inventory import load_inventory
 from executor.config import ExecutorConfig
@@ -65,6 +65,7 @@ class LiveSite:
     inventory: str | None
     skip_unreachable: bool = False
     allow_insecure: bool = False
+    measuring: Measuring = field(default_factory=Measuring)
 
     def host_names(self) -> tuple[str, ...]:
         if not self.inventory:
@@ -76,8 +77,9 @@ class LiveSite:
     def measure(self) -> tuple[Cluster, Sequence[str]]:
         if not self.inventory:
             raise InputError("--inventory", "say which cluster to run on: --inventory FILE")
-        collection = collect(load_inventory(self.inventory), skip_unreachable=self.skip_unreachable)
-        return collection.cluster, collection.warnings
+        measuring = replace(self.measuring, skip_unreachable=self.skip_unreachable)
+        measured = measure_for_planning(load_inventory(self.inventory), measuring)  # the one collector path
+        return measured.cluster, measured.collection.warnings
 
     def backend(self, plan: Plan, config: ExecutorConfig) -> Hypervisor:
         return LibvirtBackend(plan.cluster.host_by_name, config)
@@ -87,7 +89,7 @@ class LiveSite:
 
 
 def run_site(source: RunSource) -> RunSite:
-    return LiveSite(source.inventory, source.skip_unreachable, source.allow_insecure)
+    return LiveSite(source.inventory, source.skip_unreachable, source.allow_insecure, source.measuring)
 
 
 def apply_target(plan: Plan, plan_file: str, inventory_path: str, config: ExecutorConfig,

@@ -99,6 +99,8 @@ def _planning_input(request: RunRequest, site: RunSite, log: RunLog) -> Planning
     cluster, warnings = site.measure()
     for warning in warnings:
         log.warning(warning)
+    if cluster.measured and cluster.measured.demand:
+        log.info(f"demand: {cluster.measured.demand.summary}")
     policy_file = request.source.policy
     planning = (PlanningInput(cluster, load_policy(policy_file), policy_file) if policy_file
                 else PlanningInput(cluster, Policy()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cluster.demand_measure import Measuring
 from operations.disruption_budget import Budget
 from operations.run_outcome import RunOutcome
 from operations.window import Window
@@ -25,6 +26,7 @@ class RunSource:
     policy: str | None = None  # rules, limits, solver settings (YAML); none: the defaults
     skip_unreachable: bool = False  # plan without the hosts that do not answer
     allow_insecure: bool = False  # accept plain qemu+tcp control connections
+    measuring: Measuring = field(default_factory=Measuring)  # demand history, statistic, window, interval
 
 
 @dataclass(frozen=True)

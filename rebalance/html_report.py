@@ -53,6 +53,10 @@ def render_html(plan: Plan) -> str:
     if plan.freed_hosts or plan.drained_hosts:
         parts.append(f"<p>Hosts emptied: {escape(', '.join(plan.freed_hosts + plan.drained_hosts))}</p>")
     parts += [f'<p class="note">Note: {escape(note)}</p>' for note in plan.notes]
+    measured = plan.cluster.measured
+    if measured:  # how old the figures are, and whether the CPU loads are one instant's or a statistic
+        demand = f"; demand: {measured.demand.summary}" if measured.demand else ""
+        parts.append(f'<p class="note">Measured {escape(measured.collected_at.isoformat())}{escape(demand)}</p>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

@@ -42,3 +42,32 @@ COOLDOWN_HOURS = FiniteFloatRange(0.0, 8_760.0)  # a year
 MOVED_GIB = FiniteFloatRange(0.0, 1_000_000.0)
 PERCENT = FiniteFloatRange(0.0, 100.0)
 RUN_COUNT = click.IntRange(1, 1_000_000)
+
+
+class Duration(click.ParamType):
+    """A duration such as 90s, 5m, 24h or 7d (cluster.demand.parse_duration), in seconds, bounded."""
+
+    name = "duration"
+
+    def __init__(self, lowest_s: float, highest_s: float) -> None:
+        self.lowest_s, self.highest_s = lowest_s, highest_s
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        from cluster.demand import parse_duration  # noqa: PLC0415 — keeps `rebalance --help` light
+        from planner.domain.errors import InputError  # noqa: PLC0415
+
+        if isinstance(value, float):
+            seconds = value
+        else:
+            try:
+                seconds = parse_duration(str(value), "duration")
+            except InputError:
+                self.fail(f"{value!r} is not a duration such as 60s, 5m, 24h or 7d.", param, ctx)
+        if not self.lowest_s <= seconds <= self.highest_s:
+            self.fail(f"{value!r} is not within {self.lowest_s:g} s..{self.highest_s:g} s.", param, ctx)
+        return seconds
+
+
+COLLECT_EVERY = Duration(1.0, 86_400.0)
+DEMAND_WINDOW = Duration(1.0, 366 * 86_400.0)
+RETENTION = Duration(60.0, 366 * 86_400.0)

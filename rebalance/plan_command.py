@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from operations.history import DEFAULT_STATE_DIR
 from planner.domain.errors import InputError
 from planner.formats.inputs import PlanningInput, load_planning_input, with_overrides
 from planner.formats.plan_io import load_plan, plan_to_json, write_plan
@@ -12,6 +15,7 @@ from planner.domain.plan import Plan
 from planner.domain.policy import Goal
 from rebalance import option_types as types
 from rebalance.collect_command import planning_from_inventory
+from rebalance.demand_options import demand_options, measuring, refuse_without_inventory
 from rebalance.output_paths import check_writable
 from rebalance.render import render_plan
 from rebalance.schedule_summary import schedule_summary
@@ -39,13 +43,22 @@ GOALS = [g.value for g in Goal]
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON instead of tables.")
 @click.option("--strict", is_flag=True,
               help="A policy rule whose VM selector matches no VM is an error (exit 2), not a warning.")
+@demand_options
+@click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True, envvar="REBALANCE_STATE_DIR",
+              help="With --inventory: where the demand history (demand.sqlite) is read from.")
 def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None, skip_unreachable: bool,
          policy_path: str | None, goal: str | None,
          drain: tuple[str, ...], max_moves: int | None, time_limit: float | None, seed: int | None,
-         workers: int | None, output: str | None, as_json: bool, strict: bool) -> None:
+         workers: int | None, output: str | None, as_json: bool, strict: bool, state_dir: str, **demand: Any) -> None:
     """Compute a placement that reaches the goal with the fewest, cheapest migrations.
 
     Nothing is migrated: the plan is printed (and written with -o) for `rebalance apply`.
+    With --inventory, each VM's CPU load is its demand over a window of the history that
+    `rebalance collect --every` and `rebalance run` keep (p95 over 24h by default).
+
+    \b
+    rebalance plan --scenario scenarios/hot-rack.yaml -o plan.json
+    rebalance plan --inventory hosts.yaml --goal spread --cpu-demand p95 --demand-window 24h
 
     \b
     Exit codes: 0 plan made (possibly empty), 1 the goal cannot be met, 2 bad input.
@@ -53,8 +66,13 @@ def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None,
     check_writable("--output", output)
     if inventory_path and (scenario or snapshot):
         raise InputError("--inventory", "give an inventory, a scenario or a snapshot, not several")
-    planning = (planning_from_inventory(inventory_path, policy_path, skip_unreachable) if inventory_path
-                else load_planning_input(scenario, snapshot, policy_path))
+    if inventory_path:
+        planning, measured = planning_from_inventory(inventory_path, policy_path,
+                                                     measuring(demand, state_dir, skip_unreachable, record=False))
+        click.echo(measured.line, err=as_json)
+    else:
+        refuse_without_inventory(demand)
+        planning = load_planning_input(scenario, snapshot, policy_path)
     planning = with_overrides(planning, goal=Goal(goal) if goal else None, drain=drain, max_moves=max_moves,
                               time_limit_s=time_limit, seed=seed, workers=workers)
     rules = planning.resolve()  # a rule that cannot hold is the one error to report, before any warning

@@ -9,6 +9,7 @@ infeasible, a host is down); 2 bad configuration; 3 another run holds the lock.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,6 +28,7 @@ from operations.window import parse_window
 from planner.domain.errors import InputError
 from planner.domain.policy import Goal
 from rebalance import option_types as types
+from rebalance.demand_options import demand_options, measuring
 from rebalance.html_report import write_html
 from rebalance.output_paths import check_writable
 
@@ -51,7 +53,7 @@ GOALS = [g.value for g in Goal]
 @click.option("--on-freed", metavar="'CMD {host}'",
               help="Shell command run for each host the run emptied, once every move off it is verified.")
 @click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True, envvar="REBALANCE_STATE_DIR",
-              help="Run history, lock, and each run's plan, journal and report.")
+              help="Run history, lock, each run's plan, journal and report, and the demand history.")
 @click.option("--metrics-file", metavar="PATH", help="Write Prometheus metrics of the run here (node_exporter textfile).")
 @click.option("--html", metavar="FILE", help="Also write the run's HTML report here.")
 @click.option("--config", "config_path", metavar="FILE", help="Executor settings (YAML), as for apply.")
@@ -69,17 +71,22 @@ GOALS = [g.value for g in Goal]
 @click.option("--yes", "-y", is_flag=True, help="Accepted for symmetry with apply: run never asks.")
 @click.option("--strict", is_flag=True,
               help="A policy rule whose VM selector matches no VM is a configuration error (exit 2), not a warning.")
+@demand_options
 def run(inventory_path: str | None, policy_path: str | None, goal: str | None, drain: tuple[str, ...],
         window_text: str | None, max_moves: int | None, max_moved_gib: float | None, max_share: float | None,
         cooldown_hours: float, on_freed: str | None, state_dir: str, metrics_file: str | None, html: str | None,
         config_path: str | None, max_parallel: int | None, per_host: int | None, skip_unreachable: bool,
         allow_insecure: bool, time_limit: float | None, workers: int | None, seed: int | None, dry_run: bool,
-        quiet: bool, yes: bool, strict: bool) -> None:
+        quiet: bool, yes: bool, strict: bool, **demand: Any) -> None:
     """Collect, plan, apply and report in one unattended step (for cron or a systemd timer).
 
     \b
     rebalance run --goal consolidate --inventory hosts.yaml --window 01:00-05:00 \\
         --on-freed 'ssh {host} systemctl poweroff'
+
+    \b
+    Each run adds its collection to the demand history in --state-dir and plans each VM's CPU
+    from it (--cpu-demand p95 over --demand-window 24h by default).
 
     \b
     Exit codes: 0 done or nothing worth doing (or the window closed: the next run goes on),
@@ -91,7 +98,8 @@ def run(inventory_path: str | None, policy_path: str | None, goal: str | None, d
     check_writable("--html", html)
     try:
         request = RunRequest(
-            source=RunSource(inventory_path, policy_path, skip_unreachable, allow_insecure),
+            source=RunSource(inventory_path, policy_path, skip_unreachable, allow_insecure,
+                             measuring(demand, state_dir, skip_unreachable, record=not dry_run)),
             state_dir=Path(state_dir), goal=Goal(goal) if goal else None, drain=drain,
             window=parse_window(window_text) if window_text else None,
             budget=Budget(max_moves, None if max_moved_gib is None else int(max_moved_gib * 1024), max_share),

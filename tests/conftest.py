@@ -48,3 +48,17 @@ def private_lock_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
         os.environ.pop(LOCK_DIR_ENV, None)
     else:
         os.environ[LOCK_DIR_ENV] = previous
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`collect` adds every sample to the demand history in the state directory: a test that does
+    not name one must not write into the machine's own /var/lib/rebalance."""
+    directory = tmp_path_factory.mktemp("state")
+    previous = os.environ.get("REBALANCE_STATE_DIR")
+    os.environ["REBALANCE_STATE_DIR"] = str(directory)
+    yield directory
+    if previous is None:
+        os.environ.pop("REBALANCE_STATE_DIR", None)
+    else:
+        os.environ["REBALANCE_STATE_DIR"] = previous

@@ -32,14 +32,16 @@ ALWAYS_BAD = ["nan", "inf", "-inf", "-1", HUGE]
 # command → option → values past its range (on top of ALWAYS_BAD).
 OUT_OF_RANGE = {
     "plan": {"--max-moves": ["1000001"], "--time-limit": ["0.05", "86401"], "--seed": [str(2**31)],
-             "--workers": ["0", "257"]},
+             "--workers": ["0", "257"], "--interval": ["0.05", "3601"], "--demand-window": ["0.5s", "367d", "5"]},
     "apply": {"--max-parallel": ["0", "257"], "--per-host": ["0", "65"]},
-    "collect": {"--interval": ["0.05", "3601"], "--timeout": ["0", "3601"]},
+    "collect": {"--interval": ["0.05", "3601"], "--timeout": ["0", "3601"], "--every": ["0.5s", "2d", "60"],
+                "--count": ["0", "1000001"], "--retention": ["30s", "367d"]},
     "doctor": {"--timeout": ["0", "3601"]},
     "history": {"--last": ["0", "1000001"]},
     "run": {"--max-moves": ["1000001"], "--max-moved-gib": ["1000001"], "--max-share": ["100.5"],
             "--cooldown-hours": ["8761"], "--max-parallel": ["0", "257"], "--per-host": ["0", "65"],
-            "--time-limit": ["0.05", "86401"], "--workers": ["0", "257"], "--seed": [str(2**31)]},
+            "--time-limit": ["0.05", "86401"], "--workers": ["0", "257"], "--seed": [str(2**31)],
+            "--interval": ["0.05", "3601"], "--demand-window": ["0.5s", "367d"]},
 }
 CASES = [(command, option, value) for command, options in OUT_OF_RANGE.items()
          for option, values in options.items() for value in ALWAYS_BAD + values]

@@ -43,11 +43,16 @@ def run_collect(tmp_path: Path, *options: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def table_of(output: str) -> str:
+    """The summary table: what collect prints before the blank line (then where the sample went)."""
+    return output.split("\n\n", 1)[0]
+
+
 def test_collect_prints_a_header_a_rule_and_one_row_per_host(tmp_path: Path, faked_libvirt: None) -> None:
     exit_code, output = run_collect(tmp_path)
 
     assert exit_code == 0, output
-    header, rule, *rows = output.rstrip("\n").splitlines()
+    header, rule, *rows = table_of(output).splitlines()
     assert header.split() == HEADER
     assert set(rule.replace("  ", "")) == {"-"} and len(rule.split()) == len(HEADER)
     # The inventory's cpus (a) and memory (b) win over what the host reports; sums are per host.
@@ -59,7 +64,7 @@ def test_collect_prints_a_header_a_rule_and_one_row_per_host(tmp_path: Path, fak
 
 def test_numbers_are_right_aligned_under_their_header(tmp_path: Path, faked_libvirt: None) -> None:
     _, output = run_collect(tmp_path)
-    header, _, first, second = output.rstrip("\n").splitlines()
+    header, _, first, second = table_of(output).splitlines()
     cpus_end = header.index("cpus") + len("cpus")
     assert first[:cpus_end].endswith(" 4") and second[:cpus_end].endswith("16")
     assert header.index("host") == first.index("a") == 0  # names stay left-aligned

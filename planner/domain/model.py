@@ -30,6 +30,7 @@ from planner.domain.checks import (
     quote,
 )
 from planner.domain.errors import InputError
+from planner.domain.measurement import Measurement
 
 EMPTY_LABELS: Mapping[str, str] = MappingProxyType({})
 
@@ -132,6 +133,7 @@ class Cluster:
 
     hosts: tuple[Host, ...]
     vms: tuple[VM, ...] = field(default=())
+    measured: Measurement | None = None  # when and how a live cluster was measured; None for a scenario
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hosts", tuple(self.hosts))
@@ -191,7 +193,7 @@ class Cluster:
     def with_placement(self, placement: Mapping[str, str]) -> "Cluster":
         """The same cluster with VMs moved as `placement` says (VMs it omits stay put)."""
         moved = tuple(vm.on(placement[vm.name]) if placement.get(vm.name, vm.host) != vm.host else vm for vm in self.vms)
-        return Cluster(self.hosts, moved)
+        return Cluster(self.hosts, moved, self.measured)
 
 
 def _check_scale(hosts: tuple[Host, ...], vms: tuple[VM, ...]) -> None:

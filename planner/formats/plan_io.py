@@ -17,6 +17,7 @@ from planner.domain.checks import quote
 from planner.domain.errors import InputError
 from planner.domain.metrics import HostUsage
 from planner.domain.plan import PLAN_FORMAT_VERSION, Bounds, GoalMetric, Move, Plan, SolverStats
+from planner.formats.measurement_record import MEASUREMENT_FIELDS
 from planner.formats.plan_schema import SCHEMA_PATH, check_against_schema
 from planner.formats.policy_reader import parse_goal
 from planner.domain.model import Cluster
@@ -97,7 +98,7 @@ def _known_rows(rows: tuple[HostUsage, ...], plan: Plan) -> tuple[HostUsage, ...
 
 def _parse_plan_cluster(raw: Any) -> Cluster:
     """A snapshot as plan_record writes it: hosts and VMs written out, no `defaults`."""
-    check_keys(expect_mapping(raw), ("hosts", "vms"), required=("hosts", "vms"))
+    check_keys(expect_mapping(raw), ("hosts", "vms", *MEASUREMENT_FIELDS), required=("hosts", "vms"))
     return parse_cluster(raw)
 
 

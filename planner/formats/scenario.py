@@ -16,6 +16,7 @@ from planner.formats.safe_files import write_private
 from planner.formats.uri_policy import check_control_uri, check_migration_uri
 from planner.domain.errors import InputError
 from planner.domain.model import VM, Cluster, Host
+from planner.formats.measurement_record import MEASUREMENT_FIELDS, measurement_record, parse_measurement
 from planner.formats.policy_reader import parse_policy
 from planner.domain.policy import Policy
 from planner.formats.reading import read_document
@@ -40,11 +41,11 @@ class Scenario:
 
 def parse_cluster(raw: Any) -> Cluster:
     raw = expect_mapping(raw)
-    check_keys(raw, ("defaults", "hosts", "vms"), required=("hosts",))
+    check_keys(raw, ("defaults", "hosts", "vms", *MEASUREMENT_FIELDS), required=("hosts",))
     defaults = nested("defaults", lambda: _parse_defaults(raw.get("defaults", {})))
     hosts = parse_list(raw["hosts"], "hosts", lambda item: _parse_host(item, defaults))
     vms = parse_list(raw.get("vms", []), "vms", _parse_vm)
-    return Cluster(hosts, vms)
+    return Cluster(hosts, vms, parse_measurement(raw))
 
 
 def _parse_defaults(raw: Any) -> Mapping[str, Any]:
@@ -153,6 +154,7 @@ def vm_record(vm: VM) -> dict[str, Any]:
 def cluster_record(cluster: Cluster) -> dict[str, Any]:
     """The snapshot format: exactly what `parse_cluster` reads back."""
     return {
+        **measurement_record(cluster.measured),
         "hosts": [host_record(h) for h in cluster.hosts],
         "vms": [vm_record(v) for v in cluster.vms],
     }
