@@ -25,15 +25,17 @@ HOSTS = ("lab-a", "lab-b", "lab-c")
 FAT_DATA_MIB = 48  # random bytes loaded into a "fat" guest's RAM: a migration then has real work to do
 TCP_MIGRATION_URI = "qemu+tcp://%s/system"
 TLS_MIGRATION_URI = "qemu+tls://%s/system"
+METRICS_TOOLS = ("prometheus-libvirt-exporter", "prometheus", "ss")  # Debian packages of the same names, iproute2
 
 
 class LabError(RuntimeError):
     pass
 
 
-def missing_prerequisites(tls: bool = False) -> list[str]:
+def missing_prerequisites(tls: bool = False, metrics: bool = False) -> list[str]:
     """What the lab needs that this machine lacks (scripts/install-test-deps.sh installs it all)."""
     tools = ("virsh", "qemu-system-x86_64", "ip", "unshare", "nsenter") + (("certtool",) if tls else ())
+    tools += METRICS_TOOLS if metrics else ()
     missing = [tool for tool in tools if not shutil.which(tool)]
     if not Path("/usr/sbin/libvirtd").exists():
         missing.append("libvirtd")
@@ -77,8 +79,42 @@ class Lab:
     def start(self, host: str) -> None:
         self.sh("start", letter(host))
 
+    def metrics_up(self, timeout_s: float = 30.0) -> str:
+        """Start the exporters and Prometheus (lab/metrics.sh) and wait until Prometheus has
+        scraped every exporter once; returns Prometheus' URL (on 127.0.0.1)."""
+        self.sh("metrics-up")
+        url = self.prometheus_url
+        self.wait_for(lambda: self._scraped(url), timeout_s, "Prometheus to scrape every lab exporter")
+        return url
+
+    def _scraped(self, url: str) -> bool:
+        from cluster.prometheus_api import PrometheusError, instant_query  # noqa: PLC0415 — metrics labs only
+
+        try:
+            up = instant_query(url, 'up{job="libvirt"} * on(instance) libvirt_up', time.time(), 2.0)
+        except PrometheusError:
+            return False
+        return len(up) == len(HOSTS) and all(sample.value == 1 for sample in up)
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self._metrics_port('prometheus')}"
+
+    def exporter_url(self, host: str) -> str:
+        return f"http://127.0.0.1:{self._metrics_port(f'exporter-{letter(host)}')}"
+
+    def metrics_pids(self) -> dict[str, int]:
+        """Process name (exporter-a…, prometheus) → PID, for the metrics processes started."""
+        return {p.stem: int(p.read_text()) for p in sorted((self.root / "metrics").glob("*.pid"))}
+
+    def _metrics_port(self, name: str) -> int:
+        path = self.root / "metrics" / f"{name}.port"
+        if not path.exists():
+            raise LabError(f"no {name} in this lab: call metrics_up() first")
+        return int(path.read_text())
+
     def pids(self) -> set[int]:
-        """Every process in the lab's namespaces: daemons and QEMUs."""
+        """Every process in the lab's namespaces (daemons and QEMUs) and of its metrics."""
         return {int(p) for p in self.sh("pids", check=False).stdout.split()}
 
     def namespaces(self) -> list[str]:

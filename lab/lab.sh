@@ -18,6 +18,7 @@
 #
 # Usage: lab.sh up | down | start H | stop H | kill H | status | exec H CMD... | pids | uri H
 #              | client-pki DIR CN [lab|self]   (TLS lab: a client certificate, for negative tests)
+#              | metrics-up | metrics-down      (opt-in exporters + Prometheus on 127.0.0.1: lab/metrics.sh)
 # Env:   LAB=dir (required: all state lives there)   NS=netns prefix (default rblab)
 #        HOSTS="a b c"   CGROUPS=auto|1|0   TLS=0|1 (read by `up`; later starts reuse the config)
 set -euo pipefail
@@ -295,7 +296,10 @@ uncgroup() {
   return 0
 }
 
+metrics() { LAB=$LAB HOSTS=$HOSTS "$(dirname "$SELF")/metrics.sh" "$@"; }
+
 down() {
+  metrics down || true           # the exporters first: they hold connections to the daemons
   for h in $HOSTS; do stop $h || true; done
   for h in $HOSTS; do reap $h || true; done
   uncgroup
@@ -303,8 +307,8 @@ down() {
   echo "lab down"
 }
 
-# Every PID in the lab's namespaces: the daemons and their QEMUs (for leak checks).
-pids() { for h in $HOSTS ctl; do ip netns pids $NS-$h 2>/dev/null || true; done; }
+# Every PID in the lab's namespaces (the daemons and their QEMUs) and of its metrics (for leak checks).
+pids() { for h in $HOSTS ctl; do ip netns pids $NS-$h 2>/dev/null || true; done; metrics pids || true; }
 
 # Run a command on a host as it sees the world: its network, mounts (/etc/hosts) and hostname.
 run_on() {
@@ -342,7 +346,8 @@ case "${1:-}" in
   start) start $2;;  stop) stop $2;;  kill) crash $2;;  uri) uri $2;;
   exec) shift; run_on "$@";;
   client-pki) client_pki "$2" "$3" "${4:-lab}";;
+  metrics-up) metrics up;;  metrics-down) metrics down;;
   _launch) launch $2;;  _inner) inner $2;;
-  *) echo "usage: $0 up|down|start H|stop H|kill H|status|exec H CMD...|pids|uri H|client-pki DIR CN [lab|self]" >&2
+  *) echo "usage: $0 up|down|start H|stop H|kill H|status|exec H CMD...|pids|uri H|client-pki DIR CN [lab|self]|metrics-up|metrics-down" >&2
      exit 2;;
 esac

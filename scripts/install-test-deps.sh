@@ -19,17 +19,36 @@ as_root() {
 # --no-install-recommends and no libvirt-daemon-system: we need the daemon and QEMU, not polkit,
 # dnsmasq or systemd units. libvirt-dev + pkg-config + gcc + python3-dev build libvirt-python.
 # chromium renders the HTML report headless in tests/test_html_report.py; gnutls-bin (certtool)
-# makes the TLS lab's CA and host certificates.
+# makes the TLS lab's CA and host certificates. prometheus and prometheus-libvirt-exporter are the
+# metrics lab's (lab/metrics.sh runs them on 127.0.0.1 only).
 PACKAGES="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 libvirt-dev pkg-config
-          gcc python3-dev iproute2 util-linux gnutls-bin chromium"
+          gcc python3-dev iproute2 util-linux gnutls-bin chromium prometheus prometheus-libvirt-exporter"
+SERVICES="prometheus prometheus-libvirt-exporter"  # packages that would start a service of the same name
 missing=""
 for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
 done
+# Debian's prometheus packages start and enable services listening on every address (:9090, :9177).
+# The lab must not open those: while we install them, a policy-rc.d (when the machine has none)
+# keeps them from starting, and afterwards their units are disabled. Only services this run
+# installed: an operator's own Prometheus is left alone.
+new_services=""
+for service in $SERVICES; do case " $missing " in *" $service "*) new_services="$new_services $service";; esac; done
+unguard() { [ -z "${guarded:-}" ] || as_root rm -f /usr/sbin/policy-rc.d; }
+if [ -n "$new_services" ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    trap unguard EXIT
+    as_root sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d'
+    guarded=1
+fi
 if [ -n "$missing" ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     # shellcheck disable=SC2086
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+unguard; guarded=""
+if [ -n "$new_services" ] && command -v systemctl >/dev/null; then
+    # shellcheck disable=SC2086
+    as_root systemctl disable $new_services >/dev/null 2>&1 || true
 fi
 
 # Debian's libvirtd looks up its compiled-in QEMU user before it reads qemu.conf; only

@@ -31,15 +31,18 @@ def _alive(pid: int) -> bool:
 
 
 @contextmanager
-def running_lab(root: Path, prefix: str, tls: bool = False) -> Iterator[Lab]:
-    """A lab up for the `with` block, then down whatever happened, with nothing of it left."""
-    missing = missing_prerequisites(tls)
+def running_lab(root: Path, prefix: str, tls: bool = False, metrics: bool = False) -> Iterator[Lab]:
+    """A lab up for the `with` block, then down whatever happened, with nothing of it left
+    (with `metrics`, also its exporters and Prometheus: lab.sh's pids and down cover them)."""
+    missing = missing_prerequisites(tls, metrics)
     if missing:
         pytest.fail(f"the libvirt lab needs {', '.join(missing)}: run `bash scripts/install-test-deps.sh` as root")
     started = Lab(root, prefix, tls=tls)
     atexit.register(started.down)  # if the session dies before the finalizer (lab.sh down is idempotent)
     try:
         started.up()
+        if metrics:
+            started.metrics_up()
         yield started
     finally:
         pids = started.pids()
@@ -77,3 +80,11 @@ def clean_lab(lab: Lab) -> Lab:
 @pytest.fixture
 def inventory(clean_lab: Lab, tmp_path: Path) -> Path:
     return clean_lab.inventory(tmp_path / "hosts.yaml")
+
+
+@pytest.fixture(scope="module")
+def metrics_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A lab of its own with prometheus-libvirt-exporter on each host and a Prometheus scraping
+    them every second, all on 127.0.0.1 (lab.sh metrics-up), for the module that asks for it."""
+    with running_lab(tmp_path_factory.mktemp("metricslab"), f"rp{os.getpid()}", metrics=True) as started:
+        yield started
