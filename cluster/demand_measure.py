@@ -24,6 +24,7 @@ from cluster.demand import Demand, DemandOptions, with_demand
 from cluster.demand_history import DEFAULT_RETENTION_S, DemandStore, History, open_store, store_path
 from cluster.inventory import Inventory
 from cluster.local_demand import local_demand, memory_phrase
+from cluster.prometheus_demand import prometheus_demand
 from planner.domain.errors import RebalanceError
 from planner.domain.measurement import DemandBasis
 from planner.domain.model import Cluster
@@ -60,7 +61,6 @@ class Measured:
 
 def measure_for_planning(inventory: Inventory, measuring: Measuring) -> Measured:
     options = measuring.demand
-    source = _prometheus_source() if options.metrics == "prometheus" else None  # missing: say so before measuring
     window = timedelta(seconds=options.spec.window_s)
     with ExitStack() as stack:
         store = _store(measuring)
@@ -79,7 +79,7 @@ def measure_for_planning(inventory: Inventory, measuring: Measuring) -> Measured
     if local:
         demand, basis = local_demand(collection.cluster, history, options.spec, options.memory, interval_s, used_now)
     else:
-        demand, basis = _prometheus(source, options, collection, interval_s, until)
+        demand, basis = _prometheus(options, collection, interval_s, until)
     if options.memory == "allocated":
         demand = replace(demand, memory_used_mib={})  # a guest may grow back to its allocation at any time
     measured = replace(collection.measurement, demand=basis)
@@ -100,25 +100,15 @@ def _store(measuring: Measuring) -> DemandStore | None:
     return open_store(store_path(measuring.state_dir), create=measuring.record)
 
 
-def _prometheus_source() -> Callable[..., Demand]:
-    try:  # imported when asked for: planning from the local history must not need it
-        from cluster.prometheus_demand import prometheus_demand  # noqa: PLC0415
-    except ImportError:
-        raise RebalanceError("--metrics prometheus: this rebalance has no Prometheus source "
-                             "(cluster/prometheus_demand.py)") from None
-    return prometheus_demand  # type: ignore[no-any-return]
-
-
-def _prometheus(source: Callable[..., Demand] | None, options: DemandOptions, collection: Collection,
-                interval_s: float, now: datetime) -> tuple[Demand, DemandBasis]:
-    assert source is not None
+def _prometheus(options: DemandOptions, collection: Collection, interval_s: float,
+                now: datetime) -> tuple[Demand, DemandBasis]:
+    """CPU (and with --memory-demand used, memory) from Prometheus; its summary already counts the
+    VMs it has no series for, which keep the load sampled over `interval_s`."""
     uuids = [vm.uuid for vm in collection.cluster.vms if vm.uuid]
-    demand = source(options.prometheus_url, uuids, options.spec, now)
-    unknown = sum(1 for uuid in uuids if uuid not in demand.cpu_millicores)
-    missing = f" ({unknown} VMs not in Prometheus: sampled over {interval_s:g} s)" if unknown else ""
+    demand = prometheus_demand(options.prometheus_url, uuids, options.spec, now,
+                               memory_as_used=options.memory == "used")
     reported = len(demand.memory_used_mib) if options.memory == "used" else 0
-    summary = f"{demand.summary or f'CPU {options.spec.label} from Prometheus'}{missing}; " \
-              f"{memory_phrase(options.memory, reported)}"
+    summary = f"{demand.summary}; sampled over {interval_s:g} s where it has none; {memory_phrase(options.memory, reported)}"
     basis = DemandBasis("prometheus", options.spec.statistic, options.spec.window_s, 0, options.memory, summary)
     return replace(demand, summary=summary), basis
 
