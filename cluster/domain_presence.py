@@ -20,6 +20,8 @@ from cluster.vm_labels import SourcedLabel, VMLabelRule, merged_labels
 
 DOMAIN_PAUSED, DOMAIN_SHUTOFF = 3, 5  # virDomainState
 PAUSED_MIGRATION = 2  # virDomainPausedReason: paused for a migration (either end of it)
+PAUSED_STARTING_UP = 11  # virDomainPausedReason: the destination's half before the migration stream starts
+ARRIVING_REASONS = (PAUSED_MIGRATION, PAUSED_STARTING_UP)
 JOB_OPERATION_MIGRATION_OUT = 5  # virDomainJobOperation, "operation" in jobStats()
 
 
@@ -61,9 +63,17 @@ def presence_of(state: int, reason: int, migrating_out: bool) -> Presence:
     the job says which end is which (the source runs an outgoing migration job)."""
     if state == DOMAIN_SHUTOFF:
         return Presence.SHUT_OFF
-    if state == DOMAIN_PAUSED and reason == PAUSED_MIGRATION and not migrating_out:
+    if is_arriving_state(state, reason) and not migrating_out:
         return Presence.INCOMING
     return Presence.RUNNING
+
+
+def is_arriving_state(state: int, reason: int) -> bool:
+    """How a migration's destination half looks in `virDomainGetState`: paused "starting up", then
+    "for migration". The collector and the executor's live reading both go by this one definition;
+    a domain that is merely being started looks the same for an instant, and is then held where it
+    is for that one snapshot, which is the safe side."""
+    return state == DOMAIN_PAUSED and reason in ARRIVING_REASONS
 
 
 def is_migrating_out(job_stats: Mapping[str, Any]) -> bool:
@@ -73,4 +83,4 @@ def is_migrating_out(job_stats: Mapping[str, Any]) -> bool:
 
 def is_incoming(stats: Mapping[str, Any]) -> bool:
     """The look of a migration's destination half in `getAllDomainStats` (without the job's word)."""
-    return stats.get("state.state") == DOMAIN_PAUSED and stats.get("state.reason") == PAUSED_MIGRATION
+    return is_arriving_state(int(stats.get("state.state", 0)), int(stats.get("state.reason", 0)))

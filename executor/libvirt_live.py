@@ -9,12 +9,9 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from cluster.domain_presence import is_arriving_state
 from executor.hypervisor import HostStatus, LiveState, LiveVM
 from executor.libvirt_connections import Connections, HostUnresponsive, bounded
-
-_DOMAIN_PAUSED = 3
-# An incoming migration's domain on the destination is paused "starting up", then "for migration".
-_PAUSED_INCOMING = (2, 11)  # VIR_DOMAIN_PAUSED_MIGRATION, VIR_DOMAIN_PAUSED_STARTING_UP
 
 
 def is_arriving(domain: Any) -> bool:
@@ -23,7 +20,7 @@ def is_arriving(domain: Any) -> bool:
         state, reason = domain.state()
     except Exception:
         return False
-    return state == _DOMAIN_PAUSED and reason in _PAUSED_INCOMING
+    return is_arriving_state(state, reason)
 
 
 class LiveReader:

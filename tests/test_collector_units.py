@@ -178,11 +178,28 @@ RUNNING, INCOMING, SHUT_OFF = Presence.RUNNING, Presence.INCOMING, Presence.SHUT
     (3, 1, False, RUNNING),  # paused by the user: it lives here and holds its room
     (3, 2, False, INCOMING),  # paused for a migration, no outgoing job: the destination's half
     (3, 2, True, RUNNING),  # paused for the switch-over on the source
+    (3, 11, False, INCOMING),  # "starting up": the destination's half before the stream starts
     (5, 0, False, SHUT_OFF),
     (5, 3, False, SHUT_OFF),
 ])
 def test_how_a_domain_is_present_on_a_host(state: int, reason: int, migrating_out: bool, expected: Presence) -> None:
     assert presence_of(state, reason, migrating_out) is expected
+
+
+class _StateOnly:
+    def __init__(self, state: int, reason: int) -> None:
+        self._state = (state, reason)
+
+    def state(self) -> tuple[int, int]:
+        return self._state
+
+
+@pytest.mark.parametrize("state, reason", [(1, 1), (3, 1), (3, 2), (3, 11), (5, 0)])
+def test_the_executor_reads_arrivals_as_the_collector_does(state: int, reason: int) -> None:
+    """One definition of a migration's destination half for the snapshot and the per-step prechecks."""
+    from executor.libvirt_live import is_arriving  # noqa: PLC0415
+
+    assert is_arriving(_StateOnly(state, reason)) == (presence_of(state, reason, False) is INCOMING)
 
 
 @pytest.mark.parametrize("job, expected", [
