@@ -36,8 +36,11 @@ def parse_duration(text: str, field_name: str) -> float:
 
 
 def describe_duration(seconds: float) -> str:
+    """Seconds as an operator writes them: whole days from two days up ('7d'), else hours ('24h'),
+    minutes or seconds."""
     for unit in ("d", "h", "m"):
-        if seconds >= _UNIT_S[unit] and seconds % _UNIT_S[unit] == 0:
+        big_enough = seconds >= (2 * _UNIT_S[unit] if unit == "d" else _UNIT_S[unit])
+        if big_enough and seconds % _UNIT_S[unit] == 0:
             return f"{int(seconds // _UNIT_S[unit])}{unit}"
     return f"{seconds:g}s"
 

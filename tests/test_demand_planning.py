@@ -52,7 +52,7 @@ def test_without_any_history_the_collection_samples_longer_and_says_so(tmp_path:
     with faked(monkeypatch, FakeCluster({"web": ("a", 300)})) as fake:
         measured = measure_for_planning(inventory(tmp_path), Measuring(tmp_path / "state"))
     assert fake.intervals == [FALLBACK_INTERVAL_S] * 2  # both hosts
-    assert measured.line == ("demand: CPU sampled over 10 s: no local history in the last 1d (keep one with "
+    assert measured.line == ("demand: CPU sampled over 10 s: no local history in the last 24h (keep one with "
                              "`rebalance collect --every 60s`); memory as allocated")
     basis = measured.cluster.measured.demand if measured.cluster.measured else None
     assert basis is not None and (basis.source, basis.samples) == ("sample", 0)
