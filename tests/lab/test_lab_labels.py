@@ -147,6 +147,8 @@ def test_an_anti_affinity_rule_on_labels_is_repaired_by_plan_and_apply(clean_lab
     assert planned.exit_code == 0, planned.output
     moves = json.loads(plan_file.read_text())["moves"]
     assert len(moves) == 1 and moves[0]["vm"] in ("web-1", "web-2")
+    assert "because anti-affinity 'webs-apart' had web-1 and web-2 on lab-a" in moves[0]["reason"], moves[0]
+    assert "webs-apart" in planned.output  # the plan's own table says which rule the move is for
     applied = rebalance("apply", plan_file, "--inventory", inventory, "--yes")
     assert applied.exit_code == 0, applied.output
     placement = clean_lab.placement()
