@@ -13,7 +13,6 @@ Without history (the first run) the collection itself samples longer (FALLBACK_I
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -25,7 +24,6 @@ from cluster.demand_history import DEFAULT_RETENTION_S, DemandStore, History, op
 from cluster.inventory import Inventory
 from cluster.local_demand import local_demand, memory_phrase
 from cluster.prometheus_demand import prometheus_demand
-from planner.domain.errors import RebalanceError
 from planner.domain.measurement import DemandBasis
 from planner.domain.model import Cluster
 

@@ -4,12 +4,12 @@ return (their moves are reported unknown). The run then ends cleanly, history an
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import FrameType
+
+from operations.stop_signals import on_stop_signals
 
 
 @dataclass(frozen=True)
@@ -24,18 +24,11 @@ class Interrupts:
 def migration_signals() -> Iterator[Interrupts]:
     """The steps above while the block runs (only the main thread can take signals)."""
     interrupts = Interrupts()
-    if threading.current_thread() is not threading.main_thread():
-        yield interrupts
-        return
 
-    def handler(signum: int, frame: FrameType | None) -> None:
+    def escalate() -> None:
         steps = (interrupts.stop, interrupts.abort, interrupts.abandon)
         next(event for event in steps if not event.is_set() or event is interrupts.abandon).set()
         interrupts.signalled.set()
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with on_stop_signals(escalate):
         yield interrupts
-    finally:
-        for number, old in previous.items():
-            signal.signal(number, old)

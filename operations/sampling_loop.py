@@ -8,13 +8,13 @@ the loop ends cleanly.
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import FrameType
+
+from operations.stop_signals import on_stop_signals
 
 
 @dataclass(frozen=True)
@@ -28,19 +28,8 @@ class Rounds:
 def stop_on_signals() -> Iterator[threading.Event]:
     """An event set by SIGTERM or SIGINT while the block runs (only the main thread takes signals)."""
     stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
+    with on_stop_signals(stop.set):
         yield stop
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {number: signal.signal(number, handler) for number in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield stop
-    finally:
-        for number, old in previous.items():
-            signal.signal(number, old)
 
 
 def repeat(period_s: float, count: int | None, one_round: Callable[[int], bool], stop: threading.Event,

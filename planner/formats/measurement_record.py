@@ -14,13 +14,11 @@ need `collected_at`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from planner.domain.checks import quote
 from planner.domain.errors import InputError
 from planner.domain.measurement import DemandBasis, Measurement
-from planner.formats.records import build, check_keys, expect_mapping, nested
+from planner.formats.records import build, check_keys, expect_mapping, nested, parse_time
 
 MEASUREMENT_FIELDS = ("collected_at", "interval_s", "demand")
 DEMAND_FIELDS = ("source", "statistic", "window_s", "samples", "memory", "summary")
@@ -43,18 +41,6 @@ def _parse_demand(raw: Any) -> DemandBasis:
     raw = expect_mapping(raw)
     check_keys(raw, DEMAND_FIELDS, required=("source",))
     return build(DemandBasis, raw)
-
-
-def parse_time(value: Any, field: str) -> datetime:
-    if not isinstance(value, str) or len(value) > 64:
-        raise InputError(field, f"must be an ISO 8601 timestamp, got {quote(value)}")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise InputError(field, f"must be an ISO 8601 timestamp, got {quote(value)}") from None
-    if parsed.tzinfo is None:
-        raise InputError(field, f"must carry a time zone, got {quote(value)}")
-    return parsed
 
 
 def measurement_record(measured: Measurement | None) -> dict[str, Any]:

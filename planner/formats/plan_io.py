@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from planner.formats.measurement_record import MEASUREMENT_FIELDS
 from planner.formats.plan_schema import SCHEMA_PATH, check_against_schema
 from planner.formats.policy_reader import parse_goal
 from planner.domain.model import Cluster
-from planner.formats.records import build, check_keys, expect_mapping, nested, parse_list
+from planner.formats.records import build, check_keys, expect_mapping, nested, parse_list, parse_time
 from planner.formats.scenario import cluster_record, parse_cluster, read_document, write_json
 
 FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
@@ -79,8 +78,8 @@ def parse_plan(raw: Any) -> Plan:
         after=parse_list(raw["after"], "after", lambda item: build(HostUsage, item)),
         bounds=build(Bounds, {**raw["bounds"], "notes": tuple(raw["bounds"].get("notes", ()))}),
         solver=build(SolverStats, raw["solver"]),
-        created=_parse_time(raw["created"], "created"),
-        expires=_parse_time(raw["expires"], "expires"),
+        created=parse_time(raw["created"], "created"),
+        expires=parse_time(raw["expires"], "expires"),
         freed_hosts=tuple(summary.get("freed_hosts", ())),
         drained_hosts=tuple(summary.get("drained_hosts", ())),
         notes=tuple(raw.get("notes", ())),
@@ -107,16 +106,6 @@ def _parse_fingerprint(value: str) -> str:
     if not FINGERPRINT.fullmatch(value):
         raise InputError("fingerprint", f"must be the plan's sha256 fingerprint, got {quote(value)}")
     return value
-
-
-def _parse_time(value: str, field: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise InputError(field, f"must be an ISO 8601 timestamp, got {quote(value)}") from None
-    if parsed.tzinfo is None:
-        raise InputError(field, f"must carry a time zone, got {quote(value)}")
-    return parsed
 
 
 def _check_names_match_cluster(plan: Plan) -> None:

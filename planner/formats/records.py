@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
-from planner.domain.checks import field_name, known_names
+from planner.domain.checks import field_name, known_names, quote
 from planner.domain.errors import InputError
 
 T = TypeVar("T")
@@ -63,3 +64,16 @@ def nested(field: str, parse: Callable[[], T]) -> T:
         return parse()
     except InputError as error:
         raise error.within(field) from None
+
+
+def parse_time(value: Any, field: str) -> datetime:
+    """An ISO 8601 timestamp with its zone (a time without one means nothing on another host)."""
+    if not isinstance(value, str) or len(value) > 64:
+        raise InputError(field, f"must be an ISO 8601 timestamp, got {quote(value)}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(field, f"must be an ISO 8601 timestamp, got {quote(value)}") from None
+    if parsed.tzinfo is None:
+        raise InputError(field, f"must carry a time zone, got {quote(value)}")
+    return parsed

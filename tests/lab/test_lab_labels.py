@@ -183,7 +183,7 @@ def test_a_nova_domain_is_unmigratable_in_plans_refused_by_apply_and_left_alone_
     for name in ("g1", "g2"):
         clean_lab.start_guest("lab-a", name)
     doctor = rebalance("doctor", "--inventory", inventory)
-    assert f"[WARN] openstack nova: Nova-managed cluster: 1 of 3 domains carry Nova metadata" in doctor.stdout
+    assert "[WARN] openstack nova: Nova-managed cluster: 1 of 3 domains carry Nova metadata" in doctor.stdout
     shown = label(inventory, NOVA_VM)
     assert shown.exit_code == 0 and "managed by OpenStack Nova" in shown.stdout.splitlines()[0]
     assert {tuple(line.split(None, 2)) for line in shown.stdout.splitlines()[3:]} == {
