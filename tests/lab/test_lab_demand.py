@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from cluster.demand_history import VMHistory, open_store, store_path
-from lab.busy_guest import write_busy_disk
+from lab.busy_guest import boot_sector, write_disk
 from lab.control import Lab
 from tests.lab.helpers import PLAN_TIME_LIMIT, rebalance, rebalance_process, write_yaml
 
@@ -79,7 +79,7 @@ def test_guests_busy_then_idle_are_planned_from_their_p95_not_from_the_idle_inst
     try:
         uuids = []
         for name in ("busy-1", "busy-2"):  # one after the other: one host core busy at a time
-            disk = write_busy_disk(clean_lab.instances_path / f"{name}.img", busy_s=12)
+            disk = write_disk(clean_lab.instances_path / f"{name}.img", boot_sector(("full", 12)))
             uuids.append(clean_lab.start_guest("lab-a", name, disk=disk))
             clean_lab.wait_for(lambda: _busy_then_idle_seen(state, uuids[-1]), timeout_s=90,
                                what=f"{name} busy, then idle, in the history")
@@ -107,8 +107,8 @@ def test_a_one_off_spike_below_the_p95_moves_nothing(clean_lab: Lab, tmp_path: P
     policy = write_yaml(tmp_path / "policy.yaml", POLICY)
     state = tmp_path / "state"
     uuids = [clean_lab.start_guest("lab-a", name,
-                                   disk=write_busy_disk(clean_lab.instances_path / f"{name}.img", busy_s=2,
-                                                        idle_before_s=20))
+                                   disk=write_disk(clean_lab.instances_path / f"{name}.img",
+                                                 boot_sector(("idle", 20), ("full", 2))))
              for name in ("spiky-1", "spiky-2")]
     time.sleep(8)  # past QEMU's own start-up burst: the history should hold the spike alone
     collector = _start_collecting(inventory, state)

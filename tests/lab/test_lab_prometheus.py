@@ -1,7 +1,7 @@
 """Demand from a real Prometheus scraping Debian's prometheus-libvirt-exporter, one per lab host.
 
 `metrics_lab` (tests/lab/conftest.py) is a lab of its own with the exporters and Prometheus
-(scrape every 1 s) on 127.0.0.1. Guests load their CPU from boot disks (lab/spin_disk.py): one
+(scrape every 1 s) on 127.0.0.1. Guests load their CPU from boot disks (lab/busy_guest.py): one
 core (`jmp $`), or a core, then half a core, then idle. The local side of the comparison is
 sampled here with the collector, over the same seconds, and reduced with the same statistic_of
 the local history uses.
@@ -22,8 +22,8 @@ from cluster.demand import Demand, DemandSpec, statistic_of, with_demand
 from cluster.inventory import load_inventory
 from cluster.prometheus_api import instant_query
 from cluster.prometheus_demand import CPU_METRIC, prometheus_demand
+from lab.busy_guest import boot_sector, write_disk
 from lab.control import Lab
-from lab.spin_disk import phases, spinner, write_disk
 from planner.formats.scenario import cluster_record, write_json
 from tests.lab.helpers import PLAN_TIME_LIMIT, rebalance
 
@@ -89,7 +89,7 @@ def test_each_guests_series_is_found_and_mapped_by_uuid(metrics_lab: Lab) -> Non
 
 def test_a_spinning_guest_demands_a_core_and_an_idle_one_nothing(metrics_lab: Lab) -> None:
     metrics_lab.clear()
-    busy = metrics_lab.start_guest("lab-b", "spin", disk=_disk(metrics_lab, "spin", spinner()))
+    busy = metrics_lab.start_guest("lab-b", "spin", disk=_disk(metrics_lab, "spin", boot_sector(then="full")))
     idle = metrics_lab.start_guest("lab-b", "idle")
     time.sleep(35)  # boot (a second or two), then 30 s of samples
 
@@ -104,8 +104,10 @@ def test_a_spinning_guest_demands_a_core_and_an_idle_one_nothing(metrics_lab: La
 
 def test_prometheus_statistic_equals_the_local_one_and_plans_the_same(metrics_lab: Lab, tmp_path: Path) -> None:
     metrics_lab.clear()
-    hot = metrics_lab.start_guest("lab-a", "hot", memory_mib=32, disk=_disk(metrics_lab, "hot", phases(30, 30)))
-    steady = metrics_lab.start_guest("lab-a", "steady", memory_mib=64, disk=_disk(metrics_lab, "steady", spinner()))
+    hot_disk = _disk(metrics_lab, "hot", boot_sector(("full", 30), ("half", 30)))
+    hot = metrics_lab.start_guest("lab-a", "hot", memory_mib=32, disk=hot_disk)
+    steady_disk = _disk(metrics_lab, "steady", boot_sector(then="full"))
+    steady = metrics_lab.start_guest("lab-a", "steady", memory_mib=64, disk=steady_disk)
     metrics_lab.start_guest("lab-b", "quiet", memory_mib=96)
     inventory = load_inventory(_two_hosts(metrics_lab, tmp_path / "hosts.yaml"))
     collect(inventory, interval_s=0.2)  # the first connection is slow; keep it out of the samples
