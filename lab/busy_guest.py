@@ -1,18 +1,24 @@
-"""Boot disks for lab guests that really load a CPU: idle, busy, then idle again, by the BIOS clock.
+"""Boot disks for lab guests that load their CPU in a known way, phase by phase, by the BIOS clock.
 
-A lab guest is a SeaBIOS TCG guest (lab/guests.py). Given a disk whose first sector is the program
-below, SeaBIOS loads it at 0000:7C00 and jumps to it. The program reads the BIOS tick counter at
-0040:006C (incremented by the timer interrupt, ~18.2 times a second) and
+A lab guest (lab/guests.py) is a SeaBIOS TCG guest; given a disk, SeaBIOS loads its first sector
+(ending in 55 AA) at 0000:7C00 and jumps there. Under TCG a vCPU that loops burns one host core;
+one that halts (`hlt`, woken by the BIOS timer ~18.2 times a second) burns almost nothing.
 
-- halts (`sti; hlt`: the vCPU sleeps until the next tick) for the first `idle_before_s`,
-- spins (a tight loop, interrupts on) for the next `busy_s`: under TCG that is one host core, busy,
-- then halts forever.
+A guest's load is a list of phases, each a kind for some seconds, then a kind forever:
 
-So "busy for a while, then idle" is `busy_boot_sector(busy_s=30)`, and "idle, a short spike, idle"
-is `busy_boot_sector(busy_s=1, idle_before_s=20)`. The bytes are assembled here (16-bit real mode,
-hand-encoded), so the lab needs no assembler. Durations count from when the boot sector starts,
-a second or two after the guest does (SeaBIOS under TCG). Differences of the tick counter's low word
-wrap correctly for anything under an hour.
+- "idle": halted; "full": spinning, one host core busy; "half": spinning on odd BIOS ticks and
+  halted on even ones, about half a core.
+- `boot_sector(("full", 12))`: busy for 12 s, then idle; `boot_sector(("idle", 20), ("full", 2))`:
+  a short spike after 20 s; `boot_sector(("full", 30), ("half", 30))`: three load levels, so a
+  statistic over the window depends on how the samples fall, not only on "busy or not";
+  `boot_sector(then="full")`: a core busy until the guest is destroyed.
+
+The program reads the BIOS tick counter (0040:006C) at start, and in its loop compares the ticks
+since then with each phase's end (patched in as 16-bit immediates) to pick the phase's code. The
+final kind's code never returns to the loop, so "forever" survives the counter's wrap after an
+hour. The bytes are assembled here (16-bit real mode, hand-encoded, short jumps resolved by
+`_assemble`), so the lab needs no assembler. Durations count from when the boot sector starts, a
+second or two after the guest does (SeaBIOS under TCG).
 """
 
 from __future__ import annotations
@@ -20,51 +26,95 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-TICKS_PER_S = 1_193_182 / 65_536  # the PIT's rate divided by the BIOS's 65536: ~18.2 Hz
-MAX_TICKS = 0xFFFF  # tick differences are 16-bit: idle_before_s + busy_s stays under an hour
 SECTOR = 512
-IMAGE_BYTES = 64 * 1024  # a few sectors more than the one we need: some firmware reads ahead
-BOOT_SIGNATURE = b"\x55\xaa"
+SIGNATURE = b"\x55\xaa"
+TICKS_PER_S = 1_193_182 / 65_536  # the PIT's rate over the BIOS's divisor: ~18.2 Hz
+MAX_TICKS = 0xFFFF  # the loop compares the low word of the ticks since start: under an hour
+IMAGE_BYTES = 64 * 1024  # whole sectors, a few more than the one we need: firmware reads ahead
+KINDS = ("idle", "full", "half")
+FOREVER = ("idle", "full")  # kinds that need no clock, so they can last forever
+MAX_PHASES = 12  # each phase is 5 bytes of dispatch: the short jumps must reach
+
+Phase = tuple[str, float]  # (kind, seconds)
+Item = bytes | str | tuple[bytes, str]  # code, a label, or a short jump (opcode, label)
+
+
+def boot_sector(*phases: Phase, then: str = "idle") -> bytes:
+    """The 512-byte boot sector running `phases` one after the other, then `then` forever."""
+    if then not in FOREVER:
+        raise ValueError(f"the last kind must be one of {', '.join(FOREVER)}, got {then!r}")
+    if len(phases) > MAX_PHASES:
+        raise ValueError(f"at most {MAX_PHASES} phases, got {len(phases)}")
+    dispatch: list[Item] = []
+    end = 0
+    for kind, seconds in phases:
+        if kind not in KINDS:
+            raise ValueError(f"a phase's kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        end += ticks(seconds)
+        if end > MAX_TICKS:
+            raise ValueError(f"the phases must end within {MAX_TICKS / TICKS_PER_S:.0f} s")
+        dispatch += [b"\x3d" + struct.pack("<H", end),  # cmp ax, end     ; ticks since start < end:
+                     (b"\x72", kind)]                   # jb <kind>       ; this phase
+    return _sector(_assemble([
+        b"\x31\xc0",                # xor ax, ax
+        b"\x8e\xd8",                # mov ds, ax          ; the BIOS data area at 0040:006C
+        b"\xfb",                    # sti                 ; the timer must tick
+        b"\x8b\x1e\x6c\x04",        # mov bx, [046Ch]     ; the tick at start
+        "loop",
+        b"\xa1\x6c\x04",            # mov ax, [046Ch]
+        b"\x29\xd8",                # sub ax, bx          ; ticks since start
+        *dispatch,
+        (b"\xeb", f"{then} forever"),  # jmp              ; every phase is over
+        "full",
+        (b"\xeb", "loop"),          # jmp loop            ; spin
+        "half",
+        b"\xa8\x01",                # test al, 1
+        (b"\x75", "loop"),          # jnz loop            ; odd tick: spin
+        "idle",
+        b"\xf4",                    # hlt                 ; sleep to the next tick
+        (b"\xeb", "loop"),          # jmp loop
+        "idle forever",
+        b"\xf4",                    # hlt
+        (b"\xeb", "idle forever"),  # jmp idle forever
+        "full forever",
+        (b"\xeb", "full forever"),  # jmp $
+    ]))
+
+
+def write_disk(path: Path, sector: bytes) -> Path:
+    """A raw image booting `sector` (one image per guest: QEMU locks it)."""
+    path.write_bytes(sector.ljust(IMAGE_BYTES, b"\0"))
+    return path
 
 
 def ticks(seconds: float) -> int:
-    if not 0 <= seconds * TICKS_PER_S <= MAX_TICKS:
-        raise ValueError(f"duration must be within 0..{MAX_TICKS / TICKS_PER_S:.0f} s, got {seconds!r}")
-    return round(seconds * TICKS_PER_S)
+    """A phase's length in BIOS ticks: at least one, so a phase asked for is never skipped."""
+    if not 0 < seconds * TICKS_PER_S <= MAX_TICKS:
+        raise ValueError(f"a phase lasts 0..{MAX_TICKS / TICKS_PER_S:.0f} s, got {seconds!r}")
+    return max(1, round(seconds * TICKS_PER_S))
 
 
-def busy_boot_sector(busy_s: float, idle_before_s: float = 0.0) -> bytes:
-    """The 512-byte boot sector (see the module docstring)."""
-    busy_from = ticks(idle_before_s)
-    busy_until = busy_from + max(1, ticks(busy_s))
-    if busy_until > MAX_TICKS:
-        raise ValueError(f"idle_before_s + busy_s must stay under {MAX_TICKS / TICKS_PER_S:.0f} s")
-    code = b"".join([
-        b"\x31\xc0",  # 7C00 xor ax, ax
-        b"\x8e\xd8",  # 7C02 mov ds, ax
-        b"\xfb",  # 7C04 sti
-        b"\x8b\x1e\x6c\x04",  # 7C05 mov bx, [046Ch]   ; the tick at start
-        # wait: (7C09)
-        b"\xa1\x6c\x04",  # 7C09 mov ax, [046Ch]
-        b"\x29\xd8",  # 7C0C sub ax, bx
-        b"\x3d" + struct.pack("<H", busy_from),  # 7C0E cmp ax, busy_from
-        b"\x73\x03",  # 7C11 jae busy (7C16)
-        b"\xf4",  # 7C13 hlt                ; idle until the next tick
-        b"\xeb\xf3",  # 7C14 jmp wait (7C09)
-        # busy: (7C16)
-        b"\xa1\x6c\x04",  # 7C16 mov ax, [046Ch]
-        b"\x29\xd8",  # 7C19 sub ax, bx
-        b"\x3d" + struct.pack("<H", busy_until),  # 7C1B cmp ax, busy_until
-        b"\x73\x02",  # 7C1E jae idle (7C22)
-        b"\xeb\xf4",  # 7C20 jmp busy (7C16)   ; spin: a host core busy under TCG
-        # idle: (7C22)
-        b"\xf4",  # 7C22 hlt
-        b"\xeb\xfd",  # 7C23 jmp idle (7C22)
-    ])
-    return code.ljust(SECTOR - len(BOOT_SIGNATURE), b"\0") + BOOT_SIGNATURE
+def _assemble(items: list[Item]) -> bytes:
+    """Bytes, labels (str) and short jumps (opcode, label): two passes, rel8 offsets."""
+    labels, offset = {}, 0
+    for item in items:
+        if isinstance(item, str):
+            labels[item] = offset
+        else:
+            offset += len(item) if isinstance(item, bytes) else 2
+    code = b""
+    for item in items:
+        if isinstance(item, bytes):
+            code += item
+        elif isinstance(item, tuple):
+            relative = labels[item[1]] - (len(code) + 2)
+            if not -128 <= relative <= 127:
+                raise ValueError(f"a short jump to {item[1]!r} cannot reach it ({relative} bytes)")
+            code += item[0] + struct.pack("<b", relative)
+    return code
 
 
-def write_busy_disk(path: Path, busy_s: float, idle_before_s: float = 0.0) -> Path:
-    """A raw disk image that boots into `busy_boot_sector` (one image per guest: QEMU locks it)."""
-    path.write_bytes(busy_boot_sector(busy_s, idle_before_s).ljust(IMAGE_BYTES, b"\0"))
-    return path
+def _sector(code: bytes) -> bytes:
+    if len(code) > SECTOR - len(SIGNATURE):
+        raise ValueError("boot code longer than a sector")
+    return code.ljust(SECTOR - len(SIGNATURE), b"\0") + SIGNATURE

@@ -15,51 +15,14 @@ The lab hosts get one core each in the inventory, and the policy makes CPU alone
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from cluster.demand_history import VMHistory, open_store, store_path
-from lab.busy_guest import write_busy_disk
+from lab.busy_guest import boot_sector, write_disk
 from lab.control import Lab
-from tests.lab.helpers import PLAN_TIME_LIMIT, rebalance, rebalance_process, write_yaml
-
-BUSY_MC = 200  # a spinning guest measures well above this, an idle one well below IDLE_MC
-IDLE_MC = 60
-POLICY = {"goal": "spread", "spread": {"cpu_threshold_percent": 20, "memory_threshold_percent": 90,
-                                       "memory_weight": 0}}
-
-
-def _start_collecting(inventory: Path, state: Path) -> subprocess.Popen[str]:
-    return rebalance_process("collect", "--inventory", inventory, "--state-dir", state, "--every", "1s",
-                             "--interval", "0.8")
-
-
-def _stop_collecting(collector: subprocess.Popen[str]) -> str:
-    """SIGTERM, as systemd stops the unit: the loop ends after its round, exit 0."""
-    collector.send_signal(signal.SIGTERM)
-    output, _ = collector.communicate(timeout=60)
-    assert collector.returncode == 0, output
-    assert output.splitlines()[-1].startswith("stopped by a signal after "), output
-    return output
-
-
-def _history(state: Path, uuid: str) -> VMHistory:
-    store = open_store(store_path(state), create=False)
-    if store is None:
-        return VMHistory()
-    with store:
-        now = datetime.now(timezone.utc)
-        return store.history([uuid], now - timedelta(hours=1), now + timedelta(minutes=1)).of(uuid)
-
-
-def _busy_then_idle_seen(state: Path, uuid: str) -> bool:
-    """The history holds a busy stretch of this guest, followed by idle samples."""
-    loads = _history(state, uuid).cpu_millicores
-    busy = [i for i, load in enumerate(loads) if load >= BUSY_MC]
-    return len(busy) >= 3 and len(loads) >= busy[-1] + 3 and all(x <= IDLE_MC for x in loads[busy[-1] + 1:][-3:])
+from tests.lab.collecting import (BUSY_MC, CPU_POLICY, IDLE_MC, busy_then_idle_seen, history, start_collecting,
+                                  stop_collecting)
+from tests.lab.helpers import PLAN_TIME_LIMIT, rebalance, write_yaml
 
 
 def _plan(inventory: Path, policy: Path, state: Path, *options: str) -> tuple[str, dict]:
@@ -73,19 +36,19 @@ def _plan(inventory: Path, policy: Path, state: Path, *options: str) -> tuple[st
 def test_guests_busy_then_idle_are_planned_from_their_p95_not_from_the_idle_instant(clean_lab: Lab,
                                                                                      tmp_path: Path) -> None:
     inventory = clean_lab.inventory(tmp_path / "hosts.yaml", cpus=1)
-    policy = write_yaml(tmp_path / "policy.yaml", POLICY)
+    policy = write_yaml(tmp_path / "policy.yaml", CPU_POLICY)
     state = tmp_path / "state"
-    collector = _start_collecting(inventory, state)
+    collector = start_collecting(inventory, state)
     try:
         uuids = []
         for name in ("busy-1", "busy-2"):  # one after the other: one host core busy at a time
-            disk = write_busy_disk(clean_lab.instances_path / f"{name}.img", busy_s=12)
+            disk = write_disk(clean_lab.instances_path / f"{name}.img", boot_sector(("full", 12)))
             uuids.append(clean_lab.start_guest("lab-a", name, disk=disk))
-            clean_lab.wait_for(lambda: _busy_then_idle_seen(state, uuids[-1]), timeout_s=90,
+            clean_lab.wait_for(lambda: busy_then_idle_seen(state, uuids[-1]), timeout_s=90,
                                what=f"{name} busy, then idle, in the history")
     finally:
-        _stop_collecting(collector)
-    samples = [_history(state, uuid).cpu_millicores for uuid in uuids]
+        stop_collecting(collector)
+    samples = [history(state, uuid).cpu_millicores for uuid in uuids]
     assert all(loads[-1] <= IDLE_MC for loads in samples), samples  # both idle by the end
 
     instant_out, instant = _plan(inventory, policy, tmp_path / "no-history", "--interval", "1")
@@ -104,22 +67,22 @@ def test_guests_busy_then_idle_are_planned_from_their_p95_not_from_the_idle_inst
 
 def test_a_one_off_spike_below_the_p95_moves_nothing(clean_lab: Lab, tmp_path: Path) -> None:
     inventory = clean_lab.inventory(tmp_path / "hosts.yaml", cpus=1)
-    policy = write_yaml(tmp_path / "policy.yaml", POLICY)
+    policy = write_yaml(tmp_path / "policy.yaml", CPU_POLICY)
     state = tmp_path / "state"
     uuids = [clean_lab.start_guest("lab-a", name,
-                                   disk=write_busy_disk(clean_lab.instances_path / f"{name}.img", busy_s=2,
-                                                        idle_before_s=20))
+                                   disk=write_disk(clean_lab.instances_path / f"{name}.img",
+                                                 boot_sector(("idle", 20), ("full", 2))))
              for name in ("spiky-1", "spiky-2")]
     time.sleep(8)  # past QEMU's own start-up burst: the history should hold the spike alone
-    collector = _start_collecting(inventory, state)
+    collector = start_collecting(inventory, state)
     try:
         clean_lab.wait_for(lambda: all(_spike_seen(state, u) for u in uuids), timeout_s=90,
                            what="the spikes in the history")
-        clean_lab.wait_for(lambda: min(len(_history(state, u).cpu_millicores) for u in uuids) >= 60,
+        clean_lab.wait_for(lambda: min(len(history(state, u).cpu_millicores) for u in uuids) >= 60,
                            timeout_s=120, what="a minute of history")
     finally:
-        _stop_collecting(collector)
-    spikes = [sum(1 for load in _history(state, u).cpu_millicores if load >= BUSY_MC) for u in uuids]
+        stop_collecting(collector)
+    spikes = [sum(1 for load in history(state, u).cpu_millicores if load >= BUSY_MC) for u in uuids]
     assert all(1 <= count <= 3 for count in spikes), spikes  # one short spike each, seen
 
     out, from_p95 = _plan(inventory, policy, state, "--cpu-demand", "p95", "--demand-window", "5m")
@@ -131,5 +94,5 @@ def test_a_one_off_spike_below_the_p95_moves_nothing(clean_lab: Lab, tmp_path: P
 
 
 def _spike_seen(state: Path, uuid: str) -> bool:
-    loads = _history(state, uuid).cpu_millicores
+    loads = history(state, uuid).cpu_millicores
     return any(load >= BUSY_MC for load in loads) and len(loads) >= 3 and loads[-1] <= IDLE_MC

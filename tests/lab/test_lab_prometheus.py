@@ -1,10 +1,11 @@
 """Demand from a real Prometheus scraping Debian's prometheus-libvirt-exporter, one per lab host.
 
 `metrics_lab` (tests/lab/conftest.py) is a lab of its own with the exporters and Prometheus
-(scrape every 1 s) on 127.0.0.1. Guests load their CPU from boot disks (lab/spin_disk.py): one
-core (`jmp $`), or a core, then half a core, then idle. The local side of the comparison is
-sampled here with the collector, over the same seconds, and reduced with the same statistic_of
-the local history uses.
+(scrape every 1 s) on 127.0.0.1. Guests load their CPU from boot disks (lab/busy_guest.py): one
+core (`jmp $`), or a core, then half a core, then idle. The statistics are compared two ways:
+sampled here with the collector over the same seconds as Prometheus' steps and reduced with the
+local history's statistic_of; and end to end, `rebalance collect --every 1s` keeping the local
+history and `rebalance plan --inventory` planning from each source.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from cluster.demand import Demand, DemandSpec, statistic_of, with_demand
 from cluster.inventory import load_inventory
 from cluster.prometheus_api import instant_query
 from cluster.prometheus_demand import CPU_METRIC, prometheus_demand
+from lab.busy_guest import boot_sector, write_disk
 from lab.control import Lab
-from lab.spin_disk import phases, spinner, write_disk
 from planner.formats.scenario import cluster_record, write_json
-from tests.lab.helpers import PLAN_TIME_LIMIT, rebalance
+from tests.lab.collecting import CPU_POLICY, busy_then_idle_seen, history, start_collecting, stop_collecting
+from tests.lab.helpers import PLAN_TIME_LIMIT, rebalance, write_yaml
 
 STEP_S = 5.0
 SAMPLES = 14  # 70 s from a few seconds after boot: a core for ~5 samples, half a core for ~6, then idle
@@ -89,7 +91,7 @@ def test_each_guests_series_is_found_and_mapped_by_uuid(metrics_lab: Lab) -> Non
 
 def test_a_spinning_guest_demands_a_core_and_an_idle_one_nothing(metrics_lab: Lab) -> None:
     metrics_lab.clear()
-    busy = metrics_lab.start_guest("lab-b", "spin", disk=_disk(metrics_lab, "spin", spinner()))
+    busy = metrics_lab.start_guest("lab-b", "spin", disk=_disk(metrics_lab, "spin", boot_sector(then="full")))
     idle = metrics_lab.start_guest("lab-b", "idle")
     time.sleep(35)  # boot (a second or two), then 30 s of samples
 
@@ -104,8 +106,10 @@ def test_a_spinning_guest_demands_a_core_and_an_idle_one_nothing(metrics_lab: La
 
 def test_prometheus_statistic_equals_the_local_one_and_plans_the_same(metrics_lab: Lab, tmp_path: Path) -> None:
     metrics_lab.clear()
-    hot = metrics_lab.start_guest("lab-a", "hot", memory_mib=32, disk=_disk(metrics_lab, "hot", phases(30, 30)))
-    steady = metrics_lab.start_guest("lab-a", "steady", memory_mib=64, disk=_disk(metrics_lab, "steady", spinner()))
+    hot_disk = _disk(metrics_lab, "hot", boot_sector(("full", 30), ("half", 30)))
+    hot = metrics_lab.start_guest("lab-a", "hot", memory_mib=32, disk=hot_disk)
+    steady_disk = _disk(metrics_lab, "steady", boot_sector(then="full"))
+    steady = metrics_lab.start_guest("lab-a", "steady", memory_mib=64, disk=steady_disk)
     metrics_lab.start_guest("lab-b", "quiet", memory_mib=96)
     inventory = load_inventory(_two_hosts(metrics_lab, tmp_path / "hosts.yaml"))
     collect(inventory, interval_s=0.2)  # the first connection is slow; keep it out of the samples
@@ -145,9 +149,81 @@ def test_prometheus_statistic_equals_the_local_one_and_plans_the_same(metrics_la
     metrics_lab.clear()
 
 
-def _two_hosts(lab: Lab, path: Path) -> Path:
+def test_plan_from_prometheus_makes_the_moves_plan_from_the_local_history_makes(metrics_lab: Lab,
+                                                                                tmp_path: Path) -> None:
+    """The acceptance's "same placement on the same load", through the CLI: `rebalance collect
+    --every 1s` keeps the local history while Prometheus scrapes the same QEMUs, then `rebalance plan
+    --inventory` plans once from each, with the same statistic (p95) and window (2m).
+
+    The load, on lab-a: "full" spins a core for 30 s, then "half-1" and "half-2" each spin half a
+    core for 30 s (one host core busy at a time), then all idle. With lab-a and lab-b at one core
+    each and CPU alone counting (CPU_POLICY), the best spread splits them {full} | {half-1, half-2}
+    (any other split leaves a core and a half on one host), and moving "full" migrates half the
+    memory that moving both halves would: the best plan is one move, "full" to lab-b. So the moves
+    are compared exactly, by name, source and destination: a source that missed "full"'s load
+    would move a half, one that missed the halves' would move nothing.
+    From the idle instant (no history, a 1 s sample) and from the local history's idle tail (max
+    over the last 10 s) nothing moves: the moves come from the demand over the window.
+    """
+    metrics_lab.clear()
+    inventory = _two_hosts(metrics_lab, tmp_path / "hosts.yaml", cpus=1)
+    policy = write_yaml(tmp_path / "policy.yaml", CPU_POLICY)
+    state = tmp_path / "state"
+    collector = start_collecting(inventory, state)
+    try:
+        loads = {"full": boot_sector(("full", 30)), "half-1": boot_sector(("idle", 30), ("half", 30)),
+                 "half-2": boot_sector(("idle", 30), ("half", 30))}
+        uuids = [metrics_lab.start_guest("lab-a", name, disk=_disk(metrics_lab, name, sector))
+                 for name, sector in loads.items()]
+        metrics_lab.wait_for(lambda: all(busy_then_idle_seen(state, u, idle_samples=10) for u in uuids), 150,
+                             "each guest busy, then idle for 10 samples, in the history")
+    finally:
+        stop_collecting(collector)
+
+    tail_out, tail = _plan_cli(inventory, policy, "--state-dir", state, "--cpu-demand", "max", "--demand-window", "10s")
+    local_out, local = _plan_cli(inventory, policy, "--state-dir", state, "--cpu-demand", "p95", "--demand-window", "2m")
+    remote_out, remote = _plan_cli(inventory, policy, "--state-dir", tmp_path / "unused", "--metrics", "prometheus",
+                                   "--prometheus-url", metrics_lab.prometheus_url, "--cpu-demand", "p95",
+                                   "--demand-window", "2m")
+    instant_out, instant = _plan_cli(inventory, policy, "--state-dir", tmp_path / "no-history", "--interval", "1")
+    print("history (mc):", {name: history(state, u).cpu_millicores for name, u in zip(loads, uuids)})
+    print("p95 local / Prometheus / idle tail / instant (mc):", *map(_loads, (local, remote, tail, instant)))
+
+    assert _demand_line(local_out).startswith("demand: CPU p95 over the last 2m from local history (")
+    assert _demand_line(remote_out).startswith(
+        f"demand: CPU p95 over the last 2m from Prometheus at {metrics_lab.prometheus_url} (3 series)")
+    basis = [(d["source"], d["statistic"], d["window_s"]) for d in (p["cluster"]["demand"] for p in (local, remote))]
+    assert basis == [("local history", "p95", 120), ("prometheus", "p95", 120)]
+    assert _moved(local) == _moved(remote) == {("full", "lab-a", "lab-b")}, (local_out, remote_out)
+    assert _demand_line(tail_out).startswith("demand: CPU max over the last 10s from local history (")
+    assert _moved(tail) == _moved(instant) == set(), (tail_out, instant_out)
+    assert "no local history" in _demand_line(instant_out)
+    metrics_lab.clear()
+
+
+def _plan_cli(inventory: Path, policy: Path, *options: object) -> tuple[str, dict]:
+    plan_file = inventory.parent / f"plan-{len(list(inventory.parent.glob('plan-*.json')))}.json"
+    result = rebalance("plan", "--inventory", inventory, "--policy", policy, *options, *PLAN_TIME_LIMIT,
+                       "-o", plan_file)
+    assert result.exit_code == 0, result.output
+    return result.stdout, json.loads(plan_file.read_text())
+
+
+def _demand_line(output: str) -> str:
+    return next((line for line in output.splitlines() if line.startswith("demand: ")), "")
+
+
+def _moved(plan: dict) -> set[tuple[str, str, str]]:
+    return {(m["vm"], m["source"], m["destination"]) for m in plan["moves"]}
+
+
+def _loads(plan: dict) -> dict[str, int]:
+    return {vm["name"]: vm["cpu_load_millicores"] for vm in plan["cluster"]["vms"]}
+
+
+def _two_hosts(lab: Lab, path: Path, cpus: int = 2) -> Path:
     """The lab's inventory without lab-c: the plan then has one possible destination."""
-    document = yaml.safe_load(lab.inventory(path).read_text())
+    document = yaml.safe_load(lab.inventory(path, cpus=cpus).read_text())
     document["hosts"] = [h for h in document["hosts"] if h["name"] != "lab-c"]
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return path
