@@ -66,10 +66,11 @@ def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None,
     check_writable("--output", output)
     if inventory_path and (scenario or snapshot):
         raise InputError("--inventory", "give an inventory, a scenario or a snapshot, not several")
+    demand_line = ""
     if inventory_path:
         planning, measured = planning_from_inventory(inventory_path, policy_path,
                                                      measuring(demand, state_dir, skip_unreachable, record=False))
-        click.echo(measured.line, err=as_json)
+        demand_line = measured.line
     else:
         refuse_without_inventory(demand)
         planning = load_planning_input(scenario, snapshot, policy_path)
@@ -77,6 +78,8 @@ def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None,
                               time_limit_s=time_limit, seed=seed, workers=workers)
     rules = planning.resolve()  # a rule that cannot hold is the one error to report, before any warning
     check_rules_match(planning, strict)
+    if demand_line:  # after the checks: a refused input prints its one error line and nothing else
+        click.echo(demand_line, err=as_json)
     result = make_plan(rules)
     if output:
         write_plan(result, output)
