@@ -21,6 +21,8 @@ from executor.errors import ApplyLockedError
 from executor.lock import ClusterLock
 from operations import cluster_access
 from operations.cluster_access import RunSite
+from operations.cordon_overlay import overlay_cordons
+from operations.cordons import read_cordons
 from operations.disruption_budget import plan_within_budget
 from operations.history import RunRecord, append_run, cooldown, history_path, read_runs
 from operations.night_apply import apply_night
@@ -99,6 +101,10 @@ def _planning_input(request: RunRequest, site: RunSite, log: RunLog) -> Planning
     cluster, warnings = site.measure()
     for warning in warnings:
         log.warning(warning)
+    overlaid = overlay_cordons(cluster, read_cordons(request.state_dir))  # the run never fills a cordoned host
+    for line in overlaid.lines:
+        log.info(line)
+    cluster = overlaid.cluster
     if cluster.measured and cluster.measured.demand:
         log.info(f"demand: {cluster.measured.demand.summary}")
     policy_file = request.source.policy

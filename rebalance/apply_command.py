@@ -22,7 +22,12 @@ from executor.report import ApplyReport, EventKind, RunEvent, StepStatus
 from executor.runner import ApplyOptions, apply_plan
 from executor.simulated import SimulatedBackend
 from operations import cluster_access
+from operations.cordon_overlay import check_plan_against_cordons
+from operations.cordons import read_cordons
+from operations.history import DEFAULT_STATE_DIR
 from operations.trusted_cluster import DEFAULT_INVENTORY
+from planner.domain.errors import InputError
+from planner.domain.plan import Plan
 from planner.formats.plan_io import load_plan
 from rebalance import option_types as types
 from rebalance.output_paths import check_writable
@@ -48,8 +53,11 @@ EXIT_FAILED = 1
               envvar="REBALANCE_INVENTORY",
               help="The trusted inventory: hosts, URIs, states and capacities come from here and the live "
                    "cluster, never from the plan file alone; a plan that disagrees is refused.")
+@click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True, envvar="REBALANCE_STATE_DIR",
+              help="Where recorded cordons are read from: a plan moving a VM onto a cordoned host is refused.")
 def apply(plan_file: str, dry_run: bool, max_parallel: int | None, per_host: int | None, yes: bool,
-          stop_on_error: bool, config_path: str | None, force: bool, allow_insecure: bool, inventory_path: str) -> None:
+          stop_on_error: bool, config_path: str | None, force: bool, allow_insecure: bool, inventory_path: str,
+          state_dir: str) -> None:
     """Run the migrations of PLAN_FILE so that no host is ever over capacity.
 
     Moves wait for the moves that free their room; cycles go through a parking host. Progress is
@@ -69,6 +77,7 @@ def apply(plan_file: str, dry_run: bool, max_parallel: int | None, per_host: int
     plan = load_plan(plan_file)
     if not dry_run:
         _check_journal_writable(plan_file)
+        _check_cordons(plan, plan_file, state_dir)
     config = load_config(config_path).with_limits(max_parallel, per_host)
     target = None if dry_run else cluster_access.apply_target(plan, plan_file, inventory_path, config, allow_insecure)
     # Durations are estimated by the simulated backend's model (bandwidth only): nothing connects.
@@ -104,6 +113,14 @@ def _check_journal_writable(plan_file: str) -> None:
     """The journal lives beside the plan (PLAN_FILE's journal): a plan in a read-only directory
     could run no step safely."""
     check_writable("PLAN_FILE", journal_path(plan_file))
+
+
+def _check_cordons(plan: Plan, plan_file: str, state_dir: str) -> None:
+    """A host cordoned after the plan was made takes none of its VMs: refused before anything connects."""
+    try:
+        check_plan_against_cordons(plan, read_cordons(state_dir))
+    except InputError as error:
+        raise error.in_file(plan_file) from None
 
 
 @contextmanager

@@ -73,6 +73,9 @@ COMMANDS = {
     "history": "rebalance.history_command:history",
     "explain": "rebalance.explain_command:explain",
     "label": "rebalance.label_command:label",
+    "cordon": "rebalance.cordon_command:cordon",
+    "uncordon": "rebalance.cordon_command:uncordon",
+    "hosts": "rebalance.cordon_command:hosts",
 }
 
 

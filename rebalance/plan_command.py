@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import click
 
+from operations.cordon_overlay import overlay_cordons
+from operations.cordons import read_cordons
 from operations.history import DEFAULT_STATE_DIR
 from planner.domain.errors import InputError
 from planner.formats.inputs import PlanningInput, load_planning_input, with_overrides
@@ -45,7 +48,8 @@ GOALS = [g.value for g in Goal]
               help="A policy rule whose VM selector matches no VM is an error (exit 2), not a warning.")
 @demand_options
 @click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True, envvar="REBALANCE_STATE_DIR",
-              help="With --inventory: where the demand history (demand.sqlite) is read from.")
+              help="Where recorded cordons (cordons.json) are read from, and with --inventory the demand "
+                   "history (demand.sqlite).")
 def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None, skip_unreachable: bool,
          policy_path: str | None, goal: str | None,
          drain: tuple[str, ...], max_moves: int | None, time_limit: float | None, seed: int | None,
@@ -74,6 +78,7 @@ def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None,
     else:
         refuse_without_inventory(demand)
         planning = load_planning_input(scenario, snapshot, policy_path)
+    planning = _with_cordons(planning, state_dir, as_json)
     planning = with_overrides(planning, goal=Goal(goal) if goal else None, drain=drain, max_moves=max_moves,
                               time_limit_s=time_limit, seed=seed, workers=workers)
     rules = planning.resolve()  # a rule that cannot hold is the one error to report, before any warning
@@ -105,6 +110,14 @@ def show(plan_file: str, as_json: bool, html_path: str | None) -> None:
 
         write_html(saved, html_path)
     click.echo(plan_to_json(saved) if as_json else _with_schedule(saved), nl=not as_json)
+
+
+def _with_cordons(planning: PlanningInput, state_dir: str, as_json: bool) -> PlanningInput:
+    """Recorded cordons override the declared host states: one line per host it concerns."""
+    overlaid = overlay_cordons(planning.cluster, read_cordons(state_dir))
+    for line in overlaid.lines:
+        click.echo(line, err=as_json)
+    return replace(planning, cluster=overlaid.cluster)
 
 
 def check_rules_match(planning: PlanningInput, strict: bool) -> None:

@@ -189,6 +189,20 @@ def test_maintenance_host_is_emptied_and_disabled_host_takes_nothing() -> None:
     assert where(plan) == {"v1": "c", "v2": "b"}
 
 
+def test_drain_goal_with_only_a_maintenance_host_drains_it() -> None:
+    clu = cluster([host("a", state=HostState.MAINTENANCE), host("b"), host("c")],
+                  [vm("v1", "a"), vm("v2", "a"), vm("v3", "b")])
+    plan = plan_for(clu, policy(Goal.DRAIN))
+    assert {m.vm for m in plan.moves} == {"v1", "v2"}
+    assert "a" not in where(plan).values()
+
+
+def test_drain_goal_with_nothing_to_drain_names_both_ways_to_give_one() -> None:
+    clu = cluster([host("a"), host("b")], [vm("v1", "a")])
+    with pytest.raises(InputError, match="--drain HOST, or a host in state: maintenance"):
+        plan_for(clu, policy(Goal.DRAIN))
+
+
 # -- limits and goals ---------------------------------------------------------------------------------
 
 def test_max_moves_limits_a_spread_plan() -> None:

@@ -57,13 +57,15 @@ def resolve_rules(cluster: Cluster, policy: Policy) -> RuleSet:
     hosts = cluster.host_by_name
     _check_hosts_known(policy.excluded_hosts, hosts, "excluded_hosts")
     _check_hosts_known(policy.drain_hosts, hosts, "drain_hosts")
-    if policy.goal is Goal.DRAIN and not policy.drain_hosts:
-        raise InputError("drain_hosts", "goal drain needs at least one host to drain (--drain HOST)")
     overlap = policy.drain_hosts & policy.excluded_hosts
     if overlap:
         raise InputError("drain_hosts", f"{', '.join(sorted(overlap))} cannot be both drained and excluded")
 
+    # A host in `state: maintenance` must end empty under every goal, so it is a host to drain too.
     drained = frozenset(policy.drain_hosts | {h.name for h in cluster.hosts if h.state is HostState.MAINTENANCE})
+    if policy.goal is Goal.DRAIN and not drained:
+        raise InputError("drain_hosts", "goal drain needs at least one host to drain (--drain HOST, or a host in "
+                                         "state: maintenance)")
     excluded = frozenset(policy.excluded_hosts)
     destinations = frozenset(h.name for h in cluster.hosts if h.takes_new_vms) - drained - excluded
     pin_reason = _pins(cluster, policy, excluded)
