@@ -78,13 +78,13 @@ def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None,
     else:
         refuse_without_inventory(demand)
         planning = load_planning_input(scenario, snapshot, policy_path)
-    planning = _with_cordons(planning, state_dir, as_json)
+    planning, cordon_lines = _with_cordons(planning, state_dir)
     planning = with_overrides(planning, goal=Goal(goal) if goal else None, drain=drain, max_moves=max_moves,
                               time_limit_s=time_limit, seed=seed, workers=workers)
     rules = planning.resolve()  # a rule that cannot hold is the one error to report, before any warning
     check_rules_match(planning, strict)
-    if demand_line:  # after the checks: a refused input prints its one error line and nothing else
-        click.echo(demand_line, err=as_json)
+    for line in (demand_line, *cordon_lines) if demand_line else cordon_lines:
+        click.echo(line, err=as_json)  # after the checks: a refused input prints its one error line only
     result = make_plan(rules)
     if output:
         write_plan(result, output)
@@ -112,12 +112,10 @@ def show(plan_file: str, as_json: bool, html_path: str | None) -> None:
     click.echo(plan_to_json(saved) if as_json else _with_schedule(saved), nl=not as_json)
 
 
-def _with_cordons(planning: PlanningInput, state_dir: str, as_json: bool) -> PlanningInput:
-    """Recorded cordons override the declared host states: one line per host it concerns."""
+def _with_cordons(planning: PlanningInput, state_dir: str) -> tuple[PlanningInput, tuple[str, ...]]:
+    """Recorded cordons override the declared host states, with one line per host it concerns."""
     overlaid = overlay_cordons(planning.cluster, read_cordons(state_dir))
-    for line in overlaid.lines:
-        click.echo(line, err=as_json)
-    return replace(planning, cluster=overlaid.cluster)
+    return replace(planning, cluster=overlaid.cluster), tuple(overlaid.lines)
 
 
 def check_rules_match(planning: PlanningInput, strict: bool) -> None:
