@@ -9,8 +9,9 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from types import FrameType
 
 import click
@@ -22,8 +23,8 @@ from executor.report import ApplyReport, EventKind, RunEvent, StepStatus
 from executor.runner import ApplyOptions, apply_plan
 from executor.simulated import SimulatedBackend
 from operations import cluster_access
-from operations.cordon_overlay import check_plan_against_cordons
-from operations.cordons import read_cordons
+from operations.cordon_overlay import check_plan_against_cordons, overlay_cordons
+from operations.cordons import Cordon, read_cordons
 from operations.history import DEFAULT_STATE_DIR
 from operations.trusted_cluster import DEFAULT_INVENTORY
 from planner.domain.errors import InputError
@@ -75,11 +76,13 @@ def apply(plan_file: str, dry_run: bool, max_parallel: int | None, per_host: int
     unknown, 2 bad input, a plan that disagrees with the inventory, or a stale plan (use --force).
     """
     plan = load_plan(plan_file)
+    config = load_config(config_path).with_limits(max_parallel, per_host)
+    target = None
     if not dry_run:
         _check_journal_writable(plan_file)
-        _check_cordons(plan, plan_file, state_dir)
-    config = load_config(config_path).with_limits(max_parallel, per_host)
-    target = None if dry_run else cluster_access.apply_target(plan, plan_file, inventory_path, config, allow_insecure)
+        cordons = _cordons_against(plan, plan_file, state_dir)
+        target = cluster_access.apply_target(plan, plan_file, inventory_path, config, allow_insecure)
+        plan = replace(plan, cluster=overlay_cordons(plan.cluster, cordons).cluster)  # no parking detour there
     # Durations are estimated by the simulated backend's model (bandwidth only): nothing connects.
     preview = preview_plan(plan, config.limits, SimulatedBackend(plan.cluster).estimate_s)
     if dry_run:
@@ -115,12 +118,16 @@ def _check_journal_writable(plan_file: str) -> None:
     check_writable("PLAN_FILE", journal_path(plan_file))
 
 
-def _check_cordons(plan: Plan, plan_file: str, state_dir: str) -> None:
-    """A host cordoned after the plan was made takes none of its VMs: refused before anything connects."""
+def _cordons_against(plan: Plan, plan_file: str, state_dir: str) -> Mapping[str, Cordon]:
+    """A host cordoned after the plan was made takes none of its VMs, not even as a parking detour:
+    a plan moving one there is refused before anything connects; the others run with those hosts
+    out of the executor's parking choices."""
+    cordons = read_cordons(state_dir)
     try:
-        check_plan_against_cordons(plan, read_cordons(state_dir))
+        check_plan_against_cordons(plan, cordons)
     except InputError as error:
         raise error.in_file(plan_file) from None
+    return cordons
 
 
 @contextmanager

@@ -135,3 +135,19 @@ def test_a_cordoned_host_never_receives_a_vm_under_spread(case: tuple[Cluster, o
     after = {vm for vm, host in plan.target_placement.items() if host == cordoned}
     assert after <= before
     assert all(m.destination != cordoned for m in plan.moves)
+
+
+@pytest.mark.parametrize("cordoned", [False, True])
+def test_apply_never_parks_a_vm_on_a_host_cordoned_since_the_plan(tmp_path: Path, cordoned: bool) -> None:
+    """swap-deadlock's swap needs a parking detour through host3, its only host with room: cordoned
+    after planning, host3 is no parking spot, so nothing runs rather than a VM landing there."""
+    state, plan = tmp_path / "state", tmp_path / "plan.json"
+    assert cli("plan", "--scenario", "scenarios/swap-deadlock.yaml", "--state-dir", state, "-o", plan).exit_code == 0
+    if cordoned:
+        add_cordons(state, ["host3"], "bob", "firmware")
+    result = invoke("apply", plan, "--yes", "--state-dir", state)
+    if cordoned:
+        assert result.exit_code == 1 and "no host could take a parked VM" in result.stderr, result.output
+        assert "host3" not in result.output.replace("host3 blocks", "")  # no step touched host3
+    else:
+        assert result.exit_code == 0 and "db-big host1→host3 [park]" in result.output, result.output
