@@ -11,12 +11,12 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from types import FrameType
 
 import click
 
-from executor.config import load_config
+from executor.config import ExecutorConfig, load_config
 from executor.journal import journal_path
 from executor.preview import clock, preview_plan, render_schedule
 from executor.report import ApplyReport, EventKind, RunEvent, StepStatus
@@ -77,39 +77,54 @@ def apply(plan_file: str, dry_run: bool, max_parallel: int | None, per_host: int
     """
     plan = load_plan(plan_file)
     config = load_config(config_path).with_limits(max_parallel, per_host)
-    target = None
-    if not dry_run:
-        _check_journal_writable(plan_file)
-        cordons = _cordons_against(plan, plan_file, state_dir)
-        target = cluster_access.apply_target(plan, plan_file, inventory_path, config, allow_insecure)
-        plan = replace(plan, cluster=overlay_cordons(plan.cluster, cordons).cluster)  # no parking detour there
-    # Durations are estimated by the simulated backend's model (bandwidth only): nothing connects.
-    preview = preview_plan(plan, config.limits, SimulatedBackend(plan.cluster).estimate_s)
     if dry_run:
-        click.echo(render_schedule(preview))
+        # Durations are estimated by the simulated backend's model (bandwidth only): nothing connects.
+        click.echo(render_schedule(preview_plan(plan, config.limits, SimulatedBackend(plan.cluster).estimate_s)))
         if plan.expired():
             click.echo(f"\nNote: this plan expired at {plan.expires.isoformat()}; apply will refuse it without --force.")
         return
+    report = apply_saved_plan(plan, plan_file, config, ApplySettings(inventory_path, state_dir, allow_insecure, yes,
+                                                                     force, stop_on_error))
+    if report is not None and not report.ok:
+        click.get_current_context().exit(EXIT_FAILED)
+
+
+@dataclass(frozen=True)
+class ApplySettings:
+    inventory_path: str
+    state_dir: str
+    allow_insecure: bool = False
+    yes: bool = False
+    force: bool = False
+    stop_on_error: bool = False
+
+
+def apply_saved_plan(plan: Plan, plan_file: str, config: ExecutorConfig, settings: ApplySettings) -> ApplyReport | None:
+    """What `apply` (and `drain`) do with a plan file: the journal check, the cordons, the trusted
+    cluster, the prompt, the locked run with its display, the summary. None when nothing was to move."""
+    _check_journal_writable(plan_file)
+    cordons = _cordons_against(plan, plan_file, settings.state_dir)
+    target = cluster_access.apply_target(plan, plan_file, settings.inventory_path, config, settings.allow_insecure)
+    plan = replace(plan, cluster=overlay_cordons(plan.cluster, cordons).cluster)  # no parking detour there
+    # Durations are estimated by the simulated backend's model (bandwidth only): nothing connects.
+    preview = preview_plan(plan, config.limits, SimulatedBackend(plan.cluster).estimate_s)
     if not preview.ordering.steps:
         click.echo("Nothing to migrate.")
-        return
-    assert target is not None  # only a dry run has none, and it has returned
+        return None
     hypervisor = target.backend(config)
     for warning in target.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if not yes:
+    if not settings.yes:
         parked = len(preview.ordering.parked)
         detours = f" including {parked} parking detour{'s' if parked != 1 else ''}" if parked else ""
         click.confirm(f"Run {len(preview.ordering.steps)} live migrations{detours}, about "
                       f"{clock(preview.timeline.makespan)}?", abort=True, err=True)
-    lock_hosts = target.host_names
     with _interrupts() as (stop, abort, abandon):
-        options = ApplyOptions(config, force, stop_on_error, lock_hosts=lock_hosts)
+        options = ApplyOptions(config, settings.force, settings.stop_on_error, lock_hosts=target.host_names)
         report = apply_plan(plan, plan_file, hypervisor, options, on_event=_Display(sys.stdout.isatty()), stop=stop,
                             abort=abort, abandon=abandon)
     click.echo(_summary(report))
-    if not report.ok:
-        click.get_current_context().exit(EXIT_FAILED)
+    return report
 
 
 def _check_journal_writable(plan_file: str) -> None:
