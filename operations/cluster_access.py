@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
+from cluster.collector import collect
 from cluster.demand_measure import Measuring, measure_for_planning
 from cluster.insecure_control import refuse_insecure_control
 from cluster.inventory import load_inventory
@@ -24,6 +25,8 @@ from operations.trusted_cluster import trusted_cluster
 from planner.domain.errors import InputError
 from planner.domain.model import Cluster
 from planner.domain.plan import Plan
+
+PRESENCE_INTERVAL_S = 0.2  # the leftover check needs which domains are defined, not their load
 
 
 class RunSite(Protocol):
@@ -97,3 +100,53 @@ def apply_target(plan: Plan, plan_file: str, inventory_path: str, config: Execut
     """The trusted cluster: the plan checked against the inventory and the live hosts (InputError, exit 2,
     when they disagree)."""
     return trusted_cluster(plan, plan_file, inventory_path, config, allow_insecure)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The cluster measured for planning, what could not be measured, and the demand line."""
+
+    cluster: Cluster
+    warnings: tuple[str, ...]
+    demand_line: str = ""
+
+
+class DrainSite(Protocol):
+    """The cluster `drain` measures before it plans, and checks for leftovers after it applied."""
+
+    def host_names(self) -> tuple[str, ...]:
+        """The inventory's hosts, known before anything is cordoned or measured."""
+
+    def measure(self) -> Reading:
+        """As `plan --inventory` measures it (the same collector and demand path)."""
+
+    def defined_on(self, hosts: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """Every domain still defined on each host (running, paused or shut off), by name."""
+
+
+@dataclass(frozen=True)
+class LiveDrainSite:
+    inventory: str
+    measuring: Measuring
+    allow_insecure: bool = False
+
+    def host_names(self) -> tuple[str, ...]:
+        inventory = load_inventory(self.inventory)
+        refuse_insecure_control(inventory, self.allow_insecure)  # before anything is cordoned or connects
+        return tuple(h.name for h in inventory.hosts)
+
+    def measure(self) -> Reading:
+        inventory = load_inventory(self.inventory)
+        measured = measure_for_planning(inventory, self.measuring)  # the one collector path
+        return Reading(measured.cluster, measured.collection.warnings, measured.line)
+
+    def defined_on(self, hosts: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        # The samples, not the snapshot: a shut-off domain the snapshot leaves out (its host's
+        # reserve_inactive_memory is false) still makes the host not empty.
+        inventory = load_inventory(self.inventory)
+        collection = collect(inventory, PRESENCE_INTERVAL_S, self.measuring.timeout_s, skip_unreachable=False)
+        return {s.name: tuple(sorted(d.name for d in s.domains)) for s in collection.samples if s.name in hosts}
+
+
+def drain_site(inventory: str, measuring: Measuring, allow_insecure: bool = False) -> DrainSite:
+    return LiveDrainSite(inventory, measuring, allow_insecure)

@@ -76,6 +76,7 @@ COMMANDS = {
     "cordon": "rebalance.cordon_command:cordon",
     "uncordon": "rebalance.cordon_command:uncordon",
     "hosts": "rebalance.cordon_command:hosts",
+    "drain": "rebalance.drain_command:drain",
 }
 
 

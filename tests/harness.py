@@ -10,6 +10,8 @@ length of a with block:
   their simulated durations: window tests are exact and never wait.
 - `apply`: the simulated backend starts from the plan's own snapshot; nothing is checked against
   an inventory (the lock covers the plan's hosts).
+- `drain`: the file given as --inventory is read as a snapshot; its leftover check sees the VMs
+  where the simulated applies of the same block left them.
 
 In-process (click's CliRunner):
 
@@ -125,9 +127,37 @@ class SimulatedTarget:
     simulation: Simulation
     host_names: tuple[str, ...] = ()  # the runner then locks the plan's hosts
     warnings: tuple[str, ...] = ()
+    made: list[SimulatedBackend] | None = None  # every backend handed out, for a drain's leftover check
 
     def backend(self, config: ExecutorConfig) -> SimulatedBackend:
-        return self.simulation.backend(self.cluster)
+        backend = self.simulation.backend(self.cluster)
+        if self.made is not None:
+            self.made.append(backend)
+        return backend
+
+
+@dataclass(frozen=True)
+class SimulatedDrainSite:
+    """operations.cluster_access.DrainSite over a snapshot file: the VMs where the applies left them."""
+
+    snapshot: Path
+    applied: list[SimulatedBackend]
+
+    def host_names(self) -> tuple[str, ...]:
+        return tuple(h.name for h in self._cluster().hosts)
+
+    def measure(self) -> cluster_access.Reading:
+        return cluster_access.Reading(self._cluster(), ())
+
+    def defined_on(self, hosts: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        cluster = self._cluster()
+        return {h: tuple(sorted(v.name for v in cluster.vms_by_host[h])) for h in hosts}
+
+    def _cluster(self) -> Cluster:
+        cluster = load_planning_input(None, str(self.snapshot), None).cluster
+        for backend in self.applied:
+            cluster = cluster.with_placement(backend.placement())
+        return cluster
 
 
 @contextmanager
@@ -139,16 +169,22 @@ def simulated(simulation: Simulation = Simulation()) -> Iterator[list[SimulatedS
         sites.append(SimulatedSite(Path(source.inventory) if source.inventory else None, simulation))
         return sites[-1]
 
+    applied: list[SimulatedBackend] = []
+
     def apply_target(plan: Plan, plan_file: str, inventory_path: str, config: ExecutorConfig,
                      allow_insecure: bool = False) -> SimulatedTarget:
-        return SimulatedTarget(plan.cluster, simulation)
+        return SimulatedTarget(plan.cluster, simulation, made=applied)
 
-    saved = cluster_access.run_site, cluster_access.apply_target
+    def drain_site(inventory: str, measuring: object, allow_insecure: bool = False) -> SimulatedDrainSite:
+        return SimulatedDrainSite(Path(inventory), applied)
+
+    saved = cluster_access.run_site, cluster_access.apply_target, cluster_access.drain_site
     cluster_access.run_site, cluster_access.apply_target = run_site, apply_target  # type: ignore[assignment]
+    cluster_access.drain_site = drain_site  # type: ignore[assignment]
     try:
         yield sites
     finally:
-        cluster_access.run_site, cluster_access.apply_target = saved
+        cluster_access.run_site, cluster_access.apply_target, cluster_access.drain_site = saved
         for site in sites:
             site.write_back()
 

@@ -1,0 +1,141 @@
+"""`rebalance drain`: the steps between the cordon and the verified empty host.
+
+The command (rebalance/drain_command.py) runs them in order: cordon the hosts, measure the
+cluster, refuse or set aside what cannot live-migrate, plan with the drain goal, apply the plan
+as `apply` does, then list whatever is still defined on the hosts. Each step here is a small
+function over the planner's records, so a test can drive them on a simulated cluster.
+
+A VM that cannot live-migrate never leaves on its own: the planner refuses a drain of a host that
+keeps one. With `--unmigratable skip` those VMs are left out of what the planner sees (their host
+takes no VMs anyway, so nothing can be placed beside them) and put back into the plan's snapshot,
+so `apply` checks the plan against the whole live cluster.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from operations.cordons import Cordon, add_cordons, current_user
+from planner.domain.errors import InputError
+from planner.domain.model import Cluster, VM
+from planner.domain.plan import Plan
+from planner.domain.policy import Policy
+from planner.formats.inputs import PlanningInput, with_overrides
+from planner.formats.safe_files import private_dir
+
+DRAIN_REASON = "drain"
+DRAINS_DIR = "drains"
+PLAN_FILE = "plan.json"
+
+
+class UnmigratablePolicy(str, enum.Enum):
+    FAIL = "fail"  # list them and move nothing
+    SKIP = "skip"  # drain the others, report the ones left
+    SHUTDOWN = "shutdown"  # accepted, refused: shutting guests down is not built yet
+
+
+@dataclass(frozen=True)
+class Stuck:
+    """A VM on a host to drain that cannot live-migrate, and why."""
+
+    vm: str
+    host: str
+    memory_mib: int
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.vm} on {self.host} ({self.memory_mib} MiB): {self.reason}"
+
+
+def cordon_hosts(state_dir: str | Path, hosts: Iterable[str]) -> tuple[Cordon, ...]:
+    """Recorded like `rebalance cordon --reason drain`: who and when, lasting until uncordon."""
+    return add_cordons(state_dir, hosts, current_user(), DRAIN_REASON)
+
+
+def check_hosts(known: Sequence[str], hosts: Sequence[str], source: str) -> None:
+    """Before the cordon: every host to drain is the inventory's, and some host is left to take VMs."""
+    for name in hosts:
+        if name not in known:
+            raise InputError("HOST", f"{name} is not a host of {source} ({', '.join(known)})")
+    if set(hosts) >= set(known):
+        raise InputError("HOST", "draining every host leaves nowhere for the VMs to go")
+
+
+def check_measured(cluster: Cluster, hosts: Sequence[str]) -> None:
+    """A host to drain that was not measured (unreachable, skipped) cannot be planned empty."""
+    for name in hosts:
+        if name not in cluster.host_by_name:
+            raise InputError("HOST", f"{name} was not measured (unreachable?): it cannot be drained now")
+
+
+def stuck_vms(cluster: Cluster, policy: Policy, hosts: Sequence[str]) -> tuple[Stuck, ...]:
+    """VMs on `hosts` that will not live-migrate: what the collector found (local disks, host
+    devices, Nova-managed, shut off) and what the policy pins."""
+    found = []
+    for vm in cluster.vms:
+        if vm.host not in hosts:
+            continue
+        reason = _why_stuck(vm, policy)
+        if reason:
+            found.append(Stuck(vm.name, vm.host, vm.memory_mib, reason))
+    return tuple(found)
+
+
+def _why_stuck(vm: VM, policy: Policy) -> str:
+    if not vm.migratable:
+        return vm.unmigratable_reason or "not live-migratable"
+    for pin in policy.pins:
+        if pin.vms.matches(vm.name, vm.labels):
+            return f"pinned by the policy's pin {pin.name!r}"
+    return ""
+
+
+def drain_input(planning: PlanningInput, hosts: Sequence[str], skipped: Iterable[Stuck],
+                time_limit_s: float | None) -> PlanningInput:
+    """The drain goal over the named hosts, without the VMs set aside."""
+    left = {s.vm for s in skipped}
+    cluster = replace(planning.cluster, vms=tuple(vm for vm in planning.cluster.vms if vm.name not in left))
+    return with_overrides(replace(planning, cluster=cluster), drain=hosts, time_limit_s=time_limit_s)
+
+
+def with_skipped(plan: Plan, full: Cluster, skipped: Sequence[Stuck]) -> Plan:
+    """The plan over the whole cluster again, so apply's drift check sees every domain; a host
+    keeping a skipped VM is not reported drained."""
+    if not skipped:
+        return plan
+    keeping = {s.host for s in skipped}
+    cluster = replace(plan.cluster, vms=full.vms)
+    return replace(plan, cluster=cluster, fingerprint="",
+                   drained_hosts=tuple(h for h in plan.drained_hosts if h not in keeping))
+
+
+def drain_plan_path(state_dir: str | Path, now: datetime | None = None) -> Path:
+    """STATE_DIR/drains/<UTC time>/plan.json; its journal lands beside it, so `rebalance apply`
+    on that file resumes an interrupted drain."""
+    stamp = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return private_dir(Path(state_dir) / DRAINS_DIR / stamp, "--state-dir") / PLAN_FILE
+
+
+def leftovers(defined: Mapping[str, tuple[str, ...]], expected: Iterable[Stuck]) -> dict[str, tuple[str, ...]]:
+    """Domains still defined on the drained hosts that should have left (skipped VMs excepted)."""
+    allowed = {(s.host, s.vm) for s in expected}
+    found = {host: tuple(name for name in names if (host, name) not in allowed) for host, names in defined.items()}
+    return {host: names for host, names in found.items() if names}
+
+
+def summary(hosts: Sequence[str], plan: Plan | None, skipped: Sequence[Stuck]) -> str:
+    """`lab-a drained: 3 VMs moved (96 MiB), host cordoned (uncordon with: rebalance uncordon lab-a)`."""
+    moves = plan.moves if plan else ()
+    memory = sum(m.memory_mib for m in moves)
+    names = " ".join(hosts)
+    plural = len(hosts) > 1
+    left = ""
+    if skipped:
+        left = f", {len(skipped)} unmigratable VM{'s' if len(skipped) != 1 else ''} left: " + \
+               ", ".join(f"{s.vm} on {s.host}" for s in skipped)
+    return (f"{', '.join(hosts)} drained: {len(moves)} VM{'s' if len(moves) != 1 else ''} moved ({memory} MiB){left}, "
+            f"host{'s' if plural else ''} cordoned (uncordon with: rebalance uncordon {names})")

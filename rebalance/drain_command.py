@@ -1,0 +1,148 @@
+"""`rebalance drain`: cordon hosts, move every VM off them as `apply` would, check they are empty."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from executor.config import load_config
+from operations import cluster_access
+from operations.cordon_overlay import overlay_cordons
+from operations.cordons import read_cordons
+from operations import drain as steps
+from operations.history import DEFAULT_STATE_DIR
+from operations.trusted_cluster import DEFAULT_INVENTORY
+from cluster.demand_measure import Measuring
+from planner.domain.checks import check_name
+from planner.domain.errors import InputError
+from planner.domain.plan import Plan
+from planner.domain.policy import Policy
+from planner.formats.inputs import PlanningInput
+from planner.formats.plan_io import write_plan
+from planner.formats.scenario import load_policy
+from planner.solver.planning import make_plan
+from rebalance import option_types as types
+from rebalance.apply_command import EXIT_FAILED, ApplySettings, apply_saved_plan
+from rebalance.plan_command import check_rules_match
+from rebalance.render import render_plan
+from rebalance.schedule_summary import schedule_summary
+
+POLICIES = [p.value for p in steps.UnmigratablePolicy]
+
+
+@click.command()
+@click.argument("hosts", nargs=-1, required=True, metavar="HOST...")
+@click.option("--inventory", "inventory_path", metavar="FILE", default=DEFAULT_INVENTORY, show_default=True,
+              envvar="REBALANCE_INVENTORY", help="The trusted inventory: the cluster to measure and migrate in.")
+@click.option("--policy", "policy_path", metavar="FILE", help="Policy file (YAML): rules, headroom, pins.")
+@click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True, envvar="REBALANCE_STATE_DIR",
+              help="Where the cordon is recorded, the demand history read, and the plan and its journal kept "
+                   "(drains/<UTC time>/plan.json).")
+@click.option("--dry-run", is_flag=True, help="Measure and print the plan; cordon, record and move nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation before migrating.")
+@click.option("--unmigratable", type=click.Choice(POLICIES), default="fail", show_default=True,
+              help="VMs on the hosts that cannot live-migrate: fail (list them, move nothing), skip (drain the "
+                   "rest, report them), shutdown (not supported yet: refused).")
+@click.option("--time-limit", type=types.SOLVER_SECONDS, help="Wall-clock seconds the solver may use.")
+@click.option("--max-parallel", type=types.PARALLEL_MIGRATIONS,
+              help="Migrations at once over the cluster (default 2).")
+@click.option("--per-host", type=types.PER_HOST_MIGRATIONS,
+              help="Migrations at once into, and out of, each host (default 1 each).")
+@click.option("--config", "config_path", metavar="FILE",
+              help="Executor settings (YAML): live_migration_* knobs and limits.")
+@click.option("--allow-insecure", is_flag=True,
+              help="Accept plain qemu+tcp control connections (unauthenticated, unencrypted); refused otherwise.")
+@click.option("--skip-unreachable", is_flag=True,
+              help="Plan without the hosts that do not answer (never one of the hosts to drain).")
+def drain(hosts: tuple[str, ...], inventory_path: str, policy_path: str | None, state_dir: str, dry_run: bool,
+          yes: bool, unmigratable: str, time_limit: float | None, max_parallel: int | None, per_host: int | None,
+          config_path: str | None, allow_insecure: bool, skip_unreachable: bool) -> None:
+    """Empty hosts for maintenance: cordon them, plan their VMs away, apply, check nothing is left.
+
+    The plan moves only the drained hosts' VMs, with the least memory moved; it runs as `rebalance
+    apply` runs a plan (journal, cluster lock, limits, prompt), from STATE_DIR/drains/<time>/plan.json:
+    `rebalance apply` on that file resumes an interrupted drain, and so does running drain again.
+    VMs that cannot live-migrate (local disks, host devices, Nova-managed, shut off, pinned by the
+    policy) are listed before anything moves. The hosts stay cordoned until `rebalance uncordon`.
+
+    \b
+    rebalance drain lab-a --inventory hosts.yaml --dry-run
+    rebalance drain lab-a lab-b --inventory hosts.yaml --yes
+    rebalance drain lab-a --inventory hosts.yaml --unmigratable skip --per-host 2
+
+    \b
+    Exit codes: 0 the hosts hold no domain (with skip: none but the skipped ones), 1 unmigratable
+    VMs (fail), no feasible plan, a migration failed or a domain is still there, 2 bad input or a
+    plan the cluster drifted from (--unmigratable shutdown is refused with 2).
+    """
+    names = [check_name(name, "HOST") for name in hosts]
+    mode = steps.UnmigratablePolicy(unmigratable)
+    if mode is steps.UnmigratablePolicy.SHUTDOWN:
+        raise InputError("--unmigratable", "shutdown is not supported yet: use fail or skip, and shut those VMs "
+                                           "down yourself")
+    config = load_config(config_path).with_limits(max_parallel, per_host)
+    policy = (load_policy(policy_path), policy_path) if policy_path else (Policy(), "<defaults>")
+    site = cluster_access.drain_site(inventory_path, Measuring(Path(state_dir), skip_unreachable=skip_unreachable),
+                                     allow_insecure)
+    steps.check_hosts(site.host_names(), names, inventory_path)
+    if not dry_run:
+        for made in steps.cordon_hosts(state_dir, names):
+            click.echo(f"{made.host}: {made.describe()}")
+    reading = site.measure()
+    for warning in reading.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    steps.check_measured(reading.cluster, names)
+    overlaid = overlay_cordons(reading.cluster, read_cordons(state_dir))
+    stuck = steps.stuck_vms(overlaid.cluster, policy[0], names)
+    if stuck and mode is steps.UnmigratablePolicy.FAIL:
+        _refuse(stuck, names, dry_run)
+        return
+    planning = steps.drain_input(PlanningInput(overlaid.cluster, *policy), names, stuck, time_limit)
+    rules = planning.resolve()
+    check_rules_match(planning, strict=False)
+    for line in (reading.demand_line, *overlaid.lines):
+        if line:
+            click.echo(line)
+    plan = steps.with_skipped(make_plan(rules), overlaid.cluster, stuck)
+    click.echo(render_plan(plan) + (f"\n\n{schedule_summary(plan)}" if plan.moves else ""))
+    for item in stuck:
+        click.echo(f"left (unmigratable, skipped): {item.describe()}")
+    if dry_run:
+        click.echo("\nDry run: nothing cordoned, recorded or moved.")
+        return
+    if plan.moves:
+        plan_file = steps.drain_plan_path(state_dir)
+        write_plan(plan, plan_file)
+        click.echo(f"\nPlan written to {plan_file}")
+        report = apply_saved_plan(plan, str(plan_file), config, ApplySettings(inventory_path, state_dir,
+                                                                                allow_insecure, yes))
+        if report is not None and not report.ok:
+            click.echo(f"{_stay(names)} cordoned; run `rebalance apply {plan_file}` to resume, or drain again.")
+            click.get_current_context().exit(EXIT_FAILED)
+    _verify_empty(site, names, stuck, plan)
+
+
+def _refuse(stuck: tuple[steps.Stuck, ...], names: list[str], dry_run: bool) -> None:
+    click.echo(f"{len(stuck)} VM{'s' if len(stuck) != 1 else ''} cannot live-migrate; nothing was moved:", err=True)
+    for item in stuck:
+        click.echo(f"  {item.describe()}", err=True)
+    kept = "" if dry_run else (f" {_stay(names)} cordoned (uncordon with: rebalance uncordon "
+                               f"{' '.join(names)}).")
+    click.echo(f"Move or shut them down yourself, or drain the rest with --unmigratable skip.{kept}", err=True)
+    click.get_current_context().exit(EXIT_FAILED)
+
+
+def _verify_empty(site: cluster_access.DrainSite, names: list[str], stuck: tuple[steps.Stuck, ...],
+                  plan: Plan) -> None:
+    remaining = steps.leftovers(site.defined_on(names), stuck)
+    if remaining:
+        for host, domains in remaining.items():
+            click.echo(f"{host} is not empty: still defined there: {', '.join(domains)}", err=True)
+        click.echo(f"{_stay(names)} cordoned; drain again once those are gone.", err=True)
+        click.get_current_context().exit(EXIT_FAILED)
+    click.echo(steps.summary(names, plan, stuck))
+
+
+def _stay(names: list[str]) -> str:
+    return f"{', '.join(names)} {'stays' if len(names) == 1 else 'stay'}"

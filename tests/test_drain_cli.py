@@ -1,0 +1,86 @@
+"""`rebalance drain` on the simulated cluster (tests/harness.py): cordon, plan, apply, verify empty;
+unmigratable VMs refused (fail) or left (skip); --dry-run records nothing; shutdown refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from operations.cordons import read_cordons
+from planner.formats.plan_io import load_plan
+from tests.harness import invoke
+
+
+def cluster(path: Path, stuck: bool = False) -> Path:
+    """Three VMs on a (one with a local disk when `stuck`), b and c roomy."""
+    vms = [{"name": f"v{i}", "host": "a", "vcpus": 1, "memory_mib": 32, "cpu_load_millicores": 100} for i in range(3)]
+    if stuck:
+        vms[1].update(migratable=False, unmigratable_reason="local disk /var/lib/x.img")
+    document = {"hosts": [{"name": h, "cpus": 8, "memory_mib": 4096} for h in "abc"], "vms": vms}
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def test_drain_cordons_moves_everything_and_reports_the_empty_host(tmp_path: Path) -> None:
+    snapshot, state = cluster(tmp_path / "snap.json"), tmp_path / "state"
+    result = invoke("drain", "a", "--inventory", snapshot, "--state-dir", state, "--yes")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == \
+        "a drained: 3 VMs moved (96 MiB), host cordoned (uncordon with: rebalance uncordon a)"
+    assert read_cordons(state)["a"].why == "drain"
+    plans = list((state / "drains").glob("*/plan.json"))
+    assert len(plans) == 1 and (plans[0].parent / "plan.journal.jsonl").exists()
+    moves = load_plan(plans[0]).moves
+    assert sorted(m.vm for m in moves) == ["v0", "v1", "v2"] and all(m.destination != "a" for m in moves)
+
+
+def test_unmigratable_vms_fail_the_drain_before_anything_moves_and_the_cordon_stays(tmp_path: Path) -> None:
+    snapshot, state = cluster(tmp_path / "snap.json", stuck=True), tmp_path / "state"
+    result = invoke("drain", "a", "--inventory", snapshot, "--state-dir", state, "--yes")
+    assert result.exit_code == 1, result.output
+    assert "v1 on a (32 MiB): local disk /var/lib/x.img" in result.stderr
+    assert "nothing was moved" in result.stderr and "a stays cordoned" in result.stderr
+    assert not (state / "drains").exists() and "a" in read_cordons(state)
+
+
+def test_skip_drains_the_rest_and_reports_the_one_left(tmp_path: Path) -> None:
+    snapshot, state = cluster(tmp_path / "snap.json", stuck=True), tmp_path / "state"
+    result = invoke("drain", "a", "--inventory", snapshot, "--state-dir", state, "--yes", "--unmigratable", "skip")
+    assert result.exit_code == 0, result.output
+    assert "left (unmigratable, skipped): v1 on a" in result.stdout
+    assert "2 VMs moved (64 MiB), 1 unmigratable VM left: v1 on a" in result.stdout.splitlines()[-1]
+    (plan_file,) = (state / "drains").glob("*/plan.json")
+    assert sorted(m.vm for m in load_plan(plan_file).moves) == ["v0", "v2"]
+
+
+def test_dry_run_prints_the_plan_and_records_nothing(tmp_path: Path) -> None:
+    snapshot, state = cluster(tmp_path / "snap.json"), tmp_path / "state"
+    result = invoke("drain", "a", "--inventory", snapshot, "--state-dir", state, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "v0" in result.stdout and "nothing cordoned, recorded or moved" in result.stdout
+    assert not state.exists() or (read_cordons(state) == {} and not (state / "drains").exists())
+
+
+def test_shutdown_is_refused_as_not_supported_and_an_unknown_host_is_bad_input(tmp_path: Path) -> None:
+    snapshot, state = cluster(tmp_path / "snap.json", stuck=True), tmp_path / "state"
+    refused = invoke("drain", "a", "--inventory", snapshot, "--state-dir", state, "--unmigratable", "shutdown")
+    assert refused.exit_code == 2 and "not supported yet" in refused.stderr
+    assert read_cordons(state) == {}
+    unknown = invoke("drain", "zz", "--inventory", snapshot, "--state-dir", state, "--dry-run")
+    assert unknown.exit_code == 2 and "zz is not a host of" in unknown.stderr
+
+
+def test_a_later_spread_plan_places_nothing_on_the_drained_host(tmp_path: Path) -> None:
+    snapshot, state = cluster(tmp_path / "snap.json"), tmp_path / "state"
+    assert invoke("drain", "a", "--inventory", snapshot, "--state-dir", state, "--yes").exit_code == 0
+    (plan_file,) = (state / "drains").glob("*/plan.json")
+    after = load_plan(plan_file).target_placement
+    moved = tmp_path / "after.json"
+    document = json.loads(snapshot.read_text())
+    for vm in document["vms"]:
+        vm["host"] = after[vm["name"]]
+        vm["cpu_load_millicores"] = 3000
+    moved.write_text(json.dumps(document))
+    spread = invoke("plan", "--snapshot", moved, "--goal", "spread", "--state-dir", state, "--json")
+    assert spread.exit_code == 0, spread.output
+    assert all(m["destination"] != "a" for m in json.loads(spread.stdout)["moves"])
