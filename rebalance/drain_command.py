@@ -7,15 +7,15 @@ from pathlib import Path
 import click
 
 from executor.config import load_config
+from cluster.demand_measure import Measuring
 from operations import cluster_access
+from operations import drain as steps
 from operations.cordon_overlay import overlay_cordons
 from operations.cordons import read_cordons
-from operations import drain as steps
 from operations.history import DEFAULT_STATE_DIR
 from operations.trusted_cluster import DEFAULT_INVENTORY
-from cluster.demand_measure import Measuring
 from planner.domain.checks import check_name
-from planner.domain.errors import InputError
+from planner.domain.errors import InfeasibleError, InputError
 from planner.domain.plan import Plan
 from planner.domain.policy import Policy
 from planner.formats.inputs import PlanningInput
@@ -104,7 +104,13 @@ def drain(hosts: tuple[str, ...], inventory_path: str, policy_path: str | None, 
     for line in (reading.demand_line, *overlaid.lines):
         if line:
             click.echo(line)
-    plan = steps.with_skipped(make_plan(rules), overlaid.cluster, stuck)
+    try:
+        made = make_plan(rules)
+    except InfeasibleError:
+        if not dry_run:
+            click.echo(f"{_stay(names)} cordoned (uncordon with: rebalance uncordon {' '.join(names)}).", err=True)
+        raise
+    plan = steps.with_skipped(made, overlaid.cluster, stuck)
     click.echo(render_plan(plan) + (f"\n\n{schedule_summary(plan)}" if plan.moves else ""))
     for item in stuck:
         click.echo(f"left (unmigratable, skipped): {item.describe()}")

@@ -84,3 +84,14 @@ def test_a_later_spread_plan_places_nothing_on_the_drained_host(tmp_path: Path) 
     spread = invoke("plan", "--snapshot", moved, "--goal", "spread", "--state-dir", state, "--json")
     assert spread.exit_code == 0, spread.output
     assert all(m["destination"] != "a" for m in json.loads(spread.stdout)["moves"])
+
+
+def test_no_room_elsewhere_is_infeasible_exit_1_and_the_cordon_stays(tmp_path: Path) -> None:
+    snapshot, state = tmp_path / "snap.json", tmp_path / "state"
+    document = json.loads(cluster(snapshot).read_text())
+    document["hosts"] = [{"name": h, "cpus": 8, "memory_mib": 4096 if h == "a" else 512 + 40} for h in "abc"]
+    snapshot.write_text(json.dumps(document))
+    result = invoke("drain", "a", "--inventory", snapshot, "--state-dir", state, "--yes")
+    assert result.exit_code == 1, result.output
+    assert "infeasible" in result.stderr and "a stays cordoned" in result.stderr
+    assert not (state / "drains").exists()
