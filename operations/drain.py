@@ -21,6 +21,7 @@ from pathlib import Path
 
 from operations.cordons import Cordon, add_cordons, current_user
 from planner.domain.errors import InputError
+from planner.domain.metrics import usage_by_host
 from planner.domain.model import Cluster, VM
 from planner.domain.plan import Plan
 from planner.domain.policy import Policy
@@ -103,13 +104,15 @@ def drain_input(planning: PlanningInput, hosts: Sequence[str], skipped: Iterable
 
 
 def with_skipped(plan: Plan, full: Cluster, skipped: Sequence[Stuck]) -> Plan:
-    """The plan over the whole cluster again, so apply's drift check sees every domain; a host
-    keeping a skipped VM is not reported drained."""
+    """The plan over the whole cluster again, so apply's drift check sees every domain and the
+    per-host figures count the VMs left; a host keeping a skipped VM is not reported drained."""
     if not skipped:
         return plan
     keeping = {s.host for s in skipped}
     cluster = replace(plan.cluster, vms=full.vms)
+    after = cluster.placement | {m.vm: m.destination for m in plan.moves}
     return replace(plan, cluster=cluster, fingerprint="",
+                   before=tuple(usage_by_host(cluster).values()), after=tuple(usage_by_host(cluster, after).values()),
                    drained_hosts=tuple(h for h in plan.drained_hosts if h not in keeping))
 
 

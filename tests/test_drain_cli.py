@@ -48,6 +48,8 @@ def test_skip_drains_the_rest_and_reports_the_one_left(tmp_path: Path) -> None:
     result = invoke("drain", "a", "--inventory", snapshot, "--state-dir", state, "--yes", "--unmigratable", "skip")
     assert result.exit_code == 0, result.output
     assert "left (unmigratable, skipped): v1 on a" in result.stdout
+    assert any(line.split()[:4] == ["a", "disabled", "3", "→"] and line.split()[4] == "1"
+               for line in result.stdout.splitlines())  # the per-host table counts the VM left
     assert "2 VMs moved (64 MiB), 1 unmigratable VM left: v1 on a" in result.stdout.splitlines()[-1]
     (plan_file,) = (state / "drains").glob("*/plan.json")
     assert sorted(m.vm for m in load_plan(plan_file).moves) == ["v0", "v2"]
@@ -95,3 +97,14 @@ def test_no_room_elsewhere_is_infeasible_exit_1_and_the_cordon_stays(tmp_path: P
     assert result.exit_code == 1, result.output
     assert "infeasible" in result.stderr and "a stays cordoned" in result.stderr
     assert not (state / "drains").exists()
+
+
+def test_a_failed_migration_exits_1_keeps_the_cordon_and_says_how_to_resume(tmp_path: Path) -> None:
+    snapshot, state = cluster(tmp_path / "snap.json"), tmp_path / "state"
+    faults = tmp_path / "faults.yaml"
+    faults.write_text("faults:\n  - {kind: fail, vm: v0}\n")
+    result = invoke("drain", "a", "--inventory", snapshot, "--state-dir", state, "--yes", faults=faults)
+    assert result.exit_code == 1, result.output
+    (plan_file,) = (state / "drains").glob("*/plan.json")
+    assert f"a stays cordoned; run `rebalance apply {plan_file}` to resume" in result.stdout
+    assert "a drained:" not in result.stdout and "a" in read_cordons(state)
