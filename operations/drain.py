@@ -19,7 +19,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from operations.cordons import Cordon, add_cordons, current_user
+from operations.cluster_access import DrainSite
+from operations.cordon_overlay import overlay_cordons
+from operations.cordons import Cordon, add_cordons, current_user, read_cordons
 from planner.domain.errors import InputError
 from planner.domain.metrics import usage_by_host
 from planner.domain.model import Cluster, VM
@@ -27,6 +29,7 @@ from planner.domain.plan import Plan
 from planner.domain.policy import Policy
 from planner.formats.inputs import PlanningInput, with_overrides
 from planner.formats.safe_files import private_dir
+from planner.solver.planning import make_plan
 
 DRAIN_REASON = "drain"
 DRAINS_DIR = "drains"
@@ -93,6 +96,36 @@ def _why_stuck(vm: VM, policy: Policy) -> str:
         if pin.vms.matches(vm.name, vm.labels):
             return f"pinned by the policy's pin {pin.name!r}"
     return ""
+
+
+@dataclass(frozen=True)
+class Survey:
+    """The cluster as measured, with the recorded cordons over it, and what will not leave."""
+
+    planning: PlanningInput
+    stuck: tuple[Stuck, ...]
+    warnings: tuple[str, ...]  # what could not be measured
+    lines: tuple[str, ...]  # the demand basis and one line per cordoned host
+
+
+def survey(site: DrainSite, hosts: Sequence[str], policy: Policy, policy_source: str,
+           state_dir: str | Path) -> Survey:
+    """Measure (as `plan --inventory` does), apply the cordons, find the VMs that will not leave."""
+    reading = site.measure()
+    check_measured(reading.cluster, hosts)
+    overlaid = overlay_cordons(reading.cluster, read_cordons(state_dir))
+    lines = ((reading.demand_line,) if reading.demand_line else ()) + overlaid.lines
+    return Survey(PlanningInput(overlaid.cluster, policy, policy_source), stuck_vms(overlaid.cluster, policy, hosts),
+                  tuple(reading.warnings), lines)
+
+
+def drain_plan(surveyed: Survey, hosts: Sequence[str], time_limit_s: float | None) -> tuple[Plan, tuple[str, ...]]:
+    """The drain goal's plan with the stuck VMs set aside (InfeasibleError when it cannot be met),
+    and a warning per policy rule that selects no VM."""
+    planning = drain_input(surveyed.planning, hosts, surveyed.stuck, time_limit_s)
+    rules = planning.resolve()
+    unmatched = tuple(f"warning: {rule}" for rule in planning.unmatched_rules())
+    return with_skipped(make_plan(rules), surveyed.planning.cluster, surveyed.stuck), unmatched
 
 
 def drain_input(planning: PlanningInput, hosts: Sequence[str], skipped: Iterable[Stuck],

@@ -10,21 +10,16 @@ from executor.config import load_config
 from cluster.demand_measure import Measuring
 from operations import cluster_access
 from operations import drain as steps
-from operations.cordon_overlay import overlay_cordons
-from operations.cordons import read_cordons
 from operations.history import DEFAULT_STATE_DIR
 from operations.trusted_cluster import DEFAULT_INVENTORY
 from planner.domain.checks import check_name
 from planner.domain.errors import InfeasibleError, InputError
 from planner.domain.plan import Plan
 from planner.domain.policy import Policy
-from planner.formats.inputs import PlanningInput
 from planner.formats.plan_io import write_plan
 from planner.formats.scenario import load_policy
-from planner.solver.planning import make_plan
 from rebalance import option_types as types
 from rebalance.apply_command import EXIT_FAILED, ApplySettings, apply_saved_plan
-from rebalance.plan_command import check_rules_match
 from rebalance.render import render_plan
 from rebalance.schedule_summary import schedule_summary
 
@@ -89,28 +84,23 @@ def drain(hosts: tuple[str, ...], inventory_path: str, policy_path: str | None, 
     if not dry_run:
         for made in steps.cordon_hosts(state_dir, names):
             click.echo(f"{made.host}: {made.describe()}")
-    reading = site.measure()
-    for warning in reading.warnings:
+    surveyed = steps.survey(site, names, *policy, state_dir)
+    for warning in surveyed.warnings:
         click.echo(f"warning: {warning}", err=True)
-    steps.check_measured(reading.cluster, names)
-    overlaid = overlay_cordons(reading.cluster, read_cordons(state_dir))
-    stuck = steps.stuck_vms(overlaid.cluster, policy[0], names)
+    stuck = surveyed.stuck
     if stuck and mode is steps.UnmigratablePolicy.FAIL:
         _refuse(stuck, names, dry_run)
         return
-    planning = steps.drain_input(PlanningInput(overlaid.cluster, *policy), names, stuck, time_limit)
-    rules = planning.resolve()
-    check_rules_match(planning, strict=False)
-    for line in (reading.demand_line, *overlaid.lines):
-        if line:
-            click.echo(line)
+    for line in surveyed.lines:
+        click.echo(line)
     try:
-        made = make_plan(rules)
+        plan, unmatched = steps.drain_plan(surveyed, names, time_limit)
     except InfeasibleError:
         if not dry_run:
             click.echo(f"{_stay(names)} cordoned (uncordon with: rebalance uncordon {' '.join(names)}).", err=True)
         raise
-    plan = steps.with_skipped(made, overlaid.cluster, stuck)
+    for warning in unmatched:
+        click.echo(warning, err=True)
     click.echo(render_plan(plan) + (f"\n\n{schedule_summary(plan)}" if plan.moves else ""))
     for item in stuck:
         click.echo(f"left (unmigratable, skipped): {item.describe()}")
