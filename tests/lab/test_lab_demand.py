@@ -55,7 +55,7 @@ def test_guests_busy_then_idle_are_planned_from_their_p95_not_from_the_idle_inst
     out, planned = _plan(inventory, policy, state, "--cpu-demand", "p95", "--demand-window", "5m")
 
     assert instant["moves"] == [], instant_out
-    assert "demand: CPU sampled over 1 s: no local history in the last 1d" in instant_out
+    assert "demand: CPU sampled over 1 s: no local history in the last 24h" in instant_out
     assert [(m["vm"] in ("busy-1", "busy-2"), m["source"]) for m in planned["moves"]] == [(True, "lab-a")], out
     assert out.startswith("demand: CPU p95 over the last 5m from local history (")
     demand = planned["cluster"]["demand"]
