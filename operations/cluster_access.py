@@ -57,6 +57,14 @@ class ApplyTarget(Protocol):
     def backend(self, config: ExecutorConfig) -> Hypervisor: ...
 
 
+def controllable_hosts(inventory_path: str, allow_insecure: bool) -> tuple[str, ...]:
+    """The inventory's hosts, after refusing insecure control connections: asked before the lock is
+    taken, a host cordoned or anything connects."""
+    inventory = load_inventory(inventory_path)
+    refuse_insecure_control(inventory, allow_insecure)
+    return tuple(h.name for h in inventory.hosts)
+
+
 def wall_clock() -> datetime:
     return datetime.now().astimezone()
 
@@ -73,9 +81,7 @@ class LiveSite:
     def host_names(self) -> tuple[str, ...]:
         if not self.inventory:
             return ()  # measure() says what is missing, once the window says the run goes on
-        inventory = load_inventory(self.inventory)
-        refuse_insecure_control(inventory, self.allow_insecure)  # before the lock, the collection, anything
-        return tuple(h.name for h in inventory.hosts)
+        return controllable_hosts(self.inventory, self.allow_insecure)
 
     def measure(self) -> tuple[Cluster, Sequence[str]]:
         if not self.inventory:
@@ -131,9 +137,7 @@ class LiveDrainSite:
     allow_insecure: bool = False
 
     def host_names(self) -> tuple[str, ...]:
-        inventory = load_inventory(self.inventory)
-        refuse_insecure_control(inventory, self.allow_insecure)  # before anything is cordoned or connects
-        return tuple(h.name for h in inventory.hosts)
+        return controllable_hosts(self.inventory, self.allow_insecure)
 
     def measure(self) -> Reading:
         inventory = load_inventory(self.inventory)
