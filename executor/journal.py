@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 from planner.domain.errors import InputError, RebalanceError
 from planner.domain.checks import quote
 from planner.formats.reading import load_json, one_line
-from planner.formats.safe_files import open_private
+from planner.formats.append_log import AppendLog, complete_lines
 
 
 class JournalEvent(str, enum.Enum):
@@ -74,106 +73,43 @@ class JournalWriteError(RebalanceError):
 
 class Journal:
     """Appends entries durably (write-ahead: the runner writes a step's intent before it submits
-    the step). Use as a context manager.
+    the step), through planner.formats.append_log. Use as a context manager.
 
-    On open, a torn last line left by a crash is cut off, so the next entry starts on a line of its
-    own instead of being glued to the fragment. A failed write truncates back to the last good
-    line and breaks the journal: every later write raises, so the runner stops dispatching.
+    On open, a torn last line left by a crash is cut off; a failed write breaks the journal: every
+    later write raises, so the runner stops dispatching.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.repaired_bytes = 0  # how much of a torn last line was cut off on open
-        self._fd: int | None = None
-        self._good_size = 0
-        self._broken = ""
+        self._log = AppendLog(path, JournalWriteError, "journal")
 
     def __enter__(self) -> "Journal":
-        self._fd = open_private(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, str(self.path))
-        try:
-            self.repaired_bytes = _cut_torn_tail(self._fd)
-            self._good_size = os.fstat(self._fd).st_size
-        except OSError as error:
-            self.__exit__()
-            raise JournalWriteError(f"cannot repair the journal {self.path}: {error.strerror}") from None
+        self._log.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._log.__exit__()
+
+    @property
+    def repaired_bytes(self) -> int:
+        """How much of a torn last line was cut off on open."""
+        return self._log.repaired_bytes
 
     @property
     def broken(self) -> str:
         """Why writing failed ("" while the journal works)."""
-        return self._broken
+        return self._log.broken
 
     def write(self, entry: JournalEntry) -> None:
-        assert self._fd is not None, "Journal.write outside its context"
-        if self._broken:
-            raise JournalWriteError(self._broken)
         if not entry.time:
             entry = JournalEntry(**{**entry.__dict__, "time": now_text()})
-        data = (entry.to_json() + "\n").encode("utf-8")
-        try:
-            _write_all(self._fd, data)
-            os.fsync(self._fd)  # the line survives a crash before the step it announces starts
-        except OSError as error:
-            self._broken = f"cannot write the journal {self.path}: {error.strerror}"
-            _quietly_truncate(self._fd, self._good_size)
-            raise JournalWriteError(self._broken) from None
-        self._good_size += len(data)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _quietly_truncate(fd: int, size: int) -> None:
-    try:
-        os.ftruncate(fd, size)
-    except OSError:
-        pass  # the reader drops a torn last line anyway
-
-
-def _cut_torn_tail(fd: int) -> int:
-    """Truncate the file after its last newline; returns how many bytes were cut."""
-    size = os.fstat(fd).st_size
-    end = size
-    while end > 0:
-        start = max(0, end - 4096)
-        chunk = os.pread(fd, end - start, start)
-        newline = chunk.rfind(b"\n")
-        if newline >= 0:
-            keep = start + newline + 1
-            break
-        end = start
-    else:
-        keep = 0
-    if keep < size:
-        os.ftruncate(fd, keep)
-        os.fsync(fd)
-    return size - keep
-
-
-MAX_JOURNAL_BYTES = 256 * 2**20  # about a million entries: far beyond any plan's journal
+        self._log.append(entry.to_json())
 
 
 def read_journal(path: Path) -> tuple[JournalEntry, ...]:
     """Every complete entry; a missing file is an empty journal, a torn last line is dropped."""
-    if not os.path.lexists(path):
-        return ()
-    text = _read_text(path)
-    lines = text.split("\n")
-    complete, torn = lines[:-1], lines[-1]  # text after the last newline never finished being written
-    del torn
     entries = []
-    for number, line in enumerate(complete, start=1):
-        if not line.strip():
-            continue
+    for number, line in complete_lines(path, "journal"):
         try:
             entries.append(_parse_entry(load_json(line, str(path))))
         except InputError as error:  # malformed JSON, a duplicate key, too deep: the reading layer's words
@@ -182,18 +118,6 @@ def read_journal(path: Path) -> tuple[JournalEntry, ...]:
         except (ValueError, KeyError, TypeError) as error:
             raise InputError(f"line {number}", f"unreadable journal entry: {one_line(error)}", str(path)) from None
     return tuple(entries)
-
-
-def _read_text(path: Path) -> str:
-    fd = open_private(path, os.O_RDONLY, str(path))
-    with os.fdopen(fd, "rb") as handle:
-        data = handle.read(MAX_JOURNAL_BYTES + 1)
-    if len(data) > MAX_JOURNAL_BYTES:
-        raise InputError("", f"the journal is larger than {MAX_JOURNAL_BYTES // 2**20} MiB", str(path))
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InputError("", f"the journal is not UTF-8 text (byte {error.start})", str(path)) from None
 
 
 _STRING_FIELDS = ("time", "plan", "vm", "kind", "source", "destination", "reason", "location")
