@@ -99,7 +99,8 @@ class ApplySettings:
     stop_on_error: bool = False
 
 
-def apply_saved_plan(plan: Plan, plan_file: str, config: ExecutorConfig, settings: ApplySettings) -> ApplyReport | None:
+def apply_saved_plan(plan: Plan, plan_file: str, config: ExecutorConfig, settings: ApplySettings,
+                     lock_held: bool = False) -> ApplyReport | None:
     """What `apply` (and `drain`) do with a plan file: the journal check, the cordons, the trusted
     cluster, the prompt, the locked run with its display, the summary. None when nothing was to move."""
     _check_journal_writable(plan_file)
@@ -120,7 +121,8 @@ def apply_saved_plan(plan: Plan, plan_file: str, config: ExecutorConfig, setting
         click.confirm(f"Run {len(preview.ordering.steps)} live migrations{detours}, about "
                       f"{clock(preview.timeline.makespan)}?", abort=True, err=True)
     with _interrupts() as (stop, abort, abandon):
-        options = ApplyOptions(config, settings.force, settings.stop_on_error, lock_hosts=target.host_names)
+        options = ApplyOptions(config, settings.force, settings.stop_on_error, lock_hosts=target.host_names,
+                               lock_held=lock_held)
         report = apply_plan(plan, plan_file, hypervisor, options, on_event=_Display(sys.stdout.isatty()), stop=stop,
                             abort=abort, abandon=abandon)
     click.echo(_summary(report))

@@ -14,14 +14,11 @@ from operations.history import DEFAULT_STATE_DIR
 from operations.trusted_cluster import DEFAULT_INVENTORY
 from planner.domain.checks import check_name
 from planner.domain.errors import InfeasibleError, InputError
-from planner.domain.plan import Plan
 from planner.domain.policy import Policy
-from planner.formats.plan_io import write_plan
 from planner.formats.scenario import load_policy
 from rebalance import option_types as types
-from rebalance.apply_command import EXIT_FAILED, ApplySettings, apply_saved_plan
-from rebalance.render import render_plan
-from rebalance.schedule_summary import schedule_summary
+from rebalance.apply_command import EXIT_FAILED, ApplySettings
+from rebalance.drain_flow import DrainOutcome, DrainRequest, DrainResult, drain_hosts
 
 POLICIES = [p.value for p in steps.UnmigratablePolicy]
 
@@ -84,60 +81,33 @@ def drain(hosts: tuple[str, ...], inventory_path: str, policy_path: str | None, 
     if not dry_run:
         for made in steps.cordon_hosts(state_dir, names):
             click.echo(f"{made.host}: {made.describe()}")
-    surveyed = steps.survey(site, names, *policy, state_dir)
-    for warning in surveyed.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    stuck = surveyed.stuck
-    if stuck and mode is steps.UnmigratablePolicy.FAIL:
-        _refuse(stuck, names, dry_run)
-        return
-    for line in surveyed.lines:
-        click.echo(line)
+    request = DrainRequest(tuple(names), *policy, state_dir, config,
+                           ApplySettings(inventory_path, state_dir, allow_insecure, yes), mode, time_limit)
     try:
-        plan, unmatched = steps.drain_plan(surveyed, names, time_limit)
+        result = drain_hosts(site, request, dry_run)
     except InfeasibleError:
         if not dry_run:
             click.echo(f"{_stay(names)} cordoned (uncordon with: rebalance uncordon {' '.join(names)}).", err=True)
         raise
-    for warning in unmatched:
-        click.echo(warning, err=True)
-    click.echo(render_plan(plan) + (f"\n\n{schedule_summary(plan)}" if plan.moves else ""))
-    for item in stuck:
-        click.echo(f"left (unmigratable, skipped): {item.describe()}")
-    if dry_run:
+    _conclude(result, names, dry_run)
+
+
+def _conclude(result: DrainResult, names: list[str], dry_run: bool) -> None:
+    """What the outcome means for the operator: the exit code and how to go on."""
+    kept = f"{_stay(names)} cordoned"
+    if result.outcome is DrainOutcome.DRY_RUN:
         click.echo("\nDry run: nothing cordoned, recorded or moved.")
         return
-    if plan.moves:
-        plan_file = steps.drain_plan_path(state_dir)
-        write_plan(plan, plan_file)
-        click.echo(f"\nPlan written to {plan_file}")
-        report = apply_saved_plan(plan, str(plan_file), config, ApplySettings(inventory_path, state_dir,
-                                                                                allow_insecure, yes))
-        if report is not None and not report.ok:
-            click.echo(f"{_stay(names)} cordoned; run `rebalance apply {plan_file}` to resume, or drain again.")
-            click.get_current_context().exit(EXIT_FAILED)
-    _verify_empty(site, names, stuck, plan)
-
-
-def _refuse(stuck: tuple[steps.Stuck, ...], names: list[str], dry_run: bool) -> None:
-    click.echo(f"{len(stuck)} VM{'s' if len(stuck) != 1 else ''} cannot live-migrate; nothing was moved:", err=True)
-    for item in stuck:
-        click.echo(f"  {item.describe()}", err=True)
-    kept = "" if dry_run else (f" {_stay(names)} cordoned (uncordon with: rebalance uncordon "
-                               f"{' '.join(names)}).")
-    click.echo(f"Move or shut them down yourself, or drain the rest with --unmigratable skip.{kept}", err=True)
+    if result.outcome is DrainOutcome.DRAINED:
+        return
+    if result.outcome is DrainOutcome.REFUSED:
+        undo = "" if dry_run else f" {kept} (uncordon with: rebalance uncordon {' '.join(names)})."
+        click.echo(f"Move or shut them down yourself, or drain the rest with --unmigratable skip.{undo}", err=True)
+    elif result.outcome is DrainOutcome.FAILED:
+        click.echo(f"{kept}; run `rebalance apply {result.plan_file}` to resume, or drain again.")
+    else:
+        click.echo(f"{kept}; drain again once those are gone.", err=True)
     click.get_current_context().exit(EXIT_FAILED)
-
-
-def _verify_empty(site: cluster_access.DrainSite, names: list[str], stuck: tuple[steps.Stuck, ...],
-                  plan: Plan) -> None:
-    remaining = steps.leftovers(site.defined_on(names), stuck)
-    if remaining:
-        for host, domains in remaining.items():
-            click.echo(f"{host} is not empty: still defined there: {', '.join(domains)}", err=True)
-        click.echo(f"{_stay(names)} cordoned; drain again once those are gone.", err=True)
-        click.get_current_context().exit(EXIT_FAILED)
-    click.echo(steps.summary(names, plan, stuck))
 
 
 def _stay(names: list[str]) -> str:
