@@ -77,6 +77,7 @@ COMMANDS = {
     "uncordon": "rebalance.cordon_command:uncordon",
     "hosts": "rebalance.cordon_command:hosts",
     "drain": "rebalance.drain_command:drain",
+    "maintain": "rebalance.maintain_command:maintain",
 }
 
 
