@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cluster.collector import close, connect
-from cluster.doctor import Check, Status, diagnose, failed
+from cluster.doctor import Check, Status, failed
+from cluster.doctor_run import run_doctor
 from cluster.inventory import load_inventory
 from rebalance import option_types as types
 
@@ -32,19 +32,7 @@ def doctor(inventory_path: str, timeout: float) -> None:
     \b
     Exit codes: 0 no check failed (warnings allowed), 1 a check failed, 2 bad inventory.
     """
-    inventory = load_inventory(inventory_path)
-    opened: list[object] = []
-
-    def connector(uri: str) -> object:
-        connection = connect(uri, timeout)
-        opened.append(connection)
-        return connection
-
-    try:
-        checks = diagnose(inventory, connector)
-    finally:
-        for connection in opened:
-            close(connection)
+    checks = run_doctor(load_inventory(inventory_path), timeout)
     for check in checks:
         click.echo(render_check(check))
     counts = {s: sum(1 for c in checks if c.status is s) for s in Status}
