@@ -92,6 +92,8 @@ def _maintain_group(group: tuple[str, ...], definition: RunDefinition, site: Mai
         lambda: _uncordon(group, state_dir, journal, run_dir, say),
         lambda: _return(group, site, journal, run_dir, say) if definition.returning else None,
     ]
+    if reached == 1:
+        reached = 0  # the hook has not run to completion: check again that the hosts are empty first
     if reached:
         say(f"{names}: resuming after {_MILESTONE_WORDS[reached]}")
     for phase in phases[reached:]:

@@ -57,7 +57,7 @@ class LiveMaintenanceSite:
 
     def run_hook(self, host: str) -> HookResult:
         log = self.run_dir / f"hook-{host}.log"
-        return run_hook(hook_argv(self.definition.hook, host), log, self.definition.hook_timeout_s)
+        return run_hook(hook_argv(self.definition.hook, host), log, self.definition.hook_timeout_s, host=host)
 
     def wait_healthy(self, host: str, boot_before: str | None) -> Health:
         return wait_healthy(self.inventory, host, self.definition.doctor_baseline, self.definition.health_timeout_s,
