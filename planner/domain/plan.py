@@ -61,7 +61,9 @@ class Bounds:
 
 @dataclass(frozen=True)
 class SolverStats:
-    method: str  # "cp-sat", "lns", "greedy", "greedy (fallback: <why the solver plan was refused>)" or "none"
+    # "cp-sat", "lns", "greedy", "greedy (fallback: <why the solver plan was refused>)", "none",
+    # or "return" (VMs moved back after maintenance, planner/solver/return_plan.py)
+    method: str
     status: str
     wall_time_s: float
     greedy_goal: int

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from types import MappingProxyType
 
+from planner.domain.goal_metric import spread_floors
 from planner.domain.model import Host
 from planner.domain.policy import Goal
 from planner.instance.rule_groups import AntiAffinityLayout, Membership, SpreadLayout
@@ -107,8 +108,7 @@ class Problem:
     @property
     def spread_floors(self) -> tuple[int, int]:
         """The thresholds in per-mille: peaks below them count as the threshold."""
-        spread = self.rules.policy.spread
-        return round(spread.cpu_threshold_percent * 10), round(spread.memory_threshold_percent * 10)
+        return spread_floors(self.rules.policy.spread)
 
 
 def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:

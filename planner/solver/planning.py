@@ -12,7 +12,8 @@ from planner.bounds.lower_bounds import consolidate_bound, lower_bounds, spread_
 from planner.domain.errors import InfeasibleError
 from planner.explain.reasons import move_reasons
 from planner.solver.greedy import greedy_placement, units_needing_repair
-from planner.domain.metrics import hosts_in_use, usage_by_host, weighted_peak
+from planner.domain.goal_metric import goal_metric
+from planner.domain.metrics import usage_by_host
 from planner.instance.problem import Problem, Unit, build_problem
 from planner.solver.cpsat_solve import SolveOutcome, solve_placement
 from planner.instance.state import PlacementState
@@ -118,13 +119,7 @@ def _assemble(problem: Problem, start: PlacementState, final: PlacementState, ou
 
 
 def _metric(problem: Problem, before: list, after: list) -> GoalMetric:
-    if problem.goal.minimises_hosts:
-        return GoalMetric("hosts in use", "hosts", hosts_in_use(before), hosts_in_use(after))
-    wc, wm = problem.spread_weights
-    fc, fm = problem.spread_floors
-    name = {(True, True): "peak CPU‰ + peak memory‰", (True, False): "peak CPU", (False, True): "peak memory"}
-    return GoalMetric(name[bool(wc), bool(wm)], "‰",
-                      weighted_peak(before, wc, wm, fc, fm), weighted_peak(after, wc, wm, fc, fm))
+    return goal_metric(problem.goal, problem.rules.policy.spread, before, after)
 
 
 def _repair_reasons(problem: Problem, must_move: list[Unit]) -> Mapping[str, str]:

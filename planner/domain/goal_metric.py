@@ -1,0 +1,28 @@
+"""The number a goal minimises, from per-host usage alone: shared by the solver's plans and by
+plans built without it (moving VMs back after maintenance), so both report the same metric."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from planner.domain.goals import Goal
+from planner.domain.metrics import HostUsage, hosts_in_use, weighted_peak
+from planner.domain.plan import GoalMetric
+from planner.domain.policy import SpreadSettings
+
+_SPREAD_NAMES = {(True, True): "peak CPU‰ + peak memory‰", (True, False): "peak CPU", (False, True): "peak memory"}
+
+
+def spread_floors(spread: SpreadSettings) -> tuple[int, int]:
+    """The thresholds in per-mille: peaks below them count as the threshold."""
+    return round(spread.cpu_threshold_percent * 10), round(spread.memory_threshold_percent * 10)
+
+
+def goal_metric(goal: Goal, spread: SpreadSettings, before: Sequence[HostUsage], after: Sequence[HostUsage]) -> GoalMetric:
+    """`before` and `after` are the usages of the hosts the metric looks at."""
+    if goal.minimises_hosts:
+        return GoalMetric("hosts in use", "hosts", hosts_in_use(before), hosts_in_use(after))
+    wc, wm = spread.cpu_weight, spread.memory_weight
+    fc, fm = spread_floors(spread)
+    return GoalMetric(_SPREAD_NAMES[bool(wc), bool(wm)], "‰",
+                      weighted_peak(before, wc, wm, fc, fm), weighted_peak(after, wc, wm, fc, fm))
