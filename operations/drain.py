@@ -60,12 +60,16 @@ def cordon_hosts(state_dir: str | Path, hosts: Iterable[str]) -> tuple[Cordon, .
     return add_cordons(state_dir, hosts, current_user(), DRAIN_REASON)
 
 
-def check_hosts(known: Sequence[str], hosts: Sequence[str], source: str) -> None:
-    """Before the cordon: every host to drain is the inventory's, and some host is left to take VMs."""
+def check_hosts(known: Sequence[str], hosts: Sequence[str], source: str, at_once: int | None = None) -> None:
+    """Before the cordon: every host to drain is the inventory's, and some host is left to take VMs
+    (with `at_once`, hosts drained that many at a time, as maintain does)."""
     for name in hosts:
         if name not in known:
             raise InputError("HOST", f"{name} is not a host of {source} ({', '.join(known)})")
-    if set(hosts) >= set(known):
+    if at_once is not None:
+        if min(at_once, len(set(hosts))) >= len(set(known)):
+            raise InputError("--parallel", f"{at_once} hosts out at once leaves nowhere for the VMs to go")
+    elif set(hosts) >= set(known):
         raise InputError("HOST", "draining every host leaves nowhere for the VMs to go")
 
 

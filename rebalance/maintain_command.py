@@ -110,8 +110,10 @@ def maintain(hosts: tuple[str, ...], hook: str, inventory_path: str, policy_path
     hook_argv(hook, names[0])  # a template that does not parse is refused before anything is measured
     config = load_config(config_path).with_limits(max_parallel, per_host)
     policy, policy_source = (load_policy(policy_path), policy_path) if policy_path else (Policy(), "<defaults>")
-    site = cluster_access.drain_site(inventory_path, Measuring(Path(state_dir)), allow_insecure)
-    drain_steps.check_hosts(site.host_names(), names, inventory_path)
+    # Measurements go into the demand history, as `run`'s do: the first one samples long enough to
+    # plan from, the drains and returns after it plan from the history with a short sample.
+    site = cluster_access.drain_site(inventory_path, Measuring(Path(state_dir), record=True), allow_insecure)
+    drain_steps.check_hosts(site.host_names(), names, inventory_path, at_once=parallel)
     request = DrainRequest(tuple(names), policy, policy_source, state_dir, config,
                            ApplySettings(inventory_path, state_dir, allow_insecure, yes=True),
                            drain_steps.UnmigratablePolicy(unmigratable), time_limit, lock_held=True)
