@@ -122,7 +122,8 @@ def _parse_definition(raw: Any) -> RunDefinition:
     if sorted(h for g in groups for h in g) != sorted(hosts) or len(set(hosts)) != len(hosts) or not groups:
         raise ValueError("groups must hold each host exactly once")
     baseline = raw.get("doctor_baseline", {})
-    if not isinstance(baseline, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in baseline.items()):
+    if not isinstance(baseline, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in baseline.items()):
         raise ValueError("doctor_baseline must map check names to text")
     return RunDefinition(hosts, groups, _text(raw["hook"], "hook"), _flag(raw["returning"], "returning"),
                          _flag(raw["expect_reboot"], "expect_reboot"), _seconds(raw["health_timeout_s"]),

@@ -59,7 +59,8 @@ def check_room(cluster: Cluster, policy: Policy, group: Sequence[str], skipped: 
         if need > usable:
             raise InfeasibleError(
                 f"maintenance of {label} cannot fit: {resource.short(need - usable)} short "
-                f"(needs {resource.amount(need)}, {resource.amount(usable)} usable on {_hosts(sorted(names))}); {advice}")
+                f"(needs {resource.amount(need)}, {resource.amount(usable)} usable on {_hosts(sorted(names))}); "
+                f"{advice}")
     _check_largest(movers, label, advice, resources)
 
 

@@ -17,6 +17,7 @@ from planner.domain.errors import InfeasibleError, InputError
 from planner.domain.policy import Policy
 from planner.formats.scenario import load_policy
 from rebalance import option_types as types
+from rebalance.executor_options import executor_options
 from rebalance.apply_command import EXIT_FAILED, ApplySettings
 from rebalance.drain_flow import DrainOutcome, DrainRequest, DrainResult, drain_hosts
 
@@ -37,14 +38,7 @@ POLICIES = [p.value for p in steps.UnmigratablePolicy]
               help="VMs on the hosts that cannot live-migrate: fail (list them, move nothing), skip (drain the "
                    "rest, report them), shutdown (not supported yet: refused).")
 @click.option("--time-limit", type=types.SOLVER_SECONDS, help="Wall-clock seconds the solver may use.")
-@click.option("--max-parallel", type=types.PARALLEL_MIGRATIONS,
-              help="Migrations at once over the cluster (default 2).")
-@click.option("--per-host", type=types.PER_HOST_MIGRATIONS,
-              help="Migrations at once into, and out of, each host (default 1 each).")
-@click.option("--config", "config_path", metavar="FILE",
-              help="Executor settings (YAML): live_migration_* knobs and limits.")
-@click.option("--allow-insecure", is_flag=True,
-              help="Accept plain qemu+tcp control connections (unauthenticated, unencrypted); refused otherwise.")
+@executor_options
 @click.option("--skip-unreachable", is_flag=True,
               help="Plan without the hosts that do not answer (never one of the hosts to drain).")
 def drain(hosts: tuple[str, ...], inventory_path: str, policy_path: str | None, state_dir: str, dry_run: bool,

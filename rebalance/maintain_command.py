@@ -34,6 +34,7 @@ from planner.domain.errors import InputError
 from planner.domain.policy import Policy
 from planner.formats.scenario import load_policy
 from rebalance import option_types as types
+from rebalance.executor_options import executor_options
 from rebalance.apply_command import EXIT_FAILED, ApplySettings
 from rebalance.drain_flow import DrainRequest
 from rebalance.maintain_site import LiveMaintenanceSite
@@ -71,14 +72,7 @@ DOCTOR_TIMEOUT_S = 10.0
 @click.option("--dry-run", is_flag=True, help="Check the sequence, print the order and the estimate; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--time-limit", type=types.SOLVER_SECONDS, help="Wall-clock seconds each drain plan may take.")
-@click.option("--max-parallel", type=types.PARALLEL_MIGRATIONS, help="Migrations at once over the cluster "
-                                                                      "(default 2).")
-@click.option("--per-host", type=types.PER_HOST_MIGRATIONS,
-              help="Migrations at once into, and out of, each host (default 1 each).")
-@click.option("--config", "config_path", metavar="FILE",
-              help="Executor settings (YAML): live_migration_* knobs and limits.")
-@click.option("--allow-insecure", is_flag=True,
-              help="Accept plain qemu+tcp control connections (unauthenticated, unencrypted); refused otherwise.")
+@executor_options
 def maintain(hosts: tuple[str, ...], hook: str, inventory_path: str, policy_path: str | None, state_dir: str,
              parallel: int, returning: bool, keep_order: bool, health_timeout: float, hook_timeout: float,
              expect_reboot: bool, unmigratable: str, restart: bool, dry_run: bool, yes: bool,

@@ -2,8 +2,9 @@
 (as sqlite-utils checks its CLI reference).
 
 docs/commands.md (and docs/maintenance.md for the maintenance commands) has one section per
-command, headed "## `rebalance NAME`", listing each option as `--name`. The README's short command sections may mention fewer options, never one the command
-lacks. Adding, renaming or removing an option without the docs makes a test here fail."""
+command, headed "## `rebalance NAME`", listing each option as `--name`. The README's short command
+sections may mention fewer options, never one the command lacks. Adding, renaming or removing an
+option without the docs makes a test here fail."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def mentioned(section: str) -> set[str]:
 
 
 COMMAND_NAMES = listed_commands()
-REFERENCE = {name: text for doc in COMMANDS_DOCS for name, text in sections(doc.read_text(encoding="utf-8"), "##").items()}
+REFERENCE = {name: text for doc in COMMANDS_DOCS
+             for name, text in sections(doc.read_text(encoding="utf-8"), "##").items()}
 README_SECTIONS = sections(README.read_text(encoding="utf-8"), "###")
 
 

@@ -18,7 +18,8 @@ def spread_floors(spread: SpreadSettings) -> tuple[int, int]:
     return round(spread.cpu_threshold_percent * 10), round(spread.memory_threshold_percent * 10)
 
 
-def goal_metric(goal: Goal, spread: SpreadSettings, before: Sequence[HostUsage], after: Sequence[HostUsage]) -> GoalMetric:
+def goal_metric(goal: Goal, spread: SpreadSettings, before: Sequence[HostUsage],
+                after: Sequence[HostUsage]) -> GoalMetric:
     """`before` and `after` are the usages of the hosts the metric looks at."""
     if goal.minimises_hosts:
         return GoalMetric("hosts in use", "hosts", hosts_in_use(before), hosts_in_use(after))

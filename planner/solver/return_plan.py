@@ -95,7 +95,8 @@ def _assemble(cluster: Cluster, policy: Policy, host: str, placement: Mapping[st
     # The spread metric over the hosts that take VMs, as a spread plan reports it.
     active = [h.name for h in cluster.hosts if h.state is HostState.ACTIVE and h.name not in policy.excluded_hosts]
     metric_hosts = active or [h.name for h in cluster.hosts]
-    metric = goal_metric(Goal.SPREAD, policy.spread, [before[h] for h in metric_hosts], [after[h] for h in metric_hosts])
+    metric = goal_metric(Goal.SPREAD, policy.spread, [before[h] for h in metric_hosts],
+                         [after[h] for h in metric_hosts])
     moves = tuple(Move(vm.name, vm.uuid, vm.host, host, vm.memory_mib, vm.vcpus, vm.cpu_load_millicores,
                        f"returns to {host} after maintenance")
                   for vm in cluster.vms if vm.name in returned)
