@@ -54,6 +54,7 @@ class Execution:
         self.backend = backend
         self.config = options.config
         self.stop_on_error = options.stop_on_error
+        self.closed_to = options.closed_to
         self.deadline = options.deadline
         self.journal = journal
         self.run_number = run
@@ -138,8 +139,8 @@ class Execution:
                 self._try_start(step)
 
     def _try_start(self, step: Step) -> None:
-        quarantine = self.flights.quarantine_of(step)
-        if quarantine is not None:
+        quarantine = self.flights.quarantine_of(step) or self._closed(step.destination)
+        if quarantine:
             self._settle(step, StepRecord.of(step, StepStatus.BLOCKED, quarantine, location=step.source))
             return
         heading_there = self.flights.heading_to(step.destination)
@@ -168,6 +169,17 @@ class Execution:
         self.flights.take_off(step, self.config.hard_deadline_s(step.memory_mib))
         threading.Thread(target=self._carry_out, args=(step,), name=f"migrate-{step.vm}", daemon=True).start()
         self._emit(EventKind.STARTED, step)
+
+    def _closed(self, destination: str) -> str:
+        """Why the destination takes no VM now (a cordon made during the run), or ""; a question that
+        cannot be answered closes the host: better a step not run than a VM sent to a cordoned host."""
+        if self.closed_to is None:
+            return ""
+        try:
+            why = self.closed_to(destination)
+        except Exception as error:  # noqa: BLE001 — whatever went wrong, the answer is "not now"
+            return f"cannot tell whether {destination} takes VMs now: {error}"
+        return f"{destination} takes no VMs now: {why}" if why else ""
 
     def _carry_out(self, step: Step) -> None:
         """In a worker thread: the outcome, or whatever killed the worker, goes to the main thread."""

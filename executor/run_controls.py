@@ -28,6 +28,9 @@ class ApplyOptions:
     deadline: Deadline | None = None  # past it nothing new starts: the run stops as if `stop` were set
     lock_hosts: tuple[str, ...] = ()  # hosts to lock (default: the plan's); the inventory's for a live cluster
     lock_held: bool = False  # the caller (`run`) already holds the cluster lock
+    # Asked right before each step starts: why its destination takes no VM now ("" when it may),
+    # e.g. a host cordoned while the run goes on. A step sent to such a host is blocked, not started.
+    closed_to: Callable[[str], str] | None = None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import fcntl
 import json
 import os
 import pwd
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -74,6 +74,15 @@ def read_cordons(state_dir: str | Path) -> Mapping[str, Cordon]:
     if not path.exists():
         return MappingProxyType({})
     return MappingProxyType(_parse(_read(path), str(path)))
+
+
+def cordon_of(state_dir: str | Path) -> Callable[[str], str]:
+    """The executor's question before each step (ApplyOptions.closed_to): the destination's cordon,
+    described, or "". Read afresh each time, so a cordon made while a plan runs counts at once."""
+    def closed_to(host: str) -> str:
+        cordon = read_cordons(state_dir).get(host)
+        return cordon.describe() if cordon else ""
+    return closed_to
 
 
 def add_cordons(state_dir: str | Path, hosts: Iterable[str], who: str, why: str,

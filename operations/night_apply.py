@@ -17,6 +17,7 @@ from operations.history import VMMove
 from operations.run_finish import Finisher
 from operations.run_log import RunLog
 from operations.run_outcome import RunOutcome
+from operations.cordons import cordon_of
 from operations.run_request import RunRequest, RunResult
 from operations.run_signals import migration_signals
 from planner.domain.plan import Plan
@@ -32,10 +33,10 @@ def apply_night(plan: Plan, plan_file: Path, request: RunRequest, site: RunSite,
         deadline = Deadline(closes.timestamp(), lambda: site.now().timestamp())
         log.info(f"migrations may start until {closes.isoformat(timespec='minutes')}")
     events = MoveEvents(log, site.now)
+    options = ApplyOptions(config, deadline=deadline, lock_held=True, closed_to=cordon_of(request.state_dir))
     with migration_signals() as interrupts:
-        report = apply_plan(plan, plan_file, backend, ApplyOptions(config, deadline=deadline, lock_held=True),
-                            on_event=events, stop=interrupts.stop, abort=interrupts.abort,
-                            abandon=interrupts.abandon)
+        report = apply_plan(plan, plan_file, backend, options, on_event=events, stop=interrupts.stop,
+                            abort=interrupts.abort, abandon=interrupts.abandon)
     live = backend.inventory()
     emptied = emptied_hosts(plan, report.records, live)
     hooks_ok = run_hooks(emptied, request.on_freed, log)

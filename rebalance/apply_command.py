@@ -24,7 +24,7 @@ from executor.runner import ApplyOptions, apply_plan
 from executor.simulated import SimulatedBackend
 from operations import cluster_access
 from operations.cordon_overlay import check_plan_against_cordons, overlay_cordons
-from operations.cordons import Cordon, read_cordons
+from operations.cordons import Cordon, cordon_of, read_cordons
 from operations.history import DEFAULT_STATE_DIR
 from operations.trusted_cluster import DEFAULT_INVENTORY
 from planner.domain.errors import InputError
@@ -122,7 +122,7 @@ def apply_saved_plan(plan: Plan, plan_file: str, config: ExecutorConfig, setting
                       f"{clock(preview.timeline.makespan)}?", abort=True, err=True)
     with _interrupts() as (stop, abort, abandon):
         options = ApplyOptions(config, settings.force, settings.stop_on_error, lock_hosts=target.host_names,
-                               lock_held=lock_held)
+                               lock_held=lock_held, closed_to=cordon_of(settings.state_dir))
         report = apply_plan(plan, plan_file, hypervisor, options, on_event=_Display(sys.stdout.isatty()), stop=stop,
                             abort=abort, abandon=abandon)
     click.echo(_summary(report))
