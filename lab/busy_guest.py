@@ -81,6 +81,37 @@ def boot_sector(*phases: Phase, then: str = "idle") -> bytes:
     ]))
 
 
+def acpi_guest_sector() -> bytes:
+    """A guest that idles until the ACPI power button (virDomainShutdown), then powers off, as an
+    operating system would. It finds the PIIX4 power-management I/O base in the PCI config space
+    of 00:01.3 (register 40h, set by SeaBIOS), enables the power-button event in PM1_EN, polls
+    PM1_STS on each timer tick, and on the button writes SLP_EN (sleep type 0: soft off) to PM1_CNT."""
+    return _sector(_assemble([
+        b"\x66\xb8\x40\x0b\x00\x80",  # mov eax, 80000B40h  ; config address: bus 0, dev 1, fn 3, reg 40h
+        b"\xba\xf8\x0c",              # mov dx, 0CF8h
+        b"\x66\xef",                  # out dx, eax
+        b"\xba\xfc\x0c",              # mov dx, 0CFCh
+        b"\x66\xed",                  # in eax, dx
+        b"\x25\xc0\xff",              # and ax, 0FFC0h      ; the PM I/O base
+        b"\x89\xc6",                  # mov si, ax
+        b"\x8d\x54\x02",              # lea dx, [si+2]      ; PM1_EN
+        b"\xb8\x00\x01",              # mov ax, 0100h       ; PWRBTN_EN
+        b"\xef",                      # out dx, ax
+        b"\xfb",                      # sti                 ; the timer wakes the hlt
+        "wait",
+        b"\xf4",                      # hlt
+        b"\x89\xf2",                  # mov dx, si          ; PM1_STS
+        b"\xed",                      # in ax, dx
+        b"\xf6\xc4\x01",              # test ah, 1          ; PWRBTN_STS (bit 8)
+        (b"\x74", "wait"),            # jz wait
+        b"\x8d\x54\x04",              # lea dx, [si+4]      ; PM1_CNT
+        b"\xb8\x00\x20",              # mov ax, 2000h       ; SLP_EN, SLP_TYP 0
+        b"\xef",                      # out dx, ax          ; QEMU powers the guest off
+        "off",
+        (b"\xeb", "off"),             # jmp $
+    ]))
+
+
 def write_disk(path: Path, sector: bytes) -> Path:
     """A raw image booting `sector` (one image per guest: QEMU locks it)."""
     path.write_bytes(sector.ljust(IMAGE_BYTES, b"\0"))

@@ -8,18 +8,20 @@ real run to a fake backend.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from cluster.collector import collect
+from cluster.collector import close, collect, connect
+from cluster.doctor_checks import first_line
 from cluster.demand_measure import Measuring, measure_for_planning
 from cluster.insecure_control import refuse_insecure_control
 from cluster.inventory import load_inventory
 from executor.config import ExecutorConfig
 from executor.hypervisor import Hypervisor
 from executor.libvirt_driver import LibvirtBackend
+from executor.libvirt_power import power_off, power_on
 from operations.run_request import RunSource
 from operations.trusted_cluster import trusted_cluster
 from planner.domain.errors import InputError
@@ -129,6 +131,12 @@ class DrainSite(Protocol):
     def defined_on(self, hosts: Sequence[str]) -> dict[str, tuple[str, ...]]:
         """Every domain still defined on each host (running, paused or shut off), by name."""
 
+    def power_off(self, host: str, vm: str, timeout_s: float) -> str:
+        """Ask the guest to shut down and wait: "" once it is off, else why not (never forced)."""
+
+    def power_on(self, host: str, vm: str) -> str:
+        """Start the guest again where it is defined: "" once it runs, else why not."""
+
 
 @dataclass(frozen=True)
 class LiveDrainSite:
@@ -150,6 +158,25 @@ class LiveDrainSite:
         inventory = load_inventory(self.inventory)
         collection = collect(inventory, PRESENCE_INTERVAL_S, self.measuring.timeout_s, skip_unreachable=False)
         return {s.name: tuple(sorted(d.name for d in s.domains)) for s in collection.samples if s.name in hosts}
+
+    def power_off(self, host: str, vm: str, timeout_s: float) -> str:
+        return self._on(host, lambda connection: power_off(connection, vm, timeout_s))
+
+    def power_on(self, host: str, vm: str) -> str:
+        return self._on(host, lambda connection: power_on(connection, vm))
+
+    def _on(self, host: str, act: Callable[[Any], str]) -> str:
+        declared = next(h for h in load_inventory(self.inventory).hosts if h.name == host)
+        try:
+            connection = connect(declared.uri, self.measuring.timeout_s)
+        except Exception as error:  # noqa: BLE001 — libvirt's words are the reason
+            return f"cannot reach {host}: {first_line(error)}"
+        try:
+            return act(connection)
+        except Exception as error:  # noqa: BLE001
+            return first_line(error)
+        finally:
+            close(connection)
 
 
 def drain_site(inventory: str, measuring: Measuring, allow_insecure: bool = False) -> DrainSite:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from cluster.domain_metadata import NOVA_REASON
 from operations.cluster_access import DrainSite
 from operations.cordon_overlay import overlay_cordons
 from operations.cordons import Cordon, add_cordons, current_user, read_cordons
@@ -39,7 +40,7 @@ PLAN_FILE = "plan.json"
 class UnmigratablePolicy(str, enum.Enum):
     FAIL = "fail"  # list them and move nothing
     SKIP = "skip"  # drain the others, report the ones left
-    SHUTDOWN = "shutdown"  # accepted, refused: shutting guests down is not built yet
+    SHUTDOWN = "shutdown"  # power them off where they are (never forced), drain the others
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,21 @@ def _why_stuck(vm: VM, policy: Policy) -> str:
         if pin.vms.matches(vm.name, vm.labels):
             return f"pinned by the policy's pin {pin.name!r}"
     return ""
+
+
+def shutdown_refusal(item: Stuck) -> str:
+    """Why `--unmigratable shutdown` leaves this VM alone ("" when it may power it off): Nova owns
+    the guests it manages, and a guest in the middle of a migration is not ours to stop."""
+    if NOVA_REASON in item.reason:
+        return "managed by OpenStack Nova: stop it through Nova (openstack server stop)"
+    if item.reason.startswith("migrating") or "holds the room of" in item.reason:
+        return f"not shut down while {item.reason}"
+    return ""
+
+
+def needs_power_off(item: Stuck) -> bool:
+    """A guest already shut off stays as it is (and is not started again after the maintenance)."""
+    return not item.reason.startswith("shut off")
 
 
 @dataclass(frozen=True)

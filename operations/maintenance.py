@@ -12,9 +12,9 @@ the loop on a simulated cluster; the live one is rebalance/maintain_site.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -36,9 +36,18 @@ MAINTENANCE_REASON = "maintenance"
 KEPT = "kept:"  # a CORDONED record of a host that was cordoned before the run
 
 
+@dataclass(frozen=True)
+class Drained:
+    """A drain's outcome: "" when the hosts hold no domain that should have left, else why not; and
+    the guests it powered off on each host (--unmigratable shutdown), to start again afterwards."""
+
+    problem: str = ""
+    powered_off: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
 class MaintenanceSite(Protocol):
-    def drain(self, hosts: tuple[str, ...]) -> str:
-        """Empty the (cordoned) hosts; "" when they hold no domain, else why not (printed already)."""
+    def drain(self, hosts: tuple[str, ...]) -> Drained:
+        """Empty the (cordoned) hosts, printing what it does."""
 
     def vms_on(self, hosts: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
         """The domains defined on each host now."""
@@ -51,6 +60,9 @@ class MaintenanceSite(Protocol):
 
     def give_back(self, host: str, vms: tuple[str, ...]) -> str:
         """Move `vms` back to `host` where they fit; "" when that ran (or nothing fits), else why not."""
+
+    def power_on(self, host: str, vm: str) -> str:
+        """Start a guest the drain powered off, where it is defined; "" once it runs, else why not."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +101,7 @@ def _maintain_group(group: tuple[str, ...], definition: RunDefinition, site: Mai
         lambda: _drain(group, site, state_dir, journal, run_dir),
         lambda: _hooks(group, site, journal, say),
         lambda: _health(group, site, journal, run_dir, say),
-        lambda: _uncordon(group, state_dir, journal, run_dir, say),
+        lambda: _uncordon(group, site, state_dir, journal, run_dir, say),
         lambda: _return(group, site, journal, run_dir, say) if definition.returning else None,
     ]
     if reached == 1:
@@ -121,9 +133,12 @@ def _drain(group: tuple[str, ...], site: MaintenanceSite, state_dir: str | Path,
     for host in group:
         if first(records, host, Phase.DRAIN_STARTED) is None:
             journal.record(Phase.DRAIN_STARTED, host, vms=on_hosts.get(host, ()))
-    why_not = site.drain(group)
-    if why_not:
-        return Stopped(group[0], f"the drain of {', '.join(group)} did not finish: {why_not}")
+    drained = site.drain(group)
+    for host, guests in drained.powered_off.items():
+        if guests:
+            journal.record(Phase.POWERED_OFF, host, vms=guests)
+    if drained.problem:
+        return Stopped(group[0], f"the drain of {', '.join(group)} did not finish: {drained.problem}")
     for host in group:
         journal.record(Phase.DRAINED, host)
     return None
@@ -162,9 +177,28 @@ def _health(group: tuple[str, ...], site: MaintenanceSite, journal: MaintenanceJ
     return None
 
 
-def _uncordon(group: tuple[str, ...], state_dir: str | Path, journal: MaintenanceJournal, run_dir: Path,
+def _power_on(host: str, site: MaintenanceSite, journal: MaintenanceJournal, records: Sequence[Record],
               say: Say) -> Stopped | None:
+    """The guests the drain powered off, started again on their host before it takes VMs again."""
+    started = {vm for r in records if r.host == host and r.phase is Phase.POWERED_ON for vm in r.vms}
+    guests = tuple(vm for r in records if r.host == host and r.phase is Phase.POWERED_OFF for vm in r.vms
+                   if vm not in started)
+    for vm in guests:
+        problem = site.power_on(host, vm)
+        if problem:
+            return Stopped(host, f"{vm} could not be started again on {host}: {problem}")
+        journal.record(Phase.POWERED_ON, host, vms=(vm,))
+        say(f"{host}: started {vm} again")
+    return None
+
+
+def _uncordon(group: tuple[str, ...], site: MaintenanceSite, state_dir: str | Path, journal: MaintenanceJournal,
+              run_dir: Path, say: Say) -> Stopped | None:
     records = read_records(run_dir)
+    for host in group:
+        stopped = _power_on(host, site, journal, records, say)
+        if stopped:
+            return stopped
     ours = [h for h in group if not _kept_cordon(records, h)]
     remove_cordons(state_dir, ours)
     for host in group:

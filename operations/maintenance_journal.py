@@ -37,11 +37,13 @@ class Phase(str, enum.Enum):
     CORDONED = "cordoned"
     DRAIN_STARTED = "drain-started"  # vms: what was on the host when its first drain started
     DRAINED = "drained"
+    POWERED_OFF = "powered-off"  # vms: guests that could not leave, shut down to drain it (started again later)
     HOOK_STARTED = "hook-started"  # detail: the boot id before the hook, when one could be read
     HOOK_DONE = "hook-done"
     HOOK_FAILED = "hook-failed"
     HEALTHY = "healthy"
     UNHEALTHY = "unhealthy"
+    POWERED_ON = "powered-on"  # vms: those guests started again, before the uncordon
     UNCORDONED = "uncordoned"
     RETURNED = "returned"
     RUN_STOPPED = "run-stopped"

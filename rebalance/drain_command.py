@@ -13,7 +13,7 @@ from operations import drain as steps
 from operations.history import DEFAULT_STATE_DIR
 from operations.trusted_cluster import DEFAULT_INVENTORY
 from planner.domain.checks import check_name
-from planner.domain.errors import InfeasibleError, InputError
+from planner.domain.errors import InfeasibleError
 from planner.domain.policy import Policy
 from planner.formats.scenario import load_policy
 from rebalance import option_types as types
@@ -36,14 +36,16 @@ POLICIES = [p.value for p in steps.UnmigratablePolicy]
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation before migrating.")
 @click.option("--unmigratable", type=click.Choice(POLICIES), default="fail", show_default=True,
               help="VMs on the hosts that cannot live-migrate: fail (list them, move nothing), skip (drain the "
-                   "rest, report them), shutdown (not supported yet: refused).")
+                   "rest, report them), shutdown (power them off where they are, then drain the rest).")
+@click.option("--shutdown-timeout", type=types.HOST_TIMEOUT_S, default=300.0, show_default=True,
+              help="With --unmigratable shutdown: seconds a guest may take to power off (never forced).")
 @click.option("--time-limit", type=types.SOLVER_SECONDS, help="Wall-clock seconds the solver may use.")
 @executor_options
 @click.option("--skip-unreachable", is_flag=True,
               help="Plan without the hosts that do not answer (never one of the hosts to drain).")
 def drain(hosts: tuple[str, ...], inventory_path: str, policy_path: str | None, state_dir: str, dry_run: bool,
-          yes: bool, unmigratable: str, time_limit: float | None, max_parallel: int | None, per_host: int | None,
-          config_path: str | None, allow_insecure: bool, skip_unreachable: bool) -> None:
+          yes: bool, unmigratable: str, shutdown_timeout: float, time_limit: float | None, max_parallel: int | None,
+          per_host: int | None, config_path: str | None, allow_insecure: bool, skip_unreachable: bool) -> None:
     """Empty hosts for maintenance: cordon them, plan their VMs away, apply, check nothing is left.
 
     The plan moves only the drained hosts' VMs, with the least memory moved; it runs as `rebalance
@@ -58,15 +60,13 @@ def drain(hosts: tuple[str, ...], inventory_path: str, policy_path: str | None, 
     rebalance drain lab-a --inventory hosts.yaml --unmigratable skip --per-host 2
 
     \b
-    Exit codes: 0 the hosts hold no domain (with skip: none but the skipped ones), 1 unmigratable
-    VMs (fail), no feasible plan, a migration failed or a domain is still there, 2 bad input or a
-    plan the cluster drifted from (--unmigratable shutdown is refused with 2).
+    Exit codes: 0 the hosts hold no domain (with skip or shutdown: none but those, left defined
+    there), 1 unmigratable VMs (fail, or Nova's with shutdown), a guest that did not power off, no
+    feasible plan, a migration failed or a domain is still there, 2 bad input or a plan the
+    cluster drifted from.
     """
     names = [check_name(name, "HOST") for name in hosts]
     mode = steps.UnmigratablePolicy(unmigratable)
-    if mode is steps.UnmigratablePolicy.SHUTDOWN:
-        raise InputError("--unmigratable", "shutdown is not supported yet: use fail or skip, and shut those VMs "
-                                           "down yourself")
     config = load_config(config_path).with_limits(max_parallel, per_host)
     policy = (load_policy(policy_path), policy_path) if policy_path else (Policy(), "<defaults>")
     site = cluster_access.drain_site(inventory_path, Measuring(Path(state_dir), skip_unreachable=skip_unreachable),
@@ -76,7 +76,8 @@ def drain(hosts: tuple[str, ...], inventory_path: str, policy_path: str | None, 
         for made in steps.cordon_hosts(state_dir, names):
             click.echo(f"{made.host}: {made.describe()}")
     request = DrainRequest(tuple(names), *policy, state_dir, config,
-                           ApplySettings(inventory_path, state_dir, allow_insecure, yes), mode, time_limit)
+                           ApplySettings(inventory_path, state_dir, allow_insecure, yes), mode, time_limit,
+                           shutdown_timeout_s=shutdown_timeout)
     try:
         result = drain_hosts(site, request, dry_run)
     except InfeasibleError:
@@ -99,6 +100,9 @@ def _conclude(result: DrainResult, names: list[str], dry_run: bool) -> None:
         click.echo(f"Move or shut them down yourself, or drain the rest with --unmigratable skip.{undo}", err=True)
     elif result.outcome is DrainOutcome.FAILED:
         click.echo(f"{kept}; run `rebalance apply {result.plan_file}` to resume, or drain again.")
+    elif result.outcome is DrainOutcome.NOT_POWERED_OFF:
+        click.echo(f"{kept}; shut that guest down yourself, then drain again (guests already off stay off).",
+                   err=True)
     else:
         click.echo(f"{kept}; drain again once those are gone.", err=True)
     click.get_current_context().exit(EXIT_FAILED)

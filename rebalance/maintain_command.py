@@ -39,7 +39,7 @@ from rebalance.apply_command import EXIT_FAILED, ApplySettings
 from rebalance.drain_flow import DrainRequest
 from rebalance.maintain_site import LiveMaintenanceSite
 
-POLICIES = ["fail", "skip"]
+POLICIES = [p.value for p in drain_steps.UnmigratablePolicy]
 DOCTOR_TIMEOUT_S = 10.0
 
 
@@ -66,8 +66,10 @@ DOCTOR_TIMEOUT_S = 10.0
 @click.option("--expect-reboot", is_flag=True,
               help="The hook reboots the host: its boot id (read through the inventory's exec) must change.")
 @click.option("--unmigratable", type=click.Choice(POLICIES), default="fail", show_default=True,
-              help="VMs that cannot live-migrate: fail (list them, move nothing) or skip (they stay on their "
-                   "host through its hook).")
+              help="VMs that cannot live-migrate: fail (list them, move nothing), skip (they stay on their host "
+                   "through its hook) or shutdown (powered off for the hook, started again before the uncordon).")
+@click.option("--shutdown-timeout", type=types.HOST_TIMEOUT_S, default=300.0, show_default=True,
+              help="With --unmigratable shutdown: seconds a guest may take to power off (never forced).")
 @click.option("--restart", is_flag=True, help="Abandon an unfinished maintenance run and start a new one.")
 @click.option("--dry-run", is_flag=True, help="Check the sequence, print the order and the estimate; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
@@ -75,7 +77,7 @@ DOCTOR_TIMEOUT_S = 10.0
 @executor_options
 def maintain(hosts: tuple[str, ...], hook: str, inventory_path: str, policy_path: str | None, state_dir: str,
              parallel: int, returning: bool, keep_order: bool, health_timeout: float, hook_timeout: float,
-             expect_reboot: bool, unmigratable: str, restart: bool, dry_run: bool, yes: bool,
+             expect_reboot: bool, unmigratable: str, shutdown_timeout: float, restart: bool, dry_run: bool, yes: bool,
              time_limit: float | None, max_parallel: int | None, per_host: int | None, config_path: str | None,
              allow_insecure: bool) -> None:
     """Rolling maintenance: for each host (or --parallel N at once) cordon, drain, run the hook,
@@ -110,7 +112,8 @@ def maintain(hosts: tuple[str, ...], hook: str, inventory_path: str, policy_path
     drain_steps.check_hosts(site.host_names(), names, inventory_path, at_once=parallel)
     request = DrainRequest(tuple(names), policy, policy_source, state_dir, config,
                            ApplySettings(inventory_path, state_dir, allow_insecure, yes=True),
-                           drain_steps.UnmigratablePolicy(unmigratable), time_limit, lock_held=True)
+                           drain_steps.UnmigratablePolicy(unmigratable), time_limit, lock_held=True,
+                           shutdown_timeout_s=shutdown_timeout)
     previous = unfinished_run(state_dir)
     if previous is not None:
         definition = read_definition(previous)
@@ -170,13 +173,7 @@ def _checked_sequence(site: cluster_access.DrainSite, request: DrainRequest, nam
     surveyed = drain_steps.survey(site, names, request.policy, request.policy_source, request.state_dir)
     for warning in surveyed.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if surveyed.stuck and request.mode is drain_steps.UnmigratablePolicy.FAIL:
-        click.echo(f"{len(surveyed.stuck)} VM{'s' if len(surveyed.stuck) != 1 else ''} cannot live-migrate; "
-                   f"nothing was moved:", err=True)
-        for item in surveyed.stuck:
-            click.echo(f"  {item.describe()}", err=True)
-        click.echo("Move or shut them down yourself, or keep them on their hosts with --unmigratable skip.", err=True)
-        click.get_current_context().exit(EXIT_FAILED)
+    _refuse_unmovable(surveyed.stuck, request.mode)
     for line in surveyed.lines:
         click.echo(line)
     sequence = plan_sequence(surveyed.planning, names, parallel, returning, request.config.limits,
@@ -189,6 +186,28 @@ def _checked_sequence(site: cluster_access.DrainSite, request: DrainRequest, nam
     click.echo(f"Expected: about {clock(sequence.estimate_s())} of live migrations, plus the hooks and the "
                f"health checks.")
     return sequence
+
+
+def _refuse_unmovable(stuck: tuple[drain_steps.Stuck, ...], mode: drain_steps.UnmigratablePolicy) -> None:
+    """VMs that cannot leave, listed before anything moves: all of them with fail, the ones
+    rebalance may not power off (Nova's, mid-migration) with shutdown; exit 1."""
+    if mode is drain_steps.UnmigratablePolicy.SHUTDOWN:
+        listed = [(item, why) for item in stuck if (why := drain_steps.shutdown_refusal(item))]
+        for item in stuck:
+            if not drain_steps.shutdown_refusal(item) and drain_steps.needs_power_off(item):
+                click.echo(f"to power off for its host's hook: {item.describe()}")
+    elif mode is drain_steps.UnmigratablePolicy.FAIL:
+        listed = [(item, item.reason) for item in stuck]
+    else:
+        listed = []
+    if not listed:
+        return
+    click.echo(f"{len(listed)} VM{'s' if len(listed) != 1 else ''} cannot leave their host; nothing was moved:",
+               err=True)
+    for item, why in listed:
+        click.echo(f"  {item.vm} on {item.host} ({item.memory_mib} MiB): {why}", err=True)
+    click.echo("Move or shut them down yourself, or keep them on their hosts with --unmigratable skip.", err=True)
+    click.get_current_context().exit(EXIT_FAILED)
 
 
 def _run(run_dir: Path, definition: RunDefinition, site: cluster_access.DrainSite, request: DrainRequest,

@@ -19,6 +19,7 @@ from operations import cluster_access
 from operations.cordon_overlay import overlay_cordons
 from operations.cordons import read_cordons
 from operations.maintenance_hook import HookResult, hook_argv, run_hook
+from operations.maintenance import Drained
 from operations.maintenance_journal import RunDefinition
 from planner.domain.errors import InfeasibleError
 from planner.formats.plan_io import write_plan
@@ -26,6 +27,15 @@ from planner.solver.return_plan import plan_return
 from rebalance.apply_command import apply_saved_plan
 from rebalance.drain_flow import DrainOutcome, DrainRequest, drain_hosts
 from rebalance.render import render_plan
+
+
+_DRAIN_PROBLEMS = {
+    DrainOutcome.DRAINED: "",
+    DrainOutcome.REFUSED: "VMs there can neither live-migrate nor be shut down",
+    DrainOutcome.FAILED: "a migration failed or was stopped",
+    DrainOutcome.NOT_POWERED_OFF: "a guest that cannot live-migrate did not power off",
+    DrainOutcome.NOT_EMPTY: "domains are still defined there",
+}
 
 
 @dataclass(frozen=True)
@@ -36,16 +46,16 @@ class LiveMaintenanceSite:
     drain_request: DrainRequest  # hosts filled in per group; lock_held and yes set
     run_dir: Path
 
-    def drain(self, hosts: tuple[str, ...]) -> str:
+    def drain(self, hosts: tuple[str, ...]) -> Drained:
         try:
             result = drain_hosts(self.drain_site, replace(self.drain_request, hosts=hosts))
         except InfeasibleError as error:
-            return f"no plan empties {', '.join(hosts)}: {error}"
-        if result.outcome is DrainOutcome.DRAINED:
-            return ""
-        return {DrainOutcome.REFUSED: "VMs there cannot live-migrate",
-                DrainOutcome.FAILED: "a migration failed or was stopped",
-                DrainOutcome.NOT_EMPTY: "domains are still defined there"}.get(result.outcome, result.outcome.value)
+            return Drained(f"no plan empties {', '.join(hosts)}: {error}")
+        powered_off = {h: tuple(s.vm for s in result.powered_off if s.host == h) for h in hosts}
+        return Drained(_DRAIN_PROBLEMS.get(result.outcome, result.outcome.value), powered_off)
+
+    def power_on(self, host: str, vm: str) -> str:
+        return self.drain_site.power_on(host, vm)
 
     def vms_on(self, hosts: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
         return self.drain_site.defined_on(hosts)

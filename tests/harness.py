@@ -28,7 +28,7 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -142,6 +142,8 @@ class SimulatedDrainSite:
 
     snapshot: Path
     applied: list[SimulatedBackend]
+    powered_off: list[tuple[str, str]] = field(default_factory=list)
+    powered_on: list[tuple[str, str]] = field(default_factory=list)
 
     def host_names(self) -> tuple[str, ...]:
         return tuple(h.name for h in self._cluster().hosts)
@@ -152,6 +154,17 @@ class SimulatedDrainSite:
     def defined_on(self, hosts: Sequence[str]) -> dict[str, tuple[str, ...]]:
         cluster = self._cluster()
         return {h: tuple(sorted(v.name for v in cluster.vms_by_host[h])) for h in hosts}
+
+    def power_off(self, host: str, vm: str, timeout_s: float) -> str:
+        """A fault to inject: a VM labelled `acpi: ignores` never powers off."""
+        if self._cluster().vm_by_name[vm].labels.get("acpi") == "ignores":
+            return f"{vm} did not power off within {timeout_s:g} s"
+        self.powered_off.append((host, vm))
+        return ""
+
+    def power_on(self, host: str, vm: str) -> str:
+        self.powered_on.append((host, vm))
+        return ""
 
     def _cluster(self) -> Cluster:
         cluster = load_planning_input(None, str(self.snapshot), None).cluster

@@ -1,11 +1,12 @@
 """`rebalance drain` on the simulated cluster (tests/harness.py): cordon, plan, apply, verify empty;
-unmigratable VMs refused (fail) or left (skip); --dry-run records nothing; shutdown refused."""
+unmigratable VMs refused (fail), left (skip) or powered off first (shutdown); --dry-run records nothing."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from cluster.domain_metadata import NOVA_REASON
 from operations.cordons import read_cordons
 from planner.formats.plan_io import load_plan
 from tests.harness import invoke
@@ -63,11 +64,50 @@ def test_dry_run_prints_the_plan_and_records_nothing(tmp_path: Path) -> None:
     assert not state.exists() or (read_cordons(state) == {} and not (state / "drains").exists())
 
 
-def test_shutdown_is_refused_as_not_supported_and_an_unknown_host_is_bad_input(tmp_path: Path) -> None:
+def test_shutdown_powers_the_unmigratable_vm_off_first_then_drains_the_rest(tmp_path: Path) -> None:
     snapshot, state = cluster(tmp_path / "snap.json", stuck=True), tmp_path / "state"
-    refused = invoke("drain", "a", "--inventory", snapshot, "--state-dir", state, "--unmigratable", "shutdown")
-    assert refused.exit_code == 2 and "not supported yet" in refused.stderr
-    assert read_cordons(state) == {}
+    result = invoke("drain", "a", "--inventory", snapshot, "--state-dir", state, "--yes", "--unmigratable", "shutdown")
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    written = next(i for i, line in enumerate(lines) if "Plan written" in line)
+    assert lines.index("v1 is off (still defined on a)") < written  # powered off before anything migrates
+    assert "left (unmigratable, powered off): v1 on a" in result.stdout
+    assert "2 VMs moved (64 MiB), 1 unmigratable VM left: v1 on a" in lines[-1]
+    (plan_file,) = (state / "drains").glob("*/plan.json")
+    assert sorted(m.vm for m in load_plan(plan_file).moves) == ["v0", "v2"]
+
+
+def test_a_guest_that_ignores_the_power_button_stops_the_drain_before_anything_migrates(tmp_path: Path) -> None:
+    snapshot, state = cluster(tmp_path / "snap.json", stuck=True), tmp_path / "state"
+    document = json.loads(snapshot.read_text())
+    document["vms"][1]["labels"] = {"acpi": "ignores"}
+    snapshot.write_text(json.dumps(document))
+
+    result = invoke("drain", "a", "--inventory", snapshot, "--state-dir", state, "--yes", "--unmigratable", "shutdown",
+                    "--shutdown-timeout", "5")
+
+    assert result.exit_code == 1, result.output
+    assert "v1 did not power off within 5 s" in result.stderr and "nothing was migrated" in result.stderr
+    assert "a stays cordoned" in result.stderr and not (state / "drains").exists()
+
+
+def test_shutdown_leaves_a_nova_guest_alone_and_moves_nothing(tmp_path: Path) -> None:
+    snapshot, state = cluster(tmp_path / "snap.json", stuck=True), tmp_path / "state"
+    document = json.loads(snapshot.read_text())
+    document["vms"][1]["unmigratable_reason"] = NOVA_REASON
+    snapshot.write_text(json.dumps(document))
+
+    result = invoke("drain", "a", "--inventory", snapshot, "--state-dir", state, "--yes", "--unmigratable", "shutdown")
+
+    assert result.exit_code == 1, result.output
+    assert "can neither live-migrate nor be shut down here; nothing was moved" in result.stderr
+    assert "v1 on a: managed by OpenStack Nova: stop it through Nova" in result.stderr
+    assert not (state / "drains").exists()
+
+
+def test_an_unknown_host_is_bad_input(tmp_path: Path) -> None:
+    snapshot, state = cluster(tmp_path / "snap.json"), tmp_path / "state"
     unknown = invoke("drain", "zz", "--inventory", snapshot, "--state-dir", state, "--dry-run")
     assert unknown.exit_code == 2 and "zz is not a host of" in unknown.stderr
 

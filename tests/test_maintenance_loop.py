@@ -14,7 +14,7 @@ import pytest
 
 from cluster.host_health import Health
 from operations.cordons import add_cordons, read_cordons
-from operations.maintenance import run_maintenance
+from operations.maintenance import Drained, run_maintenance
 from operations.maintenance_hook import HookResult
 from operations.maintenance_journal import (
     JOURNAL_FILE,
@@ -40,15 +40,23 @@ class FakeSite:
     failing_hooks: set[str] = field(default_factory=set)
     unhealthy: set[str] = field(default_factory=set)
     crash_draining: str = ""
+    unmovable: dict[str, tuple[str, ...]] = field(default_factory=dict)  # powered off by the drain
+    crash_powering_on: str = ""
     calls: list[tuple[str, str]] = field(default_factory=list)
     barrier: threading.Barrier | None = None
 
-    def drain(self, hosts: tuple[str, ...]) -> str:
+    def drain(self, hosts: tuple[str, ...]) -> Drained:
         for host in hosts:
             self.calls.append(("drain", host))
             if host == self.crash_draining:
                 raise Crash()
             self.vms[host] = ()
+        return Drained("", {h: self.unmovable.get(h, ()) for h in hosts})
+
+    def power_on(self, host: str, vm: str) -> str:
+        self.calls.append(("power-on", vm))
+        if vm == self.crash_powering_on:
+            raise Crash()
         return ""
 
     def vms_on(self, hosts: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
@@ -196,6 +204,25 @@ def test_the_hosts_of_a_group_run_their_hooks_at_the_same_time(tmp_path: Path) -
     site.run_hook = hook  # type: ignore[method-assign]
     assert run_maintenance(run_dir, made, site, state, lambda _: None) is None
     assert {c[1] for c in site.calls if c[0] == "hook"} == set(HOSTS)
+
+
+def test_guests_powered_off_by_the_drain_are_started_again_before_the_uncordon_and_only_once(
+        tmp_path: Path) -> None:
+    made = definition(returning=False)
+    state, run_dir = start(tmp_path, made)
+    site = FakeSite(unmovable={"h2": ("db-1", "db-2")}, crash_powering_on="db-2")
+
+    with pytest.raises(Crash):
+        run_maintenance(run_dir, made, site, state, lambda _: None)
+    assert "h2" in read_cordons(state)  # not uncordoned while a guest is still off
+
+    site.crash_powering_on = ""
+    site.calls.clear()
+    assert run_maintenance(run_dir, made, site, state, lambda _: None, resumed=True) is None
+    assert [c for c in site.calls if c[0] == "power-on"] == [("power-on", "db-2")]  # db-1 was started already
+    assert phases(run_dir, "h2")[:4] == [Phase.CORDONED, Phase.DRAIN_STARTED, Phase.POWERED_OFF, Phase.DRAINED]
+    assert [r.vms for r in read_records(run_dir) if r.phase is Phase.POWERED_ON] == [("db-1",), ("db-2",)]
+    assert read_cordons(state) == {}
 
 
 def test_a_hostile_journal_line_is_one_error_naming_file_and_line(tmp_path: Path) -> None:
