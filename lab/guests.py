@@ -3,7 +3,8 @@
 `type='qemu'` (TCG) so nothing depends on /dev/kvm. An idle SeaBIOS guest's RAM is almost all
 zero pages and migrates in well under a second; a "fat" guest gets random data loaded into its
 RAM (QEMU's generic loader device) so a bandwidth-limited migration takes long enough to watch,
-time out or interrupt.
+time out or interrupt. Guests have ACPI, as real ones do: `virsh shutdown` presses their power
+button (lab/busy_guest.py's acpi_guest_sector answers it; the others ignore it).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def guest_xml(name: str, memory_mib: int = 32, vcpus: int = 1, loader: Path | No
   <currentMemory unit='MiB'>{memory_mib}</currentMemory>
   <vcpu>{vcpus}</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <features><acpi/></features>
   <clock offset='utc'/>
   <on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>
   <devices>

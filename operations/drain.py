@@ -108,9 +108,14 @@ def shutdown_refusal(item: Stuck) -> str:
     the guests it manages, and a guest in the middle of a migration is not ours to stop."""
     if NOVA_REASON in item.reason:
         return "managed by OpenStack Nova: stop it through Nova (openstack server stop)"
-    if item.reason.startswith("migrating") or "holds the room of" in item.reason:
+    if in_flight(item):
         return f"not shut down while {item.reason}"
     return ""
+
+
+def in_flight(item: Stuck) -> bool:
+    """Stuck only for now: a migration of it is under way (a crashed run's, finishing in libvirt)."""
+    return item.reason.startswith("migrating") or "holds the room of" in item.reason
 
 
 def needs_power_off(item: Stuck) -> bool:

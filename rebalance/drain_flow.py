@@ -8,6 +8,7 @@ The caller cordons the hosts first and says afterwards what the outcome means fo
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,6 +23,10 @@ from planner.formats.plan_io import write_plan
 from rebalance.apply_command import ApplySettings, apply_saved_plan
 from rebalance.render import render_plan
 from rebalance.schedule_summary import schedule_summary
+
+
+SETTLE_S = 120.0
+SETTLE_POLL_S = 2.0
 
 
 class DrainOutcome(enum.Enum):
@@ -57,7 +62,7 @@ class DrainResult:
 
 def drain_hosts(site: cluster_access.DrainSite, request: DrainRequest, dry_run: bool = False) -> DrainResult:
     """Raises InfeasibleError when no plan empties the hosts (the hosts stay as they are)."""
-    surveyed = steps.survey(site, request.hosts, request.policy, request.policy_source, request.state_dir)
+    surveyed = _settled_survey(site, request)
     for warning in surveyed.warnings:
         click.echo(f"warning: {warning}", err=True)
     stuck = surveyed.stuck
@@ -100,6 +105,20 @@ def _list_stuck(stuck: tuple[steps.Stuck, ...]) -> None:
     click.echo(f"{len(stuck)} VM{'s' if len(stuck) != 1 else ''} cannot live-migrate; nothing was moved:", err=True)
     for item in stuck:
         click.echo(f"  {item.describe()}", err=True)
+
+
+def _settled_survey(site: cluster_access.DrainSite, request: DrainRequest) -> steps.Survey:
+    """The survey once no migration of the hosts' VMs is under way: one a crashed run left to
+    libvirt ends on one host or the other within seconds, and the drain plans from there rather
+    than counting that VM as one that cannot leave. Given up after SETTLE_S (then it is listed)."""
+    deadline = time.monotonic() + SETTLE_S
+    while True:
+        surveyed = steps.survey(site, request.hosts, request.policy, request.policy_source, request.state_dir)
+        moving = [item.vm for item in surveyed.stuck if steps.in_flight(item)]
+        if not moving or time.monotonic() >= deadline:
+            return surveyed
+        click.echo(f"waiting for migrations under way to end: {', '.join(moving)}")
+        time.sleep(SETTLE_POLL_S)
 
 
 def _how_left(powered_off: bool, mode: steps.UnmigratablePolicy, dry_run: bool) -> str:

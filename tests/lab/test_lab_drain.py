@@ -1,6 +1,7 @@
 """`rebalance drain` against real libvirt: three guests leave lab-a, nothing stays defined there, the
 host stays cordoned; a guest that cannot live-migrate (local disk, or shut off) stops the drain
-before anything moves, listed with its reason."""
+before anything moves, listed with its reason; with --unmigratable shutdown such a guest is powered
+off through the ACPI button first, and one that ignores the button is never forced."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from pathlib import Path
 
 from lab.control import HOSTS, Lab
+from lab.busy_guest import acpi_guest_sector, boot_sector, write_disk
 from lab.guests import guest_xml
 from operations.cordons import read_cordons
 from tests.lab.helpers import PLAN_TIME_LIMIT, rebalance
@@ -82,3 +84,33 @@ def test_a_local_disk_or_shut_off_guest_stops_the_drain_before_anything_moves(cl
     assert "lab-a stays cordoned" in result.stderr and "lab-a" in read_cordons(state)
     assert defined(clean_lab, "lab-a") == {"web", "local", "off"} and clean_lab.running("lab-a") == {"web", "local"}
     assert not (state / "drains").exists()
+
+
+def test_shutdown_powers_off_what_cannot_leave_and_never_forces_a_guest_that_ignores_it(
+        clean_lab: Lab, inventory: Path, tmp_path: Path) -> None:
+    clean_lab.start_guest("lab-a", "web", memory_mib=32)
+    clean_lab.start_guest("lab-a", "db", memory_mib=32, disk=write_disk(tmp_path / "db.img", acpi_guest_sector()))
+    clean_lab.start_guest("lab-a", "stubborn", memory_mib=32, disk=write_disk(tmp_path / "s.img", boot_sector()))
+    state = tmp_path / "state"
+    drain = ("drain", "lab-a", "--inventory", inventory, "--state-dir", state, "--yes", "--time-limit", "5",
+             "--unmigratable", "shutdown", "--shutdown-timeout", "4")
+
+    refused = rebalance(*drain)
+
+    assert refused.exit_code == 1, refused.output
+    assert "stubborn did not power off within 4 s" in refused.stderr and "nothing was migrated" in refused.stderr
+    assert clean_lab.running("lab-a") >= {"web", "stubborn"}  # never forced, nothing moved
+    assert not (state / "drains").exists()
+
+    connection = clean_lab.connect("lab-a")
+    try:
+        connection.lookupByName("stubborn").destroy()  # the operator shuts it down
+    finally:
+        connection.close()
+    drained = rebalance(*drain)
+
+    assert drained.exit_code == 0, drained.output
+    assert "db is off (still defined on lab-a)" in refused.stdout + drained.stdout
+    assert defined(clean_lab, "lab-a") == {"db", "stubborn"} and clean_lab.running("lab-a") == set()
+    assert {name: len(hosts) for name, hosts in everywhere(clean_lab).items()} == {"web": 1, "db": 1, "stubborn": 1}
+    assert "2 unmigratable VMs left" in drained.stdout.splitlines()[-1]

@@ -2,7 +2,8 @@
 host's libvirtd, which destroys whatever still runs there). Every guest runs exactly once
 throughout (sampled from each host's own libvirt), every host ends uncordoned, --return puts the
 guests back, and the journal shows each phase; a SIGKILL mid-drain and a failing hook are both
-resumed by running the command again, without running a finished hook twice."""
+resumed by running the command again, without running a finished hook twice; a guest that cannot
+leave (local disk) is powered off for its host's hook and started again before the uncordon."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import libvirt
 
+from lab.busy_guest import acpi_guest_sector, write_disk
 from lab.control import HOSTS, SCRIPT, Lab
 from operations.cordons import read_cordons
 from operations.maintenance_journal import Phase, read_records, runs_dir
@@ -70,7 +72,8 @@ def exists_once(sample: dict[str, list[tuple[str, int, bool]]]) -> bool:
 
 def maintain(inventory: Path, state: Path, hook: Path, *extra: str) -> list[str]:
     return ["maintain", "lab-a", "lab-b", "lab-c", "--hook", f"{hook} {{host}}", "--inventory", str(inventory),
-            "--state-dir", str(state), "--keep-order", "--yes", "--time-limit", "5", "--health-timeout", "60", *extra]
+            "--state-dir", str(state), "--keep-order", "--yes", "--time-limit", "5", "--health-timeout", "60",
+            "--shutdown-timeout", "30", *extra]
 
 
 def calls(directory: Path) -> list[str]:
@@ -112,8 +115,10 @@ def test_a_kill_mid_drain_and_a_failing_hook_resume_without_a_finished_hook_runn
         clean_lab: Lab, inventory: Path, tmp_path: Path) -> None:
     for name, host in {"g-a": "lab-a", "g-b": "lab-b"}.items():
         clean_lab.start_guest(host, name, memory_mib=32)
+    # A local disk keeps db on lab-c: powered off for the hook, started again before the uncordon.
+    clean_lab.start_guest("lab-c", "db", memory_mib=32, disk=write_disk(tmp_path / "db.img", acpi_guest_sector()))
     state, hook = tmp_path / "state", restart_hook(clean_lab, tmp_path)
-    process = rebalance_process(*maintain(inventory, state, hook))
+    process = rebalance_process(*maintain(inventory, state, hook, "--unmigratable", "shutdown"))
     try:
         clean_lab.wait_for(lambda: _drain_started(state, "lab-b"), timeout_s=200, what="lab-b's drain")
     finally:
@@ -122,7 +127,7 @@ def test_a_kill_mid_drain_and_a_failing_hook_resume_without_a_finished_hook_runn
     assert calls(tmp_path) == ["lab-a"]
 
     (tmp_path / "fail" / "lab-b").touch()
-    failed = rebalance(*maintain(inventory, state, hook))
+    failed = rebalance(*maintain(inventory, state, hook, "--unmigratable", "shutdown"))
     assert failed.exit_code == 1, failed.output
     assert "Maintenance stopped at lab-b: the hook exited 7" in failed.stderr
     assert "lab-b stays cordoned" in failed.stderr
@@ -130,13 +135,18 @@ def test_a_kill_mid_drain_and_a_failing_hook_resume_without_a_finished_hook_runn
     assert calls(tmp_path) == ["lab-a", "lab-b"]  # lab-a's hook, recorded done, did not run again
 
     (tmp_path / "fail" / "lab-b").unlink()
-    resumed = rebalance(*maintain(inventory, state, hook))
+    resumed = rebalance(*maintain(inventory, state, hook, "--unmigratable", "shutdown"))
     assert resumed.exit_code == 0, resumed.output
     assert "lab-a: done in an earlier run" in resumed.output
     assert calls(tmp_path) == ["lab-a", "lab-b", "lab-b", "lab-c"]
     assert read_cordons(state) == {}
     placement = clean_lab.placement()
-    assert sorted(placement) == ["g-a", "g-b"] and all(len(hosts) == 1 for hosts in placement.values())
+    assert sorted(placement) == ["db", "g-a", "g-b"] and all(len(hosts) == 1 for hosts in placement.values())
+    assert placement["db"] == ["lab-c"]  # running again where its disk is
+    (run_dir,) = runs_dir(state).iterdir()
+    lab_c = [r.phase for r in read_records(run_dir) if r.host == "lab-c"]
+    assert lab_c.index(Phase.POWERED_OFF) < lab_c.index(Phase.HOOK_STARTED) < lab_c.index(Phase.POWERED_ON) \
+        < lab_c.index(Phase.UNCORDONED)
 
 
 def test_a_sequence_that_cannot_fit_is_refused_before_anything_moves(clean_lab: Lab, inventory: Path,
