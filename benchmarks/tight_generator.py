@@ -2,15 +2,17 @@
 goal on, which benchmarks/generator.py never produces.
 
 - five host types with different CPU:memory ratios (4 to 32 GiB per core) and allocation ratios
-  (CPU 1.0 to 4.0, RAM 1.0 and 1.2), 8 GiB reserved, 20 hosts per rack, types mixed in a rack;
+  (CPU 1.0 to 8.0, RAM 1.0 and 1.2), 8 GiB reserved, 20 hosts per rack, types mixed in a rack
+  (host label `type`);
 - heavy-tailed flavors in three series (2, 4 and 8 GiB per vCPU) from 1 vCPU / 2 GiB up to
   64 vCPU / 512 GiB, popularity falling as a power of the size; every flavor fits at least one
   host type, but a 64-vCPU VM does not fit the 32-vCPU hpc hosts and a 512 GiB VM fits only the
   memory and dense hosts;
 - memory fill a parameter (share of the cluster's usable memory the VMs take, kept within 1 % of
   it by redrawing flavors);
-- a start placement valid for every hard limit (memory, vCPUs, rules), built biggest VM first on
-  random hosts that fit, so memory ends about evenly tight everywhere;
+- a start placement valid for every hard limit (memory, vCPUs, rules), built biggest VM first, each
+  on the emptiest of a few random hosts that fit, so memory ends about evenly tight everywhere
+  (the hpc hosts, 32 dedicated vCPUs each, run out of vCPUs first);
 - CPU load skewed after placement: hot racks (10 % of racks, label `rack`) and Pareto host heat
   decide which VMs get the largest demand draws, so hot hosts run at or near 100 % of their cores
   while memory stays valid;
@@ -22,7 +24,6 @@ Everything comes from one `random.Random(seed)`: the same arguments give the sam
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -171,18 +172,13 @@ def _drafts(rng: random.Random, flavors: Sequence[Flavor]) -> list[_Draft]:
     ordinary = [i for i in free if i not in pinned and flavors[i].memory_mib <= HOST_GROUP_MAX_MIB]
     chosen = rng.sample(ordinary, k=min(len(ordinary), len(HOST_GROUPS) * round(HOST_GROUP_VM_SHARE * count)))
     host_group = {index: HOST_GROUPS[n % len(HOST_GROUPS)] for n, index in enumerate(chosen)}
-    drafts = []
-    for index, flavor in enumerate(flavors):
-        labels: dict[str, str] = {}
-        if index in groups:
-            labels["aa"] = groups[index]
-        if index in pinned:
-            labels["pinned"] = "true"
-        if index in host_group:
-            labels["hg"] = host_group[index]
-        drafts.append(_Draft(f"vm-{index + 1:0{width}d}", flavor.vcpus, flavor.memory_mib, 0, labels,
-                             groups.get(index, "")))
-    return drafts
+    def labels(index: int) -> dict[str, str]:
+        marks = (("aa", groups.get(index)), ("pinned", "true" if index in pinned else None), ("hg", host_group.get(index)))
+        return {key: value for key, value in marks if value}
+
+    # Load 0 for now: it is handed out by host heat once the VMs have hosts (_skewed_loads).
+    return [_Draft(f"vm-{index + 1:0{width}d}", flavor.vcpus, flavor.memory_mib, 0, labels(index), groups.get(index, ""))
+            for index, flavor in enumerate(flavors)]
 
 
 def _place(rng: random.Random, hosts: Sequence[Host], drafts: Sequence[_Draft]) -> dict[str, str]:
