@@ -49,6 +49,7 @@ class SpreadBounds:
     product: int  # what `rebalance plan` prints (planner.bounds spread_bound)
     fluid: int  # the capacity-aware linear relaxation
     largest_unit: int  # the biggest unit on the best host it fits
+    fixed: int  # the hottest host's load that cannot move (pinned VMs)
     best: int  # the largest of all: the bound the benchmark compares against
 
 
@@ -62,7 +63,7 @@ def spread_bounds(problem: Problem) -> SpreadBounds:
     fluid = _fluid_bound(problem, classes)
     largest = _largest_unit_bound(problem, classes, fixed_load)
     fixed_peak = max([permille(fixed_load[h], problem.hosts[h].cpu_capacity_millicores) for h in problem.metric_hosts] + [0])
-    return SpreadBounds(product, fluid, largest, max(product, fluid, largest, fixed_peak, problem.spread_floors[0]))
+    return SpreadBounds(product, fluid, largest, fixed_peak, max(product, fluid, largest, fixed_peak, problem.spread_floors[0]))
 
 
 def host_classes(problem: Problem) -> list[HostClass]:

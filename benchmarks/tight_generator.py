@@ -16,7 +16,8 @@ goal on, which benchmarks/generator.py never produces.
 - CPU load skewed after placement: hot racks (10 % of racks, label `rack`) and Pareto host heat
   decide which VMs get the largest demand draws, so hot hosts run at or near 100 % of their cores
   while memory stays valid;
-- 2 % pinned VMs, 6 % in anti-affinity groups (label `aa`, benchmarks.generator's helper), and two
+- 2 % pinned VMs (ordinary sizes, demand drawn apart from the heat), 6 % in anti-affinity groups
+  (label `aa`, benchmarks.generator's helper), and two
   host groups (label `hg` on ~2 % of the VMs each, hosts labelled `pool`, 15 % of the hosts each).
 
 Everything comes from one `random.Random(seed)`: the same arguments give the same cluster.
@@ -42,7 +43,7 @@ HEAT_PARETO_ALPHA = 1.5
 HOST_GROUPS = ("licensed", "gpu")
 HOST_GROUP_VM_SHARE = 0.02  # per host group
 HOST_GROUP_HOST_SHARE = 0.15  # per host group, disjoint pools
-HOST_GROUP_MAX_MIB = 64 * GIB  # host-group VMs are ordinary sizes: every pool host takes them
+HOST_GROUP_MAX_MIB = 64 * GIB  # pinned and host-group VMs are ordinary sizes: every pool host takes them
 FILL_TOLERANCE = 0.01
 PLACEMENT_CHOICES = 4  # random hosts looked at per VM; the emptiest that fits wins
 
@@ -168,8 +169,9 @@ def _drafts(rng: random.Random, flavors: Sequence[Flavor]) -> list[_Draft]:
     width = max(5, len(str(count)))
     groups = _anti_affinity_groups(rng, count)
     free = [i for i in range(count) if i not in groups]
-    pinned = set(rng.sample(free, k=round(PINNED_SHARE * count)))
-    ordinary = [i for i in free if i not in pinned and flavors[i].memory_mib <= HOST_GROUP_MAX_MIB]
+    small = [i for i in free if flavors[i].memory_mib <= HOST_GROUP_MAX_MIB]
+    pinned = set(rng.sample(small, k=min(len(small), round(PINNED_SHARE * count))))
+    ordinary = [i for i in small if i not in pinned]
     chosen = rng.sample(ordinary, k=min(len(ordinary), len(HOST_GROUPS) * round(HOST_GROUP_VM_SHARE * count)))
     host_group = {index: HOST_GROUPS[n % len(HOST_GROUPS)] for n, index in enumerate(chosen)}
     def labels(index: int) -> dict[str, str]:
@@ -225,9 +227,13 @@ def _skewed_loads(rng: random.Random, hosts: Sequence[Host], drafts: Sequence[_D
     hot = set(rng.sample(racks, k=max(1, round(HOT_RACK_SHARE * len(racks)))))
     heat = {h.name: rng.paretovariate(HEAT_PARETO_ALPHA) * (HOT_RACK_HEAT if h.labels["rack"] in hot else 1.0)
             for h in hosts}
-    shares = sorted((demand(rng) for _ in drafts), reverse=True)
-    ranked = sorted(drafts, key=lambda d: (-heat[placement[d.name]] * rng.random(), d.name))
-    loads = {d.name: round(share * d.vcpus * 1000) for d, share in zip(ranked, shares)}
+    # Pinned VMs draw their own demand: handed hot ones, they alone would set the best reachable
+    # peak, and the benchmark would measure the pins rather than the spreading.
+    loads = {d.name: round(demand(rng) * d.vcpus * 1000) for d in drafts if "pinned" in d.labels}
+    movable = [d for d in drafts if "pinned" not in d.labels]
+    shares = sorted((demand(rng) for _ in movable), reverse=True)
+    ranked = sorted(movable, key=lambda d: (-heat[placement[d.name]] * rng.random(), d.name))
+    loads.update({d.name: round(share * d.vcpus * 1000) for d, share in zip(ranked, shares)})
     per_host: dict[str, list[str]] = {}
     for d in drafts:
         per_host.setdefault(placement[d.name], []).append(d.name)
