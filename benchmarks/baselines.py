@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from planner.instance.problem import Problem, Unit
 from planner.instance.state import PlacementState
 
@@ -169,3 +171,139 @@ def least_loaded_evacuation(problem: Problem) -> BaselineResult:
         if target is not None:
             state.move(unit, target)
     return _result("least-loaded evacuation", state)
+
+
+# -- spread on memory-tight clusters (benchmarks/tight.py) ---------------------------------------
+# Vectorised over hosts (numpy), since they run at 1000 hosts x 20,000 VMs beside the planner.
+# Min_spread rules are not modelled here: validate_placement judges every plan anyway.
+
+class _Usage:
+    """Per-host memory, vCPUs and load as arrays, anti-affinity occupancy as a set."""
+
+    def __init__(self, problem: Problem, assignment: list[int]) -> None:
+        self.problem = problem
+        hosts = len(problem.hosts)
+        self.memory, self.vcpus, self.load = (np.zeros(hosts, dtype=np.int64) for _ in range(3))
+        self.memory_limit = np.array(problem.memory_limit, dtype=np.int64)
+        self.vcpu_limit = np.array(problem.vcpu_limit, dtype=np.int64)
+        self.capacity = np.array([h.cpu_capacity_millicores for h in problem.hosts], dtype=np.int64)
+        self.metric = np.zeros(hosts, dtype=bool)
+        self.metric[sorted(problem.metric_hosts)] = True
+        self.occupied: set[tuple[int, int]] = set()
+        self.assignment = assignment
+        self._masks: dict[frozenset[int], np.ndarray] = {}
+        for unit, host in zip(problem.units, assignment):
+            if host >= 0:
+                self.add(unit, host)
+
+    def allowed(self, unit: Unit) -> np.ndarray:
+        mask = self._masks.get(unit.allowed)
+        if mask is None:
+            mask = np.zeros(len(self.problem.hosts), dtype=bool)
+            mask[sorted(unit.allowed)] = True
+            self._masks[unit.allowed] = mask
+        return mask
+
+    def fitting(self, unit: Unit) -> np.ndarray:
+        """Boolean mask of the hosts with room for `unit` (not counting anti-affinity)."""
+        return self.allowed(unit) & (self.memory + unit.memory_mib <= self.memory_limit) \
+            & (self.vcpus + unit.vcpus <= self.vcpu_limit)
+
+    def _domains(self, unit: Unit, host: int) -> list[tuple[int, int]]:
+        return [(m.group, self.problem.anti_affinity[m.group].domain_of_host[host]) for m in unit.anti_affinity]
+
+    def anti_affinity_ok(self, unit: Unit, host: int) -> bool:
+        """No other member of the unit's groups in the host's domain (its own place does not count)."""
+        current = self.assignment[unit.index]
+        own = set(self._domains(unit, current)) if current >= 0 else set()
+        return not any(d in self.occupied and d not in own for d in self._domains(unit, host))
+
+    def add(self, unit: Unit, host: int, sign: int = 1) -> None:
+        self.memory[host] += sign * unit.memory_mib
+        self.vcpus[host] += sign * unit.vcpus
+        self.load[host] += sign * unit.cpu_load
+        (self.occupied.update if sign > 0 else self.occupied.difference_update)(self._domains(unit, host))
+        self.assignment[unit.index] = host if sign > 0 else -1
+
+    def result(self, name: str) -> BaselineResult:
+        problem = self.problem
+        moves = sum(u.moved_vms(h) for u, h in zip(problem.units, self.assignment))
+        moved = sum(u.move_cost(h) for u, h in zip(problem.units, self.assignment))
+        in_use = len({h for h in self.assignment if h in problem.metric_hosts})
+        return BaselineResult(name, tuple(self.assignment), in_use, moves, moved)
+
+
+def worst_fit_decreasing(problem: Problem) -> BaselineResult | None:
+    """From scratch, ignoring where VMs run (it may move every one): pinned VMs stay, the others in
+    decreasing order go each to the host that ends least loaded (CPU ‰) among those with room and
+    rules allowing. VMs a host group confines go first (fewest allowed hosts first), then two
+    orders are tried, by CPU load (the textbook one) and by memory (packs better when memory is
+    tight); the lower peak wins. None if neither places every VM."""
+    best: tuple[int, BaselineResult] | None = None
+    for key in (lambda u: (len(u.allowed), -u.cpu_load, -u.memory_mib, u.index),
+                lambda u: (len(u.allowed), -u.memory_mib, -u.cpu_load, u.index)):
+        usage = _worst_fit(problem, sorted(problem.movable, key=key))
+        if usage is not None:
+            peak = int(((-(-1000 * usage.load // usage.capacity)) * usage.metric).max())
+            if best is None or peak < best[0]:
+                best = (peak, usage.result("worst-fit-decreasing"))
+    return best[1] if best else None
+
+
+def _worst_fit(problem: Problem, order: list[Unit]) -> _Usage | None:
+    fixed = [(u.current if u.current is not None else u.member_hosts[0]) if u.fixed else -1 for u in problem.units]
+    usage = _Usage(problem, fixed)
+    for unit in order:
+        fitting = usage.fitting(unit)
+        after = np.where(fitting, (usage.load + unit.cpu_load) / usage.capacity, np.inf)
+        host = -1
+        for candidate in (np.argsort(after, kind="stable") if unit.anti_affinity else [int(np.argmin(after))]):
+            if not np.isfinite(after[candidate]):
+                break
+            if usage.anti_affinity_ok(unit, int(candidate)):
+                host = int(candidate)
+                break
+        if host < 0:
+            return None
+        usage.add(unit, host)
+    return usage
+
+
+def hot_to_cold_greedy(problem: Problem, max_moves: int = 100_000) -> BaselineResult:
+    """The naive rebalancer: take the hottest host (CPU ‰); move its busiest VM that can go to the
+    coldest host with room, if that host then stays below the hottest's current ‰; repeat until the
+    hottest host has no such VM."""
+    usage = _Usage(problem, [u.current if u.current is not None else u.member_hosts[0] for u in problem.units])
+    units_on: dict[int, set[int]] = {}
+    for unit, host in zip(problem.units, usage.assignment):
+        units_on.setdefault(host, set()).add(unit.index)
+    for _ in range(max_moves):
+        permille = np.where(usage.metric, -(-1000 * usage.load // usage.capacity), -1)
+        hottest = int(np.argmax(permille))
+        move = _coldest_move(problem, usage, units_on.get(hottest, set()), hottest, permille)
+        if move is None:
+            break
+        unit, target = move
+        usage.add(unit, hottest, -1)
+        usage.add(unit, target)
+        units_on[hottest].discard(unit.index)
+        units_on.setdefault(target, set()).add(unit.index)
+    return usage.result("hot-to-cold greedy")
+
+
+def _coldest_move(problem: Problem, usage: _Usage, on_host: set[int], hottest: int, permille: np.ndarray) -> tuple[Unit, int] | None:
+    candidates = sorted((problem.units[i] for i in on_host if not problem.units[i].fixed), key=lambda u: (-u.cpu_load, u.index))
+    for unit in candidates:
+        fitting = usage.fitting(unit) & usage.metric
+        fitting[hottest] = False
+        colder = np.where(fitting, permille, np.iinfo(np.int64).max)
+        for target in np.argsort(colder, kind="stable"):
+            target = int(target)
+            if not fitting[target]:
+                break
+            if not usage.anti_affinity_ok(unit, target):
+                continue
+            if -(-1000 * (usage.load[target] + unit.cpu_load) // usage.capacity[target]) < permille[hottest]:
+                return unit, target
+            break  # the coldest host with room would end as hot: this VM cannot help
+    return None
