@@ -26,6 +26,7 @@ from operations.maintenance_journal import (
     Phase,
     Record,
     RunDefinition,
+    done_milestone,
     first,
     last,
     milestone,
@@ -92,9 +93,8 @@ def _maintain_group(group: tuple[str, ...], definition: RunDefinition, site: Mai
                     state_dir: str | Path, journal: MaintenanceJournal, run_dir: Path, say: Say) -> Stopped | None:
     records = read_records(run_dir)
     reached = min(milestone(records, host) for host in group)
-    done = 5 if definition.returning else 4
     names = ", ".join(group)
-    if reached >= done:
+    if reached >= done_milestone(definition.returning):
         say(f"{names}: done in an earlier run")
         return None
     phases: list[Callable[[], Stopped | None]] = [
@@ -237,5 +237,5 @@ def _kept_cordon(records: Sequence[Record], host: str) -> bool:
 def remaining_hosts(definition: RunDefinition, run_dir: Path) -> Sequence[str]:
     """The hosts a re-run still has work for, in order."""
     records = read_records(run_dir)
-    done = 5 if definition.returning else 4
+    done = done_milestone(definition.returning)
     return [h for g in definition.groups for h in g if milestone(records, h) < done]

@@ -21,13 +21,12 @@ from typing import Any
 from planner.domain.checks import check_name, quote
 from planner.domain.errors import InputError
 from planner.formats.append_log import AppendLog, complete_lines
-from planner.formats.reading import load_json, one_line
+from planner.formats.reading import load_json, one_line, read_document
 from planner.formats.safe_files import private_dir, write_private
 
 MAINTENANCE_DIR = "maintenance"
 RUN_FILE = "run.json"
 JOURNAL_FILE = "journal.jsonl"
-MAX_RUN_BYTES = 1024 * 1024
 MAX_TEXT = 4000
 
 
@@ -52,6 +51,11 @@ class Phase(str, enum.Enum):
 
 # How far a host got: a re-run continues after the highest of these.
 MILESTONES = {Phase.DRAINED: 1, Phase.HOOK_DONE: 2, Phase.HEALTHY: 3, Phase.UNCORDONED: 4, Phase.RETURNED: 5}
+
+
+def done_milestone(returning: bool) -> int:
+    """The milestone at which a host is finished: uncordoned, or with --return, given its VMs back."""
+    return MILESTONES[Phase.RETURNED if returning else Phase.UNCORDONED]
 
 
 @dataclass(frozen=True)
@@ -106,12 +110,9 @@ def write_definition(run_dir: Path, definition: RunDefinition) -> None:
 
 def read_definition(run_dir: Path) -> RunDefinition:
     path = run_dir / RUN_FILE
-    lines = complete_lines(path, "maintenance run file")
-    text = "\n".join(line for _, line in lines)
-    if len(text) > MAX_RUN_BYTES:
-        raise InputError("", "the maintenance run file is too large", str(path))
+    raw = read_document(path)  # the one reading layer: bounded, a regular file, strict JSON
     try:
-        return _parse_definition(load_json(text, str(path)))
+        return _parse_definition(raw)
     except (ValueError, TypeError, KeyError) as error:
         raise InputError("", f"unreadable maintenance run: {one_line(error)}", str(path)) from None
 
