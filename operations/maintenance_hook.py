@@ -29,6 +29,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from planner.domain.errors import InputError, RebalanceError
+from planner.formats.safe_files import PRIVATE_FILE_MODE, open_private
 
 HOST_PLACEHOLDER = "{host}"
 HOST_VARIABLE = "REBALANCE_HOST"
@@ -82,12 +83,12 @@ def run_hook(argv: Sequence[str], log_path: Path, timeout_s: float, env_extra: M
 
 def _open_log(path: Path) -> int:
     """Appended to (and read back for the tail), created 0600; an existing log is tightened to
-    0600 too. A symlink is refused (the log may sit in a directory others can write to)."""
+    0600 too. A symlink, or a file that is not ours, is refused (safe_files.open_private)."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    except OSError as error:
-        raise RebalanceError(f"cannot open the hook log {path}: {error.strerror or error}") from None
-    os.fchmod(fd, 0o600)
+        fd = open_private(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, "hook log")
+    except InputError as error:
+        raise RebalanceError(f"cannot open the hook log {path}: {error.message}") from None
+    os.fchmod(fd, PRIVATE_FILE_MODE)
     return fd
 
 
