@@ -56,6 +56,8 @@ class Unit:
 
     def move_cost(self, host: int) -> int:
         """MiB of memory that must migrate for this unit to end on `host`."""
+        if len(self.member_hosts) == 1:  # most units are one VM; the greedy asks this millions of times
+            return 0 if self.member_hosts[0] == host else self.memory_mib
         return sum(m for h, m in zip(self.member_hosts, self.member_memory) if h != host)
 
     def weighted_cost(self, host: int) -> int:

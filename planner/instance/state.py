@@ -28,6 +28,13 @@ class PlacementState:
         self.mem_pm = np.zeros(hosts, dtype=np.int64)
         self.cpu_capacity = [h.cpu_capacity_millicores for h in problem.hosts]
         self.memory_capacity = [h.usable_memory_mib for h in problem.hosts]
+        # (memory MiB, vCPUs, load) per host beside the lists, and the hard limits in the same
+        # shape, so "which hosts can take this VM" is one vectorised comparison.
+        self.sizes = np.zeros((hosts, 3), dtype=np.int64)
+        self.cpu_capacity_array = np.array(self.cpu_capacity, dtype=np.int64)
+        self.memory_capacity_array = np.array(self.memory_capacity, dtype=np.int64)
+        self.limits = np.array([problem.memory_limit, problem.vcpu_limit, problem.load_limit],
+                               dtype=np.int64).reshape(3, hosts).T
         self.metric_mask = np.zeros(hosts, dtype=bool)
         self.metric_mask[sorted(problem.metric_hosts)] = True
         # occupancy[group][domain] = members of the group placed in that domain
@@ -65,6 +72,7 @@ class PlacementState:
         self.memory[host] += sign * unit.memory_mib
         self.vcpus[host] += sign * unit.vcpus
         self.load[host] += sign * unit.cpu_load
+        self.sizes[host] = (self.memory[host], self.vcpus[host], self.load[host])
         (self.units_on[host].add if sign > 0 else self.units_on[host].discard)(unit.index)
         self.cpu_pm[host] = permille(self.load[host], self.cpu_capacity[host])
         self.mem_pm[host] = permille(self.memory[host], self.memory_capacity[host])

@@ -12,7 +12,7 @@ result is a valid plan on its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from planner.bounds.lower_bounds import SPREAD_RESOURCES, consolidate_bound, pea
 from planner.domain.errors import InfeasibleError
 from planner.solver.infeasibility import explain_no_room
 from planner.solver.keep_k import keep_k
+from planner.solver.chains import chain_relief
+from planner.solver.greedy_budget import CHAIN_UNITS, SWAP_UNITS, GreedyBudget
+from planner.solver.landing import coolest_fit
 from planner.solver.swaps import SWAP_TARGETS, swap_relief
 from planner.domain.metrics import permille
 from planner.instance.problem import Problem, Unit
@@ -30,12 +33,16 @@ MAX_GREEDY_STEPS = 100_000
 SMALL_PROBLEM_UNITS = 5_000
 
 
-def greedy_placement(problem: Problem) -> PlacementState:
-    """The heuristic placement for the problem's goal (always satisfies the hard rules)."""
+def greedy_placement(problem: Problem, budget: GreedyBudget | None = None) -> PlacementState:
+    """The heuristic placement for the problem's goal (always satisfies the hard rules). The repair
+    always completes; the spread passes after it stop when `budget` is spent."""
     state = PlacementState(problem)
     repair(state)
-    finish = _FINISH.get(problem.goal)
-    return finish(state) if finish else state  # a drain's repair already empties the drained hosts
+    if problem.goal is Goal.SPREAD:
+        return spread_greedy(state, budget or GreedyBudget())
+    if problem.goal is Goal.CONSOLIDATE:
+        return _best_consolidation(state)
+    return state  # a drain's repair already empties the drained hosts
 
 
 def _best_consolidation(repaired: PlacementState) -> PlacementState:
@@ -185,7 +192,7 @@ def _least_loaded_fit(state: PlacementState, unit: Unit, exclude: int) -> int | 
 
 # -- spread -------------------------------------------------------------------------------------
 
-def spread_greedy(repaired: PlacementState) -> PlacementState:
+def spread_greedy(repaired: PlacementState, budget: GreedyBudget) -> PlacementState:
     """Relieve every host above the lower bound (+1 ‰) straight into hosts that stay under it, then
     finish step by step where that stalls. Lowering the peak one level at a time instead makes hosts
     that took VMs early shed them again later, which moves more memory for the same peak; aiming at
@@ -193,12 +200,12 @@ def spread_greedy(repaired: PlacementState) -> PlacementState:
     the better."""
     problem = repaired.problem
     aimed = PlacementState(problem, repaired.assignment)
-    improve_spread(aimed, ceiling=_aim(repaired))
-    improve_spread(aimed)
+    improve_spread(aimed, ceiling=_aim(repaired), budget=budget)
+    improve_spread(aimed, budget=budget)
     if len(problem.units) > SMALL_PROBLEM_UNITS:
         return aimed
     stepwise = PlacementState(problem, repaired.assignment)
-    improve_spread(stepwise)
+    improve_spread(stepwise, budget=budget)
     return min((aimed, stepwise), key=lambda s: (s.spread_metric(), s.move_cost))
 
 
@@ -210,19 +217,23 @@ def _aim(state: PlacementState) -> tuple[int, int]:
                  for resource, weight, floor, peak in zip(SPREAD_RESOURCES, weights, floors, peaks))
 
 
-def improve_spread(state: PlacementState, ceiling: tuple[int, int] | None = None) -> None:
+def improve_spread(state: PlacementState, ceiling: tuple[int, int] | None = None,
+                   budget: GreedyBudget | None = None) -> None:
     """Move VMs off peak hosts while a move (or, failing that, a swap with a cooler host's smaller
     VM) lowers a peak host without creating a new one. With a `ceiling` (CPU ‰, memory ‰), relieve
     the hosts above it into hosts that stay at or under it, and stop when none is left above."""
     for _ in range(MAX_GREEDY_STEPS):
-        moves = _best_peak_relief(state, ceiling)
+        if budget is not None and not budget.step():
+            return
+        moves = _best_peak_relief(state, ceiling, budget)
         if not moves:
             return
         for unit, host in moves:
             state.move(unit, host)
 
 
-def _best_peak_relief(state: PlacementState, ceiling: tuple[int, int] | None) -> list[tuple[Unit, int]]:
+def _best_peak_relief(state: PlacementState, ceiling: tuple[int, int] | None,
+                      budget: GreedyBudget | None) -> list[tuple[Unit, int]]:
     problem = state.problem
     wc, wm = problem.spread_weights
     fc, fm = problem.spread_floors
@@ -252,15 +263,35 @@ def _best_peak_relief(state: PlacementState, ceiling: tuple[int, int] | None) ->
     targets = np.argsort(score, kind="stable")[: int(state.metric_mask.sum())].tolist()
     on_cpu = bool(hot_cpu and state.cpu_pm[source] > over[0])
     on_mem = bool(hot_mem and state.mem_pm[source] > over[1])
-    move = _relief_for(state, source, caps, targets, on_cpu, on_mem)
+    leavers = _leavers(state, source, on_cpu, on_mem)
+    move = _relief_for(state, source, caps, targets, leavers)
     if move is not None:
         return [move]
-    return swap_relief(state, source, caps, targets[:SWAP_TARGETS], on_cpu, on_mem)
+    if budget is not None:
+        budget.charge(SWAP_UNITS)
+    swap = swap_relief(state, source, caps, targets[:SWAP_TARGETS], on_cpu, on_mem)
+    if swap or ceiling is not None:
+        # Aiming at the bound, a host no single move or swap relieves ends the pass: the step by
+        # step pass that follows lowers the peak as far as chains take it.
+        return swap
+    chain, tried = chain_relief(state, source, caps, targets, leavers)
+    if budget is not None:
+        budget.charge(CHAIN_UNITS * tried)
+    return chain
 
 
 def _relief_for(state: PlacementState, source: int, caps: tuple[int, int], targets: list[int],
-                on_cpu_peak: bool, on_mem_peak: bool) -> tuple[Unit, int] | None:
-    """The cheapest move off `source` that lowers it on its peak(s) and keeps the target under the caps.
+                leavers: list[Unit]) -> tuple[Unit, int] | None:
+    """The first of `leavers` that fits on a target under the caps, and that target."""
+    for unit in leavers:
+        found = coolest_fit(state, unit, (source,), caps, targets)
+        if found is not None:
+            return unit, found
+    return None
+
+
+def _leavers(state: PlacementState, source: int, on_cpu_peak: bool, on_mem_peak: bool) -> list[Unit]:
+    """The movable VMs whose leaving takes `source` off its peak(s), cheapest first.
 
     Cheapest = least memory migrated per unit of the relief needed (the fractional-knapsack order
     the move bound uses); a VM going back to the host it started on costs nothing.
@@ -281,30 +312,7 @@ def _relief_for(state: PlacementState, source: int, caps: tuple[int, int], targe
         cost = -unit.weighted_memory if goes_home else unit.weighted_memory
         relief = unit.cpu_load if on_cpu_peak else unit.memory_mib
         options.append((cost / max(1, relief), src_cpu + src_mem, index))
-    for _, _, index in sorted(options):
-        unit = problem.units[index]
-        found = _coolest_fit(state, unit, source, caps, targets)
-        if found is not None:
-            return unit, found[0]
-    return None
-
-
-def _coolest_fit(state: PlacementState, unit: Unit, source: int, caps: tuple[int, int],
-                 targets: list[int]) -> tuple[int, int] | None:
-    """(host, rank): going back to where it started costs nothing, so try that first; else the
-    coolest host that fits."""
-    home = unit.current
-    ordered = ([home] if home is not None and home != source else []) + targets
-    for rank, target in enumerate(ordered):
-        if target == source or target not in unit.allowed:
-            continue
-        if permille(state.load[target] + unit.cpu_load, state.cpu_capacity[target]) > caps[0]:
-            continue
-        if permille(state.memory[target] + unit.memory_mib, state.memory_capacity[target]) > caps[1]:
-            continue
-        if state.fits(unit, target) and state.within_budget(unit, target):
-            return target, rank
-    return None
+    return [problem.units[index] for _, _, index in sorted(options)]
 
 
 # -- consolidate ------------------------------------------------------------------------------------
@@ -340,7 +348,3 @@ def _empty_host(state: PlacementState, source: int, units: list[Unit], freed: li
 
 
 # What the greedy does after the repair, per goal.
-_FINISH: dict[Goal, Callable[[PlacementState], PlacementState]] = {
-    Goal.SPREAD: spread_greedy,
-    Goal.CONSOLIDATE: _best_consolidation,
-}

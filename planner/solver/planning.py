@@ -12,6 +12,8 @@ from planner.bounds.lower_bounds import consolidate_bound, lower_bounds, spread_
 from planner.domain.errors import InfeasibleError
 from planner.explain.reasons import move_reasons
 from planner.solver.greedy import greedy_placement, units_needing_repair
+from planner.solver.greedy_budget import GreedyBudget
+from planner.solver.time_budget import WALL_CLOCK_CUT
 from planner.domain.goal_metric import goal_metric
 from planner.domain.metrics import usage_by_host
 from planner.instance.problem import Problem, Unit, build_problem
@@ -35,8 +37,9 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
     must_move = units_needing_repair(start)
     goal_bound = consolidate_bound(problem) if problem.goal.minimises_hosts else spread_bound(problem)
     notes: list[str] = []
+    greedy_budget = GreedyBudget.of(rules.policy.solver, started)
     try:
-        greedy = greedy_placement(problem)
+        greedy = greedy_placement(problem, greedy_budget)
     except InfeasibleError as refusal:
         outcome = solve_without_greedy(problem, start, goal_bound, refusal, fallback, started)
         greedy_goal = start.goal_value()
@@ -45,6 +48,8 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
         greedy_goal = greedy.goal_value()
         outcome = solve_placement(problem, start, greedy, rules.policy.solver, greedy_goal, goal_bound, started=started)
         outcome = checked(problem, outcome, greedy, fallback)
+    if greedy_budget.wall_clock_cut:
+        notes.append(f"the greedy passes were {WALL_CLOCK_CUT}")
     final = PlacementState(problem, outcome.assignment)
     if not must_move and not _worth_it(problem, start, final, notes):
         final = start

@@ -1,0 +1,73 @@
+"""The spread greedy's improving passes stay inside the time limit: in deterministic mode a work
+cap ends them the same way every time; the wall clock is the backstop and says so."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+
+from benchmarks.tight_generator import generate_tight_cluster, tight_policy
+from planner.check.validate import validate_placement
+from planner.instance.problem import Problem, build_problem
+from planner.instance.state import PlacementState
+from planner.rules.resolve import resolve_rules
+from planner.solver import greedy_budget
+from planner.solver.greedy import greedy_placement, repair
+from planner.solver.greedy_budget import GreedyBudget
+from planner.solver.planning import make_plan, to_placement
+from planner.solver.time_budget import WALL_CLOCK_CUT
+
+# A hard deadline, not a performance target: building the answer on a loaded machine may take a
+# little past it, never a whole greedy pass more (which took 20 s here on this cluster).
+MARGIN_S = 3.0
+
+
+@pytest.fixture(scope="module")
+def tight() -> tuple:
+    """Memory-tight and heterogeneous: the greedy takes thousands of steps (about 20 s unbounded)."""
+    clu = generate_tight_cluster(200, 4000, 0.88, 1)
+    pol = tight_policy(clu, 1, 3.0, 1)
+    return clu, pol, build_problem(resolve_rules(clu, pol))
+
+
+def _repaired(problem: Problem) -> PlacementState:
+    state = PlacementState(problem)
+    repair(state)
+    return state
+
+
+def test_a_spent_budget_stops_the_improving_passes_but_not_the_repair(tight: tuple) -> None:
+    clu, pol, problem = tight
+    state = greedy_placement(problem, GreedyBudget(units_left=0))
+    assert state.assignment == _repaired(problem).assignment
+    assert validate_placement(clu, pol, to_placement(problem, state.assignment)) == []
+
+
+def test_the_same_work_cap_gives_the_same_placement_and_more_work_a_lower_peak(tight: tuple) -> None:
+    _, _, problem = tight
+    short = [greedy_placement(problem, GreedyBudget(units_left=300)).assignment for _ in range(2)]
+    longer = greedy_placement(problem, GreedyBudget(units_left=1500))
+    assert short[0] == short[1]
+    assert longer.goal_value() < PlacementState(problem, short[0]).goal_value()
+
+
+def test_a_passed_deadline_stops_the_passes_and_is_reported(tight: tuple) -> None:
+    _, _, problem = tight
+    budget = GreedyBudget(deadline=time.monotonic() - 1.0, units_left=1e9)
+    state = greedy_placement(problem, budget)
+    assert budget.wall_clock_cut
+    assert state.assignment == _repaired(problem).assignment
+
+
+def test_planning_keeps_the_time_limit_on_a_cluster_whose_greedy_alone_takes_longer(
+        tight: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
+    clu, pol, _ = tight
+    # Work no machine gets through in the limit: only the wall clock can end the passes.
+    monkeypatch.setattr(greedy_budget, "UNITS_PER_SECOND", 1e9)
+    began = time.monotonic()
+    plan = make_plan(resolve_rules(clu, replace(pol, solver=replace(pol.solver, time_limit_s=3.0))))
+    assert time.monotonic() - began < 3.0 + MARGIN_S
+    assert any(WALL_CLOCK_CUT in note for note in plan.notes)
+    assert validate_placement(clu, pol, plan.target_placement) == []
