@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from typing import Any
 
@@ -14,12 +15,14 @@ from planner.domain.errors import InputError
 from planner.formats.inputs import PlanningInput, load_planning_input, with_overrides
 from planner.formats.plan_io import load_plan, plan_to_json, write_plan
 from planner.solver.planning import make_plan
+from planner.solver.progress import ignore
 from planner.domain.plan import Plan
 from planner.domain.policy import Goal
 from rebalance import option_types as types
 from rebalance.collect_command import planning_from_inventory
 from rebalance.demand_options import demand_options, measuring, refuse_without_inventory
 from rebalance.output_paths import check_writable
+from rebalance.progress_line import stderr_progress
 from rebalance.render import render_plan
 from rebalance.schedule_summary import schedule_summary
 
@@ -44,6 +47,9 @@ GOALS = [g.value for g in Goal]
 @click.option("--workers", type=types.SOLVER_WORKERS, help="CP-SAT worker threads (default: policy, 2).")
 @click.option("-o", "--output", metavar="FILE", help="Write the plan to this file (plan.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON instead of tables.")
+@click.option("--progress/--no-progress", default=None,
+              help="Write `solving:` lines (best goal so far and the bound) to stderr while solving "
+                   "(default: when stderr is a terminal).")
 @click.option("--strict", is_flag=True,
               help="A policy rule whose VM selector matches no VM is an error (exit 2), not a warning.")
 @demand_options
@@ -53,7 +59,8 @@ GOALS = [g.value for g in Goal]
 def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None, skip_unreachable: bool,
          policy_path: str | None, goal: str | None,
          drain: tuple[str, ...], max_moves: int | None, time_limit: float | None, seed: int | None,
-         workers: int | None, output: str | None, as_json: bool, strict: bool, state_dir: str, **demand: Any) -> None:
+         workers: int | None, output: str | None, as_json: bool, progress: bool | None, strict: bool, state_dir: str,
+         **demand: Any) -> None:
     """Compute a placement that reaches the goal with the fewest, cheapest migrations.
 
     Nothing is migrated: the plan is printed (and written with -o) for `rebalance apply`.
@@ -63,6 +70,7 @@ def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None,
     \b
     rebalance plan --scenario scenarios/hot-rack.yaml -o plan.json
     rebalance plan --inventory hosts.yaml --goal spread --cpu-demand p95 --demand-window 24h
+    rebalance plan --scenario big.yaml --time-limit 60 --progress
 
     \b
     Exit codes: 0 plan made (possibly empty), 1 the goal cannot be met, 2 bad input.
@@ -85,7 +93,8 @@ def plan(scenario: str | None, snapshot: str | None, inventory_path: str | None,
     check_rules_match(planning, strict)
     for line in (demand_line, *cordon_lines) if demand_line else cordon_lines:
         click.echo(line, err=as_json)  # after the checks: a refused input prints its one error line only
-    result = make_plan(rules)
+    watching = progress if progress is not None else sys.stderr.isatty()
+    result = make_plan(rules, progress=stderr_progress(rules.policy.goal) if watching else ignore)
     if output:
         write_plan(result, output)
     if as_json:

@@ -17,6 +17,7 @@ from ortools.sat.python import cp_model
 from planner.solver.candidates import choose_candidates
 from planner.solver.cpsat_model import PlacementModel, build_model
 from planner.solver.lns import improve
+from planner.solver.progress import ProgressSink, SolveProgress, ignore
 from planner.solver.time_budget import WALL_CLOCK_CUT, TimeBudget, limit_search
 from planner.instance.problem import Problem
 from planner.instance.state import PlacementState
@@ -60,7 +61,7 @@ class _Stage:
 
 def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementState,
                     settings: SolverSettings, greedy_goal: int, goal_bound: int,
-                    *, started: float | None = None) -> SolveOutcome:
+                    *, started: float | None = None, progress: ProgressSink = ignore) -> SolveOutcome:
     """The best placement found within settings.time_limit_s wall-clock seconds, counted from
     `started` (time.monotonic() when planning began, so the greedy counts too; default: now)."""
     began = time.monotonic()
@@ -70,21 +71,37 @@ def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementSt
                             time.monotonic() - began)
     pairs = sum(len(u.allowed) for u in problem.movable)
     if pairs > WHOLE_MODEL_PAIRS:
-        return _lns_only(problem, greedy, settings, started if started is not None else began, began)
+        return _lns_only(problem, greedy, settings, started if started is not None else began, began,
+                         _Reporter(progress, goal_bound, started if started is not None else began))
     budget = TimeBudget.of(settings, WHOLE_MODEL_UNITS_PER_SECOND, started if started is not None else began)
     candidates = choose_candidates(problem, start, greedy, settings.candidates_per_vm, settings.seed)
     placement = build_model(problem, candidates, greedy.assignment)
     if not placement.x:
         return SolveOutcome(tuple(greedy.assignment), "greedy", "NO_CHOICE", greedy_goal, None, 0,
                             time.monotonic() - began)
-    return _two_stages(placement, greedy, settings, budget, greedy_goal, began)
+    outcome = _two_stages(placement, greedy, settings, budget, greedy_goal, began)
+    if outcome.method == "cp-sat":
+        _Reporter(progress, goal_bound, started if started is not None else began)("cp-sat", outcome.goal)
+    return outcome
+
+
+@dataclass(frozen=True)
+class _Reporter:
+    """Tells the progress sink a stage's best goal, with the bound and the time since planning began."""
+
+    sink: ProgressSink
+    bound: int
+    started: float
+
+    def __call__(self, stage: str, goal: int) -> None:
+        self.sink(SolveProgress(stage, goal, self.bound, time.monotonic() - self.started))
 
 
 def _lns_only(problem: Problem, greedy: PlacementState, settings: SolverSettings, started: float,
-              began: float) -> SolveOutcome:
+              began: float, report: _Reporter) -> SolveOutcome:
     """Too big to solve whole on two cores: LNS from the greedy for the whole budget."""
     outcome = improve(problem, list(greedy.assignment), settings, settings.time_limit_s,
-                      deadline=started + settings.time_limit_s)
+                      deadline=started + settings.time_limit_s, on_better=lambda goal: report("lns", goal))
     status = _with_cut(f"{outcome.accepted}/{outcome.rounds} rounds kept", outcome.wall_clock_cut)
     goal = PlacementState(problem, outcome.assignment).goal_value()
     return SolveOutcome(tuple(outcome.assignment), "lns", status, goal, None, 0, time.monotonic() - began,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,10 +71,10 @@ def score(problem: Problem, state: PlacementState) -> tuple[int, int, int]:
 
 
 def improve(problem: Problem, assignment: list[int], settings: SolverSettings, seconds: float,
-            *, deadline: float | None = None) -> LnsOutcome:
+            *, deadline: float | None = None, on_better: Callable[[int], None] | None = None) -> LnsOutcome:
     """Run LNS rounds for at most `seconds` of wall clock (until `deadline`, a time.monotonic()
     value, when given); in deterministic mode for `seconds` × UNITS_PER_SECOND deterministic units,
-    so the number of rounds, and the plan, repeat."""
+    so the number of rounds, and the plan, repeat. `on_better` hears each lower goal found."""
     end = time.monotonic() + seconds if deadline is None else deadline
     budget = TimeBudget(end, seconds * UNITS_PER_SECOND if settings.deterministic else None)
     rng = random.Random(settings.seed)
@@ -95,6 +96,8 @@ def improve(problem: Problem, assignment: list[int], settings: SolverSettings, s
         mark = len(state.moves)
         trial = _try(problem, state, changes)
         if trial < best:
+            if on_better is not None and trial[0] < best[0]:
+                on_better(trial[0])
             best, accepted, stalled = trial, accepted + 1, 0
         else:
             state.undo_to(mark)

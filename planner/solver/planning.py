@@ -13,6 +13,7 @@ from planner.domain.errors import InfeasibleError
 from planner.explain.reasons import move_reasons
 from planner.solver.greedy import greedy_placement, units_needing_repair
 from planner.solver.greedy_budget import GreedyBudget
+from planner.solver.progress import ProgressSink, SolveProgress, ignore
 from planner.solver.time_budget import WALL_CLOCK_CUT
 from planner.domain.goal_metric import goal_metric
 from planner.domain.metrics import usage_by_host
@@ -24,12 +25,14 @@ from planner.rules.resolve import RuleSet
 from planner.solver.checked import FORCED, SOLVER_NAMES, checked, solve_without_greedy, to_placement
 
 
-def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = True) -> Plan:
+def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = True,
+              progress: ProgressSink = ignore) -> Plan:
     """Raises InfeasibleError when the goal cannot be met without breaking a hard rule.
 
     With `fallback=False` a solver plan the validator rejects (or one worse than the greedy's)
     raises an internal error instead of being replaced by the greedy plan: the model tests use it
-    so that a wrong CP-SAT model fails them rather than hiding behind the greedy.
+    so that a wrong CP-SAT model fails them rather than hiding behind the greedy. `progress` hears
+    the best goal so far after the greedy and each time the search improves it.
     """
     started = time.monotonic()  # the time limit counts the greedy too
     problem = build_problem(rules)
@@ -46,7 +49,9 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
         notes.append(_without_greedy_note(refusal, outcome))
     else:
         greedy_goal = greedy.goal_value()
-        outcome = solve_placement(problem, start, greedy, rules.policy.solver, greedy_goal, goal_bound, started=started)
+        progress(SolveProgress("greedy", greedy_goal, goal_bound, time.monotonic() - started))
+        outcome = solve_placement(problem, start, greedy, rules.policy.solver, greedy_goal, goal_bound,
+                                  started=started, progress=progress)
         outcome = checked(problem, outcome, greedy, fallback)
     if greedy_budget.wall_clock_cut:
         notes.append(f"the greedy passes were {WALL_CLOCK_CUT}")
