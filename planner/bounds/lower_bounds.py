@@ -18,7 +18,7 @@ import enum
 from collections.abc import Sequence
 
 from planner.domain.metrics import permille
-from planner.instance.problem import Problem, Unit
+from planner.instance.problem import Problem, Unit, hosts_allowed_to_any
 from planner.instance.state import PlacementState
 from planner.domain.plan import Bounds
 from planner.domain.policy import HOST_SCOPE
@@ -64,7 +64,7 @@ SPREAD_RESOURCES = (SpreadResource.CPU, SpreadResource.MEMORY)
 
 def peak_bound(problem: Problem, resource: SpreadResource, floor: int) -> int:
     size = resource.size
-    holders = {h for u in problem.units for h in u.allowed} & problem.metric_hosts
+    holders = hosts_allowed_to_any(problem.units) & problem.metric_hosts
     total = sum(size(u) for u in problem.units if u.member_hosts[0] in problem.metric_hosts)
     fluid = permille(total, sum(resource.capacity(problem, h) for h in holders)) if holders else 0
     fixed = [0] * len(problem.hosts)
@@ -152,7 +152,8 @@ class PackedResource(enum.Enum):
 
 def consolidate_bound(problem: Problem) -> int:
     always_on = {u.current for u in problem.units if u.fixed and u.current is not None}
-    candidates = [h for h in problem.metric_hosts if h not in always_on and any(h in u.allowed for u in problem.units)]
+    allowed = hosts_allowed_to_any(problem.units)
+    candidates = [h for h in problem.metric_hosts if h not in always_on and h in allowed]
     bound = max([len(always_on)] + [_packing_bound(problem, resource, always_on, candidates)
                                     for resource in PackedResource])
     largest_group = max([len(g.members) for g in problem.rules.anti_affinity if g.scope == HOST_SCOPE] + [0])

@@ -9,7 +9,7 @@ milli-cores).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from types import MappingProxyType
@@ -111,6 +111,13 @@ class Problem:
     def spread_floors(self) -> tuple[int, int]:
         """The thresholds in per-mille: peaks below them count as the threshold."""
         return spread_floors(self.rules.policy.spread)
+
+
+def hosts_allowed_to_any(units: Iterable[Unit]) -> frozenset[int]:
+    """Every host some unit may use. Units share a handful of allowed sets (_SharedHostSets), so each
+    distinct set is merged once: a walk of every (unit, host) pair is 20 million at 1,000 hosts."""
+    distinct = {id(unit.allowed): unit.allowed for unit in units}
+    return frozenset().union(*distinct.values())
 
 
 def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:

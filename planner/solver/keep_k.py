@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 
-from planner.instance.problem import Problem, Unit
+from planner.instance.problem import Problem, Unit, hosts_allowed_to_any
 from planner.instance.state import PlacementState
 
 HEAP_TRIES = 64  # kept hosts tried in order of free memory before a full scan
@@ -45,7 +45,7 @@ def _always_on(state: PlacementState) -> set[int]:
 
 def _ranked_hosts(state: PlacementState, always: set[int]) -> list[int]:
     problem = state.problem
-    receivers = {h for u in problem.movable for h in u.allowed} & problem.metric_hosts
+    receivers = hosts_allowed_to_any(problem.movable) & problem.metric_hosts
     return sorted(receivers - always, key=lambda h: (-problem.memory_limit[h], -state.memory[h], h))
 
 

@@ -25,7 +25,7 @@ from ortools.sat.python import cp_model
 
 from planner.solver.cpsat_model import build_model
 from planner.solver.time_budget import TimeBudget, limit_search
-from planner.instance.problem import Problem
+from planner.instance.problem import Problem, hosts_allowed_to_any
 from planner.instance.state import PlacementState
 from planner.domain.policy import SolverSettings
 
@@ -79,7 +79,7 @@ def improve(problem: Problem, assignment: list[int], settings: SolverSettings, s
     budget = TimeBudget(end, seconds * UNITS_PER_SECOND if settings.deterministic else None)
     rng = random.Random(settings.seed)
     state = PlacementState(problem, assignment)
-    movable_hosts = sorted({h for u in problem.movable for h in u.allowed} & problem.metric_hosts)
+    movable_hosts = sorted(hosts_allowed_to_any(problem.movable) & problem.metric_hosts)
     if len(movable_hosts) < 2:
         return LnsOutcome(tuple(assignment), 0, 0)
     # Python's own work per round is charged at a fixed, size-dependent rate, so the number of
