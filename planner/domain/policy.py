@@ -128,6 +128,12 @@ class ConsolidateSettings:
     max_memory_percent: float = 90.0
 
 
+# Measured on the shipped scenarios and memory-tight clusters: see docs/benchmarks.md ("the trade").
+DEFAULT_MIN_GAIN_PER_MOVED_GIB = 0.0
+# A GiB worth a whole host's utilisation is as far as the knob usefully goes.
+MAX_GAIN_PER_MOVED_GIB = 1000.0
+
+
 @dataclass(frozen=True)
 class Limits:
     max_moves: int | None = None
@@ -135,6 +141,10 @@ class Limits:
     # The benefit gate: a spread or consolidation plan that improves the goal metric by less than
     # this is not worth its migrations (drains are never gated).
     min_improvement_percent: float = 5.0
+    # Spread only: what one GiB of migrated memory must buy, in per-mille of the goal (the weighted
+    # peak). A plan moving G GiB more than another must lower the goal by G × this, or the lighter
+    # plan is kept. 0 takes the best goal whatever it moves. See planner/solver/trade.py.
+    min_gain_per_moved_gib: float = DEFAULT_MIN_GAIN_PER_MOVED_GIB
 
 
 @dataclass(frozen=True)

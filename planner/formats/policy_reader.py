@@ -28,7 +28,9 @@ from planner.domain.checks import (
 )
 from planner.domain.errors import InputError
 from planner.domain.policy import (
+    DEFAULT_MIN_GAIN_PER_MOVED_GIB,
     HOST_SCOPE,
+    MAX_GAIN_PER_MOVED_GIB,
     Affinity,
     AntiAffinity,
     ConsolidateSettings,
@@ -183,7 +185,8 @@ def _optional(raw: Mapping[str, Any], key: str, check: Callable[[Any, str], Any]
 
 def _parse_limits(raw: Any) -> Limits:
     raw = expect_mapping(raw)
-    check_keys(raw, ("max_moves", "max_moved_gib", "max_moved_mib", "min_improvement_percent"))
+    check_keys(raw, ("max_moves", "max_moved_gib", "max_moved_mib", "min_improvement_percent",
+                     "min_gain_per_moved_gib"))
     moved_mib = _optional(raw, "max_moved_mib", lambda v, f: check_int(v, f, maximum=MAX_MOVED_MIB))
     moved_gib = _optional(raw, "max_moved_gib", lambda v, f: check_ratio(v, f, maximum=MAX_MOVED_GIB))
     if moved_mib is not None and moved_gib is not None:
@@ -194,6 +197,8 @@ def _parse_limits(raw: Any) -> Limits:
         max_moves=_optional(raw, "max_moves", lambda v, f: check_int(v, f, maximum=MAX_MOVES)),
         max_moved_memory_mib=moved_mib,
         min_improvement_percent=check_percent(raw.get("min_improvement_percent", 5), "min_improvement_percent"),
+        min_gain_per_moved_gib=check_number(raw.get("min_gain_per_moved_gib", DEFAULT_MIN_GAIN_PER_MOVED_GIB),
+                                            "min_gain_per_moved_gib", 0.0, MAX_GAIN_PER_MOVED_GIB),
     )
 
 

@@ -45,6 +45,9 @@ class PlacementState:
         self.spread_distinct = [0 for _ in problem.min_spread]
         self.assignment: list[int] = []
         self.moves: list[tuple[int, int, int]] = []  # (unit, from, to) for undo
+        # len(moves) after each whole heuristic step: the placement after any of these prefixes
+        # keeps every rule (inside a swap or a chain it may not), so the trade can stop there.
+        self.step_ends: list[int] = []
         self.moved_vms = 0  # relative to where the VMs run now
         self.moved_mib = 0
         self.weighted_mib = 0  # under the policy's move costs; kept only when those weigh anything
@@ -177,6 +180,8 @@ class PlacementState:
 
     def undo_to(self, mark: int) -> None:
         """Roll back every move made since len(self.moves) was `mark`."""
+        while self.step_ends and self.step_ends[-1] > mark:
+            self.step_ends.pop()
         while len(self.moves) > mark:
             index, source, _ = self.moves.pop()
             unit = self.problem.units[index]

@@ -230,6 +230,7 @@ def improve_spread(state: PlacementState, ceiling: tuple[int, int] | None = None
             return
         for unit, host in moves:
             state.move(unit, host)
+        state.step_ends.append(len(state.moves))
 
 
 def _best_peak_relief(state: PlacementState, ceiling: tuple[int, int] | None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from planner.bounds.lower_bounds import consolidate_bound, lower_bounds, spread_bound
@@ -14,12 +15,14 @@ from planner.explain.reasons import move_reasons
 from planner.solver.greedy import greedy_placement, units_needing_repair
 from planner.solver.greedy_budget import GreedyBudget
 from planner.solver.progress import ProgressSink, SolveProgress, ignore
+from planner.solver.trade import MIB_PER_GIB, TradePoint, choose, greedy_path, options, placement_at
 from planner.solver.time_budget import WALL_CLOCK_CUT
 from planner.domain.goal_metric import goal_metric
 from planner.domain.metrics import usage_by_host
 from planner.instance.problem import Problem, Unit, build_problem
 from planner.solver.cpsat_solve import SolveOutcome, solve_placement
 from planner.instance.state import PlacementState
+from planner.domain.policy import Goal
 from planner.domain.plan import GoalMetric, Move, Plan, SolverStats, default_expiry, utc_now
 from planner.rules.resolve import RuleSet
 from planner.solver.checked import FORCED, SOLVER_NAMES, checked, solve_without_greedy, to_placement
@@ -53,12 +56,37 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
         outcome = solve_placement(problem, start, greedy, rules.policy.solver, greedy_goal, goal_bound,
                                   started=started, progress=progress)
         outcome = checked(problem, outcome, greedy, fallback)
+        if problem.goal is Goal.SPREAD:
+            outcome = _traded(problem, greedy, outcome, notes)
     if greedy_budget.wall_clock_cut:
         notes.append(f"the greedy passes were {WALL_CLOCK_CUT}")
     final = PlacementState(problem, outcome.assignment)
     if not must_move and not _worth_it(problem, start, final, notes):
         final = start
     return _assemble(problem, start, final, outcome, greedy_goal, must_move, notes, now or utc_now())
+
+
+def _traded(problem: Problem, greedy: PlacementState, outcome: SolveOutcome, notes: list[str]) -> SolveOutcome:
+    """The solver's plan, or a lighter one on the greedy's path when the goal it gives up is worth
+    less than the memory it saves (limits.min_gain_per_moved_gib); the options go in the notes."""
+    per_gib = problem.rules.policy.limits.min_gain_per_moved_gib
+    solved = PlacementState(problem, outcome.assignment)
+    points = greedy_path(problem, greedy) + [TradePoint.of(solved, None)]
+    chosen = choose(points, per_gib)
+    shown = options(points)
+    if len(shown) > 1:
+        notes.append("trade-off (goal, moves, migrated memory): " + "; ".join(map(_option, shown)) +
+                     f"; limits.min_gain_per_moved_gib = {per_gib:g} ‰ per GiB picks the plan")
+    if chosen.step is None:
+        return outcome
+    notes.append(f"kept the plan at {_option(chosen)} rather than {_option(points[-1])}: each GiB migrated "
+                 f"must lower the goal by {per_gib:g} ‰ (limits.min_gain_per_moved_gib)")
+    return replace(outcome, assignment=placement_at(problem, greedy, chosen.step), method="greedy",
+                   status=f"{outcome.status}; traded for less migration")
+
+
+def _option(point: TradePoint) -> str:
+    return f"{point.goal} ‰ with {point.moves} moves / {point.moved_mib / MIB_PER_GIB:.0f} GiB"
 
 
 def _without_greedy_note(refusal: InfeasibleError, outcome: SolveOutcome) -> str:

@@ -117,6 +117,9 @@ def _cost_matrix(leaving: list[Unit], partners: list[tuple[Unit, int]], hosts: n
                  weighted: bool = False) -> np.ndarray:
     """MiB migrated by each swap (weighed by the policy's move costs), relative to where the VMs
     started (going home costs nothing)."""
+    if not weighted and all(len(u.member_hosts) == 1 for u in leaving) and \
+            all(len(w.member_hosts) == 1 for w, _ in partners):
+        return _single_vm_costs(leaving, partners, hosts, source)
     columns_of: dict[int, list[int]] = {}
     for j, host in enumerate(hosts.tolist()):
         columns_of.setdefault(host, []).append(j)
@@ -134,6 +137,20 @@ def _cost_matrix(leaving: list[Unit], partners: list[tuple[Unit, int]], hosts: n
             cost[i, columns_of.get(host, [])] = unit.move_cost(host) - here
     back = np.array([w.weighted_cost(source) - w.weighted_cost(t) for w, t in partners], dtype=np.int64)
     return cost + back[None, :]
+
+
+def _single_vm_costs(leaving: list[Unit], partners: list[tuple[Unit, int]], hosts: np.ndarray,
+                     source: int) -> np.ndarray:
+    """_cost_matrix when every unit is one VM and no move costs weigh: a VM's move costs its memory
+    unless it ends where it started, so the whole matrix is a few array operations."""
+    out_home = np.array([u.member_hosts[0] for u in leaving], dtype=np.int64)
+    out_memory = np.array([u.memory_mib for u in leaving], dtype=np.int64)
+    back_home = np.array([w.member_hosts[0] for w, _ in partners], dtype=np.int64)
+    back_memory = np.array([w.memory_mib for w, _ in partners], dtype=np.int64)
+    out = np.where(out_home[:, None] == hosts[None, :], 0, out_memory[:, None]) - \
+        np.where(out_home == source, 0, out_memory)[:, None]
+    back = np.where(back_home == source, 0, back_memory) - np.where(back_home == hosts, 0, back_memory)
+    return out + back[None, :]
 
 
 def _permille(amount: np.ndarray, capacity: int) -> np.ndarray:
