@@ -45,13 +45,16 @@ class PlacementState:
         self.spread_distinct = [0 for _ in problem.min_spread]
         self.assignment: list[int] = []
         self.moves: list[tuple[int, int, int]] = []  # (unit, from, to) for undo
-        # len(moves) after each whole heuristic step: the placement after any of these prefixes
-        # keeps every rule (inside a swap or a chain it may not), so the trade can stop there.
-        self.step_ends: list[int] = []
+        # After each whole heuristic step: (len(moves), goal, moved MiB, moved VMs, move cost). The
+        # placement after any of these prefixes keeps every rule (inside a swap or a chain it may
+        # not), so planner/solver/trade.py can stop there.
+        self.path: list[tuple[int, int, int, int, int]] = []
         self.moved_vms = 0  # relative to where the VMs run now
         self.moved_mib = 0
         self.weighted_mib = 0  # under the policy's move costs; kept only when those weigh anything
         self.weighted = problem.weighted_costs
+        # No affinity groups: every unit is one VM, so move costs vectorise (see swaps.py).
+        self.single_vm_units = all(len(unit.member_hosts) == 1 for unit in problem.units)
         start = list(assignment) if assignment is not None else [self._start_host(u) for u in problem.units]
         for unit, host in zip(problem.units, start):
             self.assignment.append(host)
@@ -180,8 +183,8 @@ class PlacementState:
 
     def undo_to(self, mark: int) -> None:
         """Roll back every move made since len(self.moves) was `mark`."""
-        while self.step_ends and self.step_ends[-1] > mark:
-            self.step_ends.pop()
+        while self.path and self.path[-1][0] > mark:
+            self.path.pop()
         while len(self.moves) > mark:
             index, source, _ = self.moves.pop()
             unit = self.problem.units[index]
@@ -210,6 +213,10 @@ class PlacementState:
         fc, fm = self.problem.spread_floors
         peak_cpu, peak_mem = self.peaks()
         return wc * max(peak_cpu, fc) + wm * max(peak_mem, fm)
+
+    def mark_step(self) -> None:
+        """Record the end of a whole heuristic step (see `path`)."""
+        self.path.append((len(self.moves), self.goal_value(), self.moved_mib, self.moved_vms, self.move_cost))
 
     def goal_value(self) -> int:
         """The number the problem's goal minimises: hosts in use, or the weighted peak."""

@@ -21,7 +21,7 @@ from planner.domain.errors import InfeasibleError
 from planner.solver.infeasibility import explain_no_room
 from planner.solver.keep_k import keep_k
 from planner.solver.chains import chain_relief
-from planner.solver.greedy_budget import CHAIN_UNITS, SWAP_UNITS, GreedyBudget
+from planner.solver.greedy_budget import CHAIN_PLACEMENT_MS, LANDING_MS, GreedyBudget
 from planner.solver.landing import coolest_fit
 from planner.solver.swaps import SWAP_TARGETS, swap_relief
 from planner.domain.metrics import permille
@@ -222,15 +222,18 @@ def improve_spread(state: PlacementState, ceiling: tuple[int, int] | None = None
     """Move VMs off peak hosts while a move (or, failing that, a swap with a cooler host's smaller
     VM) lowers a peak host without creating a new one. With a `ceiling` (CPU ‰, memory ‰), relieve
     the hosts above it into hosts that stay at or under it, and stop when none is left above."""
+    hosts = len(state.problem.hosts)
+    if not state.path:
+        state.mark_step()  # where the path starts: no step taken yet
     for _ in range(MAX_GREEDY_STEPS):
-        if budget is not None and not budget.step():
+        if budget is not None and not budget.step(hosts):
             return
         moves = _best_peak_relief(state, ceiling, budget)
         if not moves:
             return
         for unit, host in moves:
             state.move(unit, host)
-        state.step_ends.append(len(state.moves))
+        state.mark_step()
 
 
 def _best_peak_relief(state: PlacementState, ceiling: tuple[int, int] | None,
@@ -265,11 +268,11 @@ def _best_peak_relief(state: PlacementState, ceiling: tuple[int, int] | None,
     on_cpu = bool(hot_cpu and state.cpu_pm[source] > over[0])
     on_mem = bool(hot_mem and state.mem_pm[source] > over[1])
     leavers = _leavers(state, source, on_cpu, on_mem)
-    move = _relief_for(state, source, caps, targets, leavers)
+    move, tried = _relief_for(state, source, caps, targets, leavers)
+    if budget is not None:
+        budget.charge(LANDING_MS * tried)
     if move is not None:
         return [move]
-    if budget is not None:
-        budget.charge(SWAP_UNITS)
     swap = swap_relief(state, source, caps, targets[:SWAP_TARGETS], on_cpu, on_mem)
     if swap or ceiling is not None:
         # Aiming at the bound, a host no single move or swap relieves ends the pass: the step by
@@ -277,18 +280,19 @@ def _best_peak_relief(state: PlacementState, ceiling: tuple[int, int] | None,
         return swap
     chain, tried = chain_relief(state, source, caps, targets, leavers)
     if budget is not None:
-        budget.charge(CHAIN_UNITS * tried)
+        budget.charge(CHAIN_PLACEMENT_MS * tried)
     return chain
 
 
 def _relief_for(state: PlacementState, source: int, caps: tuple[int, int], targets: list[int],
-                leavers: list[Unit]) -> tuple[Unit, int] | None:
-    """The first of `leavers` that fits on a target under the caps, and that target."""
-    for unit in leavers:
+                leavers: list[Unit]) -> tuple[tuple[Unit, int] | None, int]:
+    """The first of `leavers` that fits on a target under the caps with that target (or None), and
+    how many leavers were tried."""
+    for tried, unit in enumerate(leavers, start=1):
         found = coolest_fit(state, unit, (source,), caps, targets)
         if found is not None:
-            return unit, found
-    return None
+            return (unit, found), tried
+    return None, len(leavers)
 
 
 def _leavers(state: PlacementState, source: int, on_cpu_peak: bool, on_mem_peak: bool) -> list[Unit]:

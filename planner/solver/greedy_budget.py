@@ -1,9 +1,10 @@
 """How long the spread heuristic may keep improving, within `--time-limit`.
 
 The repair that makes a placement valid always runs to the end; only the improving passes after it
-are capped. In deterministic mode the cap counts steps, not time, so a seed gives the same plan on
-a busy machine; the wall-clock deadline stays the backstop and, when it is what stopped the passes,
-the plan says so.
+are capped. In deterministic mode the cap counts work, not time, so a seed gives the same plan on a
+busy machine: each step, each landing search and each placement a chain tries is charged what it
+costs on this machine (a linear model of the three, fitted below). The wall-clock deadline at the
+limit itself stays the backstop and, when it is what stopped the passes, the plan says so.
 """
 
 from __future__ import annotations
@@ -13,41 +14,41 @@ from dataclasses import dataclass
 
 from planner.domain.policy import SolverSettings
 
-# Share of the time limit the improving passes may take; the rest is left to the search after them.
-GREEDY_SHARE = 0.7
-# Work is counted in units: a step (one relief found by a move) is one, a swap search SWAP_UNITS,
-# and each placement a chain search tries CHAIN_UNITS (see planner/solver/chains.py).
-SWAP_UNITS = 6
-CHAIN_UNITS = 0.05
-# Units per second of that share in deterministic mode. Measured here (2 cores, quiet machine,
-# greedy_placement alone on benchmarks.tight clusters at fill 0.80 and 0.88): 1,280–1,400 units a
-# second at 200 hosts × 4,000 VMs, 910–1,180 at 1,000 × 20,000. Well under the slowest, so on a
-# loaded machine the unit cap, not the clock, still ends the passes and a seed repeats.
-UNITS_PER_SECOND = 600
+# Share of the time limit the improving passes may work for; the search after them gets the rest
+# (and the whole limit when the passes end early, as they mostly do on small clusters).
+GREEDY_SHARE = 0.9
+# What the work costs, in milliseconds of this machine (2 cores, quiet). Fitted to greedy runs on
+# eight clusters from benchmarks.solve (20x200 to 1000x20000) and benchmarks.tight (100x2000 to
+# 1000x20000, fill 0.85), counting each kind of work: predicted times were within -10 % and +39 %
+# of the measured 0.2-2.7 s.
+STEP_MS_PER_1000_HOSTS = 0.44  # finding the peak host and ranking targets: arrays over every host
+LANDING_MS = 0.14  # one coolest_fit: a VM's room on every host at once
+CHAIN_PLACEMENT_MS = 0.42  # one placement a chain search tries (a landing, maybe a room scan)
+MS_PER_SECOND = 1000.0
 
 
 @dataclass
 class GreedyBudget:
-    """Deadline (time.monotonic()) and, in deterministic mode, work units left for the improving passes."""
+    """Deadline (time.monotonic()) and, in deterministic mode, the modelled milliseconds of work
+    left for the improving passes."""
 
     deadline: float | None = None
-    units_left: float | None = None
+    work_ms: float | None = None
     wall_clock_cut: bool = False
-    units_used: float = 0.0
+    used_ms: float = 0.0
 
     @staticmethod
     def of(settings: SolverSettings, started: float) -> GreedyBudget:
-        seconds = settings.time_limit_s * GREEDY_SHARE
-        units = seconds * UNITS_PER_SECOND if settings.deterministic else None
-        return GreedyBudget(started + seconds, units)
+        work = settings.time_limit_s * GREEDY_SHARE * MS_PER_SECOND if settings.deterministic else None
+        return GreedyBudget(started + settings.time_limit_s, work)
 
-    def charge(self, units: float) -> None:
-        self.units_used += units
+    def charge(self, milliseconds: float) -> None:
+        self.used_ms += milliseconds
 
-    def step(self) -> bool:
-        """Charge one step; False once the budget is spent (stop improving)."""
-        self.units_used += 1
-        if self.units_left is not None and self.units_used > self.units_left:
+    def step(self, hosts: int) -> bool:
+        """Charge one step over `hosts` hosts; False once the budget is spent (stop improving)."""
+        self.used_ms += STEP_MS_PER_1000_HOSTS * hosts / 1000
+        if self.work_ms is not None and self.used_ms > self.work_ms:
             return False
         if self.deadline is not None and time.monotonic() >= self.deadline:
             self.wall_clock_cut = True

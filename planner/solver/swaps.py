@@ -59,7 +59,7 @@ def swap_relief(state: PlacementState, source: int, caps: tuple[int, int], targe
     ok &= _fits_source(state, source, memory_delta, vcpu_delta, load_delta, caps, on_cpu_peak, on_mem_peak)
     if not ok.any():
         return []
-    cost = _cost_matrix(leaving, partners, hosts, source, state.weighted)
+    cost = _cost_matrix(leaving, partners, hosts, source, state.weighted, state.single_vm_units)
     rows, columns = np.nonzero(ok)
     # Cheapest first; among equals the coolest target (partners are listed coolest host first).
     for index in np.lexsort((rows, columns, cost[rows, columns])):
@@ -114,11 +114,10 @@ def _fits_source(state: PlacementState, source: int, memory_delta: np.ndarray, v
 
 
 def _cost_matrix(leaving: list[Unit], partners: list[tuple[Unit, int]], hosts: np.ndarray, source: int,
-                 weighted: bool = False) -> np.ndarray:
+                 weighted: bool = False, single_vm_units: bool = False) -> np.ndarray:
     """MiB migrated by each swap (weighed by the policy's move costs), relative to where the VMs
     started (going home costs nothing)."""
-    if not weighted and all(len(u.member_hosts) == 1 for u in leaving) and \
-            all(len(w.member_hosts) == 1 for w, _ in partners):
+    if single_vm_units and not weighted:
         return _single_vm_costs(leaving, partners, hosts, source)
     columns_of: dict[int, list[int]] = {}
     for j, host in enumerate(hosts.tolist()):

@@ -35,17 +35,10 @@ class TradePoint:
         return self.goal + per_gib * self.moved_mib / MIB_PER_GIB, self.cost
 
 
-def greedy_path(problem: Problem, greedy: PlacementState) -> list[TradePoint]:
-    """The plan after each whole step of the greedy's improving passes (not the repair before them,
-    which every point keeps)."""
-    start = _rewound(problem, greedy, 0)
-    points = [TradePoint.of(start, 0)]
-    ends = set(greedy.step_ends)
-    for index, (unit, _, host) in enumerate(greedy.moves, start=1):
-        start.move(problem.units[unit], host)
-        if index in ends:
-            points.append(TradePoint.of(start, index))
-    return points
+def greedy_path(greedy: PlacementState) -> list[TradePoint]:
+    """The plan after each whole step of the greedy's improving passes, as it recorded them (the
+    repair before them, which every point keeps, included)."""
+    return [TradePoint(goal, moved_mib, moves, cost, step) for step, goal, moved_mib, moves, cost in greedy.path]
 
 
 def placement_at(problem: Problem, greedy: PlacementState, step: int) -> tuple[int, ...]:

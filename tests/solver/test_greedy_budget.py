@@ -26,7 +26,7 @@ MARGIN_S = 3.0
 
 @pytest.fixture(scope="module")
 def tight() -> tuple:
-    """Memory-tight and heterogeneous: the greedy takes thousands of steps (about 20 s unbounded)."""
+    """Memory-tight and heterogeneous: the greedy takes thousands of steps (about 10-20 s unbounded)."""
     clu = generate_tight_cluster(200, 4000, 0.88, 1)
     pol = tight_policy(clu, 1, 3.0, 1)
     return clu, pol, build_problem(resolve_rules(clu, pol))
@@ -40,22 +40,22 @@ def _repaired(problem: Problem) -> PlacementState:
 
 def test_a_spent_budget_stops_the_improving_passes_but_not_the_repair(tight: tuple) -> None:
     clu, pol, problem = tight
-    state = greedy_placement(problem, GreedyBudget(units_left=0))
+    state = greedy_placement(problem, GreedyBudget(work_ms=0))
     assert state.assignment == _repaired(problem).assignment
     assert validate_placement(clu, pol, to_placement(problem, state.assignment)) == []
 
 
 def test_the_same_work_cap_gives_the_same_placement_and_more_work_a_lower_peak(tight: tuple) -> None:
     _, _, problem = tight
-    short = [greedy_placement(problem, GreedyBudget(units_left=300)).assignment for _ in range(2)]
-    longer = greedy_placement(problem, GreedyBudget(units_left=1500))
+    short = [greedy_placement(problem, GreedyBudget(work_ms=300)).assignment for _ in range(2)]
+    longer = greedy_placement(problem, GreedyBudget(work_ms=1500))
     assert short[0] == short[1]
     assert longer.goal_value() < PlacementState(problem, short[0]).goal_value()
 
 
 def test_a_passed_deadline_stops_the_passes_and_is_reported(tight: tuple) -> None:
     _, _, problem = tight
-    budget = GreedyBudget(deadline=time.monotonic() - 1.0, units_left=1e9)
+    budget = GreedyBudget(deadline=time.monotonic() - 1.0, work_ms=1e9)
     state = greedy_placement(problem, budget)
     assert budget.wall_clock_cut
     assert state.assignment == _repaired(problem).assignment
@@ -65,7 +65,7 @@ def test_planning_keeps_the_time_limit_on_a_cluster_whose_greedy_alone_takes_lon
         tight: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
     clu, pol, _ = tight
     # Work no machine gets through in the limit: only the wall clock can end the passes.
-    monkeypatch.setattr(greedy_budget, "UNITS_PER_SECOND", 1e9)
+    monkeypatch.setattr(greedy_budget, "MS_PER_SECOND", 1e9)
     began = time.monotonic()
     plan = make_plan(resolve_rules(clu, replace(pol, solver=replace(pol.solver, time_limit_s=3.0))))
     assert time.monotonic() - began < 3.0 + MARGIN_S

@@ -36,5 +36,6 @@ def test_single_vm_costs_equal_the_per_unit_costs(seed: int) -> None:
     partners = [(problem.units[i], t) for t in range(len(problem.hosts)) if t != source
                 for i in sorted(state.units_on[t])]
     columns = np.array([t for _, t in partners], dtype=np.int64)
-    assert (swaps._cost_matrix(leaving, partners, columns, source) ==
+    assert state.single_vm_units
+    assert (swaps._cost_matrix(leaving, partners, columns, source, single_vm_units=True) ==
             _general(leaving, partners, columns, source)).all()

@@ -37,7 +37,7 @@ def test_a_dear_gib_keeps_only_the_cheap_move() -> None:
     plan = _plan(20.0)  # heavies buy about 10 ‰ per GiB: not enough
     assert [move.vm for move in plan.moves] == ["light"]
     assert plan.metric.after == 375
-    assert any(note.startswith("kept the plan at 375 ‰ with 1 moves / 1 GiB") for note in plan.notes)
+    assert any(note.startswith("kept the plan at 375 ‰ with 1 moves / 1.0 GiB") for note in plan.notes)
 
 
 def test_the_knob_at_0_keeps_the_best_goal_and_in_between_it_moves_the_heavies_worth_it() -> None:
