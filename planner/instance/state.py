@@ -35,6 +35,7 @@ class PlacementState:
         self.memory_capacity_array = np.array(self.memory_capacity, dtype=np.int64)
         self.limits = np.array([problem.memory_limit, problem.vcpu_limit, problem.load_limit],
                                dtype=np.int64).reshape(3, hosts).T
+        self._allowed_masks: dict[int, np.ndarray] = {}  # by id(unit.allowed); the sets outlive the state
         self.metric_mask = np.zeros(hosts, dtype=bool)
         self.metric_mask[sorted(problem.metric_hosts)] = True
         # occupancy[group][domain] = members of the group placed in that domain
@@ -213,6 +214,20 @@ class PlacementState:
         fc, fm = self.problem.spread_floors
         peak_cpu, peak_mem = self.peaks()
         return wc * max(peak_cpu, fc) + wm * max(peak_mem, fm)
+
+    def allowed_mask(self, unit: Unit) -> np.ndarray:
+        """unit.allowed as a boolean array over hosts (units share a handful of allowed sets)."""
+        mask = self._allowed_masks.get(id(unit.allowed))
+        if mask is None:
+            mask = np.zeros(len(self.problem.hosts), dtype=bool)
+            mask[list(unit.allowed)] = True
+            self._allowed_masks[id(unit.allowed)] = mask
+        return mask
+
+    def room_for(self, unit: Unit) -> np.ndarray:
+        """Which hosts have the memory, vCPUs and load room for `unit` on top of what they hold
+        (the size part of fits(); a host the unit is on counts it twice, so check fits() too)."""
+        return (self.sizes + (unit.memory_mib, unit.vcpus, unit.cpu_load) <= self.limits).all(axis=1)
 
     def mark_step(self) -> None:
         """Record the end of a whole heuristic step (see `path`)."""

@@ -184,10 +184,29 @@ def _spread_move(state: PlacementState, group: int) -> tuple[Unit, int] | None:
 
 
 def _least_loaded_fit(state: PlacementState, unit: Unit, exclude: int) -> int | None:
-    options = [h for h in unit.allowed if h != exclude and state.fits(unit, h)]
-    if not options:
-        return None
-    return min(options, key=lambda h: (balance_score(state, unit, h), h))
+    """The allowed host (not `exclude`) with the lowest balance_score that takes the unit; ties go
+    to the lower host index. Scores and sizes are computed for every host at once; the rules
+    (anti-affinity, min_spread) are checked in score order until one host passes."""
+    scores = balance_scores(state, unit)
+    open_hosts = np.flatnonzero(state.allowed_mask(unit) & state.room_for(unit))
+    for host in open_hosts[np.lexsort((open_hosts, scores[open_hosts]))].tolist():
+        if host != exclude and state.fits(unit, host):
+            return host
+    return None
+
+
+def balance_scores(state: PlacementState, unit: Unit) -> np.ndarray:
+    """balance_score of `unit` on every host, as one array."""
+    wc, wm = state.problem.spread_weights
+    after = state.sizes + (unit.memory_mib, unit.vcpus, unit.cpu_load)
+    return wc * _permille(after[:, 2], state.cpu_capacity_array) + \
+        wm * _permille(after[:, 0], state.memory_capacity_array) + \
+        _permille(after[:, 1], np.maximum(1, state.limits[:, 1]))
+
+
+def _permille(amount: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """planner.domain.metrics.permille over arrays: rounded up, 0 on a host of no capacity."""
+    return np.where(capacity > 0, -(-1000 * amount // np.maximum(capacity, 1)), 0)
 
 
 # -- spread -------------------------------------------------------------------------------------

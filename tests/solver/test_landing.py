@@ -1,5 +1,5 @@
-"""coolest_fit checks sizes for every host at once; it must pick exactly the host a plain
-host-by-host scan picks (the home host first, then the coolest that fits under the caps)."""
+"""coolest_fit and the repair's least-loaded fit check sizes for every host at once; each must pick
+exactly the host a plain host-by-host scan picks."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from planner.domain.policy import SpreadSettings
 from planner.instance.problem import Unit, build_problem
 from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
+from planner.solver.greedy import _least_loaded_fit, balance_score
 from planner.solver.landing import coolest_fit
 from tests.builders import cluster, host, policy, vm
 
@@ -46,3 +47,23 @@ def test_coolest_fit_agrees_with_a_plain_scan(seed: int) -> None:
         caps = (rng.randint(100, 1000), rng.randint(300, 1000))
         avoid = (state.assignment[unit.index],) + tuple(rng.sample(targets, rng.randint(0, 1)))
         assert coolest_fit(state, unit, avoid, caps, targets) == _scan(state, unit, avoid, caps, targets)
+
+
+def _least_loaded_scan(state: PlacementState, unit: Unit, exclude: int) -> int | None:
+    options = [h for h in unit.allowed if h != exclude and state.fits(unit, h)]
+    return min(options, key=lambda h: (balance_score(state, unit, h), h)) if options else None
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_repair_picks_the_host_a_plain_scan_picks(seed: int) -> None:
+    rng = random.Random(seed)
+    hosts = [host(f"h{i}", cpus=rng.choice([4, 8, 16]), memory_mib=rng.choice([8192, 16896, 33280]))
+             for i in range(rng.randint(2, 9))]
+    vms = [vm(f"v{j}", rng.choice(hosts).name, vcpus=rng.randint(1, 8), memory_mib=rng.choice([512, 2048, 6144]),
+              load=rng.randint(0, 4000)) for j in range(rng.randint(1, 25))]
+    spread = SpreadSettings(cpu_weight=rng.randint(0, 3), memory_weight=rng.randint(1, 3))
+    problem = build_problem(resolve_rules(cluster(hosts, vms), policy(spread=spread)))
+    state = PlacementState(problem)
+    for unit in problem.units:
+        exclude = state.assignment[unit.index]
+        assert _least_loaded_fit(state, unit, exclude) == _least_loaded_scan(state, unit, exclude)
