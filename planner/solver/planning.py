@@ -100,7 +100,9 @@ def _traded(problem: Problem, greedy: PlacementState, outcome: SolveOutcome,
         return outcome, note
     notes.append(f"kept the plan at {_option(chosen)} rather than {_option(points[-1])}: each GiB migrated "
                  f"must lower the goal by {per_gib:g} ‰ (limits.min_gain_per_moved_gib)")
-    return replace(outcome, assignment=placement_at(problem, greedy, chosen.step), method="greedy",
+    # A greedy plan already labelled (a rejected CP-SAT plan's fallback) keeps its label.
+    method = outcome.method if outcome.method.startswith("greedy") else "greedy"
+    return replace(outcome, assignment=placement_at(problem, greedy, chosen.step), method=method,
                    status=f"{outcome.status}; traded for less migration"), note
 
 
