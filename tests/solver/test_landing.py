@@ -32,15 +32,20 @@ def _scan(state: PlacementState, unit: Unit, avoid: tuple[int, ...], caps: tuple
     return None
 
 
-@pytest.mark.parametrize("seed", range(30))
-def test_coolest_fit_agrees_with_a_plain_scan(seed: int) -> None:
-    rng = random.Random(seed)
+def _random_state(rng: random.Random, spread: SpreadSettings) -> PlacementState:
+    """A few hosts of mixed sizes and up to 25 VMs placed at random (some hosts over a limit)."""
     hosts = [host(f"h{i}", cpus=rng.choice([4, 8, 16]), memory_mib=rng.choice([8192, 16896, 33280]))
              for i in range(rng.randint(2, 9))]
     vms = [vm(f"v{j}", rng.choice(hosts).name, vcpus=rng.randint(1, 8), memory_mib=rng.choice([512, 2048, 6144]),
               load=rng.randint(0, 4000)) for j in range(rng.randint(1, 25))]
-    problem = build_problem(resolve_rules(cluster(hosts, vms), policy(spread=SpreadSettings(memory_weight=0))))
-    state = PlacementState(problem)
+    return PlacementState(build_problem(resolve_rules(cluster(hosts, vms), policy(spread=spread))))
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_coolest_fit_agrees_with_a_plain_scan(seed: int) -> None:
+    rng = random.Random(seed)
+    state = _random_state(rng, SpreadSettings(memory_weight=0))
+    problem = state.problem
     targets = list(range(len(problem.hosts)))
     rng.shuffle(targets)
     for unit in problem.units:
@@ -57,13 +62,7 @@ def _least_loaded_scan(state: PlacementState, unit: Unit, exclude: int) -> int |
 @pytest.mark.parametrize("seed", range(30))
 def test_the_repair_picks_the_host_a_plain_scan_picks(seed: int) -> None:
     rng = random.Random(seed)
-    hosts = [host(f"h{i}", cpus=rng.choice([4, 8, 16]), memory_mib=rng.choice([8192, 16896, 33280]))
-             for i in range(rng.randint(2, 9))]
-    vms = [vm(f"v{j}", rng.choice(hosts).name, vcpus=rng.randint(1, 8), memory_mib=rng.choice([512, 2048, 6144]),
-              load=rng.randint(0, 4000)) for j in range(rng.randint(1, 25))]
-    spread = SpreadSettings(cpu_weight=rng.randint(0, 3), memory_weight=rng.randint(1, 3))
-    problem = build_problem(resolve_rules(cluster(hosts, vms), policy(spread=spread)))
-    state = PlacementState(problem)
-    for unit in problem.units:
+    state = _random_state(rng, SpreadSettings(cpu_weight=rng.randint(0, 3), memory_weight=rng.randint(1, 3)))
+    for unit in state.problem.units:
         exclude = state.assignment[unit.index]
         assert _least_loaded_fit(state, unit, exclude) == _least_loaded_scan(state, unit, exclude)
