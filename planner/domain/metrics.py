@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from planner.domain.model import Cluster, Host
 
 
 def permille(amount: int, capacity: int) -> int:
     """Utilisation in per-mille, rounded up so that '≤ U' in the solver and here agree exactly."""
     return -(-1000 * amount // capacity) if capacity > 0 else 0
+
+
+def permilles(amount: np.ndarray, capacity: np.ndarray | int) -> np.ndarray:
+    """permille over arrays (a host's capacity, or one per element): the same rounding, 0 where
+    there is no capacity."""
+    return np.where(np.asarray(capacity) > 0, -(-1000 * amount // np.maximum(capacity, 1)), 0)
 
 
 @dataclass(frozen=True)

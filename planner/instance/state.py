@@ -224,10 +224,14 @@ class PlacementState:
             self._allowed_masks[id(unit.allowed)] = mask
         return mask
 
+    def sizes_with(self, unit: Unit) -> np.ndarray:
+        """What every host would hold with `unit` added: rows of (memory MiB, vCPUs, load)."""
+        return self.sizes + (unit.memory_mib, unit.vcpus, unit.cpu_load)
+
     def room_for(self, unit: Unit) -> np.ndarray:
         """Which hosts have the memory, vCPUs and load room for `unit` on top of what they hold
         (the size part of fits(); a host the unit is on counts it twice, so check fits() too)."""
-        return (self.sizes + (unit.memory_mib, unit.vcpus, unit.cpu_load) <= self.limits).all(axis=1)
+        return (self.sizes_with(unit) <= self.limits).all(axis=1)
 
     def mark_step(self) -> None:
         """Record the end of a whole heuristic step (see `path`)."""

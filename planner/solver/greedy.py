@@ -24,7 +24,7 @@ from planner.solver.chains import chain_relief
 from planner.solver.greedy_budget import CHAIN_PLACEMENT_MS, LANDING_MS, GreedyBudget
 from planner.solver.landing import coolest_fit
 from planner.solver.swaps import SWAP_TARGETS, swap_relief
-from planner.domain.metrics import permille
+from planner.domain.metrics import permille, permilles
 from planner.instance.problem import Problem, Unit
 from planner.instance.state import PlacementState
 from planner.domain.policy import Goal
@@ -198,15 +198,10 @@ def _least_loaded_fit(state: PlacementState, unit: Unit, exclude: int) -> int | 
 def balance_scores(state: PlacementState, unit: Unit) -> np.ndarray:
     """balance_score of `unit` on every host, as one array."""
     wc, wm = state.problem.spread_weights
-    after = state.sizes + (unit.memory_mib, unit.vcpus, unit.cpu_load)
-    return wc * _permille(after[:, 2], state.cpu_capacity_array) + \
-        wm * _permille(after[:, 0], state.memory_capacity_array) + \
-        _permille(after[:, 1], np.maximum(1, state.limits[:, 1]))
-
-
-def _permille(amount: np.ndarray, capacity: np.ndarray) -> np.ndarray:
-    """planner.domain.metrics.permille over arrays: rounded up, 0 on a host of no capacity."""
-    return np.where(capacity > 0, -(-1000 * amount // np.maximum(capacity, 1)), 0)
+    after = state.sizes_with(unit)
+    return wc * permilles(after[:, 2], state.cpu_capacity_array) + \
+        wm * permilles(after[:, 0], state.memory_capacity_array) + \
+        permilles(after[:, 1], np.maximum(1, state.limits[:, 1]))
 
 
 # -- spread -------------------------------------------------------------------------------------
@@ -369,6 +364,3 @@ def _empty_host(state: PlacementState, source: int, units: list[Unit], freed: li
         # Best fit: the tightest host left after placing it, so big holes stay for big VMs.
         state.move(unit, min(targets, key=lambda h: (state.problem.memory_limit[h] - state.memory[h] - unit.memory_mib, h)))
     return True
-
-
-# What the greedy does after the repair, per goal.

@@ -29,7 +29,7 @@ def coolest_fit(state: PlacementState, unit: Unit, avoid: tuple[int, ...], caps:
 
 def _room(state: PlacementState, unit: Unit, caps: tuple[int, int]) -> np.ndarray:
     """room[h]: does `unit` fit on host h by size, under the hard limits and the caps?"""
-    after = state.sizes + (unit.memory_mib, unit.vcpus, unit.cpu_load)
+    after = state.sizes_with(unit)
     return ((after <= state.limits).all(axis=1)
             & _at_most(after[:, 2], state.cpu_capacity_array, caps[0])
             & _at_most(after[:, 0], state.memory_capacity_array, caps[1]))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from planner.domain.metrics import permilles
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 
@@ -54,7 +55,7 @@ def swap_relief(state: PlacementState, source: int, caps: tuple[int, int], targe
     memory_delta = out.memory[:, None] - back.memory[None, :]  # what each target gains, the source loses
     vcpu_delta = out.vcpus[:, None] - back.vcpus[None, :]
     load_delta = out.load[:, None] - back.load[None, :]
-    ok = _allowed_matrix(leaving, hosts)
+    ok = _allowed_matrix(state, leaving, hosts)
     ok &= _fits_targets(state, hosts, memory_delta, vcpu_delta, load_delta, caps)
     ok &= _fits_source(state, source, memory_delta, vcpu_delta, load_delta, caps, on_cpu_peak, on_mem_peak)
     if not ok.any():
@@ -69,30 +70,22 @@ def swap_relief(state: PlacementState, source: int, caps: tuple[int, int], targe
     return []
 
 
-def _allowed_matrix(leaving: list[Unit], hosts: np.ndarray) -> np.ndarray:
-    """ok[i, j]: may leaving[i] go to hosts[j]? Units share a few allowed sets: one row per set."""
-    rows: dict[int, np.ndarray] = {}
-    matrix = np.empty((len(leaving), len(hosts)), dtype=bool)
-    listed = hosts.tolist()
-    for i, unit in enumerate(leaving):
-        key = id(unit.allowed)
-        if key not in rows:
-            rows[key] = np.fromiter((h in unit.allowed for h in listed), dtype=bool, count=len(listed))
-        matrix[i] = rows[key]
-    return matrix
+def _allowed_matrix(state: PlacementState, leaving: list[Unit], hosts: np.ndarray) -> np.ndarray:
+    """ok[i, j]: may leaving[i] go to hosts[j]?"""
+    return np.array([state.allowed_mask(unit)[hosts] for unit in leaving], dtype=bool)
 
 
 def _fits_targets(state: PlacementState, hosts: np.ndarray, memory_gain: np.ndarray, vcpu_gain: np.ndarray,
                   load_gain: np.ndarray, caps: tuple[int, int]) -> np.ndarray:
     """Which swaps leave each partner's host within its hard limits and under the utilisation caps."""
-    problem = state.problem
-    memory = np.asarray(state.memory)[hosts] + memory_gain
-    load = np.asarray(state.load)[hosts] + load_gain
-    return ((memory <= np.asarray(problem.memory_limit)[hosts])
-            & (np.asarray(state.vcpus)[hosts] + vcpu_gain <= np.asarray(problem.vcpu_limit)[hosts])
-            & (load <= np.asarray(problem.load_limit)[hosts])
-            & (_permille(load, np.asarray(state.cpu_capacity)[hosts]) <= caps[0])
-            & (_permille(memory, np.asarray(state.memory_capacity)[hosts]) <= caps[1]))
+    held, limits = state.sizes[hosts], state.limits[hosts]
+    memory = held[:, 0] + memory_gain
+    load = held[:, 2] + load_gain
+    return ((memory <= limits[:, 0])
+            & (held[:, 1] + vcpu_gain <= limits[:, 1])
+            & (load <= limits[:, 2])
+            & (permilles(load, state.cpu_capacity_array[hosts]) <= caps[0])
+            & (permilles(memory, state.memory_capacity_array[hosts]) <= caps[1]))
 
 
 def _fits_source(state: PlacementState, source: int, memory_delta: np.ndarray, vcpu_delta: np.ndarray,
@@ -102,8 +95,8 @@ def _fits_source(state: PlacementState, source: int, memory_delta: np.ndarray, v
     cpu_now, mem_now = state.cpu_permille(source), state.memory_permille(source)
     memory = state.memory[source] - memory_delta
     load = state.load[source] - load_delta
-    cpu = _permille(load, state.cpu_capacity[source])
-    mem = _permille(memory, state.memory_capacity[source])
+    cpu = permilles(load, state.cpu_capacity[source])
+    mem = permilles(memory, state.memory_capacity[source])
     ok = ((memory <= problem.memory_limit[source]) & (state.vcpus[source] - vcpu_delta <= problem.vcpu_limit[source])
           & (load <= problem.load_limit[source]) & (cpu <= max(caps[0], cpu_now)) & (mem <= max(caps[1], mem_now)))
     if on_cpu_peak:
@@ -150,10 +143,6 @@ def _single_vm_costs(leaving: list[Unit], partners: list[tuple[Unit, int]], host
         np.where(out_home == source, 0, out_memory)[:, None]
     back = np.where(back_home == source, 0, back_memory) - np.where(back_home == hosts, 0, back_memory)
     return out + back[None, :]
-
-
-def _permille(amount: np.ndarray, capacity: int) -> np.ndarray:
-    return -(-1000 * amount // capacity)
 
 
 def _rules_allow(state: PlacementState, unit: Unit, target: int, partner: Unit, source: int) -> bool:
