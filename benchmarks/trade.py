@@ -30,7 +30,6 @@ from benchmarks.tight_generator import generate_tight_cluster, tight_policy
 from planner.domain.policy import Goal
 from planner.formats.inputs import PlanningInput
 from planner.formats.scenario import load_scenario
-from planner.instance.state import PlacementState
 from planner.rules.resolve import RuleSet, resolve_rules
 from planner.solver import planning
 from planner.solver.trade import TradePoint, choose, greedy_path
@@ -80,9 +79,9 @@ def candidates(rules: RuleSet) -> list[TradePoint]:
     seen: list[TradePoint] = []
     original: Callable = planning._traded
 
-    def listening(problem, greedy, outcome, notes):  # type: ignore[no-untyped-def]
-        seen.extend(greedy_path(greedy) + [TradePoint.of(PlacementState(problem, outcome.assignment), None)])
-        return original(problem, greedy, outcome, notes)
+    def listening(problem, greedy, outcome, solved, notes):  # type: ignore[no-untyped-def]
+        seen.extend(greedy_path(greedy) + [TradePoint.of(solved, None)])
+        return original(problem, greedy, outcome, solved, notes)
 
     planning._traded = listening
     try:

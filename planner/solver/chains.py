@@ -34,11 +34,11 @@ class _Effort:
     """Placements left to try in one chain search."""
 
     def __init__(self, placements: int) -> None:
-        self.left = placements
+        self.limit = placements
         self.tried = 0
 
     def spend(self) -> bool:
-        if self.tried >= self.left:
+        if self.tried >= self.limit:
             return False
         self.tried += 1
         return True

@@ -65,15 +65,15 @@ def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementSt
     """The best placement found within settings.time_limit_s wall-clock seconds, counted from
     `started` (time.monotonic() when planning began, so the greedy counts too; default: now)."""
     began = time.monotonic()
+    report = _Reporter(progress, goal_bound, started if started is not None else began)
     if problem.goal.traits.moves_only_drained and greedy_goal <= goal_bound:
         # A drain moves exactly the drained VMs; at the goal's lower bound nothing is left to gain.
         return SolveOutcome(tuple(greedy.assignment), "greedy", "at the lower bound", greedy_goal, goal_bound, 0,
                             time.monotonic() - began)
     pairs = sum(len(u.allowed) for u in problem.movable)
     if pairs > WHOLE_MODEL_PAIRS:
-        return _lns_only(problem, greedy, settings, started if started is not None else began, began,
-                         _Reporter(progress, goal_bound, started if started is not None else began))
-    budget = TimeBudget.of(settings, WHOLE_MODEL_UNITS_PER_SECOND, started if started is not None else began)
+        return _lns_only(problem, greedy, settings, began, report)
+    budget = TimeBudget.of(settings, WHOLE_MODEL_UNITS_PER_SECOND, report.started)
     candidates = choose_candidates(problem, start, greedy, settings.candidates_per_vm, settings.seed)
     placement = build_model(problem, candidates, greedy.assignment)
     if not placement.x:
@@ -81,7 +81,7 @@ def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementSt
                             time.monotonic() - began)
     outcome = _two_stages(placement, greedy, settings, budget, greedy_goal, began)
     if outcome.method == "cp-sat":
-        _Reporter(progress, goal_bound, started if started is not None else began)("cp-sat", outcome.goal)
+        report("cp-sat", outcome.goal)
     return outcome
 
 
@@ -97,11 +97,12 @@ class _Reporter:
         self.sink(SolveProgress(stage, goal, self.bound, time.monotonic() - self.started))
 
 
-def _lns_only(problem: Problem, greedy: PlacementState, settings: SolverSettings, started: float,
-              began: float, report: _Reporter) -> SolveOutcome:
-    """Too big to solve whole on two cores: LNS from the greedy for the whole budget."""
+def _lns_only(problem: Problem, greedy: PlacementState, settings: SolverSettings, began: float,
+              report: _Reporter) -> SolveOutcome:
+    """Too big to solve whole on two cores: LNS from the greedy for the whole budget (counted from
+    when planning began, report.started)."""
     outcome = improve(problem, list(greedy.assignment), settings, settings.time_limit_s,
-                      deadline=started + settings.time_limit_s, on_better=lambda goal: report("lns", goal))
+                      deadline=report.started + settings.time_limit_s, on_better=lambda goal: report("lns", goal))
     status = _with_cut(f"{outcome.accepted}/{outcome.rounds} rounds kept", outcome.wall_clock_cut)
     goal = PlacementState(problem, outcome.assignment).goal_value()
     return SolveOutcome(tuple(outcome.assignment), "lns", status, goal, None, 0, time.monotonic() - began,

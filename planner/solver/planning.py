@@ -15,7 +15,7 @@ from planner.explain.reasons import move_reasons
 from planner.solver.greedy import greedy_placement, units_needing_repair
 from planner.solver.greedy_budget import GreedyBudget
 from planner.solver.progress import ProgressSink, SolveProgress, ignore
-from planner.solver.trade import MIB_PER_GIB, TradePoint, choose, greedy_path, options, placement_at
+from planner.solver.trade import MIB_PER_GIB, TradePoint, choose, greedy_path, options, state_at
 from planner.solver.time_budget import WALL_CLOCK_CUT
 from planner.domain.goal_metric import goal_metric
 from planner.domain.metrics import usage_by_host
@@ -56,6 +56,7 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
     try:
         greedy = greedy_placement(problem, greedy_budget)
     except InfeasibleError as refusal:
+        greedy = None
         outcome = solve_without_greedy(problem, start, goal_bound, refusal, fallback, started)
         greedy_goal = start.goal_value()
         notes.append(_without_greedy_note(refusal, outcome))
@@ -65,11 +66,11 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
         outcome = solve_placement(problem, start, greedy, settings, greedy_goal, goal_bound,
                                   started=started, progress=progress)
         outcome = checked(problem, outcome, greedy, fallback)
-        if problem.goal is Goal.SPREAD:
-            outcome, trade_note = _traded(problem, greedy, outcome, notes)
+    final = PlacementState(problem, outcome.assignment)
+    if greedy is not None and problem.goal is Goal.SPREAD:
+        outcome, final, trade_note = _traded(problem, greedy, outcome, final, notes)
     if greedy_budget.wall_clock_cut:
         notes.append(f"the greedy passes were {WALL_CLOCK_CUT}")
-    final = PlacementState(problem, outcome.assignment)
     if not must_move and not _worth_it(problem, start, final, notes):
         final = start
     if trade_note:
@@ -84,32 +85,31 @@ def _searching_time(settings: SolverSettings, units: int) -> SolverSettings:
     return replace(settings, time_limit_s=settings.time_limit_s - reserve)
 
 
-def _traded(problem: Problem, greedy: PlacementState, outcome: SolveOutcome,
-            notes: list[str]) -> tuple[SolveOutcome, str]:
-    """The solver's plan, or a lighter one on the greedy's path when the goal it gives up is worth
-    less than the memory it saves (limits.min_gain_per_moved_gib), and a note listing the options
-    ("" when there is only one)."""
+def _traded(problem: Problem, greedy: PlacementState, outcome: SolveOutcome, solved: PlacementState,
+            notes: list[str]) -> tuple[SolveOutcome, PlacementState, str]:
+    """The solver's plan (`outcome`, placed as `solved`), or a lighter one on the greedy's path when
+    the goal it gives up is worth less than the memory it saves (limits.min_gain_per_moved_gib),
+    and a note listing the options ("" when there is only one)."""
     per_gib = problem.rules.policy.limits.min_gain_per_moved_gib
-    solved = PlacementState(problem, outcome.assignment)
     points = greedy_path(greedy) + [TradePoint.of(solved, None)]
     chosen = choose(points, per_gib)
     shown = options(points)
     note = "" if len(shown) < 2 else ("trade-off (goal, moves, migrated memory): " + "; ".join(map(_option, shown)) +
                                       f"; limits.min_gain_per_moved_gib = {per_gib:g} ‰ per GiB picks the plan")
     if chosen.step is None:
-        return outcome, note
+        return outcome, solved, note
     notes.append(f"kept the plan at {_option(chosen)} rather than {_option(points[-1])}: each GiB migrated "
                  f"must lower the goal by {per_gib:g} ‰ (limits.min_gain_per_moved_gib)")
     # A greedy plan already labelled (a rejected CP-SAT plan's fallback) keeps its label.
     method = outcome.method if outcome.method.startswith("greedy") else "greedy"
-    return replace(outcome, assignment=placement_at(problem, greedy, chosen.step), method=method,
-                   status=f"{outcome.status}; traded for less migration"), note
+    kept = state_at(problem, greedy, chosen.step)
+    return replace(outcome, assignment=tuple(kept.assignment), method=method,
+                   status=f"{outcome.status}; traded for less migration"), kept, note
 
 
 def _option(point: TradePoint) -> str:
     gib = point.moved_mib / MIB_PER_GIB
-    return f"{point.goal} ‰ with {point.moves} moves / {gib:.1f} GiB" if gib < 10 else \
-        f"{point.goal} ‰ with {point.moves} moves / {gib:.0f} GiB"
+    return f"{point.goal} ‰ with {point.moves} moves / {gib:.{1 if gib < 10 else 0}f} GiB"
 
 
 def _without_greedy_note(refusal: InfeasibleError, outcome: SolveOutcome) -> str:

@@ -41,12 +41,8 @@ def greedy_path(greedy: PlacementState) -> list[TradePoint]:
     return [TradePoint(goal, moved_mib, moves, cost, step) for step, goal, moved_mib, moves, cost in greedy.path]
 
 
-def placement_at(problem: Problem, greedy: PlacementState, step: int) -> tuple[int, ...]:
-    """The assignment after the first `step` moves of the greedy's path."""
-    return tuple(_rewound(problem, greedy, step).assignment)
-
-
-def _rewound(problem: Problem, greedy: PlacementState, step: int) -> PlacementState:
+def state_at(problem: Problem, greedy: PlacementState, step: int) -> PlacementState:
+    """The placement after the first `step` moves of the greedy's path (its later moves undone)."""
     state = PlacementState(problem, greedy.assignment)
     for unit, source, _ in reversed(greedy.moves[step:]):
         state.move(problem.units[unit], source)
