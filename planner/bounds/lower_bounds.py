@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import enum
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from planner.domain.metrics import permille
 from planner.instance.problem import Problem, Unit, hosts_allowed_to_any
@@ -77,7 +78,20 @@ class SpreadResource(str, enum.Enum):
 SPREAD_RESOURCES = (SpreadResource.CPU, SpreadResource.MEMORY)
 
 
-def peak_bound(problem: Problem, resource: SpreadResource, floor: int) -> int:
+@dataclass(frozen=True)
+class ExtraSpreadResource:
+    """Extra named resource Problem.resources[index], with SpreadResource's interface."""
+
+    index: int
+
+    def size(self, unit: Unit) -> int:
+        return unit.extra[self.index]
+
+    def capacity(self, problem: Problem, host: int) -> int:
+        return problem.hosts[host].resources[problem.resources[self.index]]
+
+
+def peak_bound(problem: Problem, resource: SpreadResource | ExtraSpreadResource, floor: int) -> int:
     size = resource.size
     holders = hosts_allowed_to_any(problem.units) & problem.metric_hosts
     total = sum(size(u) for u in problem.units if u.member_hosts[0] in problem.metric_hosts)
@@ -97,8 +111,10 @@ def peak_bound(problem: Problem, resource: SpreadResource, floor: int) -> int:
 def spread_bound(problem: Problem) -> int:
     wc, wm = problem.spread_weights
     fc, fm = problem.spread_floors
+    extras = tuple(ExtraSpreadResource(k) for k in range(len(problem.resources)))
     return sum(weight * peak_bound(problem, resource, floor)
-               for resource, weight, floor in zip(SPREAD_RESOURCES, (wc, wm), (fc, fm)) if weight)
+               for resource, weight, floor in zip(SPREAD_RESOURCES + extras, (wc, wm, *problem.extra_weights),
+                                                  (fc, fm, *problem.extra_floors)) if weight)
 
 
 def _spread_moves_bound(problem: Problem, start: PlacementState, reached: tuple[int, int]) -> tuple[int, int]:

@@ -59,9 +59,12 @@ def _capacity(cluster: Cluster, policy: Policy, placement: Mapping[str, str]) ->
     for host in cluster.hosts:
         usage, was = after[host.name], before[host.name]
         grew = host.name in receivers
+        extra = [(name, usage.extra.get(name, 0), capacity, was.extra.get(name, 0))
+                 for name, capacity in host.resources.items()]
         for what, used, limit, had in (
             ("memory", usage.memory_mib, host.usable_memory_mib, was.memory_mib),
             ("vCPUs", usage.vcpus, host.usable_vcpus, was.vcpus),
+            *extra,
         ):
             if used > limit and (grew or used > had):
                 found.append(Violation("capacity", host.name, f"{what} {used} > usable {limit}"))

@@ -12,6 +12,7 @@ instead of planned. Numbers must be finite everywhere. The ranges, in one place:
     VM vcpus                                1 .. 10,000
     VM memory_mib                           1 .. 2**32 (4 PiB)
     VM cpu_load_millicores                  0 .. 10**9
+    extra resources (hosts, VMs)            ≤ 8 named per cluster; each amount 0 .. 10**9
     cluster                                 ≤ 100,000 hosts, ≤ 1,000,000 VMs, Σ VM memory ≤ 2**40 MiB
     spread cpu_weight / memory_weight       0 .. 1,000
     move_cost cross_factor / vms[].factor   1 .. 1,000
@@ -55,6 +56,12 @@ MAX_MEMORY_MIB = 2**32
 MAX_RATIO = 1000.0
 MAX_VM_VCPUS = 10_000
 MAX_LOAD_MILLICORES = 10**9
+# Extra named resources (disk IOPS, network Mbit/s): few, so every host row stays short, and each
+# amount small enough that 1000 × the sum over a million VMs stays far below 2**62.
+MAX_EXTRA_RESOURCES = 8
+MAX_RESOURCE_AMOUNT = 10**9
+# Names the planner already measures: an extra resource may not shadow them.
+BUILT_IN_RESOURCES = frozenset({"cpu", "cpus", "vcpus", "memory", "memory_mib", "load", "cpu_load_millicores"})
 MAX_HOSTS = 100_000
 MAX_VMS = 1_000_000
 MAX_TOTAL_VM_MEMORY_MIB = 2**40
@@ -202,3 +209,19 @@ def check_labels(value: Any, field: str) -> Mapping[str, str]:
         check_text(str(item), f"{field}.{field_name(key)}", limit=253)
     # Frozen dataclasses still hold a mutable dict unless we wrap it.
     return MappingProxyType({key: str(item) for key, item in value.items()})
+
+
+def check_resources(value: Any, field: str) -> Mapping[str, int]:
+    """Extra named resources of a host (capacities) or a VM (demands): name → amount."""
+    if not isinstance(value, Mapping):
+        raise InputError(field, f"must be a mapping of resource names to amounts, got {quote(value)}")
+    if len(value) > MAX_EXTRA_RESOURCES:
+        raise InputError(field, f"at most {MAX_EXTRA_RESOURCES} extra resources, got {len(value)}")
+    checked: dict[str, int] = {}
+    for key, amount in value.items():
+        where = f"{field}.{field_name(key)}"
+        check_name(key, where)
+        if key in BUILT_IN_RESOURCES:
+            raise InputError(where, "is measured already; extra resources need a name of their own (e.g. disk_iops)")
+        checked[key] = check_int(amount, where, maximum=MAX_RESOURCE_AMOUNT)
+    return MappingProxyType(dict(sorted(checked.items())))

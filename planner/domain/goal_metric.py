@@ -18,6 +18,12 @@ def spread_floors(spread: SpreadSettings) -> tuple[int, int]:
     return round(spread.cpu_threshold_percent * 10), round(spread.memory_threshold_percent * 10)
 
 
+def extra_weighing(spread: SpreadSettings, resources: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """Each extra resource's (weight, floor ‰) in the spread metric."""
+    return {name: (spread.balance_of(name).weight, round(spread.balance_of(name).threshold_percent * 10))
+            for name in resources}
+
+
 def goal_metric(goal: Goal, spread: SpreadSettings, before: Sequence[HostUsage],
                 after: Sequence[HostUsage]) -> GoalMetric:
     """`before` and `after` are the usages of the hosts the metric looks at."""
@@ -25,5 +31,10 @@ def goal_metric(goal: Goal, spread: SpreadSettings, before: Sequence[HostUsage],
         return GoalMetric("hosts in use", "hosts", hosts_in_use(before), hosts_in_use(after))
     wc, wm = spread.cpu_weight, spread.memory_weight
     fc, fm = spread_floors(spread)
-    return GoalMetric(_SPREAD_NAMES[bool(wc), bool(wm)], "‰",
-                      weighted_peak(before, wc, wm, fc, fm), weighted_peak(after, wc, wm, fc, fm))
+    resources = sorted({name for usage in before for name in usage.extra_permille})
+    extra = extra_weighing(spread, resources)
+    name = _SPREAD_NAMES.get((bool(wc), bool(wm)), "")
+    weighed = [f"peak {n}‰" for n, (weight, _) in extra.items() if weight]
+    if weighed:
+        name = " + ".join(([name] if name else []) + weighed)
+    return GoalMetric(name, "‰", weighted_peak(before, wc, wm, fc, fm, extra), weighted_peak(after, wc, wm, fc, fm, extra))

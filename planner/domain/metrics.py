@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
@@ -31,20 +32,29 @@ class HostUsage:
     cpu_permille: int
     memory_permille: int
     vcpu_permille: int
+    # Extra named resources: amount held and utilisation ‰ of the declared capacity, by name.
+    extra: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    extra_permille: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def empty(self) -> bool:
         return self.vms == 0
 
 
-def host_usage(host: Host, vms: Iterable[tuple[int, int, int]]) -> HostUsage:
-    """`vms` yields (vcpus, memory_mib, cpu_load_millicores) of the VMs on `host`."""
+def host_usage(host: Host, vms: Iterable[tuple[int, int, int]],
+               extra: Iterable[Mapping[str, int]] = ()) -> HostUsage:
+    """`vms` yields (vcpus, memory_mib, cpu_load_millicores) of the VMs on `host`; `extra` their
+    demands of the host's extra named resources."""
     count = vcpus = memory = load = 0
     for vm_vcpus, vm_memory, vm_load in vms:
         count += 1
         vcpus += vm_vcpus
         memory += vm_memory
         load += vm_load
+    held = dict.fromkeys(host.resources, 0)
+    for demands in extra:
+        for name, amount in demands.items():
+            held[name] = held.get(name, 0) + amount
     return HostUsage(
         host=host.name,
         vms=count,
@@ -54,6 +64,9 @@ def host_usage(host: Host, vms: Iterable[tuple[int, int, int]]) -> HostUsage:
         cpu_permille=permille(load, host.cpu_capacity_millicores),
         memory_permille=permille(memory, host.usable_memory_mib),
         vcpu_permille=permille(vcpus, host.usable_vcpus),
+        extra=MappingProxyType(held),
+        extra_permille=MappingProxyType({name: permille(amount, host.resources.get(name, 0))
+                                         for name, amount in held.items()}),
     )
 
 
@@ -61,14 +74,20 @@ def usage_by_host(cluster: Cluster, placement: Mapping[str, str] | None = None) 
     """Usage of every host with the VMs placed as `placement` says (default: where they are)."""
     where = placement if placement is not None else cluster.placement
     members: dict[str, list[tuple[int, int, int]]] = {h.name: [] for h in cluster.hosts}
+    demands: dict[str, list[Mapping[str, int]]] = {h.name: [] for h in cluster.hosts}
     for vm in cluster.vms:
-        members[where.get(vm.name, vm.host)].append((vm.vcpus, vm.memory_mib, vm.cpu_load_millicores))
-    return {h.name: host_usage(h, members[h.name]) for h in cluster.hosts}
+        host = where.get(vm.name, vm.host)
+        members[host].append((vm.vcpus, vm.memory_mib, vm.cpu_load_millicores))
+        if vm.resources:
+            demands[host].append(vm.resources)
+    return {h.name: host_usage(h, members[h.name], demands[h.name]) for h in cluster.hosts}
 
 
 def weighted_peak(usages: Iterable[HostUsage], cpu_weight: int, memory_weight: int,
-                  cpu_floor: int = 0, memory_floor: int = 0) -> int:
-    """The spread metric: weighted sum of the peak CPU and peak memory per-mille.
+                  cpu_floor: int = 0, memory_floor: int = 0,
+                  extra: Mapping[str, tuple[int, int]] = MappingProxyType({})) -> int:
+    """The spread metric: weighted sum of the peak CPU and peak memory per-mille, plus each extra
+    resource's peak weighed as `extra` says (name → (weight, floor)).
 
     Floors are the spread thresholds: a host under them counts as fine, so peaks below a floor
     count as the floor (and no migration is spent on lowering them).
@@ -76,7 +95,9 @@ def weighted_peak(usages: Iterable[HostUsage], cpu_weight: int, memory_weight: i
     usages = list(usages)
     peak_cpu = max([u.cpu_permille for u in usages] + [cpu_floor])
     peak_memory = max([u.memory_permille for u in usages] + [memory_floor])
-    return cpu_weight * peak_cpu + memory_weight * peak_memory
+    others = sum(weight * max([u.extra_permille.get(name, 0) for u in usages] + [floor])
+                 for name, (weight, floor) in extra.items() if weight)
+    return cpu_weight * peak_cpu + memory_weight * peak_memory + others
 
 
 def hosts_in_use(usages: Iterable[HostUsage]) -> int:

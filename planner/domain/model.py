@@ -1,7 +1,9 @@
 """The cluster as the planner sees it: hosts, VMs and where each VM runs.
 
 Units (integers everywhere the solver looks): memory in MiB, CPU allocation in vCPUs, measured CPU
-load in milli-cores (1000 = one core busy), utilisation in per-mille.
+load in milli-cores (1000 = one core busy), utilisation in per-mille. Extra named resources (disk
+IOPS, network Mbit/s, …) are integers in whatever unit the operator declares them: a host gives a
+capacity for each, a VM a demand (0 when it names none).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from planner.domain.checks import (
     MAX_HOST_CPUS,
     MAX_HOSTS,
     MAX_LOAD_MILLICORES,
+    MAX_EXTRA_RESOURCES,
     MAX_MEMORY_MIB,
     MAX_TOTAL_VM_MEMORY_MIB,
     MAX_VM_VCPUS,
@@ -26,6 +29,7 @@ from planner.domain.checks import (
     check_name,
     check_positive_int,
     check_ratio,
+    check_resources,
     check_text,
     quote,
 )
@@ -33,6 +37,7 @@ from planner.domain.errors import InputError
 from planner.domain.measurement import Measurement
 
 EMPTY_LABELS: Mapping[str, str] = MappingProxyType({})
+EMPTY_RESOURCES: Mapping[str, int] = MappingProxyType({})
 
 
 class HostState(str, enum.Enum):
@@ -57,10 +62,12 @@ class Host:
     # Where peers send migrations to this host (the dconnuri); "" = the executor's live_migration_uri
     # template with this host's name. It differs from `uri` when control goes over another path.
     migration_uri: str = ""
+    resources: Mapping[str, int] = field(default_factory=lambda: EMPTY_RESOURCES)  # capacity per extra resource
 
     def __post_init__(self) -> None:
         check_name(self.name, "name")
         check_positive_int(self.cpus, "cpus", maximum=MAX_HOST_CPUS)
+        object.__setattr__(self, "resources", check_resources(self.resources, "resources"))
         check_positive_int(self.memory_mib, "memory_mib", maximum=MAX_MEMORY_MIB)
         for name in ("uri", "migration_uri"):
             check_text(getattr(self, name), name)
@@ -109,10 +116,12 @@ class VM:
     labels: Mapping[str, str] = field(default_factory=lambda: EMPTY_LABELS)
     migratable: bool = True
     unmigratable_reason: str = ""
+    resources: Mapping[str, int] = field(default_factory=lambda: EMPTY_RESOURCES)  # demand per extra resource
 
     def __post_init__(self) -> None:
         check_name(self.name, "name")
         check_name(self.host, "host")
+        object.__setattr__(self, "resources", check_resources(self.resources, "resources"))
         check_positive_int(self.vcpus, "vcpus", maximum=MAX_VM_VCPUS)
         check_positive_int(self.memory_mib, "memory_mib", maximum=MAX_MEMORY_MIB)
         check_int(self.cpu_load_millicores, "cpu_load_millicores", maximum=MAX_LOAD_MILLICORES)
@@ -148,6 +157,12 @@ class Cluster:
         for index, vm in enumerate(self.vms):
             if vm.host not in known:
                 raise InputError(f"vms[{index}].host", f"unknown host {quote(vm.host)}")
+        _check_resources_declared(self.hosts, self.vms)
+
+    @cached_property
+    def resource_names(self) -> tuple[str, ...]:
+        """The extra resources every host declares a capacity for, sorted."""
+        return tuple(sorted(self.hosts[0].resources))
 
     @cached_property
     def host_by_name(self) -> Mapping[str, Host]:
@@ -206,6 +221,25 @@ def _check_scale(hosts: tuple[Host, ...], vms: tuple[VM, ...]) -> None:
     total = sum(vm.memory_mib for vm in vms)
     if total > MAX_TOTAL_VM_MEMORY_MIB:
         raise InputError("vms", f"the VMs' memory adds up to {total:,} MiB, more than {MAX_TOTAL_VM_MEMORY_MIB:,}")
+
+
+def _check_resources_declared(hosts: tuple[Host, ...], vms: tuple[VM, ...]) -> None:
+    """Every host declares the same extra resources (a missing capacity is a typo, not a zero), and
+    a VM only asks for declared ones."""
+    names = sorted({name for host in hosts for name in host.resources})
+    if len(names) > MAX_EXTRA_RESOURCES:
+        raise InputError("hosts", f"at most {MAX_EXTRA_RESOURCES} extra resources, got {len(names)}: {', '.join(names)}")
+    for index, host in enumerate(hosts):
+        missing = [name for name in names if name not in host.resources]
+        if missing:
+            raise InputError(f"hosts[{index}].resources.{missing[0]}",
+                             f"host {host.name} gives no capacity for {missing[0]}, which other hosts declare "
+                             "(set it, 0 if the host has none, or put it under defaults.resources)")
+    declared = set(names)
+    for index, vm in enumerate(vms):
+        unknown = [name for name in vm.resources if name not in declared]
+        if unknown:
+            raise InputError(f"vms[{index}].resources.{unknown[0]}", f"no host declares a capacity for {unknown[0]}")
 
 
 def _check_unique(names: Iterable[tuple[int, str]], collection: str, attribute: str = "name") -> None:

@@ -123,11 +123,13 @@ def cluster_fingerprint(cluster: Cluster) -> str:
     Measured CPU load is left out on purpose: it moves every second, and a plan should only go
     stale when the placement or the sizes it was computed for change.
     """
+    # Extra resources are hashed only where declared, so clusters without them keep their digests.
     hosts = sorted(
         (h.name, h.cpus, h.memory_mib, h.cpu_allocation_ratio, h.ram_allocation_ratio, h.reserved_memory_mib,
-         h.state.value)
+         h.state.value, *([sorted(h.resources.items())] if h.resources else []))
         for h in cluster.hosts
     )
-    vms = sorted((v.name, v.uuid, v.host, v.vcpus, v.memory_mib) for v in cluster.vms)
+    vms = sorted((v.name, v.uuid, v.host, v.vcpus, v.memory_mib, *([sorted(v.resources.items())] if v.resources else []))
+                 for v in cluster.vms)
     digest = hashlib.sha256(json.dumps([hosts, vms], separators=(",", ":")).encode()).hexdigest()
     return f"sha256:{digest}"

@@ -107,6 +107,16 @@ class MoveCosts:
 
 
 @dataclass(frozen=True)
+class ResourceBalance:
+    """How spread weighs one extra named resource (see SpreadSettings); a declared resource the
+    policy does not mention counts with weight 1 and threshold 0, like CPU and memory."""
+
+    name: str
+    weight: int = 1
+    threshold_percent: float = 0.0
+
+
+@dataclass(frozen=True)
 class SpreadSettings:
     """Spread minimises the weighted peak utilisation; hosts under the thresholds count as fine.
 
@@ -118,6 +128,10 @@ class SpreadSettings:
     memory_threshold_percent: float = 0.0
     cpu_weight: int = 1
     memory_weight: int = 1
+    resources: tuple[ResourceBalance, ...] = ()  # extra named resources, by name
+
+    def balance_of(self, resource: str) -> ResourceBalance:
+        return next((r for r in self.resources if r.name == resource), ResourceBalance(resource))
 
 
 @dataclass(frozen=True)

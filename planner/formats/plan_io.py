@@ -45,11 +45,21 @@ def plan_record(plan: Plan) -> dict[str, Any]:
         "moves": [m.__dict__ for m in plan.moves],
         "bounds": {**plan.bounds.__dict__, "notes": list(plan.bounds.notes)},
         "solver": plan.solver.__dict__,
-        "before": [u.__dict__ for u in plan.before],
-        "after": [u.__dict__ for u in plan.after],
+        "before": [usage_record(u) for u in plan.before],
+        "after": [usage_record(u) for u in plan.after],
         "notes": list(plan.notes),
         "cluster": cluster_record(plan.cluster),
     }
+
+
+def usage_record(usage: HostUsage) -> dict[str, Any]:
+    """A host's usage row; the extra resources' fields only where the cluster declares some, so
+    plans of clusters without them read exactly as before."""
+    record = {key: value for key, value in usage.__dict__.items() if key not in ("extra", "extra_permille")}
+    if usage.extra:
+        record["extra"] = dict(usage.extra)
+        record["extra_permille"] = dict(usage.extra_permille)
+    return record
 
 
 def plan_to_json(plan: Plan) -> str:

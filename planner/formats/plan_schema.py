@@ -85,6 +85,8 @@ def _expectation(keyword: str, expected: Any) -> str:
         "maxLength": lambda: f"must be at most {expected} characters",
         "minItems": lambda: f"must have at least {expected} item(s)",
         "maxItems": lambda: f"must have at most {expected} items",
+        "maxProperties": lambda: f"must have at most {expected} fields",
+        "propertyNames": lambda: "must have names of letters, digits, '.', '_' or '-'",
         "anyOf": lambda: "must be an integer or null",
     }
     return phrases.get(keyword, lambda: f"does not satisfy '{keyword}'")()

@@ -8,6 +8,7 @@ from typing import Any
 from planner.domain.checks import (
     MAX_AT_LEAST,
     MAX_CANDIDATES,
+    MAX_EXTRA_RESOURCES,
     MAX_MOVE_FACTOR,
     MAX_MOVED_GIB,
     MAX_MOVED_MIB,
@@ -24,6 +25,7 @@ from planner.domain.checks import (
     check_percent,
     check_positive_int,
     check_ratio,
+    field_name,
     quote,
 )
 from planner.domain.errors import InputError
@@ -42,6 +44,7 @@ from planner.domain.policy import (
     MoveFactor,
     Pin,
     Policy,
+    ResourceBalance,
     Selector,
     SolverSettings,
     SpreadSettings,
@@ -158,16 +161,39 @@ def _parse_names(raw: Any, field: str) -> frozenset[str]:
 
 def _parse_spread(raw: Any) -> SpreadSettings:
     raw = expect_mapping(raw)
-    check_keys(raw, ("cpu_threshold_percent", "memory_threshold_percent", "cpu_weight", "memory_weight"))
+    check_keys(raw, ("cpu_threshold_percent", "memory_threshold_percent", "cpu_weight", "memory_weight", "resources"))
     settings = SpreadSettings(
+        resources=nested("resources", lambda: _parse_resource_balances(raw.get("resources") or {})),
         cpu_threshold_percent=check_percent(raw.get("cpu_threshold_percent", 0), "cpu_threshold_percent"),
         memory_threshold_percent=check_percent(raw.get("memory_threshold_percent", 0), "memory_threshold_percent"),
         cpu_weight=check_int(raw.get("cpu_weight", 1), "cpu_weight", maximum=MAX_WEIGHT),
         memory_weight=check_int(raw.get("memory_weight", 1), "memory_weight", maximum=MAX_WEIGHT),
     )
-    if settings.cpu_weight + settings.memory_weight == 0:
-        raise InputError("cpu_weight", "cpu_weight and memory_weight cannot both be 0")
+    if settings.cpu_weight + settings.memory_weight + sum(r.weight for r in settings.resources) == 0:
+        raise InputError("cpu_weight", "cpu_weight and memory_weight cannot both be 0 (unless an extra resource "
+                                       "under spread.resources has a weight)")
     return settings
+
+
+def _parse_resource_balances(raw: Any) -> tuple[ResourceBalance, ...]:
+    """`resources: {disk_iops: {weight: 1, threshold_percent: 70}}`: how spread weighs each extra
+    resource the cluster declares (whether the cluster declares it is checked against the cluster)."""
+    raw = expect_mapping(raw)
+    if len(raw) > MAX_EXTRA_RESOURCES:
+        raise InputError("", f"at most {MAX_EXTRA_RESOURCES} extra resources, got {len(raw)}")
+    return tuple(nested(field_name(name), lambda name=name, item=item: _parse_resource_balance(name, item))
+                 for name, item in sorted(raw.items(), key=lambda kv: str(kv[0])))
+
+
+def _parse_resource_balance(name: Any, raw: Any) -> ResourceBalance:
+    check_name(name, "")
+    raw = expect_mapping(raw)
+    check_keys(raw, ("weight", "threshold_percent"))
+    return ResourceBalance(
+        name=name,
+        weight=check_int(raw.get("weight", 1), "weight", maximum=MAX_WEIGHT),
+        threshold_percent=check_percent(raw.get("threshold_percent", 0), "threshold_percent"),
+    )
 
 
 def _parse_consolidate(raw: Any) -> ConsolidateSettings:

@@ -24,12 +24,12 @@ from planner.formats.records import build, check_keys, expect_list, expect_mappi
 
 HOST_FIELDS = (
     "name", "cpus", "memory_mib", "uri", "cpu_allocation_ratio", "ram_allocation_ratio",
-    "reserved_memory_mib", "labels", "state", "migration_uri",
+    "reserved_memory_mib", "labels", "state", "migration_uri", "resources",
 )
-HOST_DEFAULT_FIELDS = ("cpu_allocation_ratio", "ram_allocation_ratio", "reserved_memory_mib", "uri")
+HOST_DEFAULT_FIELDS = ("cpu_allocation_ratio", "ram_allocation_ratio", "reserved_memory_mib", "uri", "resources")
 VM_FIELDS = (
     "name", "host", "vcpus", "memory_mib", "cpu_load_millicores", "uuid", "labels", "migratable",
-    "unmigratable_reason",
+    "unmigratable_reason", "resources",
 )
 
 @dataclass(frozen=True)
@@ -58,12 +58,22 @@ def _parse_host(raw: Any, defaults: Mapping[str, Any]) -> Host:
     raw = expect_mapping(raw)
     check_keys(raw, HOST_FIELDS, required=("name", "cpus", "memory_mib"))
     values = {**defaults, **raw}
+    if "resources" in defaults and "resources" in raw:
+        # A host's own capacities override the defaults' one by one, so a fleet default can be
+        # given once and an odd host still differ in a single resource.
+        values["resources"] = _merged_resources(defaults["resources"], raw["resources"])
     uri = values.get("uri", "")
     if isinstance(uri, str) and "%s" in uri:  # a live_migration_uri-style template, e.g. qemu+tcp://%s/system
         values["uri"] = uri.replace("%s", str(raw["name"]))
     host = build(Host, values)
     _check_uris(host)
     return host
+
+
+def _merged_resources(defaults: Any, own: Any) -> Any:
+    if isinstance(defaults, Mapping) and isinstance(own, Mapping):
+        return {**defaults, **own}
+    return own  # not a mapping: let the host's own check name the bad field
 
 
 def _check_uris(host: Host) -> None:
@@ -132,6 +142,7 @@ def host_record(host: Host) -> dict[str, Any]:
         "state": host.state.value,
         # Only when set, so snapshots and plans without it read exactly as before.
         **({"migration_uri": host.migration_uri} if host.migration_uri else {}),
+        **({"resources": dict(host.resources)} if host.resources else {}),
     }
 
 
@@ -148,6 +159,8 @@ def vm_record(vm: VM) -> dict[str, Any]:
     }
     if vm.unmigratable_reason:
         record["unmigratable_reason"] = vm.unmigratable_reason
+    if vm.resources:
+        record["resources"] = dict(vm.resources)
     return record
 
 

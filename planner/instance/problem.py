@@ -47,6 +47,7 @@ class Unit:
     anti_affinity: tuple[Membership, ...]  # the anti-affinity groups a member belongs to, by index
     min_spread: tuple[Membership, ...] = ()  # the same for min_spread groups
     weights: MoveWeights | None = None
+    extra: tuple[int, ...] = ()  # demand per extra resource, in the order of Problem.resources
 
     @property
     def current(self) -> int | None:
@@ -97,6 +98,15 @@ class Problem:
     # Any unit with MoveWeights (else every Unit.weighted_cost is its move_cost): PlacementState
     # then keeps the weighed sum beside the plain one.
     weighted_costs: bool = False
+    # The cluster's extra named resources (sorted) and, per resource, every host's capacity: a hard
+    # limit like memory (never below what fixed units already hold there).
+    resources: tuple[str, ...] = ()
+    extra_limit: tuple[tuple[int, ...], ...] = ()
+
+    def extra_capacity(self, resource: int) -> tuple[int, ...]:
+        """What utilisation of extra resource `resource` is measured against: the declared capacity."""
+        name = self.resources[resource]
+        return tuple(h.resources[name] for h in self.hosts)
 
     @property
     def movable(self) -> tuple[Unit, ...]:
@@ -111,6 +121,18 @@ class Problem:
     def spread_floors(self) -> tuple[int, int]:
         """The thresholds in per-mille: peaks below them count as the threshold."""
         return spread_floors(self.rules.policy.spread)
+
+    @property
+    def extra_weights(self) -> tuple[int, ...]:
+        """The spread goal's weight of each extra resource, in the order of `resources`."""
+        spread = self.rules.policy.spread
+        return tuple(spread.balance_of(name).weight for name in self.resources)
+
+    @property
+    def extra_floors(self) -> tuple[int, ...]:
+        """Each extra resource's spread threshold in per-mille."""
+        spread = self.rules.policy.spread
+        return tuple(round(spread.balance_of(name).threshold_percent * 10) for name in self.resources)
 
 
 def hosts_allowed_to_any(units: Iterable[Unit]) -> frozenset[int]:
@@ -145,8 +167,8 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
         rules=rules,
         hosts=hosts,
         units=units,
-        memory_limit=_never_below_fixed(memory_limit, units, "memory_mib"),
-        vcpu_limit=_never_below_fixed(vcpu_limit, units, "vcpus"),
+        memory_limit=_never_below_fixed(memory_limit, units, attrgetter("memory_mib")),
+        vcpu_limit=_never_below_fixed(vcpu_limit, units, attrgetter("vcpus")),
         load_limit=load_limit,
         metric_hosts=frozenset(i for i, h in enumerate(hosts) if h.name not in rules.excluded),
         index_of_host=MappingProxyType(index_of_host),
@@ -157,7 +179,17 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
             SpreadLayout(_domain_ids(group.domain_of, hosts), group.at_least, members) for group, members
             in zip(rules.min_spread, _units_per_group(rules.min_spread, units, attrgetter("min_spread")))),
         weighted_costs=rules.move_costs.weighted,
+        resources=cluster.resource_names,
+        extra_limit=_extra_limits(cluster.resource_names, hosts, units),
     )
+
+
+def _extra_limits(names: tuple[str, ...], hosts: tuple[Host, ...], units: tuple[Unit, ...]) -> tuple[tuple[int, ...], ...]:
+    limits = []
+    for k, name in enumerate(names):
+        capacity = tuple(h.resources[name] for h in hosts)
+        limits.append(_never_below_fixed(capacity, units, lambda unit, k=k: unit.extra[k]))
+    return tuple(limits)
 
 
 def _units_per_group(groups: Sequence[object], units: tuple[Unit, ...],
@@ -241,6 +273,7 @@ def _make_unit(index: int, names: tuple[str, ...], rules: RuleSet, index_of_host
         anti_affinity=_memberships(names, vm_groups),
         min_spread=_memberships(names, vm_spreads),
         weights=weights(names),
+        extra=tuple(sum(vm.resources.get(name, 0) for vm in vms) for name in rules.cluster.resource_names),
     )
 
 
@@ -284,12 +317,12 @@ def _headroom_limits(rules: RuleSet, units: tuple[Unit, ...], hard_memory: tuple
     return tuple(memory_limit), tuple(load_limit)
 
 
-def _never_below_fixed(limits: tuple[int, ...], units: tuple[Unit, ...], attribute: str) -> tuple[int, ...]:
+def _never_below_fixed(limits: tuple[int, ...], units: tuple[Unit, ...], size: Callable[[Unit], int]) -> tuple[int, ...]:
     """A host already over a limit with VMs that cannot move keeps what it has (it gets nothing new)."""
     fixed = [0] * len(limits)
     for unit in units:
         if unit.fixed and unit.current is not None:
-            fixed[unit.current] += getattr(unit, attribute)
+            fixed[unit.current] += size(unit)
     return tuple(max(limit, used) for limit, used in zip(limits, fixed))
 
 

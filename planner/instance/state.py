@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from planner.domain.metrics import permille
+from planner.domain.metrics import permille, permilles
 from planner.instance.problem import Problem, Unit
 
 
@@ -28,13 +28,18 @@ class PlacementState:
         self.mem_pm = np.zeros(hosts, dtype=np.int64)
         self.cpu_capacity = [h.cpu_capacity_millicores for h in problem.hosts]
         self.memory_capacity = [h.usable_memory_mib for h in problem.hosts]
-        # (memory MiB, vCPUs, load) per host beside the lists, and the hard limits in the same
-        # shape, so "which hosts can take this VM" is one vectorised comparison.
-        self.sizes = np.zeros((hosts, 3), dtype=np.int64)
+        # (memory MiB, vCPUs, load, extra resources…) per host beside the lists, and the hard limits
+        # in the same shape, so "which hosts can take this VM" is one vectorised comparison.
+        extras = len(problem.resources)
+        self.sizes = np.zeros((hosts, 3 + extras), dtype=np.int64)
         self.cpu_capacity_array = np.array(self.cpu_capacity, dtype=np.int64)
         self.memory_capacity_array = np.array(self.memory_capacity, dtype=np.int64)
-        self.limits = np.array([problem.memory_limit, problem.vcpu_limit, problem.load_limit],
-                               dtype=np.int64).reshape(3, hosts).T
+        self.limits = np.array([problem.memory_limit, problem.vcpu_limit, problem.load_limit, *problem.extra_limit],
+                               dtype=np.int64).reshape(3 + extras, hosts).T
+        # Extra resources: utilisation per host and resource against the declared capacity.
+        self.extra_capacity = np.array([problem.extra_capacity(k) for k in range(extras)],
+                                       dtype=np.int64).reshape(extras, hosts).T
+        self.extra_pm = np.zeros((hosts, extras), dtype=np.int64)
         self._allowed_masks: dict[int, np.ndarray] = {}  # by id(unit.allowed); the sets outlive the state
         self.metric_mask = np.zeros(hosts, dtype=bool)
         self.metric_mask[sorted(problem.metric_hosts)] = True
@@ -79,7 +84,10 @@ class PlacementState:
         self.memory[host] += sign * unit.memory_mib
         self.vcpus[host] += sign * unit.vcpus
         self.load[host] += sign * unit.cpu_load
-        self.sizes[host] = (self.memory[host], self.vcpus[host], self.load[host])
+        self.sizes[host, :3] = (self.memory[host], self.vcpus[host], self.load[host])
+        if unit.extra:
+            self.sizes[host, 3:] += np.multiply(unit.extra, sign)
+            self.extra_pm[host] = permilles(self.sizes[host, 3:], self.extra_capacity[host])
         (self.units_on[host].add if sign > 0 else self.units_on[host].discard)(unit.index)
         self.cpu_pm[host] = permille(self.load[host], self.cpu_capacity[host])
         self.mem_pm[host] = permille(self.memory[host], self.memory_capacity[host])
@@ -116,7 +124,12 @@ class PlacementState:
             return False
         if self.load[host] + extra * unit.cpu_load > p.load_limit[host]:
             return False
+        if unit.extra and not self._extra_fits(unit, host, extra):
+            return False
         return self.anti_affinity_ok(unit, host) and (not unit.min_spread or self.min_spread_ok(unit, host))
+
+    def _extra_fits(self, unit: Unit, host: int, times: int) -> bool:
+        return bool((self.sizes[host, 3:] + times * np.asarray(unit.extra) <= self.limits[host, 3:]).all())
 
     def within_budget(self, unit: Unit, host: int) -> bool:
         """Would moving `unit` to `host` keep the plan within max_moves / max_moved_memory?"""
@@ -207,13 +220,43 @@ class PlacementState:
     def over_hard_limit(self, host: int) -> bool:
         p = self.problem
         return self.memory[host] > p.memory_limit[host] or self.vcpus[host] > p.vcpu_limit[host] \
-            or self.load[host] > p.load_limit[host]
+            or self.load[host] > p.load_limit[host] or bool((self.sizes[host, 3:] > self.limits[host, 3:]).any())
 
     def spread_metric(self) -> int:
         wc, wm = self.problem.spread_weights
         fc, fm = self.problem.spread_floors
         peak_cpu, peak_mem = self.peaks()
-        return wc * max(peak_cpu, fc) + wm * max(peak_mem, fm)
+        return wc * max(peak_cpu, fc) + wm * max(peak_mem, fm) + self.extra_metric()
+
+    def extra_peaks(self) -> np.ndarray:
+        """Peak utilisation ‰ of each extra resource over the hosts the goal metric looks at."""
+        if not self.metric_mask.any() or not self.extra_pm.shape[1]:
+            return np.zeros(self.extra_pm.shape[1], dtype=np.int64)
+        return self.extra_pm[self.metric_mask].max(axis=0)
+
+    def extra_caps(self) -> np.ndarray:
+        """Per extra resource, the ‰ a host may reach without raising the spread goal: the current
+        peak (or the threshold, if higher) for a weighed resource, no cap for an unweighed one."""
+        weights = np.asarray(self.problem.extra_weights, dtype=np.int64)
+        floors = np.asarray(self.problem.extra_floors, dtype=np.int64)
+        return np.where(weights > 0, np.maximum(self.extra_peaks(), floors), np.iinfo(np.int64).max // 2000)
+
+    def under_extra_caps(self, after: np.ndarray, hosts: list[int] | None = None) -> np.ndarray:
+        """Which rows of `after` (sizes of every host as sizes_with gives, or of `hosts`) keep every
+        extra resource at or under extra_caps(): the greedy moves for CPU and memory, and must not
+        pay for it with a higher peak of another resource."""
+        if not self.problem.resources:
+            return np.ones(len(after), dtype=bool)
+        capacity = self.extra_capacity if hosts is None else self.extra_capacity[hosts]
+        amount = after[:, 3:]
+        return ((1000 * amount <= self.extra_caps() * capacity) | (capacity <= 0)).all(axis=1)
+
+    def extra_metric(self) -> int:
+        """The extra resources' part of the spread goal: Σ weight × max(peak, floor)."""
+        if not self.problem.resources:
+            return 0
+        floors = np.asarray(self.problem.extra_floors, dtype=np.int64)
+        return int(np.asarray(self.problem.extra_weights) @ np.maximum(self.extra_peaks(), floors))
 
     def allowed_mask(self, unit: Unit) -> np.ndarray:
         """unit.allowed as a boolean array over hosts (units share a handful of allowed sets)."""
@@ -225,8 +268,8 @@ class PlacementState:
         return mask
 
     def sizes_with(self, unit: Unit) -> np.ndarray:
-        """What every host would hold with `unit` added: rows of (memory MiB, vCPUs, load)."""
-        return self.sizes + (unit.memory_mib, unit.vcpus, unit.cpu_load)
+        """What every host would hold with `unit` added: rows of (memory MiB, vCPUs, load, extras…)."""
+        return self.sizes + (unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra)
 
     def room_for(self, unit: Unit) -> np.ndarray:
         """Which hosts have the memory, vCPUs and load room for `unit` on top of what they hold

@@ -57,6 +57,7 @@ def resolve_rules(cluster: Cluster, policy: Policy) -> RuleSet:
     hosts = cluster.host_by_name
     _check_hosts_known(policy.excluded_hosts, hosts, "excluded_hosts")
     _check_hosts_known(policy.drain_hosts, hosts, "drain_hosts")
+    _check_resources_known(policy, cluster)
     overlap = policy.drain_hosts & policy.excluded_hosts
     if overlap:
         raise InputError("drain_hosts", f"{', '.join(sorted(overlap))} cannot be both drained and excluded")
@@ -94,6 +95,14 @@ def resolve_rules(cluster: Cluster, policy: Policy) -> RuleSet:
     check_min_spread_possible(min_spread, cluster, affinity, ruleset.pinned, excluded, drained, destinations,
                               ruleset.allowed_hosts)
     return ruleset
+
+
+def _check_resources_known(policy: Policy, cluster: Cluster) -> None:
+    declared = cluster.resource_names
+    for balance in policy.spread.resources:
+        if balance.name not in declared:
+            known = f"it declares {', '.join(declared)}" if declared else "its hosts declare no extra resources"
+            raise InputError(f"spread.resources.{balance.name}", f"the cluster has no resource of that name ({known})")
 
 
 def _check_hosts_known(names: frozenset[str], hosts: Mapping[str, object], field: str) -> None:

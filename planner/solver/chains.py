@@ -154,7 +154,8 @@ def _make_room_and_move(state: PlacementState, unit: Unit, avoid: tuple[int, ...
 
 def _fits_under_caps(state: PlacementState, unit: Unit, target: int, caps: tuple[int, int]) -> bool:
     return (permille(state.memory[target] + unit.memory_mib, state.memory_capacity[target]) <= caps[1]
-            and state.fits(unit, target) and state.within_budget(unit, target))
+            and state.fits(unit, target) and state.within_budget(unit, target)
+            and (not unit.extra or bool(state.under_extra_caps(state.sizes_with(unit)[[target]], [target])[0])))
 
 
 def _ejection_order(state: PlacementState, unit: Unit, target: int, caps: tuple[int, int]) -> list[Unit]:

@@ -3,17 +3,17 @@ the moved-memory cost, each added by one named family of FAMILIES.
 
 Families, in the order the builder adds them:
 - one_host_per_unit: `exactly_one` x per unit.
-- memory_capacity, vcpu_capacity, cpu_load_capacity: one linear row per host and resource, with
-  the fixed units' usage subtracted (the measured-load row exists only where a limit is set:
-  consolidation headroom).
+- memory_capacity, vcpu_capacity, cpu_load_capacity, extra_capacity: one linear row per host and
+  resource, with the fixed units' usage subtracted (the measured-load row exists only where a limit
+  is set: consolidation headroom; extra_capacity covers the cluster's extra named resources).
 - anti_affinity: at most one member (counting VMs of affinity groups) per group and domain.
 - min_spread: per group a Boolean per domain it may use (true only if a member lands there) and a
   row asking for at_least of them.
 - max_moves, max_moved_memory: the policy's limits, counted from where the VMs run now.
 - moved_memory_cost: the objective's tie-break, memory migrated weighed by the policy's move costs,
   read off x with no extra variables.
-- peak_utilisation (spread, drain): one integer per weighted resource, at least every goal host's
-  utilisation in per-mille; the goal is their weighted sum.
+- peak_utilisation (spread, drain): one integer per weighted resource (extra named ones included),
+  at least every goal host's utilisation in per-mille; the goal is their weighted sum.
 - hosts_in_use (consolidate): a Boolean per host that may end empty, forced on by any unit there;
   the goal is their sum plus the hosts that cannot empty.
 
@@ -58,12 +58,43 @@ class Resource(enum.Enum):
         """What utilisation is measured against (only for the two resources the spread goal weighs)."""
         return host.usable_memory_mib if self is Resource.MEMORY else host.cpu_capacity_millicores
 
+    def capacity_of(self, problem: Problem) -> tuple[int, ...]:
+        return tuple(self.capacity(h) for h in problem.hosts)
+
     def permille(self, state: PlacementState, host: int) -> int:
         return state.memory_permille(host) if self is Resource.MEMORY else state.cpu_permille(host)
 
 
 # The spread goal's resources, in the order of Problem.spread_weights and spread_floors.
 PEAK_RESOURCES = (Resource.CPU_LOAD, Resource.MEMORY)
+
+
+@dataclass(frozen=True)
+class ExtraResource:
+    """An extra named resource of the cluster (Problem.resources[index]), with Resource's interface:
+    a hard row per host, and a peak in the spread goal weighed as the policy says."""
+
+    index: int
+    value: str  # the resource's name, as Resource.value names the built-in ones
+
+    def size(self, unit: Unit) -> int:
+        return unit.extra[self.index]
+
+    def limits(self, problem: Problem) -> tuple[int, ...]:
+        return problem.extra_limit[self.index]
+
+    def fixed(self, usage: FixedUsage) -> list[int]:
+        return usage.extra[self.index]
+
+    def capacity_of(self, problem: Problem) -> tuple[int, ...]:
+        return problem.extra_capacity(self.index)
+
+    def permille(self, state: PlacementState, host: int) -> int:
+        return int(state.extra_pm[host, self.index])
+
+
+def extra_resources(problem: Problem) -> tuple[ExtraResource, ...]:
+    return tuple(ExtraResource(k, name) for k, name in enumerate(problem.resources))
 
 
 @dataclass
@@ -76,7 +107,7 @@ class PlacementModel:
     coarse_cost: cp_model.LinearExprT = 0  # the same in GiB (rounded up), for the stage-1 tie-break
     max_coarse_cost: int = 0
     goal_hosts: frozenset[int] = frozenset()
-    goal_vars: dict[Resource, cp_model.IntVar] = field(default_factory=dict)
+    goal_vars: dict[Resource | ExtraResource, cp_model.IntVar] = field(default_factory=dict)
     used: dict[int, cp_model.IntVar] = field(default_factory=dict)
     spread_used: dict[tuple[int, int], cp_model.IntVar] = field(default_factory=dict)  # (group, domain)
 
@@ -164,7 +195,13 @@ def _one_host_per_unit(parts: ModelParts) -> None:
         parts.model.add_exactly_one(row)
 
 
-def _capacity(resource: Resource) -> Callable[[ModelParts], None]:
+def _extra_capacity(parts: ModelParts) -> None:
+    """One row per host and extra named resource, like memory."""
+    for resource in extra_resources(parts.problem):
+        _capacity(resource)(parts)
+
+
+def _capacity(resource: Resource | ExtraResource) -> Callable[[ModelParts], None]:
     def add(parts: ModelParts) -> None:
         limits, used = resource.limits(parts.problem), resource.fixed(parts.fixed)
         for host, entries in parts.by_host.items():
@@ -248,13 +285,16 @@ def _peak_utilisation(parts: ModelParts) -> None:
     for resource, weight, floor in zip(PEAK_RESOURCES, problem.spread_weights, problem.spread_floors):
         if weight:
             goal += weight * _peak(parts, resource, floor)
+    for resource, weight, floor in zip(extra_resources(problem), problem.extra_weights, problem.extra_floors):
+        if weight:
+            goal += weight * _peak(parts, resource, floor)
     parts.placement.goal = goal
 
 
-def _peak(parts: ModelParts, resource: Resource, floor: int) -> cp_model.IntVar:
+def _peak(parts: ModelParts, resource: Resource | ExtraResource, floor: int) -> cp_model.IntVar:
     problem, model, hosts = parts.problem, parts.model, parts.placement.goal_hosts
     used = resource.fixed(parts.fixed)
-    capacity = [resource.capacity(h) for h in problem.hosts]
+    capacity = resource.capacity_of(problem)
     # The variable's domain: no lower than any host that cannot shed load, no higher than every
     # free unit that may go to a host landing there.
     lowest = max([floor] + [permille(used[h], capacity[h]) for h in hosts])
@@ -263,7 +303,7 @@ def _peak(parts: ModelParts, resource: Resource, floor: int) -> cp_model.IntVar:
     peak = model.new_int_var(lowest, highest, f"peak_{resource.value}")
     for host in hosts:
         entries = parts.by_host.get(host)
-        if entries:
+        if entries and capacity[host] > 0:  # no capacity: utilisation is 0 by definition (metrics.permille)
             model.add(1000 * (sum(resource.size(u) * v for u, v in entries) + used[host]) <= peak * capacity[host])
     parts.placement.goal_vars[resource] = peak
     return peak
@@ -297,6 +337,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("memory_capacity", _capacity(Resource.MEMORY)),
     Family("vcpu_capacity", _capacity(Resource.VCPUS)),
     Family("cpu_load_capacity", _capacity(Resource.CPU_LOAD)),
+    Family("extra_capacity", _extra_capacity),
     Family("anti_affinity", _anti_affinity),
     Family("min_spread", _min_spread),
     Family("max_moves", _max_moves),

@@ -13,7 +13,7 @@ from planner.instance.state import PlacementState
 
 
 class FixedUsage:
-    """Per host: memory, vCPUs and measured load of the fixed units; per rule domain: their members;
+    """Per host: memory, vCPUs, measured load and extra resources of the fixed units; per rule domain: their members;
     and what their moves already cost (weighed for the objective, plain for the limits)."""
 
     def __init__(self, problem: Problem) -> None:
@@ -21,6 +21,7 @@ class FixedUsage:
         self.memory = [0] * hosts
         self.vcpus = [0] * hosts
         self.load = [0] * hosts
+        self.extra = [[0] * hosts for _ in problem.resources]  # per extra resource, per host
         self.members: dict[tuple[int, int], int] = defaultdict(int)  # (group, domain) → members there
         self.spread_members: dict[tuple[int, int], int] = defaultdict(int)  # the same for min_spread groups
         self.cost = 0  # weighed by the policy's move costs
@@ -42,6 +43,7 @@ class FixedUsage:
         """The state's usage minus the free units': an LNS round then costs O(neighbourhood), not O(all VMs)."""
         fixed = cls(state.problem)
         fixed.memory, fixed.vcpus, fixed.load = list(state.memory), list(state.vcpus), list(state.load)
+        fixed.extra = [state.sizes[:, 3 + k].tolist() for k in range(len(state.problem.resources))]
         fixed.cost, fixed.moved_mib, fixed.moved_vms = state.move_cost, state.moved_mib, state.moved_vms
         for group, occupancy in enumerate(state.occupancy):
             for domain, count in occupancy.items():
@@ -58,6 +60,8 @@ class FixedUsage:
         self.memory[host] += sign * unit.memory_mib
         self.vcpus[host] += sign * unit.vcpus
         self.load[host] += sign * unit.cpu_load
+        for used, amount in zip(self.extra, unit.extra):
+            used[host] += sign * amount
         self.cost += sign * unit.weighted_cost(host)
         self.moved_mib += sign * unit.move_cost(host)
         self.moved_vms += sign * unit.moved_vms(host)

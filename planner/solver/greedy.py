@@ -61,9 +61,11 @@ def _best_consolidation(repaired: PlacementState) -> PlacementState:
 def balance_score(state: PlacementState, unit: Unit, host: int) -> int:
     """Weighted utilisation of `host` with `unit` on it: lower is a better place to put load."""
     wc, wm = state.problem.spread_weights
+    extra = sum(w * permille(int(used) + need, int(capacity)) for w, used, need, capacity
+                in zip(state.problem.extra_weights, state.sizes[host, 3:], unit.extra, state.extra_capacity[host]))
     return wc * permille(state.load[host] + unit.cpu_load, state.cpu_capacity[host]) + \
         wm * permille(state.memory[host] + unit.memory_mib, state.memory_capacity[host]) + \
-        permille(state.vcpus[host] + unit.vcpus, max(1, state.problem.vcpu_limit[host]))
+        permille(state.vcpus[host] + unit.vcpus, max(1, state.problem.vcpu_limit[host])) + extra
 
 
 # -- repair (and drain) -------------------------------------------------------------------------
@@ -199,9 +201,12 @@ def balance_scores(state: PlacementState, unit: Unit) -> np.ndarray:
     """balance_score of `unit` on every host, as one array."""
     wc, wm = state.problem.spread_weights
     after = state.sizes_with(unit)
-    return wc * permilles(after[:, 2], state.cpu_capacity_array) + \
+    scores = wc * permilles(after[:, 2], state.cpu_capacity_array) + \
         wm * permilles(after[:, 0], state.memory_capacity_array) + \
         permilles(after[:, 1], np.maximum(1, state.limits[:, 1]))
+    if state.problem.resources:
+        scores = scores + permilles(after[:, 3:], state.extra_capacity) @ np.asarray(state.problem.extra_weights)
+    return scores
 
 
 # -- spread -------------------------------------------------------------------------------------

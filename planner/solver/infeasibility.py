@@ -44,10 +44,25 @@ def explain_no_room(state: PlacementState, unit: Unit, needy: list[Unit]) -> str
     if held is not None:
         return (f"cannot place VM {label} from {source}: every host with room would leave rule {held.name!r} "
                 f"on fewer than {held.at_least} distinct {held.label}s")
+    short = _extra_short(state, unit, allowed_elsewhere)
+    if short is not None:
+        return f"cannot place VM {label} from {source}: {short}"
     roomiest = max(allowed_elsewhere, key=lambda h: problem.memory_limit[h] - state.memory[h])
     room = problem.memory_limit[roomiest] - state.memory[roomiest]
     return (f"cannot place VM {label} ({_gib(unit.memory_mib)}, {unit.vcpus} vCPUs) from {source}: "
             f"no allowed host has room left (most free: {_gib(room)} on {names[roomiest]})")
+
+
+def _extra_short(state: PlacementState, unit: Unit, hosts: list[int]) -> str | None:
+    """The extra resource no allowed host has enough of left for `unit`, if one is the reason."""
+    problem = state.problem
+    for k, (name, need) in enumerate(zip(problem.resources, unit.extra)):
+        free = state.limits[hosts, 3 + k] - state.sizes[hosts, 3 + k]
+        if need > 0 and int(free.max()) < need:
+            best = hosts[int(free.argmax())]
+            return (f"it needs {need:,} {name} and no allowed host has that much left "
+                    f"(most free: {max(0, int(free.max())):,} on {problem.hosts[best].name})")
+    return None
 
 
 def _held_by_min_spread(state: PlacementState, unit: Unit, hosts: list[int]) -> MinSpreadGroup | None:
@@ -56,8 +71,7 @@ def _held_by_min_spread(state: PlacementState, unit: Unit, hosts: list[int]) -> 
         return None
     p = state.problem
     for host in hosts:
-        room = state.memory[host] + unit.memory_mib <= p.memory_limit[host] and \
-            state.vcpus[host] + unit.vcpus <= p.vcpu_limit[host] and state.load[host] + unit.cpu_load <= p.load_limit[host]
+        room = bool(state.room_for(unit)[host])
         group = state.min_spread_refusal(unit, host) if room and state.anti_affinity_ok(unit, host) else None
         if group is not None:
             return p.rules.min_spread[group]

@@ -30,9 +30,10 @@ def coolest_fit(state: PlacementState, unit: Unit, avoid: tuple[int, ...], caps:
 def _room(state: PlacementState, unit: Unit, caps: tuple[int, int]) -> np.ndarray:
     """room[h]: does `unit` fit on host h by size, under the hard limits and the caps?"""
     after = state.sizes_with(unit)
-    return ((after <= state.limits).all(axis=1)
+    room = ((after <= state.limits).all(axis=1)
             & _at_most(after[:, 2], state.cpu_capacity_array, caps[0])
             & _at_most(after[:, 0], state.memory_capacity_array, caps[1]))
+    return room & state.under_extra_caps(after) if unit.extra else room
 
 
 def _at_most(amount: np.ndarray, capacity: np.ndarray, cap: int) -> np.ndarray:

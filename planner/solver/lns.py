@@ -67,6 +67,9 @@ def score(problem: Problem, state: PlacementState) -> tuple[int, int, int]:
     mask = state.metric_mask
     at_peak = (int(((state.cpu_pm == peak_cpu) & mask).sum()) if wc else 0) + \
               (int(((state.mem_pm == peak_mem) & mask).sum()) if wm else 0)
+    if problem.resources:
+        weighed = np.asarray(problem.extra_weights) > 0
+        at_peak += int(((state.extra_pm == state.extra_peaks()) & mask[:, None] & weighed).sum())
     return state.spread_metric(), at_peak, state.move_cost
 
 
@@ -125,7 +128,7 @@ def _neighbourhood(problem: Problem, state: PlacementState, hosts: list[int], rn
 def _hot_and_cold(problem: Problem, state: PlacementState, hosts: list[int], rng: random.Random,
                   size: int, exact: bool) -> frozenset[int]:
     wc, wm = problem.spread_weights
-    heat = (wc * state.cpu_pm + wm * state.mem_pm)[hosts]
+    heat = (wc * state.cpu_pm + wm * state.mem_pm + state.extra_pm @ np.asarray(problem.extra_weights, dtype=np.int64))[hosts]
     order = [hosts[i] for i in np.argsort(-heat, kind="stable")]
     hot_count = size // 2
     if exact:

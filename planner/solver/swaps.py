@@ -65,7 +65,7 @@ def swap_relief(state: PlacementState, source: int, caps: tuple[int, int], targe
     # Cheapest first; among equals the coolest target (partners are listed coolest host first).
     for index in np.lexsort((rows, columns, cost[rows, columns])):
         unit, (partner, target) = leaving[rows[index]], partners[columns[index]]
-        if _rules_allow(state, unit, target, partner, source):
+        if _rules_allow(state, unit, target, partner, source) and _extra_allow(state, unit, target, partner, source):
             return [(unit, target), (partner, source)]
     return []
 
@@ -143,6 +143,17 @@ def _single_vm_costs(leaving: list[Unit], partners: list[tuple[Unit, int]], host
         np.where(out_home == source, 0, out_memory)[:, None]
     back = np.where(back_home == source, 0, back_memory) - np.where(back_home == hosts, 0, back_memory)
     return out + back[None, :]
+
+
+def _extra_allow(state: PlacementState, unit: Unit, target: int, partner: Unit, source: int) -> bool:
+    """Both hosts within their extra resources' limits and caps after the swap (only for the few
+    pairs that pass the vectorised checks of memory, vCPUs and load)."""
+    if not state.problem.resources:
+        return True
+    difference = np.subtract(unit.extra, partner.extra)
+    after = state.sizes[[target, source]].copy()
+    after[:, 3:] += np.stack([difference, -difference])
+    return bool((after[:, 3:] <= state.limits[[target, source], 3:]).all() and state.under_extra_caps(after, [target, source]).all())
 
 
 def _rules_allow(state: PlacementState, unit: Unit, target: int, partner: Unit, source: int) -> bool:

@@ -20,8 +20,8 @@ from planner.check.validate import validate_placement
 from planner.domain.errors import InfeasibleError
 from planner.domain.model import VM, Cluster, Host
 from planner.domain.plan import Plan
-from planner.domain.policy import (AntiAffinity, ConsolidateSettings, Goal, Limits, MinSpread, Policy, Selector,
-                                   SolverSettings, SpreadSettings)
+from planner.domain.policy import (AntiAffinity, ConsolidateSettings, Goal, Limits, MinSpread, Policy, ResourceBalance,
+                                   Selector, SolverSettings, SpreadSettings)
 from planner.rules.resolve import resolve_rules
 from planner.solver.planning import make_plan
 from tests.builders import cluster, host, policy, vm
@@ -263,6 +263,47 @@ def max_moved_memory_alternative() -> None:
     assert_only_v1_moved(cp_sat_plan(*three_on_a(replace(NO_GATE, max_moved_memory_mib=1024))))
 
 
+# -- extra named resources (disk IOPS here) ---------------------------------------------------------
+
+def with_iops(made: tuple[Cluster, Policy], demands: dict[str, int], capacity: int = 1000) -> tuple[Cluster, Policy]:
+    """The same cluster with every host offering `capacity` disk_iops and the named VMs asking
+    for theirs; spread does not weigh them (these cases are about the limit)."""
+    clu, pol = made
+    hosts = [replace(h, resources={"disk_iops": capacity}) for h in clu.hosts]
+    vms = [replace(v, resources={"disk_iops": demands[v.name]}) if v.name in demands else v for v in clu.vms]
+    unweighed = replace(pol.spread, resources=(ResourceBalance("disk_iops", weight=0),))
+    return cluster(hosts, vms), replace(pol, spread=unweighed)
+
+
+def extra_trivial() -> None:
+    spread_one(cp_sat_plan(*with_iops(two_on_one(), {"v1": 100, "v2": 100})))
+
+
+def extra_forced() -> None:
+    # b serves 950 of its 1000 IOPS to a VM that stays: neither 100-IOPS pair member may join it.
+    made = broken_pair(unmovable("io", "b"))
+    assert_infeasible(*with_iops(made, {"io": 950, "p1": 100, "p2": 100}))
+
+
+def extra_alternative() -> None:
+    # b serves 900 of 1000 IOPS: the filler (no IOPS) fits there, a 200-IOPS hot VM does not.
+    made = hot_pair([vm("io", "b", load=0)])
+    assert_filler_made_room(cp_sat_plan(*with_iops(made, {"io": 900, "h1": 200, "h2": 200})))
+
+
+IOPS_ONLY = SpreadSettings(cpu_weight=0, memory_weight=0, resources=(ResourceBalance("disk_iops"),))
+
+
+def extra_peak_alternative() -> None:
+    """Spread by disk IOPS alone: three 300-IOPS VMs on a, two empty hosts; one per host is the
+    only 300 ‰ plan (CPU and memory would not move anything)."""
+    clu = cluster([host(n, resources={"disk_iops": 1000}) for n in "abc"],
+                  [vm(f"d{i}", "a", load=0, resources={"disk_iops": 300}) for i in range(3)])
+    plan = cp_sat_plan(clu, policy(spread=IOPS_ONLY, limits=NO_GATE))
+    assert plan.metric.after == 300
+    assert len(set(plan.target_placement.values())) == 3
+
+
 # -- objective terms -------------------------------------------------------------------------------
 
 def cost_trivial() -> None:
@@ -314,11 +355,12 @@ CASES: dict[str, tuple[Case, ...]] = {
     "memory_capacity": (memory_trivial, memory_forced, memory_alternative),
     "vcpu_capacity": (vcpu_trivial, vcpu_forced, vcpu_alternative),
     "cpu_load_capacity": (load_trivial, load_forced, load_alternative),
+    "extra_capacity": (extra_trivial, extra_forced, extra_alternative),
     "anti_affinity": (anti_affinity_trivial, anti_affinity_forced, anti_affinity_alternative),
     "min_spread": (min_spread_trivial, min_spread_forced, min_spread_alternative),
     "max_moves": (max_moves_trivial, max_moves_forced, max_moves_alternative),
     "max_moved_memory": (max_moved_memory_trivial, max_moved_memory_forced, max_moved_memory_alternative),
     "moved_memory_cost": (cost_trivial, cost_alternative),
-    "peak_utilisation": (peak_trivial, peak_alternative),
+    "peak_utilisation": (peak_trivial, peak_alternative, extra_peak_alternative),
     "hosts_in_use": (hosts_in_use_trivial, hosts_in_use_alternative),
 }

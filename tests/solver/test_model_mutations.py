@@ -11,7 +11,7 @@ from planner.solver import cpsat_model
 from tests.solver.model_cases import CASES
 
 EXPECTED_FAMILIES = (
-    "one_host_per_unit", "memory_capacity", "vcpu_capacity", "cpu_load_capacity", "anti_affinity", "min_spread",
+    "one_host_per_unit", "memory_capacity", "vcpu_capacity", "cpu_load_capacity", "extra_capacity", "anti_affinity", "min_spread",
     "max_moves", "max_moved_memory", "moved_memory_cost", "peak_utilisation", "hosts_in_use",
 )
 
