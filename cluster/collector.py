@@ -38,6 +38,7 @@ from cluster.domain_presence import (  # noqa: F401 — DomainSample and is_inco
 from cluster.bounded_call import within
 from cluster.domain_metadata import NOVA_REASON, read_metadata
 from cluster.vm_labels import VMLabelRule, plain
+from cluster.vm_resources import VMResourceRule, demands_of
 from cluster.guest_memory import used_memory_mib
 from planner.domain.errors import InputError, RebalanceError
 from cluster.inventory import Inventory, InventoryHost
@@ -362,8 +363,11 @@ def snapshot_of(inventory: Inventory, samples: list[HostSample]) -> tuple[Cluste
         raise CollectError(str(error)) from None
     unreadable = tuple(f"domain {s.domain.name} on {s.host}: {s.domain.metadata_problem}"
                        for s in sightings if s.domain.metadata_problem)
-    vms = tuple(_vm(p, inventory.vm_labels) for p in placement.placed)
-    return Cluster(tuple(hosts), vms), placement.notes + unreadable
+    vms = tuple(_vm(p, inventory.vm_labels, inventory.vm_resources) for p in placement.placed)
+    try:
+        return Cluster(tuple(hosts), vms), placement.notes + unreadable
+    except InputError as error:  # e.g. a vm_resources rule names a resource no host declares
+        raise error.in_file(inventory.source) from None
 
 
 def _host(declared: InventoryHost, sample: HostSample) -> Host:
@@ -373,17 +377,20 @@ def _host(declared: InventoryHost, sample: HostSample) -> Host:
                     cpu_allocation_ratio=declared.cpu_allocation_ratio,
                     ram_allocation_ratio=declared.ram_allocation_ratio,
                     reserved_memory_mib=declared.reserved_memory_mib, labels=declared.labels,
-                    state=declared.state, migration_uri=declared.migration_uri)
+                    state=declared.state, migration_uri=declared.migration_uri, resources=declared.resources)
     except InputError as error:
         raise error.within(f"hosts[{declared.name}]") from None
 
 
-def _vm(placed: Placed, rules: tuple[VMLabelRule, ...]) -> VM:
+def _vm(placed: Placed, rules: tuple[VMLabelRule, ...], demands: tuple[VMResourceRule, ...]) -> VM:
     domain, host = placed.domain, placed.host
     labels = {PLACEHOLDER_LABEL: placed.holds_room_for} if placed.holds_room_for else plain(domain.labels_by(rules))
+    # Demands follow the domain wherever it is counted (shut off, or the room an arriving migration
+    # holds), as its memory does.
+    resources = demands_of((domain.name, (domain.nova.name if domain.nova else "")), demands)
     try:
         return VM(name=domain.name, host=host, vcpus=domain.vcpus, memory_mib=domain.memory_mib,
                   cpu_load_millicores=domain.cpu_load_millicores, uuid=domain.uuid, labels=labels,
-                  migratable=domain.migratable, unmigratable_reason=domain.unmigratable_reason)
+                  migratable=domain.migratable, unmigratable_reason=domain.unmigratable_reason, resources=resources)
     except InputError as error:
         raise CollectError(f"host {host}: domain {domain.name!r} ({domain.uuid}): {error}") from None

@@ -43,10 +43,11 @@ from pathlib import Path
 from typing import Any
 
 from cluster.vm_labels import VMLabelRule, parse_vm_label_rule
+from cluster.vm_resources import VMResourceRule, parse_vm_resource_rule
 from planner.domain.checks import (MAX_HOST_CPUS, MAX_MEMORY_MIB, check_int, check_labels, check_name, check_positive_int,
-                            check_ratio, quote)
+                            check_ratio, check_resources, quote)
 from planner.domain.errors import InputError
-from planner.domain.model import EMPTY_LABELS, HostState
+from planner.domain.model import EMPTY_LABELS, EMPTY_RESOURCES, HostState
 from planner.formats.records import check_keys, expect_mapping, nested, parse_list
 from planner.formats.scenario import read_document
 from planner.formats.uri_policy import (DEFAULT_SOCKET_DIRS, check_control_uri, check_migration_uri, check_socket_dirs,
@@ -57,10 +58,10 @@ DEFAULT_INSTANCES_PATH = "/var/lib/nova/instances"
 
 SHARED_FIELDS = ("uri", "live_migration_uri", "cpu_allocation_ratio", "ram_allocation_ratio",
                  "reserved_memory_mib", "instances_path", "labels", "reserve_inactive_memory", "unix_socket_dirs",
-                 "allow_insecure_tcp")
+                 "allow_insecure_tcp", "resources")
 HOST_FIELDS = ("name", "uri", "migration_uri", "cpu_allocation_ratio", "ram_allocation_ratio",
                "reserved_memory_mib", "instances_path", "labels", "state", "cpus", "memory_mib", "exec",
-               "reserve_inactive_memory", "unix_socket_dirs", "allow_insecure_tcp")
+               "reserve_inactive_memory", "unix_socket_dirs", "allow_insecure_tcp", "resources")
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ class InventoryHost:
     reserve_inactive_memory: bool = True
     allow_insecure_tcp: bool = False  # the operator accepts an unauthenticated qemu+tcp control connection
     unix_socket_dirs: tuple[str, ...] = DEFAULT_SOCKET_DIRS  # where a qemu+unix control URI may point
+    # Capacity of each extra named resource (disk IOPS, Mbit/s): declared, since libvirt cannot measure it.
+    resources: Mapping[str, int] = field(default_factory=lambda: EMPTY_RESOURCES)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class Inventory:
     source: str = "<inventory>"
     warnings: tuple[str, ...] = ()  # allowed but weak URIs (plain TCP, peer checks off), one line each
     vm_labels: tuple[VMLabelRule, ...] = ()  # labels by VM name pattern, in file order
+    vm_resources: tuple[VMResourceRule, ...] = ()  # extra resource demands by VM name pattern, in file order
 
     def host(self, name: str) -> InventoryHost:
         return next(h for h in self.hosts if h.name == name)
@@ -105,7 +109,7 @@ def load_inventory(path: str | Path) -> Inventory:
 
 def parse_inventory(raw: Any, source: str = "<inventory>") -> Inventory:
     raw = expect_mapping(raw)
-    check_keys(raw, ("defaults", "hosts", "vm_labels"), required=("hosts",))
+    check_keys(raw, ("defaults", "hosts", "vm_labels", "vm_resources"), required=("hosts",))
     defaults = nested("defaults", lambda: _parse_defaults(raw.get("defaults") or {}))
     hosts = parse_list(raw["hosts"], "hosts", lambda item: _parse_host(item, defaults))
     if not hosts:
@@ -117,7 +121,27 @@ def parse_inventory(raw: Any, source: str = "<inventory>") -> Inventory:
         seen[host.name] = index
     rules = raw.get("vm_labels")
     vm_labels = parse_list([] if rules is None else rules, "vm_labels", parse_vm_label_rule)
-    return Inventory(hosts, source, _warnings(hosts), vm_labels)
+    demands = raw.get("vm_resources")
+    vm_resources = parse_list([] if demands is None else demands, "vm_resources", parse_vm_resource_rule)
+    _check_resources_declared(hosts, vm_resources)
+    return Inventory(hosts, source, _warnings(hosts), vm_labels, vm_resources)
+
+
+def _check_resources_declared(hosts: tuple[InventoryHost, ...], rules: tuple[VMResourceRule, ...]) -> None:
+    """As for a snapshot (planner.domain.model): every host gives a capacity for every extra resource
+    any host declares, and a rule only asks for declared ones; said here, where the fields are."""
+    names = sorted({name for host in hosts for name in host.resources})
+    for index, host in enumerate(hosts):
+        missing = [name for name in names if name not in host.resources]
+        if missing:
+            raise InputError(f"hosts[{index}].resources.{missing[0]}",
+                             f"host {host.name} gives no capacity for {missing[0]}, which other hosts declare "
+                             "(set it, 0 if the host has none, or put it under defaults.resources)")
+    for index, rule in enumerate(rules):
+        unknown = [name for name in rule.resources if name not in names]
+        if unknown:
+            raise InputError(f"vm_resources[{index}].resources.{unknown[0]}",
+                             f"no host declares a capacity for {unknown[0]}")
 
 
 def _parse_defaults(raw: Any) -> Mapping[str, Any]:
@@ -127,6 +151,8 @@ def _parse_defaults(raw: Any) -> Mapping[str, Any]:
         check_labels(raw["labels"], "labels")
     if "unix_socket_dirs" in raw:
         check_socket_dirs(raw["unix_socket_dirs"], "unix_socket_dirs")
+    if "resources" in raw:
+        check_resources(raw["resources"], "resources")
     return raw
 
 
@@ -158,6 +184,9 @@ def _parse_host(raw: Any, defaults: Mapping[str, Any]) -> InventoryHost:
         reserve_inactive_memory=_bool(values.get("reserve_inactive_memory", True), "reserve_inactive_memory"),
         allow_insecure_tcp=_bool(values.get("allow_insecure_tcp", False), "allow_insecure_tcp"),
         unix_socket_dirs=socket_dirs,
+        # The host's own capacities override the defaults' one by one.
+        resources=check_resources({**defaults.get("resources", {}), **check_resources(raw.get("resources", {}), "resources")},
+                                  "resources"),
     )
 
 

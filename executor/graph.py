@@ -20,13 +20,15 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
 
+from executor.capacity import capacities
 from executor.errors import UnsafePlanError
 from executor.order_search import Leg, SafeOrder, find_safe_order
+from executor.sizes import fits, shift, vm_extra, zero
 from executor.steps import Step, StepKind
 from planner.domain.model import Cluster
 from planner.domain.plan import Plan
@@ -106,7 +108,8 @@ def order_moves(cluster: Cluster, start: Mapping[str, str | None], targets: Mapp
         vm = cluster.vm_by_name[name]
         source = start.get(name, vm.host)
         if source is not None and source != destination:
-            legs.append(Leg(name, source, destination, vm.memory_mib, vm.vcpus, StepKind.MOVE))
+            legs.append(Leg(name, source, destination, vm.memory_mib, vm.vcpus, StepKind.MOVE,
+                            vm_extra(vm, cluster.resource_names)))
     replay = _Replay(cluster, start)
     _check_targets_fit(replay, legs)
     try:
@@ -114,10 +117,11 @@ def order_moves(cluster: Cluster, start: Mapping[str, str | None], targets: Mapp
     except _Stalled:
         sequence = _searched_order(replay, legs)
     steps = tuple(
-        Step(i, leg.vm, cluster.vm_by_name[leg.vm].uuid, leg.source, leg.destination, leg.memory_mib, leg.vcpus, leg.kind)
+        Step(i, leg.vm, cluster.vm_by_name[leg.vm].uuid, leg.source, leg.destination, leg.memory_mib, leg.vcpus,
+             leg.kind, leg.extra)
         for i, leg in enumerate(sequence)
     )
-    return Ordering(steps, _dependency_graph(cluster, replay.start_usage, steps))
+    return Ordering(steps, _dependency_graph(replay.capacity, replay.start_usage, steps))
 
 
 class _Stalled(Exception):
@@ -126,28 +130,30 @@ class _Stalled(Exception):
 
 def _searched_order(replay: "_Replay", legs: list[Leg]) -> list[Leg]:
     """The greedy replay's stall may be of its own making: search every order from the start before refusing."""
-    capacity = {h: (replay.cap_memory[h], replay.cap_vcpus[h]) for h in replay.cap_memory}
-    outcome = find_safe_order(legs, capacity, replay.start_usage, replay.parking_hosts)
+    outcome = find_safe_order(legs, replay.capacity, replay.start_usage, replay.parking_hosts,
+                              resources=replay.resources)
     if isinstance(outcome, SafeOrder):
         return list(outcome.legs)
     raise UnsafePlanError(outcome.explain())
 
 
 class _Replay:
-    """Runs the moves one at a time against capacities, parking a VM whenever everything stalls."""
+    """Runs the moves one at a time against capacities, parking a VM whenever everything stalls.
+
+    Sizes are vectors (executor/sizes.py): memory first, so "the emptiest host" means most free memory.
+    """
 
     def __init__(self, cluster: Cluster, start: Mapping[str, str | None]) -> None:
-        self.cap_memory = {h.name: h.usable_memory_mib for h in cluster.hosts}
-        self.cap_vcpus = {h.name: h.usable_vcpus for h in cluster.hosts}
+        self.resources = cluster.resource_names
+        self.capacity = capacities(cluster)
         self.parking_hosts = [h.name for h in cluster.hosts if h.takes_new_vms]
-        self.memory = dict.fromkeys(self.cap_memory, 0)
-        self.vcpus = dict.fromkeys(self.cap_memory, 0)
+        dimensions = 2 + len(self.resources)
+        self.used = {host: zero(dimensions) for host in self.capacity}
         for vm in cluster.vms:
             host = start.get(vm.name, vm.host)
             if host is not None:
-                self.memory[host] += vm.memory_mib
-                self.vcpus[host] += vm.vcpus
-        self.start_usage = {h: (self.memory[h], self.vcpus[h]) for h in self.memory}
+                shift(self.used[host], (vm.memory_mib, vm.vcpus, *vm_extra(vm, self.resources)))
+        self.start_usage = {h: tuple(used) for h, used in self.used.items()}
         self.pending: dict[str, list[Leg]] = defaultdict(list)
         self.waiting = 0
         self.dirty: list[str] = []
@@ -165,8 +171,10 @@ class _Replay:
         return self.sequence
 
     def _fits(self, host: str, leg: Leg) -> bool:
-        return (self.memory[host] + leg.memory_mib <= self.cap_memory[host]
-                and self.vcpus[host] + leg.vcpus <= self.cap_vcpus[host])
+        return fits(self.used[host], leg.size, self.capacity[host])
+
+    def _free_memory(self, host: str) -> int:
+        return self.capacity[host][0] - self.used[host][0]
 
     def _offer(self, leg: Leg) -> None:
         if self._fits(leg.destination, leg):
@@ -176,10 +184,8 @@ class _Replay:
             self.waiting += 1
 
     def _execute(self, leg: Leg) -> None:
-        self.memory[leg.destination] += leg.memory_mib
-        self.vcpus[leg.destination] += leg.vcpus
-        self.memory[leg.source] -= leg.memory_mib
-        self.vcpus[leg.source] -= leg.vcpus
+        shift(self.used[leg.destination], leg.size)
+        shift(self.used[leg.source], leg.size, -1)
         self.sequence.append(leg)
         if self.pending.get(leg.source):
             self.dirty.append(leg.source)
@@ -208,9 +214,9 @@ class _Replay:
 
         def helps(leg: Leg) -> bool:
             need = room_needed.get(leg.source)
-            return need is not None and leg.memory_mib >= need[0] and leg.vcpus >= need[1]
+            return need is not None and all(size >= wanted for size, wanted in zip(leg.size, need))
 
-        largest_free = max((self.cap_memory[h] - self.memory[h] for h in self.parking_hosts), default=0)
+        largest_free = max((self._free_memory(h) for h in self.parking_hosts), default=0)
         for wanted in (True, False):
             candidates = [(leg.memory_mib, leg.vcpus, leg.vm, leg) for leg in stalled if helps(leg) is wanted]
             heapq.heapify(candidates)
@@ -224,16 +230,16 @@ class _Replay:
                     return
         raise _Stalled()
 
-    def _room_needed(self) -> dict[str, tuple[int, int]]:
-        """Per host with waiting VMs: the least memory and vCPUs that must leave for one of them to fit.
+    def _room_needed(self) -> dict[str, tuple[int, ...]]:
+        """Per host with waiting VMs: the least of each resource that must leave for one of them to fit.
 
         (Each minimum may come from a different waiting VM: this only ranks candidates.)
         """
         needed = {}
         for host, legs in self.pending.items():
             if legs:
-                needed[host] = (self.memory[host] - self.cap_memory[host] + min(leg.memory_mib for leg in legs),
-                                self.vcpus[host] - self.cap_vcpus[host] + min(leg.vcpus for leg in legs))
+                used, capacity = self.used[host], self.capacity[host]
+                needed[host] = tuple(used[d] - capacity[d] + min(leg.size[d] for leg in legs) for d in range(len(used)))
         return needed
 
     def _parking_host(self, leg: Leg) -> str | None:
@@ -242,7 +248,7 @@ class _Replay:
         for host in self.parking_hosts:
             if host in (leg.source, leg.destination) or not self._fits(host, leg):
                 continue
-            key = (bool(self.pending.get(host)), -(self.cap_memory[host] - self.memory[host]), host)
+            key = (bool(self.pending.get(host)), -self._free_memory(host), host)
             if best is None or key < best:
                 best = key
         return best[2] if best else None
@@ -251,34 +257,32 @@ class _Replay:
         self.pending[leg.destination].remove(leg)
         self.waiting -= 1
         self.parked.add(leg.vm)
-        self._execute(Leg(leg.vm, leg.source, parking, leg.memory_mib, leg.vcpus, StepKind.PARK))
-        self._offer(Leg(leg.vm, parking, leg.destination, leg.memory_mib, leg.vcpus, StepKind.UNPARK))
+        self._execute(leg.moved(leg.source, parking, StepKind.PARK))
+        self._offer(leg.moved(parking, leg.destination, StepKind.UNPARK))
 
 
 def _check_targets_fit(replay: "_Replay", legs: list[Leg]) -> None:
     """A host that cannot hold its final VMs can never take its incoming moves: say so before parking anything."""
-    memory, vcpus = dict(replay.memory), dict(replay.vcpus)
+    final = {host: list(used) for host, used in replay.used.items()}
     arriving: dict[str, list[Leg]] = defaultdict(list)
     for leg in legs:
-        memory[leg.source] -= leg.memory_mib
-        vcpus[leg.source] -= leg.vcpus
-        memory[leg.destination] += leg.memory_mib
-        vcpus[leg.destination] += leg.vcpus
+        shift(final[leg.source], leg.size, -1)
+        shift(final[leg.destination], leg.size)
         arriving[leg.destination].append(leg)
+    names = ("MiB", "vCPUs", *replay.resources)
     for host, incoming in sorted(arriving.items()):
-        if memory[host] > replay.cap_memory[host] or vcpus[host] > replay.cap_vcpus[host]:
-            names = ", ".join(sorted(leg.vm for leg in incoming))
+        capacity = replay.capacity[host]
+        if not fits(final[host], zero(len(capacity)), capacity):
+            vms = ", ".join(sorted(leg.vm for leg in incoming))
+            held = " and ".join(f"{used} {name}" for used, name in zip(final[host], names))
+            usable = " and ".join(f"{limit} {name}" for limit, name in zip(capacity, names))
             raise UnsafePlanError(
-                f"this plan cannot be executed safely: {host} would end with {memory[host]} MiB and {vcpus[host]} vCPUs "
-                f"of {replay.cap_memory[host]} MiB and {replay.cap_vcpus[host]} usable, so {names} can never move in "
-                f"(the live cluster differs from the plan's snapshot?)")
+                f"this plan cannot be executed safely: {host} would end with {held} of {usable} usable, "
+                f"so {vms} can never move in (the live cluster differs from the plan's snapshot?)")
 
 
-def _size(leg: Leg) -> tuple[int, int, str]:
-    return (leg.memory_mib, leg.vcpus, leg.vm)
-
-
-def _dependency_graph(cluster: Cluster, start_usage: Mapping[str, tuple[int, int]], steps: tuple[Step, ...]) -> nx.DiGraph:
+def _dependency_graph(capacity: Mapping[str, Sequence[int]], start_usage: Mapping[str, Sequence[int]],
+                      steps: tuple[Step, ...]) -> nx.DiGraph:
     graph = nx.DiGraph()
     graph.add_nodes_from(range(len(steps)))
     outs: dict[str, list[Step]] = defaultdict(list)
@@ -291,33 +295,28 @@ def _dependency_graph(cluster: Cluster, start_usage: Mapping[str, tuple[int, int
             parked_at[step.vm] = step.index
         elif step.kind is StepKind.UNPARK:
             graph.add_edge(parked_at[step.vm], step.index)  # the detour's legs run in order
-    hosts = cluster.host_by_name
     for name, arriving in ins.items():
-        host = hosts[name]
-        needs = _outs_needed(arriving, outs.get(name, []), start_usage[name], (host.usable_memory_mib, host.usable_vcpus))
+        needs = _outs_needed(arriving, outs.get(name, []), start_usage[name], capacity[name])
         _link_room(graph, name, outs.get(name, []), arriving, needs)
     return graph
 
 
-def _outs_needed(arriving: list[Step], leaving: list[Step], start: tuple[int, int], cap: tuple[int, int]) -> list[int]:
+def _outs_needed(arriving: list[Step], leaving: list[Step], start: Sequence[int], cap: Sequence[int]) -> list[int]:
     """For each move into a host (in sequence order): how many of the first moves out it needs done."""
-    freed_memory, freed_vcpus = [], []
-    memory = vcpus = 0
+    freed: list[list[int]] = [[] for _ in cap]  # per resource, what the first k outs free
+    running = zero(len(cap))
     for step in leaving:
-        memory += step.memory_mib
-        vcpus += step.vcpus
-        freed_memory.append(memory)
-        freed_vcpus.append(vcpus)
+        shift(running, step.size)
+        for d, amount in enumerate(running):
+            freed[d].append(amount)
     needs = []
-    memory, vcpus = start
+    held = list(start)
     for step in arriving:
-        memory += step.memory_mib
-        vcpus += step.vcpus
+        shift(held, step.size)
         need = 0
-        if memory > cap[0]:
-            need = bisect_left(freed_memory, memory - cap[0]) + 1
-        if vcpus > cap[1]:
-            need = max(need, bisect_left(freed_vcpus, vcpus - cap[1]) + 1)
+        for d, limit in enumerate(cap):
+            if held[d] > limit:
+                need = max(need, bisect_left(freed[d], held[d] - limit) + 1)
         needs.append(need)
     return needs
 

@@ -20,6 +20,15 @@ class Leg:
     memory_mib: int
     vcpus: int
     kind: StepKind
+    extra: tuple[int, ...] = ()  # demand per extra named resource (executor/sizes.py)
+
+    @property
+    def size(self) -> tuple[int, ...]:
+        return (self.memory_mib, self.vcpus, *self.extra)
+
+    def moved(self, source: str, destination: str, kind: StepKind) -> "Leg":
+        """The same VM on another leg."""
+        return Leg(self.vm, source, destination, self.memory_mib, self.vcpus, kind, self.extra)
 
     def describe(self) -> str:
         size = f"{self.memory_mib} MiB, {self.vcpus} vCPUs"
@@ -45,11 +54,14 @@ class Blocked:
     vcpus_used: int
     vcpus_usable: int
     waiting: tuple[Leg, ...]
+    # Extra named resources in use, as (name, used, usable): listed only when the host has some.
+    extra: tuple[tuple[str, int, int], ...] = ()
 
     def describe(self) -> str:
         names = ", ".join(leg.describe() for leg in self.waiting[:_LISTED]) + (" …" if len(self.waiting) > _LISTED else "")
+        others = "".join(f", {used} of {usable} {name}" for name, used, usable in self.extra)
         return (f"{self.host} blocks: {self.memory_used} of {self.memory_usable} MiB and {self.vcpus_used} of "
-                f"{self.vcpus_usable} vCPUs in use, so {names} cannot move in")
+                f"{self.vcpus_usable} vCPUs{others} in use, so {names} cannot move in")
 
 
 @dataclass(frozen=True)

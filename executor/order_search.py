@@ -28,22 +28,24 @@ from dataclasses import replace
 
 from executor.order_outcomes import GaveUp, Leg, NoOrder, Outcome, SafeOrder
 from executor.order_state_search import StateSearch
+from executor.sizes import Size, shift
 
 SEARCH_BUDGET = 200_000  # states; at worst a few seconds, on stalls the greedy replay could not break
 
 
-def find_safe_order(legs: Sequence[Leg], capacity: Mapping[str, tuple[int, int]], usage: Mapping[str, tuple[int, int]],
-                    parking_hosts: Sequence[str], budget: int = SEARCH_BUDGET) -> Outcome:
+def find_safe_order(legs: Sequence[Leg], capacity: Mapping[str, Size], usage: Mapping[str, Size],
+                    parking_hosts: Sequence[str], budget: int = SEARCH_BUDGET, resources: Sequence[str] = ()) -> Outcome:
     """A safe order of `legs` (plan moves, sources still holding their VMs), fewest detours first.
 
-    `capacity` and `usage` are (memory MiB, vCPUs) per host; `parking_hosts` may take a detour.
+    `capacity` and `usage` are sizes per host (memory MiB, vCPUs, then the extra resources named in
+    `resources`: executor/sizes.py); `parking_hosts` may take a detour.
     Without detours, hosts linked by no chain of moves never share room, so each such group is
     searched alone (a dead end in one is not re-explored for every order of the others). Detours
     link every group through the parking hosts; before searching all groups together, each stuck
     group is searched alone with the others' VMs already gone from their sources: if it is stuck
     even then, it is stuck in every order, which proves the refusal cheaply.
     """
-    spend = _Budget(budget)
+    spend = _Budget(budget, tuple(resources))
     groups = _host_groups(legs)
     solved: list[Leg] = []
     stuck: list[tuple[list[Leg], NoOrder | GaveUp]] = []
@@ -82,28 +84,29 @@ def _in_plan(outcome: Outcome, done_elsewhere: int, moves: int, budget: int) -> 
     return replace(outcome, furthest=furthest)
 
 
-def _others_gone(usage: Mapping[str, tuple[int, int]], legs: Sequence[Leg], group: list[Leg]) -> dict[str, tuple[int, int]]:
+def _others_gone(usage: Mapping[str, Size], legs: Sequence[Leg], group: list[Leg]) -> dict[str, Size]:
     """Usage with every VM outside `group` gone from its source and arriving nowhere: the most room the
     group could ever find outside its own hosts (more room never makes a safe order unsafe)."""
     inside = {id(leg) for leg in group}
-    relaxed = dict(usage)
+    relaxed = {host: list(used) for host, used in usage.items()}
     for leg in legs:
         if id(leg) not in inside:
-            memory, vcpus = relaxed[leg.source]
-            relaxed[leg.source] = (memory - leg.memory_mib, vcpus - leg.vcpus)
-    return relaxed
+            shift(relaxed[leg.source], leg.size, -1)
+    return {host: tuple(used) for host, used in relaxed.items()}
 
 
 class _Budget:
     """States searched so far across the searches of one plan, each capped at a share of the whole."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, resources: tuple[str, ...]) -> None:
         self.total = total
         self.spent = 0
+        self.resources = resources
 
-    def search(self, legs: Sequence[Leg], capacity: Mapping[str, tuple[int, int]], usage: Mapping[str, tuple[int, int]],
+    def search(self, legs: Sequence[Leg], capacity: Mapping[str, Size], usage: Mapping[str, Size],
                parking_hosts: Sequence[str], until: int) -> Outcome:
-        search = StateSearch(legs, capacity, usage, parking_hosts, max(1, min(until, self.total) - self.spent))
+        search = StateSearch(legs, capacity, usage, parking_hosts, max(1, min(until, self.total) - self.spent),
+                             self.resources)
         outcome = search.run()
         self.spent += search.expanded
         return outcome

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 
 from executor.order_outcomes import Blocked, DeadEnd, GaveUp, Leg, NoOrder, SafeOrder
+from executor.sizes import Size, fits, shift, zero
 from executor.steps import StepKind
 
 _AT_SOURCE, _PARKED, _DONE = 0, 1, 2
@@ -21,12 +22,14 @@ _AT_SOURCE, _PARKED, _DONE = 0, 1, 2
 class StateSearch:
     """Depth-first over states with an undo log, so a state costs what its actions change."""
 
-    def __init__(self, legs: Sequence[Leg], capacity: Mapping[str, tuple[int, int]],
-                 usage: Mapping[str, tuple[int, int]], parking_hosts: Sequence[str], budget: int) -> None:
+    def __init__(self, legs: Sequence[Leg], capacity: Mapping[str, Size], usage: Mapping[str, Size],
+                 parking_hosts: Sequence[str], budget: int, resources: tuple[str, ...] = ()) -> None:
         self.legs = list(legs)
         self.capacity = dict(capacity)
-        self.memory = {h: usage.get(h, (0, 0))[0] for h in self.capacity}
-        self.vcpus = {h: usage.get(h, (0, 0))[1] for h in self.capacity}
+        self.resources = resources
+        dimensions = 2 + len(resources)
+        # Held per host, one entry per resource (executor/sizes.py): memory first.
+        self.used = {h: list(usage.get(h, zero(dimensions))) for h in self.capacity}
         self.parking_hosts = list(parking_hosts)
         self.parking_set = set(parking_hosts)
         self.budget = budget
@@ -38,11 +41,12 @@ class StateSearch:
         self.into: dict[str, list[int]] = defaultdict(list)
         for i, leg in enumerate(self.legs):
             self.into[leg.destination].append(i)
-        # Still to arrive per host, and the VMs that could still take a detour (by source and destination).
-        self.inbound = {h: [0, 0, 0] for h in self.capacity}
-        self.parkable = [0, 0]
-        self.parkable_from = {h: [0, 0] for h in self.capacity}
-        self.parkable_to = {h: [0, 0] for h in self.capacity}
+        # Still to arrive per host (sizes, then their count), and the VMs that could still take a
+        # detour (by source and destination).
+        self.inbound = {h: zero(dimensions + 1) for h in self.capacity}
+        self.parkable = zero(dimensions)
+        self.parkable_from = {h: zero(dimensions) for h in self.capacity}
+        self.parkable_to = {h: zero(dimensions) for h in self.capacity}
         for leg in self.legs:
             self._count(leg, inbound=1, parkable=1)
         self.undo: list[tuple[int, str, int]] = []
@@ -93,13 +97,12 @@ class StateSearch:
         return (self.done_mask, frozenset(self.parked.items()))
 
     def _fits(self, host: str, leg: Leg) -> bool:
-        cap_memory, cap_vcpus = self.capacity[host]
-        return self.memory[host] + leg.memory_mib <= cap_memory and self.vcpus[host] + leg.vcpus <= cap_vcpus
+        return fits(self.used[host], leg.size, self.capacity[host])
 
     def _actions(self) -> Iterator[tuple[int, str, StepKind]]:
         """Moves to destinations first (those that free room someone waits for, larger first), then detours."""
         def frees_waited_room(i: int) -> bool:
-            return self.inbound[self.where[i]][2] > 0
+            return self.inbound[self.where[i]][-1] > 0
 
         moves = [i for i in self.pending if self._fits(self.legs[i].destination, self.legs[i])]
         moves.sort(key=lambda i: (not frees_waited_room(i), -self.legs[i].memory_mib, -self.legs[i].vcpus, i))
@@ -113,7 +116,7 @@ class StateSearch:
             leg = self.legs[i]
             # Hosts nobody waits for first (a detour must not take room a planned move needs), then the emptiest.
             hosts = sorted((h for h in self.parking_hosts if h not in (leg.source, leg.destination)),
-                           key=lambda h: (self.inbound[h][2] > 0, self.memory[h] - self.capacity[h][0], h))
+                           key=lambda h: (self.inbound[h][-1] > 0, self.used[h][0] - self.capacity[h][0], h))
             for host in hosts:
                 if self._fits(host, leg):
                     yield i, host, StepKind.PARK
@@ -123,14 +126,13 @@ class StateSearch:
 
     def _takes_all_inbound(self, host: str) -> bool:
         """Room for every VM still bound here at once (and for every possible detour, if it may take one)."""
-        memory, vcpus, count = self.inbound[host]
+        *arriving, count = self.inbound[host]
         if not count:
             return False
         if host in self.parking_set:
-            memory += self.parkable[0] - self.parkable_from[host][0] - self.parkable_to[host][0]
-            vcpus += self.parkable[1] - self.parkable_from[host][1] - self.parkable_to[host][1]
-        cap_memory, cap_vcpus = self.capacity[host]
-        return self.memory[host] + memory <= cap_memory and self.vcpus[host] + vcpus <= cap_vcpus
+            arriving = [amount + self.parkable[d] - self.parkable_from[host][d] - self.parkable_to[host][d]
+                        for d, amount in enumerate(arriving)]
+        return fits(self.used[host], arriving, self.capacity[host])
 
     def _commit_safe(self, hosts: list[str]) -> None:
         """Make every move that cannot hurt any order (see the module's docstring), cascading to freed sources."""
@@ -146,19 +148,17 @@ class StateSearch:
     def _count(self, leg: Leg, inbound: int = 0, parkable: int = 0) -> None:
         if inbound:
             totals = self.inbound[leg.destination]
-            totals[0] += inbound * leg.memory_mib
-            totals[1] += inbound * leg.vcpus
-            totals[2] += inbound
+            shift(totals, leg.size, inbound)
+            totals[-1] += inbound
         if parkable:
             for totals in (self.parkable, self.parkable_from[leg.source], self.parkable_to[leg.destination]):
-                totals[0] += parkable * leg.memory_mib
-                totals[1] += parkable * leg.vcpus
+                shift(totals, leg.size, parkable)
 
     def _relocate(self, i: int, host: str, kind: StepKind) -> None:
         leg = self.legs[i]
         source, before = self.where[i], self.state[i]
         self.undo.append((i, source, before))
-        self.sequence.append(Leg(leg.vm, source, host, leg.memory_mib, leg.vcpus, kind))
+        self.sequence.append(leg.moved(source, host, kind))
         self._shift_usage(leg, source, host)
         self.where[i] = host
         if before == _AT_SOURCE:
@@ -194,10 +194,13 @@ class StateSearch:
             self.where[i], self.state[i] = source, before
 
     def _shift_usage(self, leg: Leg, source: str, destination: str) -> None:
-        self.memory[destination] += leg.memory_mib
-        self.vcpus[destination] += leg.vcpus
-        self.memory[source] -= leg.memory_mib
-        self.vcpus[source] -= leg.vcpus
+        shift(self.used[destination], leg.size)
+        shift(self.used[source], leg.size, -1)
+
+    def _blocked(self, host: str, waiting: tuple[Leg, ...]) -> Blocked:
+        (memory, vcpus, *extra), (memory_cap, vcpus_cap, *extra_cap) = self.used[host], self.capacity[host]
+        return Blocked(host, memory, memory_cap, vcpus, vcpus_cap, waiting,
+                       tuple(zip(self.resources, extra, extra_cap)))
 
     def _note_dead_end(self) -> None:
         done = len(self.legs) - len(self.pending)
@@ -209,9 +212,6 @@ class StateSearch:
         for i in sorted(self.pending, key=lambda i: self.legs[i].vm):
             leg = self.legs[i]
             if not self._fits(leg.destination, leg):
-                waiting[leg.destination].append(
-                    Leg(leg.vm, self.where[i], leg.destination, leg.memory_mib, leg.vcpus, self._arrival_kind(i)))
-        blocked = tuple(
-            Blocked(host, self.memory[host], self.capacity[host][0], self.vcpus[host], self.capacity[host][1], tuple(legs))
-            for host, legs in sorted(waiting.items()))
+                waiting[leg.destination].append(leg.moved(self.where[i], leg.destination, self._arrival_kind(i)))
+        blocked = tuple(self._blocked(host, tuple(legs)) for host, legs in sorted(waiting.items()))
         return DeadEnd(len(self.legs) - len(self.pending), len(self.legs), blocked)

@@ -211,7 +211,7 @@ class Dispatcher:
 
 
 def _demand(step: Step) -> Demand:
-    return Demand(step.memory_mib, step.vcpus)
+    return Demand(step.memory_mib, step.vcpus, step.extra)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,12 @@ class Step:
     memory_mib: int
     vcpus: int
     kind: StepKind = StepKind.MOVE
+    extra: tuple[int, ...] = ()  # demand per extra named resource, in Cluster.resource_names order
+
+    @property
+    def size(self) -> tuple[int, ...]:
+        """What the VM holds on a host: memory, vCPUs, extra resources (executor/sizes.py)."""
+        return (self.memory_mib, self.vcpus, *self.extra)
 
     @property
     def is_detour(self) -> bool:

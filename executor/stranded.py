@@ -15,6 +15,7 @@ import networkx as nx
 
 from executor.graph import Ordering
 from executor.report import StepRecord, StepStatus
+from executor.sizes import vm_extra
 from executor.steps import Step, StepKind
 from planner.domain.plan import Plan
 
@@ -37,7 +38,8 @@ def return_steps(plan: Plan, placement: Mapping[str, str | None], parked: Iterab
         if move is None or here is None or here in (move.source, move.destination):
             continue
         vm = plan.cluster.vm_by_name[name]
-        steps.append(Step(len(steps), name, vm.uuid, here, move.source, vm.memory_mib, vm.vcpus, StepKind.RETURN))
+        steps.append(Step(len(steps), name, vm.uuid, here, move.source, vm.memory_mib, vm.vcpus, StepKind.RETURN,
+                          vm_extra(vm, plan.cluster.resource_names)))
     return tuple(steps)
 
 

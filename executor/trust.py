@@ -24,7 +24,7 @@ from planner.domain.checks import quote
 from planner.domain.errors import InputError
 from cluster.domain_metadata import NOVA_REASON
 from cluster.inventory import Inventory, InventoryHost
-from planner.domain.model import Host, HostState
+from planner.domain.model import Cluster, Host, HostState
 from planner.domain.plan import Move, Plan, cluster_fingerprint
 
 FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
@@ -75,6 +75,18 @@ def check_plan_capacities(plan: Plan, measured: Mapping[str, tuple[int, int]]) -
     return tuple(warnings)
 
 
+def check_plan_demands(plan: Plan, live: Cluster) -> None:
+    """Refuse a plan whose VMs ask for other amounts of the extra resources than the inventory's
+    `vm_resources` rules give them now (a VM understated to squeeze it in). VMs not seen live are
+    left to the staleness check."""
+    for index, vm in enumerate(plan.cluster.vms):
+        now = live.vm_by_name.get(vm.name)
+        if now is not None and dict(now.resources) != dict(vm.resources):
+            raise InputError(f"cluster.vms[{index}].resources",
+                             f"{quote(dict(vm.resources))} differs from the inventory's {quote(dict(now.resources))} "
+                             f"for {vm.name}")
+
+
 def check_no_nova_moves(plan: Plan, nova_managed: Iterable[tuple[str, str]]) -> None:
     """Refuse a plan that moves a domain the live hosts report as Nova-managed, whatever the plan's
     own cluster says about it (`nova_managed`: (uuid, name) of each such domain). Matched by UUID
@@ -96,6 +108,7 @@ def _check_host(host: Host, declared: InventoryHost, field: str) -> None:
         "ram_allocation_ratio": declared.ram_allocation_ratio,
         "reserved_memory_mib": declared.reserved_memory_mib,
         "labels": dict(declared.labels),
+        "resources": dict(declared.resources),
     }
     if declared.cpus is not None:
         expected["cpus"] = declared.cpus
@@ -105,7 +118,7 @@ def _check_host(host: Host, declared: InventoryHost, field: str) -> None:
         found = getattr(host, name)
         if name == "state" and found is HostState.DISABLED and value is HostState.ACTIVE:
             continue  # cordoned when the plan was made (operations.cordons): the plan only asks less of it
-        if (dict(found) if name == "labels" else found) != value:
+        if (dict(found) if name in ("labels", "resources") else found) != value:
             raise InputError(f"{field}.{name}", f"{quote(_plain(found))} differs from the inventory's "
                                                 f"{quote(_plain(value))} for {host.name}")
 

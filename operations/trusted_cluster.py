@@ -18,7 +18,7 @@ from cluster.insecure_control import refuse_insecure_control
 from cluster.inventory import Inventory, load_inventory
 from executor.config import ExecutorConfig
 from executor.libvirt_driver import LibvirtBackend
-from executor.trust import check_no_nova_moves, check_plan_against_inventory, check_plan_capacities
+from executor.trust import check_no_nova_moves, check_plan_against_inventory, check_plan_capacities, check_plan_demands
 from planner.domain.errors import InputError
 from planner.domain.model import Host
 from planner.domain.plan import Plan
@@ -51,6 +51,7 @@ def trusted_cluster(plan: Plan, plan_file: str, inventory_path: str, config: Exe
         warnings = [*inventory.warnings, *check_plan_against_inventory(plan, inventory)]  # before any connection
         collection = collect(inventory, interval_s=0.0, timeout_s=config.call_timeout_s, skip_unreachable=True)
         warnings += check_plan_capacities(plan, {h.name: (h.cpus, h.memory_mib) for h in collection.cluster.hosts})
+        check_plan_demands(plan, collection.cluster)
         check_no_nova_moves(plan, ((d.uuid, d.name) for s in collection.samples for d in s.domains if d.nova))
     except InputError as error:
         raise error.in_file(plan_file) from None

@@ -28,6 +28,7 @@ def _change(before: str, after: str) -> str:
 def host_table(plan: Plan) -> str:
     after = {u.host: u for u in plan.after}
     states = {h.name: h.state.value for h in plan.cluster.hosts}
+    extras = plan.cluster.resource_names  # one column each: disk_iops %, …
     rows = []
     for usage in plan.before:
         new: HostUsage = after[usage.host]
@@ -43,9 +44,12 @@ def host_table(plan: Plan) -> str:
             _change(percent(usage.cpu_permille), percent(new.cpu_permille)),
             _change(percent(usage.memory_permille), percent(new.memory_permille)),
             _change(percent(usage.vcpu_permille), percent(new.vcpu_permille)),
+            *(_change(percent(usage.extra_permille.get(name, 0)), percent(new.extra_permille.get(name, 0)))
+              for name in extras),
             tag,
         ])
-    return format_table(["host", "state", "VMs", "CPU %", "memory %", "vCPU alloc %", ""], rows, right=(2, 3, 4, 5))
+    headers = ["host", "state", "VMs", "CPU %", "memory %", "vCPU alloc %", *(f"{terminal_safe(n)} %" for n in extras), ""]
+    return format_table(headers, rows, right=tuple(range(2, 6 + len(extras))))
 
 
 BAR_WIDTH = 10

@@ -55,7 +55,7 @@ def fits(cluster: Cluster, placement: dict[str, str]) -> bool:
 
 def test_the_expected_scenarios_exist() -> None:
     assert {"nova-classic.yaml", "hot-rack.yaml", "nightly-consolidate.yaml", "maintenance-drain.yaml",
-            "anti-affinity-groups.yaml", "swap-deadlock.yaml", "rack-aware.yaml", LARGE} <= set(ALL)
+            "anti-affinity-groups.yaml", "swap-deadlock.yaml", "rack-aware.yaml", "io-bound.yaml", LARGE} <= set(ALL)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -148,6 +148,30 @@ def test_rack_aware_plan_repairs_the_rule_with_one_move_between_racks() -> None:
 
 
 SWAP = {"db-big": "host2", "idle-a": "host1", "idle-b": "host1"}
+
+
+def test_io_bound_s1_is_busiest_and_s4_has_no_iops_for_a_database() -> None:
+    cluster = scenario("io-bound.yaml").cluster
+    usage = usage_by_host(cluster)
+    busiest = {key: max(usage, key=lambda h: getattr(usage[h], key)) for key in ("cpu_permille", "memory_permille")}
+    assert busiest == {"cpu_permille": "s1", "memory_permille": "s1"}
+    assert max(usage, key=lambda h: usage[h].extra_permille["disk_iops"]) == "s1"
+    s4 = cluster.host_by_name["s4"].resources["disk_iops"] - usage["s4"].extra["disk_iops"]
+    databases = [vm.resources["disk_iops"] for vm in cluster.vms if vm.name.startswith("db-")]
+    assert min(databases) > s4 and usage["s4"].cpu_permille == min(u.cpu_permille for u in usage.values())
+    policy = scenario("io-bound.yaml").policy
+    assert (policy.spread.balance_of("disk_iops").weight, policy.spread.balance_of("net_mbit").weight) == (1, 0)
+
+
+@pytest.mark.solver
+def test_io_bound_plan_stays_within_every_declared_capacity() -> None:
+    loaded = scenario("io-bound.yaml")
+    plan = make_plan(resolved("io-bound.yaml"))
+    after = usage_by_host(loaded.cluster, plan.target_placement)
+    assert plan.moves and plan.metric.after < plan.metric.before
+    assert all(after[h.name].extra[name] <= capacity for h in loaded.cluster.hosts
+               for name, capacity in h.resources.items())
+    assert validate_placement(loaded.cluster, loaded.policy, plan.target_placement) == []
 
 
 def test_swap_deadlock_neither_side_can_move_first() -> None:

@@ -17,8 +17,10 @@ AT_TARGET = "target"
 
 
 def safe_order_exists(cluster: Cluster, start: Mapping[str, str], target: Mapping[str, str]) -> bool:
-    size = {v.name: (v.memory_mib, v.vcpus) for v in cluster.vms}
-    limit = {h.name: (h.usable_memory_mib, h.usable_vcpus) for h in cluster.hosts}
+    names = sorted({name for h in cluster.hosts for name in h.resources})  # extra resources, held like memory
+    size = {v.name: (v.memory_mib, v.vcpus, *(v.resources.get(n, 0) for n in names)) for v in cluster.vms}
+    limit = {h.name: (h.usable_memory_mib, h.usable_vcpus, *(h.resources[n] for n in names)) for h in cluster.hosts}
+    dimensions = range(2 + len(names))
     parking = [h.name for h in cluster.hosts if h.takes_new_vms]
     movers = sorted(name for name, host in target.items() if start[name] != host)
     staying = [name for name in start if name not in movers]
@@ -27,15 +29,15 @@ def safe_order_exists(cluster: Cluster, start: Mapping[str, str], target: Mappin
         return {AT_START: start[name], AT_TARGET: target[name]}.get(where, where)
 
     def usage(state: tuple[str, ...]) -> dict[str, list[int]]:
-        used = {h: [0, 0] for h in limit}
+        used = {h: [0 for _ in dimensions] for h in limit}
         placed = [(n, start[n]) for n in staying] + [(n, host_of(n, w)) for n, w in zip(movers, state)]
         for name, host in placed:
-            used[host][0] += size[name][0]
-            used[host][1] += size[name][1]
+            for k in dimensions:
+                used[host][k] += size[name][k]
         return used
 
     def room(used: dict[str, list[int]], host: str, name: str) -> bool:
-        return all(used[host][k] + size[name][k] <= limit[host][k] for k in (0, 1))
+        return all(used[host][k] + size[name][k] <= limit[host][k] for k in dimensions)
 
     first = tuple(AT_START for _ in movers)
     seen, todo = {first}, [first]

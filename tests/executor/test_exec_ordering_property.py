@@ -39,6 +39,8 @@ def cases(draw: st.DrawFn, max_hosts: int = 6, max_vms: int = 14) -> Case:
     starts_over = draw(st.lists(st.booleans(), min_size=hosts, max_size=hosts))
     spare = draw(st.booleans())
     disabled = draw(st.lists(st.booleans(), min_size=hosts, max_size=hosts))  # takes its planned VMs, parks none
+    # Sometimes a third hard resource (an extra named one, disk IOPS), held on both ends like memory.
+    iops = draw(st.one_of(st.none(), st.lists(st.integers(0, 6), min_size=count, max_size=count)))
 
     def load(placement: list[int], values: list[int], host: int) -> int:
         return sum(v for v, h in zip(values, placement) if h == host)
@@ -48,20 +50,25 @@ def cases(draw: st.DrawFn, max_hosts: int = 6, max_vms: int = 14) -> Case:
         # Capacity fits the target (plus slack); unless drawn to start over capacity, it fits the start too.
         memory_cap = load(target, memory, h) + slack[h]
         vcpu_cap = load(target, vcpus, h) + slack[h]
+        iops_cap = load(target, iops, h) + slack[h] if iops else 0
         if not starts_over[h]:
             memory_cap = max(memory_cap, load(start, memory, h))
             vcpu_cap = max(vcpu_cap, load(start, vcpus, h))
+            iops_cap = max(iops_cap, load(start, iops, h)) if iops else 0
         state = HostState.DISABLED if disabled[h] else HostState.ACTIVE
-        host_list.append(_host(f"h{h}", max(memory_cap, 1), max(vcpu_cap, 1), state))
+        host_list.append(_host(f"h{h}", max(memory_cap, 1), max(vcpu_cap, 1), state,
+                               {"disk_iops": iops_cap} if iops else {}))
     if spare:
-        host_list.append(_host("spare", sum(memory), sum(vcpus)))
-    vms = [VM(f"v{i}", f"h{start[i]}", vcpus[i], memory[i]) for i in range(count)]
+        host_list.append(_host("spare", sum(memory), sum(vcpus), resources={"disk_iops": sum(iops)} if iops else {}))
+    vms = [VM(f"v{i}", f"h{start[i]}", vcpus[i], memory[i], resources={"disk_iops": iops[i]} if iops else {})
+           for i in range(count)]
     return Case(Cluster(host_list, vms), {f"v{i}": f"h{target[i]}" for i in range(count)}, spare)
 
 
-def _host(name: str, memory: int, vcpus: int, state: HostState = HostState.ACTIVE) -> Host:
+def _host(name: str, memory: int, vcpus: int, state: HostState = HostState.ACTIVE,
+          resources: dict[str, int] | None = None) -> Host:
     return Host(name, cpus=vcpus, memory_mib=memory + RESERVED, reserved_memory_mib=RESERVED, cpu_allocation_ratio=1.0,
-                state=state)
+                state=state, resources=resources or {})
 
 
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

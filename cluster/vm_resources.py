@@ -1,0 +1,55 @@
+"""VM demands of the cluster's extra named resources on a live cluster: the inventory's
+`vm_resources` rules.
+
+libvirt does not know what a VM needs of disk IOPS or network bandwidth, so the operator states it:
+`vm_resources: [{match: "db-*", resources: {disk_iops: 2000}}]`. A rule's `match` is a shell-style
+pattern (fnmatch, case-sensitive) tried against the libvirt domain name and, for a Nova-managed
+domain, its Nova instance name, as for `vm_labels`. Rules apply in file order, a later one
+overriding an earlier one resource by resource; a VM no rule matches asks for none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from cluster.vm_labels import MAX_PATTERN
+from planner.domain.checks import check_resources, check_text, quote
+from planner.domain.errors import InputError
+from planner.formats.records import check_keys, expect_mapping
+
+RULE_FIELDS = ("match", "resources")
+
+
+@dataclass(frozen=True)
+class VMResourceRule:
+    match: str
+    resources: Mapping[str, int]
+
+    def matches(self, names: Iterable[str]) -> bool:
+        return any(fnmatchcase(name, self.match) for name in names if name)
+
+
+def parse_vm_resource_rule(raw: Any) -> VMResourceRule:
+    """One inventory `vm_resources` entry."""
+    raw = expect_mapping(raw)
+    check_keys(raw, RULE_FIELDS, required=RULE_FIELDS)
+    match = check_text(raw["match"], "match", limit=MAX_PATTERN)
+    if not match.strip() or not match.isprintable():
+        raise InputError("match", f"must be a non-empty pattern of printable characters, got {quote(match)}")
+    resources = check_resources(raw["resources"], "resources")
+    if not resources:
+        raise InputError("resources", "must give at least one resource")
+    return VMResourceRule(match, resources)
+
+
+def demands_of(names: Iterable[str], rules: Iterable[VMResourceRule]) -> dict[str, int]:
+    """What a domain known by `names` (libvirt name, Nova instance name) asks of each resource."""
+    known = tuple(names)
+    demands: dict[str, int] = {}
+    for rule in rules:
+        if rule.matches(known):
+            demands.update(rule.resources)
+    return demands
