@@ -11,7 +11,7 @@ from planner.domain.policy import AntiAffinity, Selector, SpreadSettings
 from planner.instance.problem import Problem, build_problem
 from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
-from planner.solver import greedy
+from planner.solver import peak_relief
 from planner.solver.greedy import improve_spread
 from planner.solver.planning import to_placement
 from tests.builders import cluster, host, policy, vm
@@ -48,7 +48,7 @@ def test_a_chain_relieves_a_peak_that_no_move_or_swap_can() -> None:
 
 def test_without_chains_the_same_peak_stays(monkeypatch: pytest.MonkeyPatch) -> None:
     # The case needs the chain: with chains switched off the greedy is stuck at 500 ‰.
-    monkeypatch.setattr(greedy, "chain_relief", lambda *args: ([], 0))
+    monkeypatch.setattr(peak_relief, "chain_relief", lambda *args: ([], 0))
     clu, pol = _chain_case()
     assert _greedy_peak(build_problem(resolve_rules(clu, pol))).peaks()[0] == 500
 

@@ -241,15 +241,17 @@ class PlacementState:
         floors = np.asarray(self.problem.extra_floors, dtype=np.int64)
         return np.where(weights > 0, np.maximum(self.extra_peaks(), floors), np.iinfo(np.int64).max // 2000)
 
-    def under_extra_caps(self, after: np.ndarray, hosts: list[int] | None = None) -> np.ndarray:
+    def under_extra_caps(self, after: np.ndarray, hosts: list[int] | None = None,
+                         caps: np.ndarray | None = None) -> np.ndarray:
         """Which rows of `after` (sizes of every host as sizes_with gives, or of `hosts`) keep every
-        extra resource at or under extra_caps(): the greedy moves for CPU and memory, and must not
-        pay for it with a higher peak of another resource."""
+        extra resource at or under `caps` (default extra_caps()): a move that relieves one peak
+        must not pay for it with a higher peak of another resource."""
         if not self.problem.resources:
             return np.ones(len(after), dtype=bool)
         capacity = self.extra_capacity if hosts is None else self.extra_capacity[hosts]
         amount = after[:, 3:]
-        return ((1000 * amount <= self.extra_caps() * capacity) | (capacity <= 0)).all(axis=1)
+        limit = self.extra_caps() if caps is None else caps
+        return ((1000 * amount <= limit * capacity) | (capacity <= 0)).all(axis=1)
 
     def extra_metric(self) -> int:
         """The extra resources' part of the spread goal: Σ weight × max(peak, floor)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from planner.domain.metrics import permille
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
+from planner.solver.caps import extra_caps_of
 from planner.solver.landing import coolest_fit
 
 # Bounds on the search per peak host: VMs tried to leave it, cool hosts tried to take each one,
@@ -155,7 +156,8 @@ def _make_room_and_move(state: PlacementState, unit: Unit, avoid: tuple[int, ...
 def _fits_under_caps(state: PlacementState, unit: Unit, target: int, caps: tuple[int, int]) -> bool:
     return (permille(state.memory[target] + unit.memory_mib, state.memory_capacity[target]) <= caps[1]
             and state.fits(unit, target) and state.within_budget(unit, target)
-            and (not unit.extra or bool(state.under_extra_caps(state.sizes_with(unit)[[target]], [target])[0])))
+            and (not unit.extra
+                 or bool(state.under_extra_caps(state.sizes_with(unit)[[target]], [target], extra_caps_of(caps))[0])))
 
 
 def _ejection_order(state: PlacementState, unit: Unit, target: int, caps: tuple[int, int]) -> list[Unit]:

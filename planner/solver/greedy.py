@@ -6,7 +6,8 @@ result is a valid plan on its own.
 - repair: VMs that must move (drained host, broken rule, host over a hard limit) go to the host
   where they raise the utilisation least. A drain is exactly this. A min_spread group on too few
   domains then sends members from crowded domains to the least loaded host of an unused one.
-- spread: repeatedly move a VM off a host at the peak to a host that stays below the peak.
+- spread: repeatedly move a VM off a host at the peak to a host that stays below the peak
+  (one step: planner/solver/peak_relief.py).
 - consolidate: empty the cheapest hosts one by one into the hosts that stay on (best fit).
 """
 
@@ -16,14 +17,13 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from planner.bounds.lower_bounds import SPREAD_RESOURCES, consolidate_bound, peak_bound
+from planner.bounds.lower_bounds import SPREAD_RESOURCES, ExtraSpreadResource, consolidate_bound, peak_bound
 from planner.domain.errors import InfeasibleError
 from planner.solver.infeasibility import explain_no_room
 from planner.solver.keep_k import keep_k
-from planner.solver.chains import chain_relief
-from planner.solver.greedy_budget import CHAIN_PLACEMENT_MS, LANDING_MS, GreedyBudget
-from planner.solver.landing import coolest_fit
-from planner.solver.swaps import SWAP_TARGETS, swap_relief
+from planner.solver.caps import Caps
+from planner.solver.greedy_budget import GreedyBudget
+from planner.solver.peak_relief import best_peak_relief
 from planner.domain.metrics import permille, permilles
 from planner.instance.problem import Problem, Unit
 from planner.instance.state import PlacementState
@@ -228,115 +228,38 @@ def spread_greedy(repaired: PlacementState, budget: GreedyBudget) -> PlacementSt
     return min((aimed, stepwise), key=lambda s: (s.spread_metric(), s.move_cost))
 
 
-def _aim(state: PlacementState) -> tuple[int, int]:
-    """One per-mille above each weighted resource's lower bound; an unweighted resource keeps its peak."""
+def _aim(state: PlacementState) -> Caps:
+    """One per-mille above each weighted resource's lower bound; an unweighted resource keeps its
+    peak (extra named resources too)."""
     problem = state.problem
     weights, floors, peaks = problem.spread_weights, problem.spread_floors, state.peaks()
-    return tuple(peak_bound(problem, resource, floor) + 1 if weight else peak
-                 for resource, weight, floor, peak in zip(SPREAD_RESOURCES, weights, floors, peaks))
+    cpu, memory = (peak_bound(problem, resource, floor) + 1 if weight else peak
+                   for resource, weight, floor, peak in zip(SPREAD_RESOURCES, weights, floors, peaks))
+    extra = None
+    if problem.resources:
+        extra = np.array([peak_bound(problem, ExtraSpreadResource(k), floor) + 1 if weight else peak
+                          for k, (weight, floor, peak) in enumerate(zip(problem.extra_weights, problem.extra_floors,
+                                                                        state.extra_peaks().tolist()))])
+    return Caps(cpu, memory, extra)
 
 
-def improve_spread(state: PlacementState, ceiling: tuple[int, int] | None = None,
+def improve_spread(state: PlacementState, ceiling: Caps | None = None,
                    budget: GreedyBudget | None = None) -> None:
     """Move VMs off peak hosts while a move (or, failing that, a swap with a cooler host's smaller
-    VM) lowers a peak host without creating a new one. With a `ceiling` (CPU ‰, memory ‰), relieve
+    VM) lowers a peak host without creating a new one. With a `ceiling` (CPU ‰, memory ‰, extras), relieve
     the hosts above it into hosts that stay at or under it, and stop when none is left above."""
-    hosts = len(state.problem.hosts)
+    hosts, resources = len(state.problem.hosts), len(state.problem.resources)
     if not state.path:
         state.mark_step()  # where the path starts: no step taken yet
     for _ in range(MAX_GREEDY_STEPS):
-        if budget is not None and not budget.step(hosts):
+        if budget is not None and not budget.step(hosts, resources):
             return
-        moves = _best_peak_relief(state, ceiling, budget)
+        moves = best_peak_relief(state, ceiling, budget)
         if not moves:
             return
         for unit, host in moves:
             state.move(unit, host)
         state.mark_step()
-
-
-def _best_peak_relief(state: PlacementState, ceiling: tuple[int, int] | None,
-                      budget: GreedyBudget | None) -> list[tuple[Unit, int]]:
-    problem = state.problem
-    wc, wm = problem.spread_weights
-    fc, fm = problem.spread_floors
-    peak_cpu, peak_mem = state.peaks()
-    if ceiling is None:
-        hot_cpu = wc > 0 and peak_cpu > fc
-        hot_mem = wm > 0 and peak_mem > fm
-        # A target may not reach a hot peak, nor rise above a peak that is not hot (or its floor).
-        caps = (peak_cpu - 1 if hot_cpu else max(peak_cpu, fc), peak_mem - 1 if hot_mem else max(peak_mem, fm))
-        over = (peak_cpu - 1, peak_mem - 1)
-    else:
-        caps = over = (max(ceiling[0], fc), max(ceiling[1], fm))
-        hot_cpu = wc > 0 and peak_cpu > caps[0]
-        hot_mem = wm > 0 and peak_mem > caps[1]
-    on_peak = np.zeros(len(problem.hosts), dtype=bool)
-    if hot_cpu:
-        on_peak |= state.cpu_pm > over[0]
-    if hot_mem:
-        on_peak |= state.mem_pm > over[1]
-    on_peak &= state.metric_mask
-    if not on_peak.any():
-        return []
-    # If one peak host cannot be relieved, the peak cannot drop: stop there.
-    heat = np.where(on_peak, wc * state.cpu_pm + wm * state.mem_pm, -1)
-    source = int(np.argmax(heat))
-    score = np.where(state.metric_mask, state.cpu_pm + state.mem_pm, np.iinfo(np.int64).max)
-    targets = np.argsort(score, kind="stable")[: int(state.metric_mask.sum())].tolist()
-    on_cpu = bool(hot_cpu and state.cpu_pm[source] > over[0])
-    on_mem = bool(hot_mem and state.mem_pm[source] > over[1])
-    leavers = _leavers(state, source, on_cpu, on_mem)
-    move, tried = _relief_for(state, source, caps, targets, leavers)
-    if budget is not None:
-        budget.charge(LANDING_MS * tried)
-    if move is not None:
-        return [move]
-    swap = swap_relief(state, source, caps, targets[:SWAP_TARGETS], on_cpu, on_mem)
-    if swap or ceiling is not None:
-        # Aiming at the bound, a host no single move or swap relieves ends the pass: the step by
-        # step pass that follows lowers the peak as far as chains take it.
-        return swap
-    chain, tried = chain_relief(state, source, caps, targets, leavers)
-    if budget is not None:
-        budget.charge(CHAIN_PLACEMENT_MS * tried)
-    return chain
-
-
-def _relief_for(state: PlacementState, source: int, caps: tuple[int, int], targets: list[int],
-                leavers: list[Unit]) -> tuple[tuple[Unit, int] | None, int]:
-    """The first of `leavers` that fits on a target under the caps with that target (or None), and
-    how many leavers were tried."""
-    for tried, unit in enumerate(leavers, start=1):
-        found = coolest_fit(state, unit, (source,), caps, targets)
-        if found is not None:
-            return (unit, found), tried
-    return None, len(leavers)
-
-
-def _leavers(state: PlacementState, source: int, on_cpu_peak: bool, on_mem_peak: bool) -> list[Unit]:
-    """The movable VMs whose leaving takes `source` off its peak(s), cheapest first.
-
-    Cheapest = least memory migrated per unit of the relief needed (the fractional-knapsack order
-    the move bound uses); a VM going back to the host it started on costs nothing.
-    """
-    problem = state.problem
-    cpu_now, mem_now = state.cpu_permille(source), state.memory_permille(source)
-    options = []
-    for index in state.units_on[source]:
-        unit = problem.units[index]
-        if unit.fixed:
-            continue
-        src_cpu = permille(state.load[source] - unit.cpu_load, state.cpu_capacity[source])
-        src_mem = permille(state.memory[source] - unit.memory_mib, state.memory_capacity[source])
-        # The source must come off every peak it is on; a move that leaves it there is wasted.
-        if (on_cpu_peak and src_cpu >= cpu_now) or (on_mem_peak and src_mem >= mem_now):
-            continue
-        goes_home = unit.current is not None and unit.current != source
-        cost = -unit.weighted_memory if goes_home else unit.weighted_memory
-        relief = unit.cpu_load if on_cpu_peak else unit.memory_mib
-        options.append((cost / max(1, relief), src_cpu + src_mem, index))
-    return [problem.units[index] for _, _, index in sorted(options)]
 
 
 # -- consolidate ------------------------------------------------------------------------------------

@@ -2,29 +2,53 @@
 
 The repair that makes a placement valid always runs to the end; only the improving passes after it
 are capped. In deterministic mode the cap counts work, not time, so a seed gives the same plan on a
-busy machine: each step, each landing search and each placement a chain tries is charged what it
-costs on this machine (a linear model of the three, fitted below). The wall-clock deadline at the
+busy machine: each kind of work (a step, a landing search, a swap search, a placement a chain
+tries, and what extra named resources add to steps and landings) is counted, and charged what it
+costs on this machine by a linear model (WorkCount.milliseconds). The wall-clock deadline at the
 limit itself stays the backstop and, when it is what stopped the passes, the plan says so.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from planner.domain.policy import SolverSettings
 
 # Share of the time limit the improving passes may work for; the search after them gets the rest
 # (and the whole limit when the passes end early, as they mostly do on small clusters).
 GREEDY_SHARE = 0.9
-# What the work costs, in milliseconds of this machine (2 cores, quiet). Fitted to greedy runs on
-# eight clusters from benchmarks.solve (20x200 to 1000x20000) and benchmarks.tight (100x2000 to
-# 1000x20000, fill 0.85), counting each kind of work: predicted times were within -10 % and +39 %
-# of the measured 0.2-2.7 s.
-STEP_MS_PER_1000_HOSTS = 0.44  # finding the peak host and ranking targets: arrays over every host
-LANDING_MS = 0.14  # one coolest_fit: a VM's room on every host at once
-CHAIN_PLACEMENT_MS = 0.42  # one placement a chain search tries (a landing, maybe a room scan)
+# What each kind of work costs, in milliseconds of this machine (2 cores, quiet): the fit of
+# `python -m benchmarks.greedy_cost` (non-negative least squares over twelve uncapped greedy runs on
+# generated clusters with 0-2 extra resources and on memory-tight ones, predictions 0.81-1.11 × the
+# measured 2-20 s) times its SAFETY margin of 1.2; benchmarks/results/greedy_cost.md has each run.
+# A zero is what the fit found: that work's time is carried by the others (a chain's placements
+# are landing searches too).
+STEP_MS_PER_1000_HOSTS = 0.937  # finding the peak host and ranking targets: arrays over every host
+LANDING_MS = 0.107  # one coolest_fit: a VM's room on every host at once
+SWAP_MS = 0.0  # one swap search: its fixed part
+SWAP_MS_PER_1000_PAIRS = 0.172  # and per 1000 (leaver, partner) pairs it checks at once
+CHAIN_PLACEMENT_MS = 0.0  # one placement a chain search tries
+EXTRA_MS = 0.134  # per extra named resource, per step and landing: their caps and peaks
 MS_PER_SECOND = 1000.0
+
+
+@dataclass
+class WorkCount:
+    """The improving passes' work so far, by kind (the features of the cost model)."""
+
+    host_steps: float = 0.0  # Σ over steps of hosts / 1000
+    landings: int = 0
+    swaps: int = 0
+    swap_pairs: float = 0.0  # Σ over swap searches of (leavers × partners) / 1000
+    chain_placements: int = 0
+    extra: int = 0  # (steps + landings) × extra named resources
+
+    def milliseconds(self) -> float:
+        return (STEP_MS_PER_1000_HOSTS * self.host_steps + LANDING_MS * self.landings
+                + SWAP_MS * self.swaps + SWAP_MS_PER_1000_PAIRS * self.swap_pairs
+                + CHAIN_PLACEMENT_MS * self.chain_placements
+                + EXTRA_MS * self.extra)
 
 
 @dataclass
@@ -35,19 +59,32 @@ class GreedyBudget:
     deadline: float | None = None
     work_ms: float | None = None
     wall_clock_cut: bool = False
-    used_ms: float = 0.0
+    counted: WorkCount = field(default_factory=WorkCount)
 
     @staticmethod
     def of(settings: SolverSettings, started: float) -> GreedyBudget:
         work = settings.time_limit_s * GREEDY_SHARE * MS_PER_SECOND if settings.deterministic else None
         return GreedyBudget(started + settings.time_limit_s, work)
 
-    def charge(self, milliseconds: float) -> None:
-        self.used_ms += milliseconds
+    @property
+    def used_ms(self) -> float:
+        return self.counted.milliseconds()
 
-    def step(self, hosts: int) -> bool:
+    def landings(self, count: int, resources: int) -> None:
+        self.counted.landings += count
+        self.counted.extra += count * resources
+
+    def swap_search(self, pairs: int) -> None:
+        self.counted.swaps += 1
+        self.counted.swap_pairs += pairs / 1000
+
+    def chain_placements(self, count: int) -> None:
+        self.counted.chain_placements += count
+
+    def step(self, hosts: int, resources: int = 0) -> bool:
         """Charge one step over `hosts` hosts; False once the budget is spent (stop improving)."""
-        self.used_ms += STEP_MS_PER_1000_HOSTS * hosts / 1000
+        self.counted.host_steps += hosts / 1000
+        self.counted.extra += resources
         if self.work_ms is not None and self.used_ms > self.work_ms:
             return False
         if self.deadline is not None and time.monotonic() >= self.deadline:

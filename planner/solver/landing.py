@@ -9,6 +9,7 @@ import numpy as np
 
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
+from planner.solver.caps import extra_caps_of
 
 
 def coolest_fit(state: PlacementState, unit: Unit, avoid: tuple[int, ...], caps: tuple[int, int],
@@ -33,7 +34,7 @@ def _room(state: PlacementState, unit: Unit, caps: tuple[int, int]) -> np.ndarra
     room = ((after <= state.limits).all(axis=1)
             & _at_most(after[:, 2], state.cpu_capacity_array, caps[0])
             & _at_most(after[:, 0], state.memory_capacity_array, caps[1]))
-    return room & state.under_extra_caps(after) if unit.extra else room
+    return room & state.under_extra_caps(after, caps=extra_caps_of(caps)) if unit.extra else room
 
 
 def _at_most(amount: np.ndarray, capacity: np.ndarray, cap: int) -> np.ndarray:

@@ -20,6 +20,7 @@ import numpy as np
 from planner.domain.metrics import permilles
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
+from planner.solver.caps import extra_caps_of
 
 SWAP_TARGETS = 64  # coolest hosts searched for a partner
 
@@ -41,8 +42,9 @@ class _Side:
 
 
 def swap_relief(state: PlacementState, source: int, caps: tuple[int, int], targets: list[int],
-                on_cpu_peak: bool, on_mem_peak: bool) -> list[tuple[Unit, int]]:
-    """The cheapest (unit → target, partner → source) pair that takes `source` off its peak(s)."""
+                on_cpu_peak: bool, on_mem_peak: bool, on_extra_peak: np.ndarray | None = None) -> list[tuple[Unit, int]]:
+    """The cheapest (unit → target, partner → source) pair that takes `source` off its peak(s)
+    (`on_extra_peak`: per extra named resource, whether the source is on its peak)."""
     problem = state.problem
     leaving = [problem.units[i] for i in sorted(state.units_on[source]) if not problem.units[i].fixed]
     partners = [(problem.units[i], t) for t in targets if t != source for i in sorted(state.units_on[t])
@@ -58,6 +60,8 @@ def swap_relief(state: PlacementState, source: int, caps: tuple[int, int], targe
     ok = _allowed_matrix(state, leaving, hosts)
     ok &= _fits_targets(state, hosts, memory_delta, vcpu_delta, load_delta, caps)
     ok &= _fits_source(state, source, memory_delta, vcpu_delta, load_delta, caps, on_cpu_peak, on_mem_peak)
+    if state.problem.resources and ok.any():
+        ok &= _fits_extra(state, source, hosts, leaving, back.units, extra_caps_of(caps), on_extra_peak)
     if not ok.any():
         return []
     cost = _cost_matrix(leaving, partners, hosts, source, state.weighted, state.single_vm_units)
@@ -65,7 +69,7 @@ def swap_relief(state: PlacementState, source: int, caps: tuple[int, int], targe
     # Cheapest first; among equals the coolest target (partners are listed coolest host first).
     for index in np.lexsort((rows, columns, cost[rows, columns])):
         unit, (partner, target) = leaving[rows[index]], partners[columns[index]]
-        if _rules_allow(state, unit, target, partner, source) and _extra_allow(state, unit, target, partner, source):
+        if _rules_allow(state, unit, target, partner, source):
             return [(unit, target), (partner, source)]
     return []
 
@@ -145,15 +149,26 @@ def _single_vm_costs(leaving: list[Unit], partners: list[tuple[Unit, int]], host
     return out + back[None, :]
 
 
-def _extra_allow(state: PlacementState, unit: Unit, target: int, partner: Unit, source: int) -> bool:
-    """Both hosts within their extra resources' limits and caps after the swap (only for the few
-    pairs that pass the vectorised checks of memory, vCPUs and load)."""
-    if not state.problem.resources:
-        return True
-    difference = np.subtract(unit.extra, partner.extra)
-    after = state.sizes[[target, source]].copy()
-    after[:, 3:] += np.stack([difference, -difference])
-    return bool((after[:, 3:] <= state.limits[[target, source], 3:]).all() and state.under_extra_caps(after, [target, source]).all())
+def _fits_extra(state: PlacementState, source: int, hosts: np.ndarray, leaving: list[Unit], partners: list[Unit],
+                caps: np.ndarray | None, on_peak: np.ndarray | None) -> np.ndarray:
+    """ok[i, j] for the extra named resources after swapping leaving[i] with partners[j] (on
+    hosts[j]): both hosts within their limits, the target under the caps, the source no higher
+    than it is or the caps, and off every extra peak it is on."""
+    out = np.array([u.extra for u in leaving], dtype=np.int64)
+    back = np.array([w.extra for w in partners], dtype=np.int64)
+    delta = out[:, None, :] - back[None, :, :]  # what each target gains, the source loses
+    caps = state.extra_caps() if caps is None else caps
+    target = state.sizes[hosts, 3:][None, :, :] + delta
+    capacity = state.extra_capacity[hosts][None, :, :]
+    ok = ((target <= state.limits[hosts, 3:][None, :, :])
+          & ((1000 * target <= caps * capacity) | (capacity <= 0))).all(axis=2)
+    remaining = state.sizes[source, 3:] - delta
+    source_pm = permilles(remaining, state.extra_capacity[source])
+    now = state.extra_pm[source]
+    ok &= ((remaining <= state.limits[source, 3:]) & (source_pm <= np.maximum(caps, now))).all(axis=2)
+    if on_peak is not None and on_peak.any():
+        ok &= ~(on_peak & (source_pm >= now)).any(axis=2)
+    return ok
 
 
 def _rules_allow(state: PlacementState, unit: Unit, target: int, partner: Unit, source: int) -> bool:

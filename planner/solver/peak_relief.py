@@ -1,0 +1,152 @@
+"""One step of the spread greedy: the hottest host on a peak, and the cheapest way to take it off.
+
+A step relieves one host: a VM of it moves to the coolest host that stays under every cap (a hot
+peak's cap is one per-mille under it, any other peak's its current value, so no peak ever rises);
+failing that, a swap with a cooler host's VM; failing that, an ejection chain. Peaks are those of
+CPU, memory and each weighed extra named resource.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from planner.domain.metrics import permille, permilles
+from planner.instance.problem import Unit
+from planner.instance.state import PlacementState
+from planner.solver.caps import Caps
+from planner.solver.chains import chain_relief
+from planner.solver.greedy_budget import GreedyBudget
+from planner.solver.landing import coolest_fit
+from planner.solver.swaps import SWAP_TARGETS, swap_relief
+
+
+def best_peak_relief(state: PlacementState, ceiling: Caps | None,
+                      budget: GreedyBudget | None) -> list[tuple[Unit, int]]:
+    problem = state.problem
+    wc, wm = problem.spread_weights
+    fc, fm = problem.spread_floors
+    peak_cpu, peak_mem = state.peaks()
+    extra = _ExtraPeaks.of(state)
+    if ceiling is None:
+        hot_cpu = wc > 0 and peak_cpu > fc
+        hot_mem = wm > 0 and peak_mem > fm
+        hot_extra = extra.hot()
+        # A target may not reach a hot peak, nor rise above a peak that is not hot (or its floor).
+        caps = Caps(peak_cpu - 1 if hot_cpu else max(peak_cpu, fc), peak_mem - 1 if hot_mem else max(peak_mem, fm),
+                    np.where(hot_extra, extra.peaks - 1, state.extra_caps()) if problem.resources else None)
+        over, over_extra = (peak_cpu - 1, peak_mem - 1), extra.peaks - 1
+    else:
+        over_extra = np.maximum(ceiling.extra, extra.floors) if ceiling.extra is not None else extra.peaks
+        caps = over = Caps(max(ceiling[0], fc), max(ceiling[1], fm), over_extra if problem.resources else None)
+        hot_cpu = wc > 0 and peak_cpu > caps[0]
+        hot_mem = wm > 0 and peak_mem > caps[1]
+        hot_extra = (extra.weights > 0) & (extra.peaks > over_extra)
+    on_peak = np.zeros(len(problem.hosts), dtype=bool)
+    if hot_cpu:
+        on_peak |= state.cpu_pm > over[0]
+    if hot_mem:
+        on_peak |= state.mem_pm > over[1]
+    if hot_extra.any():
+        on_peak |= (state.extra_pm[:, hot_extra] > over_extra[hot_extra]).any(axis=1)
+    on_peak &= state.metric_mask
+    if not on_peak.any():
+        return []
+    # If one peak host cannot be relieved, the peak cannot drop: stop there.
+    heat = np.where(on_peak, wc * state.cpu_pm + wm * state.mem_pm + state.extra_pm @ extra.weights, -1)
+    source = int(np.argmax(heat))
+    busy = state.cpu_pm + state.mem_pm + state.extra_pm @ (extra.weights > 0)
+    score = np.where(state.metric_mask, busy, np.iinfo(np.int64).max)
+    targets = np.argsort(score, kind="stable")[: int(state.metric_mask.sum())].tolist()
+    on_cpu = bool(hot_cpu and state.cpu_pm[source] > over[0])
+    on_mem = bool(hot_mem and state.mem_pm[source] > over[1])
+    on_extra = hot_extra & (state.extra_pm[source] > over_extra)
+    leavers = _leavers(state, source, on_cpu, on_mem, on_extra)
+    move, tried = _relief_for(state, source, caps, targets, leavers)
+    if budget is not None:
+        budget.landings(tried, len(problem.resources))
+    if move is not None:
+        return [move]
+    if budget is not None:
+        budget.swap_search(len(state.units_on[source]) * sum(len(state.units_on[t]) for t in targets[:SWAP_TARGETS]))
+    swap = swap_relief(state, source, caps, targets[:SWAP_TARGETS], on_cpu, on_mem, on_extra)
+    if swap or ceiling is not None:
+        # Aiming at the bound, a host no single move or swap relieves ends the pass: the step by
+        # step pass that follows lowers the peak as far as chains take it.
+        return swap
+    chain, tried = chain_relief(state, source, caps, targets, leavers)
+    if budget is not None:
+        budget.chain_placements(tried)
+    return chain
+
+
+class _ExtraPeaks:
+    """The extra named resources' weights, thresholds and current peaks, as arrays (empty when the
+    cluster declares none)."""
+
+    def __init__(self, weights: np.ndarray, floors: np.ndarray, peaks: np.ndarray) -> None:
+        self.weights, self.floors, self.peaks = weights, floors, peaks
+
+    @classmethod
+    def of(cls, state: PlacementState) -> "_ExtraPeaks":
+        problem = state.problem
+        return cls(np.asarray(problem.extra_weights, dtype=np.int64), np.asarray(problem.extra_floors, dtype=np.int64),
+                   state.extra_peaks())
+
+    def hot(self) -> np.ndarray:
+        """Which extra resources the greedy lowers: weighed, and peaking above their threshold."""
+        return (self.weights > 0) & (self.peaks > self.floors)
+
+
+def _relief_for(state: PlacementState, source: int, caps: tuple[int, int], targets: list[int],
+                leavers: list[Unit]) -> tuple[tuple[Unit, int] | None, int]:
+    """The first of `leavers` that fits on a target under the caps with that target (or None), and
+    how many leavers were tried."""
+    for tried, unit in enumerate(leavers, start=1):
+        found = coolest_fit(state, unit, (source,), caps, targets)
+        if found is not None:
+            return (unit, found), tried
+    return None, len(leavers)
+
+
+def _leavers(state: PlacementState, source: int, on_cpu_peak: bool, on_mem_peak: bool,
+             on_extra_peak: np.ndarray | None = None) -> list[Unit]:
+    """The movable VMs whose leaving takes `source` off its peak(s), cheapest first
+    (`on_extra_peak`: per extra named resource, whether the source is on its peak).
+
+    Cheapest = least memory migrated per unit of the relief needed (the fractional-knapsack order
+    the move bound uses); a VM going back to the host it started on costs nothing.
+    """
+    problem = state.problem
+    cpu_now, mem_now = state.cpu_permille(source), state.memory_permille(source)
+    on_extra = on_extra_peak if on_extra_peak is not None and on_extra_peak.any() else None
+    relieving = _extra_relievers(state, source, on_extra) if on_extra is not None else None
+    options = []
+    for index in state.units_on[source]:
+        unit = problem.units[index]
+        if unit.fixed:
+            continue
+        src_cpu = permille(state.load[source] - unit.cpu_load, state.cpu_capacity[source])
+        src_mem = permille(state.memory[source] - unit.memory_mib, state.memory_capacity[source])
+        # The source must come off every peak it is on; a move that leaves it there is wasted.
+        if (on_cpu_peak and src_cpu >= cpu_now) or (on_mem_peak and src_mem >= mem_now):
+            continue
+        if relieving is not None and index not in relieving:
+            continue
+        goes_home = unit.current is not None and unit.current != source
+        cost = -unit.weighted_memory if goes_home else unit.weighted_memory
+        if on_cpu_peak or on_mem_peak:
+            relief = unit.cpu_load if on_cpu_peak else unit.memory_mib
+        else:
+            relief = int(np.asarray(unit.extra)[on_extra].sum()) if on_extra is not None else unit.memory_mib
+        options.append((cost / max(1, relief), src_cpu + src_mem, index))
+    return [problem.units[index] for _, _, index in sorted(options)]
+
+
+def _extra_relievers(state: PlacementState, source: int, on_peak: np.ndarray) -> set[int]:
+    """The units on `source` whose leaving takes it below its utilisation of every extra resource
+    it peaks in (all of them at once: a numpy call per unit costs more than the rest of a step)."""
+    indexes = sorted(state.units_on[source])
+    demands = np.array([state.problem.units[i].extra for i in indexes], dtype=np.int64).reshape(len(indexes), -1)
+    after = permilles(state.sizes[source, 3:] - demands, state.extra_capacity[source])
+    lowered = ~(on_peak & (after >= state.extra_pm[source])).any(axis=1)
+    return {index for index, ok in zip(indexes, lowered.tolist()) if ok}
