@@ -1,0 +1,155 @@
+"""Fit the spread greedy's cost model (planner/solver/greedy_budget.py) to this machine.
+
+    python -m benchmarks.greedy_cost                  # every case, each run capped at 20 s
+    python -m benchmarks.greedy_cost --quick          # the small cases only
+
+Each case runs the spread greedy's improving passes (after the repair) with no work cap, a
+wall-clock cap of `--cap` seconds, and counts each kind of work as planning counts it
+(WorkCount: steps over the hosts, landing searches, swap searches and the pairs they check, chain
+placements, and what extra named resources add to steps and landings). A non-negative least-squares
+fit of the measured milliseconds on those counts, weighted so that every run counts by its relative
+error, gives the constants; planning uses them times SAFETY. Cases: benchmarks.solve clusters with 0, 1 and 2 extra resources
+(benchmarks/extra_resources.py) and memory-tight benchmarks.tight clusters.
+
+Writes benchmarks/results/greedy_cost.csv (per run: counts, measured and predicted seconds with the
+fitted and with the current constants) and greedy_cost.md (the fitted constants, and how far each
+run's prediction is from its measurement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.extra_resources import with_extra_resources
+from benchmarks.generator import generate_cluster
+from benchmarks.tight_generator import generate_tight_cluster, tight_policy
+from planner.domain.model import Cluster
+from planner.domain.policy import Policy
+from planner.instance.problem import build_problem
+from planner.instance.state import PlacementState
+from planner.rules.resolve import resolve_rules
+from planner.solver import greedy_budget
+from planner.solver.greedy import repair, spread_greedy
+from planner.solver.greedy_budget import GreedyBudget, WorkCount
+
+RESULTS = Path(__file__).resolve().parent / "results"
+# The constants planning uses are the fit times this: the runs the fit under-predicts most (about
+# 0.8 × their time) would otherwise overrun the work cap's share of the limit and meet the wall
+# clock, which ends a deterministic search unreproducibly.
+SAFETY = 1.2
+FEATURES = tuple(f.name for f in fields(WorkCount))
+CONSTANTS = ("STEP_MS_PER_1000_HOSTS", "LANDING_MS", "SWAP_MS", "SWAP_MS_PER_1000_PAIRS", "CHAIN_PLACEMENT_MS",
+             "EXTRA_MS")  # in the order of FEATURES
+
+
+@dataclass(frozen=True)
+class Run:
+    case: str
+    counted: WorkCount
+    measured_s: float
+
+
+def cases(quick: bool) -> Iterator[tuple[str, Cluster, Policy]]:
+    sizes = ((50, 1000), (200, 4000)) if quick else ((50, 1000), (200, 4000), (500, 10000))
+    for hosts, vms in sizes:
+        for extra in (0, 1, 2):
+            yield f"solve {hosts}x{vms} +{extra}", with_extra_resources(generate_cluster(hosts, vms, seed=1), extra), Policy()
+    for hosts, vms, fill in ((100, 2000, 0.80), (200, 4000, 0.88)) + (() if quick else ((1000, 20000, 0.80),)):
+        cluster = generate_tight_cluster(hosts, vms, fill, 1)
+        yield f"tight {hosts}x{vms} {fill:.2f}", cluster, tight_policy(cluster, 1, 10.0)
+
+
+def measure(name: str, cluster: Cluster, policy: Policy, cap_s: float) -> Run:
+    problem = build_problem(resolve_rules(cluster, policy))
+    state = PlacementState(problem)
+    repair(state)
+    budget = GreedyBudget(deadline=None, work_ms=None)
+    started = time.monotonic()
+    budget.deadline = started + cap_s
+    spread_greedy(state, budget)
+    return Run(name, budget.counted, time.monotonic() - started)
+
+
+def fit(runs: list[Run]) -> np.ndarray:
+    """Non-negative milliseconds per unit of each feature, minimising the relative errors."""
+    features = np.array([[getattr(r.counted, f) for f in FEATURES] for r in runs], dtype=float)
+    measured = np.array([r.measured_s * 1000 for r in runs])
+    weights = 1 / np.maximum(measured, 1.0)
+    return _nnls(features * weights[:, None], measured * weights)
+
+
+def _nnls(matrix: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Least squares with every coefficient >= 0: drop the most negative one and refit until none is."""
+    active = list(range(matrix.shape[1]))
+    while True:
+        solution = np.zeros(matrix.shape[1])
+        if active:
+            solution[active] = np.linalg.lstsq(matrix[:, active], target, rcond=None)[0]
+        negative = [i for i in active if solution[i] < 0]
+        if not negative:
+            return solution
+        active.remove(min(negative, key=lambda i: solution[i]))
+
+
+def predicted_s(counted: WorkCount, constants: np.ndarray) -> float:
+    return float(np.dot([getattr(counted, f) for f in FEATURES], constants)) / 1000
+
+
+def current_constants() -> np.ndarray:
+    return np.array([getattr(greedy_budget, name) for name in CONSTANTS])
+
+
+def write(runs: list[Run], fitted: np.ndarray, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    current = current_constants()
+    with open(directory / "greedy_cost.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["case", *FEATURES, "measured_s", "predicted_s", "predicted_now_s"])
+        for run in runs:
+            counts = asdict(run.counted)
+            writer.writerow([run.case, *(round(counts[f], 3) for f in FEATURES), f"{run.measured_s:.3f}",
+                             f"{predicted_s(run.counted, fitted):.3f}", f"{predicted_s(run.counted, current):.3f}"])
+    lines = ["# The spread greedy's cost model", "",
+             "`python -m benchmarks.greedy_cost`: uncapped greedy passes (each capped at the wall clock), the work",
+             "they counted, and a non-negative least-squares fit of their time (relative errors).", "",
+             f"| constant | fitted | × {SAFETY} (to use) | in greedy_budget.py |", "|---|---|---|---|"]
+    lines += [f"| `{name}` | {value:.4f} | {value * SAFETY:.3f} | {now:.4f} |"
+              for name, value, now in zip(CONSTANTS, fitted, current)]
+    lines += ["", "| case | measured s | predicted s (fitted) | ratio | predicted s (current) | ratio |",
+              "|---|---|---|---|---|---|"]
+    for run in runs:
+        new, now = predicted_s(run.counted, fitted), predicted_s(run.counted, current)
+        lines.append(f"| {run.case} | {run.measured_s:.2f} | {new:.2f} | {new / run.measured_s:.2f} | {now:.2f} | "
+                     f"{now / run.measured_s:.2f} |")
+    ratios = [predicted_s(r.counted, fitted) / r.measured_s for r in runs]
+    lines += ["", f"Fitted predictions are {min(ratios):.2f}–{max(ratios):.2f} × the measured time.", ""]
+    (directory / "greedy_cost.md").write_text("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="the small cases only")
+    parser.add_argument("--cap", type=float, default=20.0, help="wall-clock seconds per run (default 20)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="directory for greedy_cost.csv/.md")
+    args = parser.parse_args(argv)
+    runs = []
+    for name, cluster, policy in cases(args.quick):
+        run = measure(name, cluster, policy, args.cap)
+        print(f"{name}: {run.measured_s:.2f} s, {asdict(run.counted)}", flush=True)
+        runs.append(run)
+    fitted = fit(runs)
+    write(runs, fitted, args.out)
+    print(f"to use (fit × {SAFETY}): " + ", ".join(f"{n} = {v * SAFETY:.3f}" for n, v in zip(CONSTANTS, fitted)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
