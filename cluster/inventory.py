@@ -45,7 +45,7 @@ from typing import Any
 from cluster.vm_labels import VMLabelRule, parse_vm_label_rule
 from cluster.vm_resources import VMResourceRule, parse_vm_resource_rule
 from planner.domain.checks import (MAX_HOST_CPUS, MAX_MEMORY_MIB, check_int, check_labels, check_name, check_positive_int,
-                            check_ratio, check_resources, quote)
+                            check_ratio, check_resources, check_resources_declared, quote)
 from planner.domain.errors import InputError
 from planner.domain.model import EMPTY_LABELS, EMPTY_RESOURCES, HostState
 from planner.formats.records import check_keys, expect_mapping, nested, parse_list
@@ -123,25 +123,10 @@ def parse_inventory(raw: Any, source: str = "<inventory>") -> Inventory:
     vm_labels = parse_list([] if rules is None else rules, "vm_labels", parse_vm_label_rule)
     demands = raw.get("vm_resources")
     vm_resources = parse_list([] if demands is None else demands, "vm_resources", parse_vm_resource_rule)
-    _check_resources_declared(hosts, vm_resources)
+    # As for a snapshot (planner.domain.model), said here, where the fields are.
+    check_resources_declared([(h.name, h.resources) for h in hosts], [r.resources for r in vm_resources],
+                             "vm_resources")
     return Inventory(hosts, source, _warnings(hosts), vm_labels, vm_resources)
-
-
-def _check_resources_declared(hosts: tuple[InventoryHost, ...], rules: tuple[VMResourceRule, ...]) -> None:
-    """As for a snapshot (planner.domain.model): every host gives a capacity for every extra resource
-    any host declares, and a rule only asks for declared ones; said here, where the fields are."""
-    names = sorted({name for host in hosts for name in host.resources})
-    for index, host in enumerate(hosts):
-        missing = [name for name in names if name not in host.resources]
-        if missing:
-            raise InputError(f"hosts[{index}].resources.{missing[0]}",
-                             f"host {host.name} gives no capacity for {missing[0]}, which other hosts declare "
-                             "(set it, 0 if the host has none, or put it under defaults.resources)")
-    for index, rule in enumerate(rules):
-        unknown = [name for name in rule.resources if name not in names]
-        if unknown:
-            raise InputError(f"vm_resources[{index}].resources.{unknown[0]}",
-                             f"no host declares a capacity for {unknown[0]}")
 
 
 def _parse_defaults(raw: Any) -> Mapping[str, Any]:

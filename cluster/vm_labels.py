@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from types import MappingProxyType
@@ -34,7 +34,6 @@ MAX_LABELS = 64
 MAX_PATTERN = 253
 LABEL_KEY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.\-/]{0,61}[A-Za-z0-9])?")
 RESERVED_PREFIX = "rebalance/"  # the collector's own labels (placeholders) live here
-RULE_FIELDS = ("match", "labels")
 
 
 class LabelSource(str, enum.Enum):
@@ -86,17 +85,29 @@ def check_label_key(key: Any, field: str) -> str:
     return key
 
 
-def parse_vm_label_rule(raw: Any) -> VMLabelRule:
-    """One inventory `vm_labels` entry: {match: "web-*", labels: {app: web}}."""
-    raw = expect_mapping(raw)
-    check_keys(raw, RULE_FIELDS, required=RULE_FIELDS)
-    match = check_text(raw["match"], "match", limit=MAX_PATTERN)
+def check_match(value: Any) -> str:
+    """A rule's `match`: a shell-style pattern of printable characters."""
+    match = check_text(value, "match", limit=MAX_PATTERN)
     if not match.strip() or not match.isprintable():
         raise InputError("match", f"must be a non-empty pattern of printable characters, got {quote(match)}")
-    labels = check_vm_labels(raw["labels"], "labels")
-    if not labels:
-        raise InputError("labels", "must give at least one label")
-    return VMLabelRule(match, labels)
+    return match
+
+
+def parse_pattern_rule(raw: Any, payload: str, check: Callable[[Any, str], Mapping[str, Any]],
+                       what: str) -> tuple[str, Mapping[str, Any]]:
+    """An inventory rule by VM name pattern: {match: PATTERN, `payload`: {...}} with at least one `what`."""
+    raw = expect_mapping(raw)
+    check_keys(raw, ("match", payload), required=("match", payload))
+    match = check_match(raw["match"])
+    value = check(raw[payload], payload)
+    if not value:
+        raise InputError(payload, f"must give at least one {what}")
+    return match, value
+
+
+def parse_vm_label_rule(raw: Any) -> VMLabelRule:
+    """One inventory `vm_labels` entry: {match: "web-*", labels: {app: web}}."""
+    return VMLabelRule(*parse_pattern_rule(raw, "labels", check_vm_labels, "label"))
 
 
 def merged_labels(name: str, nova_name: str, nova: Mapping[str, str], rules: Iterable[VMLabelRule],

@@ -15,12 +15,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from cluster.vm_labels import MAX_PATTERN
-from planner.domain.checks import check_resources, check_text, quote
-from planner.domain.errors import InputError
-from planner.formats.records import check_keys, expect_mapping
-
-RULE_FIELDS = ("match", "resources")
+from cluster.vm_labels import parse_pattern_rule
+from planner.domain.checks import check_resources
 
 
 @dataclass(frozen=True)
@@ -33,16 +29,8 @@ class VMResourceRule:
 
 
 def parse_vm_resource_rule(raw: Any) -> VMResourceRule:
-    """One inventory `vm_resources` entry."""
-    raw = expect_mapping(raw)
-    check_keys(raw, RULE_FIELDS, required=RULE_FIELDS)
-    match = check_text(raw["match"], "match", limit=MAX_PATTERN)
-    if not match.strip() or not match.isprintable():
-        raise InputError("match", f"must be a non-empty pattern of printable characters, got {quote(match)}")
-    resources = check_resources(raw["resources"], "resources")
-    if not resources:
-        raise InputError("resources", "must give at least one resource")
-    return VMResourceRule(match, resources)
+    """One inventory `vm_resources` entry: {match: "db-*", resources: {disk_iops: 4000}}."""
+    return VMResourceRule(*parse_pattern_rule(raw, "resources", check_resources, "resource"))
 
 
 def demands_of(names: Iterable[str], rules: Iterable[VMResourceRule]) -> dict[str, int]:

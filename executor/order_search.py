@@ -34,7 +34,8 @@ SEARCH_BUDGET = 200_000  # states; at worst a few seconds, on stalls the greedy 
 
 
 def find_safe_order(legs: Sequence[Leg], capacity: Mapping[str, Size], usage: Mapping[str, Size],
-                    parking_hosts: Sequence[str], budget: int = SEARCH_BUDGET, resources: Sequence[str] = ()) -> Outcome:
+                    parking_hosts: Sequence[str], budget: int = SEARCH_BUDGET,
+                    resources: Sequence[str] = ()) -> Outcome:
     """A safe order of `legs` (plan moves, sources still holding their VMs), fewest detours first.
 
     `capacity` and `usage` are sizes per host (memory MiB, vCPUs, then the extra resources named in

@@ -39,7 +39,7 @@ import datetime
 import math
 import re
 import reprlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -209,6 +209,29 @@ def check_labels(value: Any, field: str) -> Mapping[str, str]:
         check_text(str(item), f"{field}.{field_name(key)}", limit=253)
     # Frozen dataclasses still hold a mutable dict unless we wrap it.
     return MappingProxyType({key: str(item) for key, item in value.items()})
+
+
+def check_resources_declared(hosts: Sequence[tuple[str, Mapping[str, int]]],
+                             demands: Sequence[Mapping[str, int]], demand_field: str) -> tuple[str, ...]:
+    """The extra resources the hosts declare, sorted; every host must declare each of them (a missing
+    capacity is a typo, not a zero), and each of `demands` (a VM's, or a rule's, at
+    `demand_field`[i]) may only name declared ones."""
+    names = tuple(sorted({name for _, resources in hosts for name in resources}))
+    if len(names) > MAX_EXTRA_RESOURCES:
+        raise InputError("hosts", f"at most {MAX_EXTRA_RESOURCES} extra resources, got {len(names)}: "
+                                  f"{', '.join(names)}")
+    for index, (host, resources) in enumerate(hosts):
+        missing = [name for name in names if name not in resources]
+        if missing:
+            raise InputError(f"hosts[{index}].resources.{missing[0]}",
+                             f"host {host} gives no capacity for {missing[0]}, which other hosts declare "
+                             "(set it, 0 if the host has none, or put it under defaults.resources)")
+    for index, demand in enumerate(demands):
+        unknown = [name for name in demand if name not in names]
+        if unknown:
+            raise InputError(f"{demand_field}[{index}].resources.{unknown[0]}",
+                             f"no host declares a capacity for {unknown[0]}")
+    return names
 
 
 def check_resources(value: Any, field: str) -> Mapping[str, int]:

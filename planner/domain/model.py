@@ -19,7 +19,6 @@ from planner.domain.checks import (
     MAX_HOST_CPUS,
     MAX_HOSTS,
     MAX_LOAD_MILLICORES,
-    MAX_EXTRA_RESOURCES,
     MAX_MEMORY_MIB,
     MAX_TOTAL_VM_MEMORY_MIB,
     MAX_VM_VCPUS,
@@ -30,6 +29,7 @@ from planner.domain.checks import (
     check_positive_int,
     check_ratio,
     check_resources,
+    check_resources_declared,
     check_text,
     quote,
 )
@@ -157,7 +157,7 @@ class Cluster:
         for index, vm in enumerate(self.vms):
             if vm.host not in known:
                 raise InputError(f"vms[{index}].host", f"unknown host {quote(vm.host)}")
-        _check_resources_declared(self.hosts, self.vms)
+        check_resources_declared([(h.name, h.resources) for h in self.hosts], [v.resources for v in self.vms], "vms")
 
     @cached_property
     def resource_names(self) -> tuple[str, ...]:
@@ -221,25 +221,6 @@ def _check_scale(hosts: tuple[Host, ...], vms: tuple[VM, ...]) -> None:
     total = sum(vm.memory_mib for vm in vms)
     if total > MAX_TOTAL_VM_MEMORY_MIB:
         raise InputError("vms", f"the VMs' memory adds up to {total:,} MiB, more than {MAX_TOTAL_VM_MEMORY_MIB:,}")
-
-
-def _check_resources_declared(hosts: tuple[Host, ...], vms: tuple[VM, ...]) -> None:
-    """Every host declares the same extra resources (a missing capacity is a typo, not a zero), and
-    a VM only asks for declared ones."""
-    names = sorted({name for host in hosts for name in host.resources})
-    if len(names) > MAX_EXTRA_RESOURCES:
-        raise InputError("hosts", f"at most {MAX_EXTRA_RESOURCES} extra resources, got {len(names)}: {', '.join(names)}")
-    for index, host in enumerate(hosts):
-        missing = [name for name in names if name not in host.resources]
-        if missing:
-            raise InputError(f"hosts[{index}].resources.{missing[0]}",
-                             f"host {host.name} gives no capacity for {missing[0]}, which other hosts declare "
-                             "(set it, 0 if the host has none, or put it under defaults.resources)")
-    declared = set(names)
-    for index, vm in enumerate(vms):
-        unknown = [name for name in vm.resources if name not in declared]
-        if unknown:
-            raise InputError(f"vms[{index}].resources.{unknown[0]}", f"no host declares a capacity for {unknown[0]}")
 
 
 def _check_unique(names: Iterable[tuple[int, str]], collection: str, attribute: str = "name") -> None:

@@ -128,7 +128,8 @@ def _neighbourhood(problem: Problem, state: PlacementState, hosts: list[int], rn
 def _hot_and_cold(problem: Problem, state: PlacementState, hosts: list[int], rng: random.Random,
                   size: int, exact: bool) -> frozenset[int]:
     wc, wm = problem.spread_weights
-    heat = (wc * state.cpu_pm + wm * state.mem_pm + state.extra_pm @ np.asarray(problem.extra_weights, dtype=np.int64))[hosts]
+    extra = state.extra_pm @ np.asarray(problem.extra_weights, dtype=np.int64)
+    heat = (wc * state.cpu_pm + wm * state.mem_pm + extra)[hosts]
     order = [hosts[i] for i in np.argsort(-heat, kind="stable")]
     hot_count = size // 2
     if exact:

@@ -42,7 +42,8 @@ class _Side:
 
 
 def swap_relief(state: PlacementState, source: int, caps: tuple[int, int], targets: list[int],
-                on_cpu_peak: bool, on_mem_peak: bool, on_extra_peak: np.ndarray | None = None) -> list[tuple[Unit, int]]:
+                on_cpu_peak: bool, on_mem_peak: bool,
+                on_extra_peak: np.ndarray | None = None) -> list[tuple[Unit, int]]:
     """The cheapest (unit → target, partner → source) pair that takes `source` off its peak(s)
     (`on_extra_peak`: per extra named resource, whether the source is on its peak)."""
     problem = state.problem
