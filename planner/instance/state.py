@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from planner.domain.metrics import permille, permilles
+from planner.domain.metrics import permille
 from planner.instance.problem import Problem, Unit
 
 
@@ -40,6 +40,11 @@ class PlacementState:
         self.extra_capacity = np.array([problem.extra_capacity(k) for k in range(extras)],
                                        dtype=np.int64).reshape(extras, hosts).T
         self.extra_pm = np.zeros((hosts, extras), dtype=np.int64)
+        # The same per host as plain lists: fits() runs hundreds of thousands of times in a
+        # consolidation, and numpy costs microseconds per call on rows this short.
+        self.extra_used = [[0] * extras for _ in range(hosts)]
+        self.extra_limit_rows = self.limits[:, 3:].tolist()
+        self.extra_capacity_rows = self.extra_capacity.tolist()
         self._allowed_masks: dict[int, np.ndarray] = {}  # by id(unit.allowed); the sets outlive the state
         self.metric_mask = np.zeros(hosts, dtype=bool)
         self.metric_mask[sorted(problem.metric_hosts)] = True
@@ -86,8 +91,11 @@ class PlacementState:
         self.load[host] += sign * unit.cpu_load
         self.sizes[host, :3] = (self.memory[host], self.vcpus[host], self.load[host])
         if unit.extra:
-            self.sizes[host, 3:] += np.multiply(unit.extra, sign)
-            self.extra_pm[host] = permilles(self.sizes[host, 3:], self.extra_capacity[host])
+            used, capacity = self.extra_used[host], self.extra_capacity_rows[host]
+            for k, amount in enumerate(unit.extra):
+                used[k] += sign * amount
+                self.sizes[host, 3 + k] = used[k]
+                self.extra_pm[host, k] = permille(used[k], capacity[k])
         (self.units_on[host].add if sign > 0 else self.units_on[host].discard)(unit.index)
         self.cpu_pm[host] = permille(self.load[host], self.cpu_capacity[host])
         self.mem_pm[host] = permille(self.memory[host], self.memory_capacity[host])
@@ -129,7 +137,8 @@ class PlacementState:
         return self.anti_affinity_ok(unit, host) and (not unit.min_spread or self.min_spread_ok(unit, host))
 
     def _extra_fits(self, unit: Unit, host: int, times: int) -> bool:
-        return bool((self.sizes[host, 3:] + times * np.asarray(unit.extra) <= self.limits[host, 3:]).all())
+        return all(used + times * need <= limit
+                   for used, need, limit in zip(self.extra_used[host], unit.extra, self.extra_limit_rows[host]))
 
     def within_budget(self, unit: Unit, host: int) -> bool:
         """Would moving `unit` to `host` keep the plan within max_moves / max_moved_memory?"""
@@ -220,7 +229,8 @@ class PlacementState:
     def over_hard_limit(self, host: int) -> bool:
         p = self.problem
         return self.memory[host] > p.memory_limit[host] or self.vcpus[host] > p.vcpu_limit[host] \
-            or self.load[host] > p.load_limit[host] or bool((self.sizes[host, 3:] > self.limits[host, 3:]).any())
+            or self.load[host] > p.load_limit[host] \
+            or any(used > limit for used, limit in zip(self.extra_used[host], self.extra_limit_rows[host]))
 
     def spread_metric(self) -> int:
         wc, wm = self.problem.spread_weights
