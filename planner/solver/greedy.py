@@ -283,12 +283,17 @@ def consolidate_hosts(state: PlacementState) -> list[int]:
 
 
 def _empty_host(state: PlacementState, source: int, units: list[Unit], freed: list[int]) -> bool:
-    closed = set(freed) | {source}
+    """Move every unit of `source` to a host in use that stays on, best fit first. Sizes are checked
+    for every host at once: a scan of fits() per (unit, host) was most of a 1000-host consolidation."""
+    open_hosts = np.array([bool(on) for on in state.units_on], dtype=bool)
+    open_hosts[list(set(freed) | {source})] = False
     for unit in sorted(units, key=lambda u: (-u.memory_mib, -u.vcpus)):
-        targets = [h for h in unit.allowed
-                   if h not in closed and state.units_on[h] and state.fits(unit, h) and state.within_budget(unit, h)]
-        if not targets:
-            return False
+        hosts = np.flatnonzero(open_hosts & state.allowed_mask(unit) & state.room_for(unit))
         # Best fit: the tightest host left after placing it, so big holes stay for big VMs.
-        state.move(unit, min(targets, key=lambda h: (state.problem.memory_limit[h] - state.memory[h] - unit.memory_mib, h)))
+        left = state.limits[hosts, 0] - state.sizes[hosts, 0]
+        target = next((h for h in hosts[np.lexsort((hosts, left))].tolist()
+                       if state.fits(unit, h) and state.within_budget(unit, h)), None)
+        if target is None:
+            return False
+        state.move(unit, target)
     return True
