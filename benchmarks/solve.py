@@ -4,11 +4,15 @@
     python -m benchmarks.solve --large         # also 1000x10000 and 1000x20000
     python -m benchmarks.solve --sizes 1000x20000 --goals spread --seeds 3
     python -m benchmarks.solve --demand planetlab-mean   # VM CPU demand from the PlanetLab table
+    python -m benchmarks.solve --extra-resources 1 --out benchmarks/results/extra   # + a disk-IOPS-like resource
 
 Each (size, goal, seed) runs in its own process (so its peak memory is its own), on a cluster
 from benchmarks.generator with that seed. Spread balances measured CPU only (memory weight 0), the
 metric the baselines balance too; consolidation keeps kept hosts within 80 % CPU / 90 % memory;
-drain empties the 5 % busiest hosts that hold no pinned VM. The planner's time limit per run is
+drain empties the 5 % busiest hosts that hold no pinned VM. With --extra-resources N the hosts and
+VMs also carry N extra named resources with a hot spot of their own (benchmarks/extra_resources.py):
+hard limits for every goal, weighed 1 in spread beside CPU; sizes read `HOSTSxVMS+N`; the baselines
+do not know them, so their plans may break those limits (valid: NO). The planner's time limit per run is
 in TIME_LIMIT_S; the wall time reported is the whole planning call. Every plan, ours and the
 baselines', is re-checked by planner.check.validate.
 
@@ -30,6 +34,7 @@ from pathlib import Path
 
 from benchmarks import baselines
 from benchmarks.demand import Demand, synthetic
+from benchmarks.extra_resources import with_extra_resources
 from benchmarks.generator import add_demand_options, anti_affinity_groups, demand_from_options, generate_cluster
 from planner.domain.model import Cluster
 from planner.instance.problem import Problem, build_problem
@@ -95,10 +100,11 @@ def benchmark_policy(cluster: Cluster, goal: Goal, seed: int, hosts: int) -> Pol
     return policy
 
 
-def run_one(size: str, goal: Goal, seed: int, demand: Demand = synthetic) -> list[Row]:
+def run_one(size: str, goal: Goal, seed: int, demand: Demand = synthetic, extra: int = 0) -> list[Row]:
     """Our planner and every baseline for one cluster; rows carry validity, not assertions."""
     hosts, vms = (int(n) for n in size.split("x"))
-    cluster = generate_cluster(hosts, vms, seed=seed, demand=demand)
+    cluster = with_extra_resources(generate_cluster(hosts, vms, seed=seed, demand=demand), extra, seed)
+    size = f"{size}+{extra}" if extra else size
     policy = benchmark_policy(cluster, goal, seed, hosts)
     began = time.perf_counter()
     plan = make_plan(resolve_rules(cluster, policy))
@@ -205,13 +211,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--merge", nargs="+", type=Path, metavar="CSV",
                         help="do not run: rebuild solve.csv/.md/.png in --out from earlier runs' CSVs")
     parser.add_argument("--worker", nargs=3, metavar=("SIZE", "GOAL", "SEED"), help=argparse.SUPPRESS)
+    parser.add_argument("--extra-resources", type=int, default=0, choices=range(0, 9), metavar="N",
+                        help="extra named resources per host and VM (0-8; default 0)")
     add_demand_options(parser)
     args = parser.parse_args(argv)
     if args.worker:
         size, goal, seed = args.worker
-        print(json.dumps([asdict(r) for r in run_one(size, Goal(goal), int(seed), demand_from_options(args))]))
+        rows = run_one(size, Goal(goal), int(seed), demand_from_options(args), args.extra_resources)
+        print(json.dumps([asdict(r) for r in rows]))
         return
-    demand_args = ["--demand", args.demand] + (["--trace-dir", str(args.trace_dir)] if args.trace_dir else [])
+    demand_args = ["--demand", args.demand] + (["--trace-dir", str(args.trace_dir)] if args.trace_dir else []) + \
+        ["--extra-resources", str(args.extra_resources)]
     if args.merge:
         _write(_read_rows(args.merge), args.out)
         return

@@ -19,3 +19,11 @@ def test_smallest_benchmark_plans_validate_and_beat_or_tie_the_baselines(goal: G
     assert ours.moves >= ours.moves_bound and ours.moved_gib >= ours.moved_gib_bound
     for baseline in others:
         assert ours.goal_value <= baseline.goal_value, baseline.method
+
+
+@pytest.mark.parametrize("goal", list(Goal))
+def test_with_an_extra_resource_our_plans_validate_and_stay_above_their_bounds(goal: Goal) -> None:
+    ours, *_ = run_one("20x200", goal, seed=1, extra=1)
+    assert ours.size == "20x200+1" and ours.valid
+    assert ours.goal_value >= ours.bound
+    assert ours.moves >= ours.moves_bound and ours.moved_gib >= ours.moved_gib_bound
