@@ -13,15 +13,20 @@ from planner.domain.policy import SpreadSettings
 _SPREAD_NAMES = {(True, True): "peak CPU‰ + peak memory‰", (True, False): "peak CPU", (False, True): "peak memory"}
 
 
+def _floor(threshold_percent: float) -> int:
+    """A spread threshold in per-mille."""
+    return round(threshold_percent * 10)
+
+
 def spread_floors(spread: SpreadSettings) -> tuple[int, int]:
     """The thresholds in per-mille: peaks below them count as the threshold."""
-    return round(spread.cpu_threshold_percent * 10), round(spread.memory_threshold_percent * 10)
+    return _floor(spread.cpu_threshold_percent), _floor(spread.memory_threshold_percent)
 
 
 def extra_weighing(spread: SpreadSettings, resources: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """Each extra resource's (weight, floor ‰) in the spread metric."""
-    return {name: (spread.balance_of(name).weight, round(spread.balance_of(name).threshold_percent * 10))
-            for name in resources}
+    """Each extra resource's (weight, floor ‰) in the spread metric, in the order of `resources`."""
+    balances = [spread.balance_of(name) for name in resources]
+    return {b.name: (b.weight, _floor(b.threshold_percent)) for b in balances}
 
 
 def goal_metric(goal: Goal, spread: SpreadSettings, before: Sequence[HostUsage],

@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from operator import attrgetter
 from types import MappingProxyType
 
-from planner.domain.goal_metric import spread_floors
+from planner.domain.goal_metric import extra_weighing, spread_floors
 from planner.domain.model import Host
 from planner.domain.policy import Goal
 from planner.instance.rule_groups import AntiAffinityLayout, Membership, SpreadLayout
@@ -105,8 +106,7 @@ class Problem:
 
     def extra_capacity(self, resource: int) -> tuple[int, ...]:
         """What utilisation of extra resource `resource` is measured against: the declared capacity."""
-        name = self.resources[resource]
-        return tuple(h.resources[name] for h in self.hosts)
+        return _declared(self.hosts, self.resources[resource])
 
     @property
     def movable(self) -> tuple[Unit, ...]:
@@ -122,17 +122,17 @@ class Problem:
         """The thresholds in per-mille: peaks below them count as the threshold."""
         return spread_floors(self.rules.policy.spread)
 
-    @property
+    # Cached: the greedy and the LNS read these on every step (a frozen dataclass has no slots, so
+    # cached_property can store the value).
+    @cached_property
     def extra_weights(self) -> tuple[int, ...]:
         """The spread goal's weight of each extra resource, in the order of `resources`."""
-        spread = self.rules.policy.spread
-        return tuple(spread.balance_of(name).weight for name in self.resources)
+        return tuple(weight for weight, _ in extra_weighing(self.rules.policy.spread, self.resources).values())
 
-    @property
+    @cached_property
     def extra_floors(self) -> tuple[int, ...]:
         """Each extra resource's spread threshold in per-mille."""
-        spread = self.rules.policy.spread
-        return tuple(round(spread.balance_of(name).threshold_percent * 10) for name in self.resources)
+        return tuple(floor for _, floor in extra_weighing(self.rules.policy.spread, self.resources).values())
 
 
 def hosts_allowed_to_any(units: Iterable[Unit]) -> frozenset[int]:
@@ -184,12 +184,13 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
     )
 
 
+def _declared(hosts: tuple[Host, ...], resource: str) -> tuple[int, ...]:
+    return tuple(h.resources[resource] for h in hosts)
+
+
 def _extra_limits(names: tuple[str, ...], hosts: tuple[Host, ...], units: tuple[Unit, ...]) -> tuple[tuple[int, ...], ...]:
-    limits = []
-    for k, name in enumerate(names):
-        capacity = tuple(h.resources[name] for h in hosts)
-        limits.append(_never_below_fixed(capacity, units, lambda unit, k=k: unit.extra[k]))
-    return tuple(limits)
+    return tuple(_never_below_fixed(_declared(hosts, name), units, lambda unit, k=k: unit.extra[k])
+                 for k, name in enumerate(names))
 
 
 def _units_per_group(groups: Sequence[object], units: tuple[Unit, ...],
