@@ -22,6 +22,12 @@ def permilles(amount: np.ndarray, capacity: np.ndarray | int) -> np.ndarray:
     return np.where(np.asarray(capacity) > 0, -(-1000 * amount // np.maximum(capacity, 1)), 0)
 
 
+def permilles_at_most(amount: np.ndarray, capacity: np.ndarray, cap: np.ndarray | int) -> np.ndarray:
+    """permilles(amount, capacity) <= cap, exactly and without dividing (permille rounds up; 0 on
+    no capacity): ceil(1000·a / c) <= k exactly when 1000·a <= k·c."""
+    return (1000 * amount <= cap * capacity) | (capacity <= 0)
+
+
 @dataclass(frozen=True)
 class HostUsage:
     host: str

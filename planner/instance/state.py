@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from planner.domain.metrics import permille
+from planner.domain.metrics import permille, permilles_at_most
 from planner.instance.problem import Problem, Unit
 
 
@@ -259,9 +259,8 @@ class PlacementState:
         if not self.problem.resources:
             return np.ones(len(after), dtype=bool)
         capacity = self.extra_capacity if hosts is None else self.extra_capacity[hosts]
-        amount = after[:, 3:]
         limit = self.extra_caps() if caps is None else caps
-        return ((1000 * amount <= limit * capacity) | (capacity <= 0)).all(axis=1)
+        return permilles_at_most(after[:, 3:], capacity, limit).all(axis=1)
 
     def extra_metric(self) -> int:
         """The extra resources' part of the spread goal: Σ weight × max(peak, floor)."""
@@ -279,9 +278,11 @@ class PlacementState:
             self._allowed_masks[id(unit.allowed)] = mask
         return mask
 
-    def sizes_with(self, unit: Unit) -> np.ndarray:
-        """What every host would hold with `unit` added: rows of (memory MiB, vCPUs, load, extras…)."""
-        return self.sizes + (unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra)
+    def sizes_with(self, unit: Unit, hosts: list[int] | None = None) -> np.ndarray:
+        """What every host (or each of `hosts`) would hold with `unit` added: rows of (memory MiB,
+        vCPUs, load, extras…)."""
+        held = self.sizes if hosts is None else self.sizes[hosts]
+        return held + (unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra)
 
     def room_for(self, unit: Unit) -> np.ndarray:
         """Which hosts have the memory, vCPUs and load room for `unit` on top of what they hold

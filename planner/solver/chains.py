@@ -157,7 +157,7 @@ def _fits_under_caps(state: PlacementState, unit: Unit, target: int, caps: tuple
     return (permille(state.memory[target] + unit.memory_mib, state.memory_capacity[target]) <= caps[1]
             and state.fits(unit, target) and state.within_budget(unit, target)
             and (not unit.extra
-                 or bool(state.under_extra_caps(state.sizes_with(unit)[[target]], [target], extra_caps_of(caps))[0])))
+                 or bool(state.under_extra_caps(state.sizes_with(unit, [target]), [target], extra_caps_of(caps))[0])))
 
 
 def _ejection_order(state: PlacementState, unit: Unit, target: int, caps: tuple[int, int]) -> list[Unit]:

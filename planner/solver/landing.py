@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from planner.domain.metrics import permilles_at_most
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 from planner.solver.caps import extra_caps_of
@@ -32,12 +33,6 @@ def _room(state: PlacementState, unit: Unit, caps: tuple[int, int]) -> np.ndarra
     """room[h]: does `unit` fit on host h by size, under the hard limits and the caps?"""
     after = state.sizes_with(unit)
     room = ((after <= state.limits).all(axis=1)
-            & _at_most(after[:, 2], state.cpu_capacity_array, caps[0])
-            & _at_most(after[:, 0], state.memory_capacity_array, caps[1]))
+            & permilles_at_most(after[:, 2], state.cpu_capacity_array, caps[0])
+            & permilles_at_most(after[:, 0], state.memory_capacity_array, caps[1]))
     return room & state.under_extra_caps(after, caps=extra_caps_of(caps)) if unit.extra else room
-
-
-def _at_most(amount: np.ndarray, capacity: np.ndarray, cap: int) -> np.ndarray:
-    """permille(amount, capacity) <= cap, as planner.domain.metrics.permille rounds (up; 0 on a
-    host of no capacity): ceil(1000·a / c) <= k exactly when 1000·a <= k·c."""
-    return (1000 * amount <= cap * capacity) | (capacity <= 0)

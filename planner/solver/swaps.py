@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.domain.metrics import permilles
+from planner.domain.metrics import permilles, permilles_at_most
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 from planner.solver.caps import extra_caps_of
@@ -161,8 +161,7 @@ def _fits_extra(state: PlacementState, source: int, hosts: np.ndarray, leaving: 
     caps = state.extra_caps() if caps is None else caps
     target = state.sizes[hosts, 3:][None, :, :] + delta
     capacity = state.extra_capacity[hosts][None, :, :]
-    ok = ((target <= state.limits[hosts, 3:][None, :, :])
-          & ((1000 * target <= caps * capacity) | (capacity <= 0))).all(axis=2)
+    ok = ((target <= state.limits[hosts, 3:][None, :, :]) & permilles_at_most(target, capacity, caps)).all(axis=2)
     remaining = state.sizes[source, 3:] - delta
     source_pm = permilles(remaining, state.extra_capacity[source])
     now = state.extra_pm[source]
