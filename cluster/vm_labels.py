@@ -43,14 +43,21 @@ class LabelSource(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class VMLabelRule:
-    """Inventory `vm_labels` entry: the labels every domain whose name matches `match` gets."""
+class NamePatternRule:
+    """An inventory rule about the domains whose name (libvirt's, or Nova's instance name) matches
+    the shell-style pattern `match`."""
 
     match: str
-    labels: Mapping[str, str]
 
     def matches(self, names: Iterable[str]) -> bool:
         return any(fnmatchcase(name, self.match) for name in names if name)
+
+
+@dataclass(frozen=True)
+class VMLabelRule(NamePatternRule):
+    """Inventory `vm_labels` entry: the labels every domain whose name matches `match` gets."""
+
+    labels: Mapping[str, str]
 
 
 @dataclass(frozen=True)

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import Any
 
-from cluster.vm_labels import parse_pattern_rule
+from cluster.vm_labels import NamePatternRule, parse_pattern_rule
 from planner.domain.checks import check_resources
 
 
 @dataclass(frozen=True)
-class VMResourceRule:
-    match: str
-    resources: Mapping[str, int]
+class VMResourceRule(NamePatternRule):
+    """Inventory `vm_resources` entry: what every domain whose name matches `match` asks for."""
 
-    def matches(self, names: Iterable[str]) -> bool:
-        return any(fnmatchcase(name, self.match) for name in names if name)
+    resources: Mapping[str, int]
 
 
 def parse_vm_resource_rule(raw: Any) -> VMResourceRule:
