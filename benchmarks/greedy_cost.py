@@ -70,9 +70,8 @@ def measure(name: str, cluster: Cluster, policy: Policy, cap_s: float) -> Run:
     problem = build_problem(resolve_rules(cluster, policy))
     state = PlacementState(problem)
     repair(state)
-    budget = GreedyBudget(deadline=None, work_ms=None)
     started = time.monotonic()
-    budget.deadline = started + cap_s
+    budget = GreedyBudget(deadline=started + cap_s, work_ms=None)
     spread_greedy(state, budget)
     return Run(name, budget.counted, time.monotonic() - started)
 
