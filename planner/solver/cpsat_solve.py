@@ -18,7 +18,8 @@ from planner.solver.candidates import choose_candidates
 from planner.solver.cpsat_model import PlacementModel, build_model
 from planner.solver.lns import improve
 from planner.solver.progress import ProgressSink, SolveProgress, ignore
-from planner.solver.time_budget import WALL_CLOCK_CUT, TimeBudget, limit_search
+from planner.solver.cpsat_setup import CpSatSetup, new_solver
+from planner.solver.time_budget import WALL_CLOCK_CUT, TimeBudget, call_limits
 from planner.instance.problem import Problem
 from planner.instance.state import PlacementState
 from planner.domain.policy import SolverSettings
@@ -131,19 +132,8 @@ def _with_cut(status: str, cut: bool) -> str:
 
 
 def _solver(settings: SolverSettings, budget: TimeBudget, work: float | None, seconds: float | None) -> cp_model.CpSolver:
-    solver = cp_model.CpSolver()
-    parameters = solver.parameters
-    parameters.num_workers = settings.workers
-    parameters.random_seed = settings.seed
-    # On two cores symmetry detection and probing can eat the whole budget in presolve on
-    # assignment models and return nothing.
-    parameters.symmetry_level = 0
-    parameters.cp_model_probing_level = 0
-    if settings.deterministic:
-        # Workers take turns in a fixed order, so the deterministic clock, and the plan, repeat.
-        parameters.interleave_search = True
-    limit_search(parameters, budget, work, seconds)
-    return solver
+    setup = CpSatSetup(workers=settings.workers, seed=settings.seed, interleave=settings.deterministic)
+    return new_solver(setup, call_limits(budget, work, seconds))
 
 
 def _stage_one(placement: PlacementModel, hint: list[int], settings: SolverSettings,

@@ -24,7 +24,8 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.solver.cpsat_model import build_model
-from planner.solver.time_budget import TimeBudget, limit_search
+from planner.solver.cpsat_setup import CpSatSetup, new_solver
+from planner.solver.time_budget import TimeBudget, call_limits
 from planner.instance.problem import Problem, hosts_allowed_to_any
 from planner.instance.state import PlacementState
 from planner.domain.policy import SolverSettings
@@ -184,13 +185,8 @@ def _sub_solve(problem: Problem, state: PlacementState, hosts: frozenset[int], s
     weight = sum(max(problem.units[u].weighted_cost(h) for h in options) for u, options in candidates.items()) + 1
     model.model.minimize(weight * model.goal + model.cost)
     model.hint(state.assignment, state)
-    solver = cp_model.CpSolver()
-    parameters = solver.parameters
-    parameters.num_workers = 1  # sub-problems are small: one worker, no portfolio overhead
-    parameters.random_seed = settings.seed
-    parameters.symmetry_level = 0
-    parameters.cp_model_probing_level = 0
-    limit_search(parameters, budget, limit, None if settings.deterministic else limit)
+    seconds = None if settings.deterministic else limit
+    solver = new_solver(CpSatSetup(seed=settings.seed), call_limits(budget, limit, seconds))
     status = solver.solve(model.model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None, 0.0, budget.cut_call(solver, status)

@@ -16,10 +16,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ortools.sat import sat_parameters_pb2
 from ortools.sat.python import cp_model
 
 from planner.domain.policy import SolverSettings
+from planner.solver.cpsat_setup import CallLimits
 
 WALL_CLOCK_CUT = "stopped by the wall-clock limit: this plan may not repeat"
 # Less than this left is no time at all: CP-SAT would only load the model and stop.
@@ -62,10 +62,9 @@ class TimeBudget:
         return self.expired() or solver.wall_time >= solver.parameters.max_time_in_seconds - WALL_CLOCK_TOLERANCE_S
 
 
-def limit_search(parameters: sat_parameters_pb2.SatParameters, budget: TimeBudget, work: float | None, seconds: float | None = None) -> None:
-    """Cap one CP-SAT call: the wall clock at what is left of the budget (or `seconds`, if less),
+def call_limits(budget: TimeBudget, work: float | None, seconds: float | None = None) -> CallLimits:
+    """One CP-SAT call's caps: the wall clock at what is left of the budget (or `seconds`, if less),
     and in deterministic mode its deterministic clock at `work`."""
     left = budget.seconds_left()
-    parameters.max_time_in_seconds = left if seconds is None else min(seconds, left)
-    if budget.work is not None and work is not None:
-        parameters.max_deterministic_time = max(0.0, work)
+    wall = left if seconds is None else min(seconds, left)
+    return CallLimits(wall, work if budget.work is not None else None)

@@ -21,12 +21,19 @@ keeps only true improvements.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from ortools.sat.python import cp_model
 
+from planner.solver.cpsat_setup import CallLimits, CpSatSetup, new_solver
 from planner.solver.reassign.delta import SearchState
+
+# Sub-problems are small and solved hundreds of times: presolve costs more than it saves on them,
+# and the LP relaxation of the capacity rows (level 2) lets CP-SAT prove optimality sooner, so that
+# more sub-problems finish within their time limit. Symmetry detection and probing stay on: they
+# are what remains of presolve here, and the challenge's scores were measured with them.
+SUB_PROBLEM = CpSatSetup(presolve=False, linearization_level=2, presolve_analysis=True)
 
 
 @dataclass(frozen=True)
@@ -301,18 +308,8 @@ def solve_subproblem(
     builder.add_spread()
     builder.add_dependencies()
     builder.add_objective(usage, hold_price)
-    solver = cp_model.CpSolver()
-    if deterministic:
-        solver.parameters.max_deterministic_time = seconds
-    else:
-        solver.parameters.max_time_in_seconds = seconds
-    solver.parameters.num_workers = 1
-    # Sub-problems are small and solved hundreds of times: presolve costs more than it saves on
-    # them, and the LP relaxation of the capacity rows (level 2) lets CP-SAT prove optimality
-    # sooner, so that more sub-problems finish within their time limit.
-    solver.parameters.cp_model_presolve = False
-    solver.parameters.linearization_level = 2
-    solver.parameters.random_seed = seed
+    limits = CallLimits(work=seconds) if deterministic else CallLimits(seconds=seconds)
+    solver = new_solver(replace(SUB_PROBLEM, seed=seed), limits)
     status = solver.Solve(builder.model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
