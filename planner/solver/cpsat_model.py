@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from ortools.sat.python import cp_model
 
@@ -44,8 +45,9 @@ class Resource(enum.Enum):
     VCPUS = "vcpus"  # allocated vCPUs
     CPU_LOAD = "cpu"  # measured milli-cores
 
-    def size(self, unit: Unit) -> int:
-        return {Resource.MEMORY: unit.memory_mib, Resource.VCPUS: unit.vcpus, Resource.CPU_LOAD: unit.cpu_load}[self]
+    def sizer(self) -> Callable[[Unit], int]:
+        """The unit's size in this resource (resolved once per family: a model asks it per pair)."""
+        return attrgetter(_SIZE_FIELDS[self])
 
     def limits(self, problem: Problem) -> tuple[int, ...]:
         return {Resource.MEMORY: problem.memory_limit, Resource.VCPUS: problem.vcpu_limit,
@@ -65,6 +67,8 @@ class Resource(enum.Enum):
         return state.memory_permille(host) if self is Resource.MEMORY else state.cpu_permille(host)
 
 
+_SIZE_FIELDS = {Resource.MEMORY: "memory_mib", Resource.VCPUS: "vcpus", Resource.CPU_LOAD: "cpu_load"}
+
 # The spread goal's resources, in the order of Problem.spread_weights and spread_floors.
 PEAK_RESOURCES = (Resource.CPU_LOAD, Resource.MEMORY)
 
@@ -77,8 +81,9 @@ class ExtraResource:
     index: int
     value: str  # the resource's name, as Resource.value names the built-in ones
 
-    def size(self, unit: Unit) -> int:
-        return unit.extra[self.index]
+    def sizer(self) -> Callable[[Unit], int]:
+        index = self.index
+        return lambda unit: unit.extra[index]
 
     def limits(self, problem: Problem) -> tuple[int, ...]:
         return problem.extra_limit[self.index]
@@ -132,6 +137,15 @@ class PlacementModel:
             if solver.boolean_value(var):
                 assignment[unit] = host
         return assignment
+
+
+def weighted_sum(terms: Iterable[tuple[int, cp_model.IntVar]]) -> cp_model.LinearExprT:
+    """Σ coefficient · variable in one call: summing Python expressions term by term cost about as
+    much as solving an LNS sub-problem."""
+    pairs = [(c, v) for c, v in terms if c]
+    if not pairs:
+        return 0
+    return cp_model.LinearExpr.weighted_sum([v for _, v in pairs], [c for c, _ in pairs])
 
 
 def _lower_bound(var: cp_model.IntVar) -> int:
@@ -203,10 +217,10 @@ def _extra_capacity(parts: ModelParts) -> None:
 
 def _capacity(resource: Resource | ExtraResource) -> Callable[[ModelParts], None]:
     def add(parts: ModelParts) -> None:
-        limits, used = resource.limits(parts.problem), resource.fixed(parts.fixed)
+        limits, used, size = resource.limits(parts.problem), resource.fixed(parts.fixed), resource.sizer()
         for host, entries in parts.by_host.items():
             if limits[host] < NO_LIMIT:
-                parts.model.add(sum(resource.size(u) * v for u, v in entries) <= limits[host] - used[host])
+                parts.model.add(weighted_sum((size(u), v) for u, v in entries) <= limits[host] - used[host])
     return add
 
 
@@ -222,7 +236,7 @@ def _anti_affinity(parts: ModelParts) -> None:
         if all(count == 1 for count, _ in terms) and room == 1:
             model.add_at_most_one(var for _, var in terms)
         else:
-            model.add(sum(count * var for count, var in terms) <= max(room, 0))
+            model.add(weighted_sum(terms) <= max(room, 0))
 
 
 def _min_spread(parts: ModelParts) -> None:
@@ -253,7 +267,7 @@ def _max_moves(parts: ModelParts) -> None:
     limit = parts.problem.rules.policy.limits.max_moves
     if limit is not None:
         units = parts.problem.units
-        moved = sum(n * var for (u, h), var in parts.placement.x.items() if (n := units[u].moved_vms(h)))
+        moved = weighted_sum((units[u].moved_vms(h), var) for (u, h), var in parts.placement.x.items())
         parts.model.add(moved + parts.fixed.moved_vms <= limit)
 
 
@@ -261,7 +275,7 @@ def _max_moved_memory(parts: ModelParts) -> None:
     limit = parts.problem.rules.policy.limits.max_moved_memory_mib
     if limit is not None:
         units = parts.problem.units
-        moved = sum(c * var for (u, h), var in parts.placement.x.items() if (c := units[u].move_cost(h)))
+        moved = weighted_sum((units[u].move_cost(h), var) for (u, h), var in parts.placement.x.items())
         parts.model.add(moved + parts.fixed.moved_mib <= limit)
 
 
@@ -270,8 +284,8 @@ def _moved_memory_cost(parts: ModelParts) -> None:
     placement, units = parts.placement, parts.problem.units
     costs = {(u, h): units[u].weighted_cost(h) for (u, h) in placement.x}
     coarse = {key: -(-c // 1024) for key, c in costs.items()}
-    placement.cost = sum(c * placement.x[key] for key, c in costs.items() if c) + parts.fixed.cost
-    placement.coarse_cost = sum(c * placement.x[key] for key, c in coarse.items() if c)
+    placement.cost = weighted_sum((c, placement.x[key]) for key, c in costs.items()) + parts.fixed.cost
+    placement.coarse_cost = weighted_sum((c, placement.x[key]) for key, c in coarse.items())
     placement.max_coarse_cost = sum(max(coarse[u, h] for h in hosts)
                                     for u, hosts in parts.candidates.items() if len(hosts) > 1)
 
@@ -293,18 +307,18 @@ def _peak_utilisation(parts: ModelParts) -> None:
 
 def _peak(parts: ModelParts, resource: Resource | ExtraResource, floor: int) -> cp_model.IntVar:
     problem, model, hosts = parts.problem, parts.model, parts.placement.goal_hosts
-    used = resource.fixed(parts.fixed)
+    used, size = resource.fixed(parts.fixed), resource.sizer()
     capacity = resource.capacity_of(problem)
     # The variable's domain: no lower than any host that cannot shed load, no higher than every
     # free unit that may go to a host landing there.
     lowest = max([floor] + [permille(used[h], capacity[h]) for h in hosts])
-    highest = max([lowest] + [permille(used[h] + sum(resource.size(u) for u, _ in parts.by_host.get(h, ())),
+    highest = max([lowest] + [permille(used[h] + sum(size(u) for u, _ in parts.by_host.get(h, ())),
                                        capacity[h]) for h in hosts])
     peak = model.new_int_var(lowest, highest, f"peak_{resource.value}")
     for host in hosts:
         entries = parts.by_host.get(host)
         if entries and capacity[host] > 0:  # no capacity: utilisation is 0 by definition (metrics.permille)
-            model.add(1000 * (sum(resource.size(u) * v for u, v in entries) + used[host]) <= peak * capacity[host])
+            model.add(1000 * (weighted_sum((size(u), v) for u, v in entries) + used[host]) <= peak * capacity[host])
     parts.placement.goal_vars[resource] = peak
     return peak
 
@@ -325,7 +339,7 @@ def _hosts_in_use(parts: ModelParts) -> None:
             continue
         used = model.new_bool_var(f"used_{host}")
         placement.used[host] = used
-        model.add(sum(u.memory_mib * v for u, v in entries) <= problem.memory_limit[host] * used)
+        model.add(weighted_sum((u.memory_mib, v) for u, v in entries) <= problem.memory_limit[host] * used)
         for _, var in entries:
             model.add_implication(var, used)
         goal += used
