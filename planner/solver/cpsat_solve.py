@@ -19,7 +19,7 @@ from planner.solver.cpsat_model import PlacementModel, build_model
 from planner.solver.lns import improve
 from planner.solver.progress import ProgressSink, SolveProgress, ignore
 from planner.solver.cpsat_setup import CpSatSetup, new_solver
-from planner.solver.time_budget import WALL_CLOCK_CUT, TimeBudget, call_limits
+from planner.solver.time_budget import WALL_CLOCK_CUT, TimeBudget, call_limits, modelled_allowance
 from planner.instance.problem import Problem
 from planner.instance.state import PlacementState
 from planner.domain.policy import SolverSettings
@@ -62,9 +62,12 @@ class _Stage:
 
 def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementState,
                     settings: SolverSettings, greedy_goal: int, goal_bound: int,
-                    *, started: float | None = None, progress: ProgressSink = ignore) -> SolveOutcome:
+                    *, started: float | None = None, spent_s: float = 0.0,
+                    progress: ProgressSink = ignore) -> SolveOutcome:
     """The best placement found within settings.time_limit_s wall-clock seconds, counted from
-    `started` (time.monotonic() when planning began, so the greedy counts too; default: now)."""
+    `started` (time.monotonic() when planning began, so the greedy counts too; default: now).
+    In deterministic mode the search's work is what the limit leaves after `spent_s`, the greedy's
+    modelled seconds (GreedyBudget.used_ms), so it does not depend on how fast the greedy ran."""
     began = time.monotonic()
     report = _Reporter(progress, goal_bound, started if started is not None else began)
     if problem.goal.traits.moves_only_drained and greedy_goal <= goal_bound:
@@ -73,8 +76,8 @@ def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementSt
                             time.monotonic() - began)
     pairs = sum(len(u.allowed) for u in problem.movable)
     if pairs > WHOLE_MODEL_PAIRS:
-        return _lns_only(problem, greedy, settings, began, report)
-    budget = TimeBudget.of(settings, WHOLE_MODEL_UNITS_PER_SECOND, report.started)
+        return _lns_only(problem, greedy, settings, began, report, spent_s)
+    budget = TimeBudget.of(settings, WHOLE_MODEL_UNITS_PER_SECOND, report.started, spent_s)
     candidates = choose_candidates(problem, start, greedy, settings.candidates_per_vm, settings.seed)
     placement = build_model(problem, candidates, greedy.assignment)
     if not placement.x:
@@ -99,11 +102,13 @@ class _Reporter:
 
 
 def _lns_only(problem: Problem, greedy: PlacementState, settings: SolverSettings, began: float,
-              report: _Reporter) -> SolveOutcome:
-    """Too big to solve whole on two cores: LNS from the greedy for the whole budget (counted from
-    when planning began, report.started)."""
+              report: _Reporter, spent_s: float) -> SolveOutcome:
+    """Too big to solve whole on two cores: LNS from the greedy for the rest of the budget (the
+    deadline counted from when planning began, report.started)."""
     outcome = improve(problem, list(greedy.assignment), settings, settings.time_limit_s,
-                      deadline=report.started + settings.time_limit_s, on_better=lambda goal: report("lns", goal))
+                      deadline=report.started + settings.time_limit_s,
+                      modelled_s=max(0.0, modelled_allowance(settings) - spent_s),
+                      on_better=lambda goal: report("lns", goal))
     status = _with_cut(f"{outcome.accepted}/{outcome.rounds} rounds kept", outcome.wall_clock_cut)
     goal = PlacementState(problem, outcome.assignment).goal_value()
     return SolveOutcome(tuple(outcome.assignment), "lns", status, goal, None, 0, time.monotonic() - began,

@@ -14,9 +14,11 @@ import time
 from dataclasses import dataclass, field
 
 from planner.domain.policy import SolverSettings
+from planner.solver.time_budget import modelled_allowance
 
-# Share of the time limit the improving passes may work for; the search after them gets the rest
-# (and the whole limit when the passes end early, as they mostly do on small clusters).
+# Share of the modelled allowance (time_budget.modelled_allowance) the improving passes may work
+# for; the search after them gets the rest (and the whole allowance when the passes end early, as
+# they mostly do on small clusters).
 GREEDY_SHARE = 0.9
 # What each kind of work costs, in milliseconds of this machine (2 cores, quiet): the fit of
 # `python -m benchmarks.greedy_cost` (non-negative least squares over twelve uncapped greedy runs on
@@ -63,7 +65,7 @@ class GreedyBudget:
 
     @staticmethod
     def of(settings: SolverSettings, started: float) -> GreedyBudget:
-        work = settings.time_limit_s * GREEDY_SHARE * MS_PER_SECOND if settings.deterministic else None
+        work = modelled_allowance(settings) * GREEDY_SHARE * MS_PER_SECOND if settings.deterministic else None
         return GreedyBudget(started + settings.time_limit_s, work)
 
     @property

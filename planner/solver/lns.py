@@ -25,7 +25,7 @@ from ortools.sat.python import cp_model
 
 from planner.solver.cpsat_model import build_model
 from planner.solver.cpsat_setup import CpSatSetup, new_solver
-from planner.solver.time_budget import TimeBudget, call_limits
+from planner.solver.time_budget import MODELLED_SHARE, TimeBudget, call_limits
 from planner.instance.problem import Problem, hosts_allowed_to_any
 from planner.instance.state import PlacementState
 from planner.domain.policy import SolverSettings
@@ -33,19 +33,21 @@ from planner.domain.policy import SolverSettings
 NEIGHBOURHOOD_HOSTS = 16
 # Cap of one sub-solve: deterministic units in deterministic mode, else seconds.
 SUB_SOLVE_LIMIT = 0.4
-# Python's own work per round (model building, bookkeeping), charged to the deterministic budget
-# at one unit per second, the rate one-worker sub-solves run at; it grows with the VMs.
-ROUND_OVERHEAD_S = 0.05
-ROUND_OVERHEAD_PER_UNIT_S = 8e-6
 # Rounds in a row that find nothing before LNS gives up early.
 STALL_ROUNDS = 12
-# Deterministic units (sub-solves plus the charged overhead) LNS gets per second of the limit.
-# Measured here (2 shared cores) on scenarios/large-200x3000.yaml at --time-limit 2, 10 and 30:
-# 0.86, 0.80 and 0.69 units per wall second in one run, 0.91, 0.79 and 0.83 in another, with
-# other jobs sharing the cores. Half a unit per second leaves room for a slower round and for the greedy
-# (about 2.4 s on that scenario when planning counts it), so the deterministic cap, not the wall
-# clock, normally ends the search and a seed repeats.
-UNITS_PER_SECOND = 0.5
+# In deterministic mode the rounds are charged modelled seconds of this machine (2 cores), so the
+# number of rounds, and the plan, repeat while the wall clock follows: CP-SAT's deterministic time
+# at the rate one-worker sub-solves run, the Python that states a sub-model and its hint per
+# Boolean, and a fixed part. Measured on scenarios/large-200x3000.yaml, spread and consolidate
+# (3,800 and 7,400 Booleans a round): 0.4 units in 0.61-0.66 s, 36-42 µs per Boolean.
+SUB_SOLVE_UNITS_PER_S = 0.6
+BUILD_S_PER_VARIABLE = 40e-6
+ROUND_S = 0.02
+
+
+def round_seconds(deterministic_time: float, variables: int) -> float:
+    """The modelled seconds one round costs."""
+    return deterministic_time / SUB_SOLVE_UNITS_PER_S + BUILD_S_PER_VARIABLE * variables + ROUND_S
 
 
 @dataclass(frozen=True)
@@ -75,30 +77,32 @@ def score(problem: Problem, state: PlacementState) -> tuple[int, int, int]:
 
 
 def improve(problem: Problem, assignment: list[int], settings: SolverSettings, seconds: float,
-            *, deadline: float | None = None, on_better: Callable[[int], None] | None = None) -> LnsOutcome:
+            *, deadline: float | None = None, modelled_s: float | None = None,
+            on_better: Callable[[int], None] | None = None) -> LnsOutcome:
     """Run LNS rounds for at most `seconds` of wall clock (until `deadline`, a time.monotonic()
-    value, when given); in deterministic mode for `seconds` × UNITS_PER_SECOND deterministic units,
-    so the number of rounds, and the plan, repeat. `on_better` hears each lower goal found."""
+    value, when given); in deterministic mode also for `modelled_s` modelled seconds (round_seconds;
+    default `seconds` × MODELLED_SHARE), so the number of rounds, and the plan, repeat. `on_better`
+    hears each lower goal found."""
     end = time.monotonic() + seconds if deadline is None else deadline
-    budget = TimeBudget(end, seconds * UNITS_PER_SECOND if settings.deterministic else None)
+    work = seconds * MODELLED_SHARE if modelled_s is None else modelled_s
+    budget = TimeBudget(end, work if settings.deterministic else None)
     rng = random.Random(settings.seed)
     state = PlacementState(problem, assignment)
     movable_hosts = sorted(hosts_allowed_to_any(problem.movable) & problem.metric_hosts)
     if len(movable_hosts) < 2:
         return LnsOutcome(tuple(assignment), 0, 0)
-    # Python's own work per round is charged at a fixed, size-dependent rate, so the number of
-    # rounds stays reproducible while the wall clock follows the budget.
-    overhead = ROUND_OVERHEAD_S + ROUND_OVERHEAD_PER_UNIT_S * len(problem.units)
     best, spent, rounds, accepted, stalled, cut = score(problem, state), 0.0, 0, 0, 0, False
     while stalled < STALL_ROUNDS and not budget.expired() and (budget.work is None or spent < budget.work):
         hosts = _neighbourhood(problem, state, movable_hosts, rng, rounds)
-        limit = SUB_SOLVE_LIMIT if budget.work is None else min(SUB_SOLVE_LIMIT, budget.work - spent)
-        changes, used, call_cut = _sub_solve(problem, state, hosts, settings, budget, limit)
-        rounds, stalled, spent, cut = rounds + 1, stalled + 1, spent + overhead + used, cut or call_cut
-        if changes is None:
+        limit = SUB_SOLVE_LIMIT if budget.work is None else \
+            min(SUB_SOLVE_LIMIT, (budget.work - spent) * SUB_SOLVE_UNITS_PER_S)
+        sub = _sub_solve(problem, state, hosts, settings, budget, limit)
+        rounds, stalled, cut = rounds + 1, stalled + 1, cut or sub.cut
+        spent += round_seconds(sub.deterministic_time, sub.variables)
+        if sub.changes is None:
             continue
         mark = len(state.moves)
-        trial = _try(problem, state, changes)
+        trial = _try(problem, state, sub.changes)
         if trial < best:
             if on_better is not None and trial[0] < best[0]:
                 on_better(trial[0])
@@ -167,10 +171,18 @@ def _moved_hosts(problem: Problem, state: PlacementState, hosts: list[int], rng:
     return frozenset(h for h in chosen if h in problem.metric_hosts)
 
 
+@dataclass(frozen=True)
+class SubSolve:
+    """What one sub-solve found and cost."""
+
+    changes: list[tuple[int, int]] | None  # (unit, host) moves; None if it found no plan
+    deterministic_time: float
+    variables: int
+    cut: bool  # the wall clock, not the deterministic cap, ended it
+
+
 def _sub_solve(problem: Problem, state: PlacementState, hosts: frozenset[int], settings: SolverSettings,
-               budget: TimeBudget, limit: float) -> tuple[list[tuple[int, int]] | None, float, bool]:
-    """The moves the sub-solve found (None if it found no plan), the deterministic time it used (0
-    when it found nothing) and whether the wall clock cut it short."""
+               budget: TimeBudget, limit: float) -> SubSolve:
     candidates = {}
     for host in hosts:
         for index in state.units_on[host]:
@@ -180,7 +192,7 @@ def _sub_solve(problem: Problem, state: PlacementState, hosts: frozenset[int], s
                 if len(options) > 1:
                     candidates[index] = options
     if not candidates:
-        return None, 0.0, False
+        return SubSolve(None, 0.0, 0, False)
     model = build_model(problem, candidates, state.assignment, goal_hosts=hosts, state=state)
     weight = sum(max(problem.units[u].weighted_cost(h) for h in options) for u, options in candidates.items()) + 1
     model.model.minimize(weight * model.goal + model.cost)
@@ -188,8 +200,9 @@ def _sub_solve(problem: Problem, state: PlacementState, hosts: frozenset[int], s
     seconds = None if settings.deterministic else limit
     solver = new_solver(CpSatSetup(seed=settings.seed), call_limits(budget, limit, seconds))
     status = solver.solve(model.model)
+    used, variables = solver.response_proto.deterministic_time, len(model.x)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None, 0.0, budget.cut_call(solver, status)
+        return SubSolve(None, used, variables, budget.cut_call(solver, status))
     changes = [(unit, host) for (unit, host), var in model.x.items()
                if host != state.assignment[unit] and solver.boolean_value(var)]
-    return changes, solver.response_proto.deterministic_time, budget.cut_call(solver, status)
+    return SubSolve(changes, used, variables, budget.cut_call(solver, status))

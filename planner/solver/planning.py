@@ -13,7 +13,7 @@ from planner.bounds.lower_bounds import consolidate_bound, lower_bounds, spread_
 from planner.domain.errors import InfeasibleError
 from planner.explain.reasons import move_reasons
 from planner.solver.greedy import greedy_placement, units_needing_repair
-from planner.solver.greedy_budget import GreedyBudget
+from planner.solver.greedy_budget import MS_PER_SECOND, GreedyBudget
 from planner.solver.progress import ProgressSink, SolveProgress, ignore
 from planner.solver.trade import MIB_PER_GIB, TradePoint, choose, greedy_path, options, state_at
 from planner.solver.time_budget import WALL_CLOCK_CUT
@@ -63,8 +63,8 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
     else:
         greedy_goal = greedy.goal_value()
         progress(SolveProgress("greedy", greedy_goal, goal_bound, time.monotonic() - started))
-        outcome = solve_placement(problem, start, greedy, settings, greedy_goal, goal_bound,
-                                  started=started, progress=progress)
+        outcome = solve_placement(problem, start, greedy, settings, greedy_goal, goal_bound, started=started,
+                                  spent_s=greedy_budget.used_ms / MS_PER_SECOND, progress=progress)
         outcome = checked(problem, outcome, greedy, fallback)
     final = PlacementState(problem, outcome.assignment)
     if greedy is not None and problem.goal is Goal.SPREAD:

@@ -22,6 +22,12 @@ from planner.domain.policy import SolverSettings
 from planner.solver.cpsat_setup import CallLimits
 
 WALL_CLOCK_CUT = "stopped by the wall-clock limit: this plan may not repeat"
+# The share of the limit that deterministic work charged in modelled seconds of this machine (the
+# greedy's passes, then the LNS rounds) may fill. This machine's own speed varies by a quarter
+# between runs, and a second job on its two cores slows a search by half as much again: the rest
+# of the limit is that margin, so the modelled work, not the wall clock, ends the search and a seed
+# repeats. Building the problem, the greedy's repair and writing up the plan also come out of it.
+MODELLED_SHARE = 0.65
 # Less than this left is no time at all: CP-SAT would only load the model and stop.
 MIN_CALL_SECONDS = 0.02
 # Statuses CP-SAT only returns after finishing the search: the clock that stopped it does not matter.
@@ -40,9 +46,13 @@ class TimeBudget:
     work: float | None
 
     @staticmethod
-    def of(settings: SolverSettings, units_per_second: float, started: float | None = None) -> TimeBudget:
+    def of(settings: SolverSettings, units_per_second: float, started: float | None = None,
+           spent_s: float = 0.0) -> TimeBudget:
+        """The budget of a search that began at `started` after earlier work (the greedy's) that
+        the deterministic clock charges `spent_s` modelled seconds of the limit: it gets the rest.
+        A modelled figure, not the wall clock, so the work allowed, and the plan, repeat."""
         began = time.monotonic() if started is None else started
-        work = settings.time_limit_s * units_per_second if settings.deterministic else None
+        work = max(0.0, settings.time_limit_s - spent_s) * units_per_second if settings.deterministic else None
         return TimeBudget(began + settings.time_limit_s, work)
 
     def seconds_left(self) -> float:
@@ -60,6 +70,11 @@ class TimeBudget:
         if self.work is None or status in PROVEN:
             return False
         return self.expired() or solver.wall_time >= solver.parameters.max_time_in_seconds - WALL_CLOCK_TOLERANCE_S
+
+
+def modelled_allowance(settings: SolverSettings) -> float:
+    """The modelled seconds of deterministic work the limit buys (MODELLED_SHARE of it)."""
+    return settings.time_limit_s * MODELLED_SHARE
 
 
 def call_limits(budget: TimeBudget, work: float | None, seconds: float | None = None) -> CallLimits:
