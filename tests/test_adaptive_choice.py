@@ -3,7 +3,7 @@ often, and none is starved."""
 
 import numpy as np
 
-from planner.solver.reassign.adaptive_choice import FLOOR, AdaptiveChoice
+from planner.solver.adaptive_choice import FLOOR, AdaptiveChoice
 
 
 def test_every_option_is_tried_before_any_is_repeated() -> None:

@@ -7,10 +7,8 @@ and the sub-solve minimises the neighbourhood's goal, then moved memory. A round
 improves, lexicographically: the goal, then how many hosts sit at the peak (so a flat top can be
 shaved a few hosts at a time), then the memory moved since the start.
 
-Neighbourhoods follow the goal, because a random set of hosts rarely holds a move that helps: the
-hottest hosts with the coolest ones (load goes from one to the other); hosts to empty with the
-roomiest kept ones; the hosts of VMs already moved (so a VM can go back and cost nothing); a random
-mix for diversity.
+The rounds run in the package's one round loop (`lns_rounds`); which hosts a round frees is
+`lns_neighbourhoods`.
 """
 
 from __future__ import annotations
@@ -25,12 +23,13 @@ from ortools.sat.python import cp_model
 
 from planner.solver.cpsat_model import build_model
 from planner.solver.cpsat_setup import CpSatSetup, new_solver
+from planner.solver.lns_neighbourhoods import KINDS, neighbourhood
+from planner.solver.lns_rounds import RoundResult, RoundTally, Rotation, run_rounds
 from planner.solver.time_budget import MODELLED_SHARE, TimeBudget, call_limits
 from planner.instance.problem import Problem, hosts_allowed_to_any
 from planner.instance.state import PlacementState
 from planner.domain.policy import SolverSettings
 
-NEIGHBOURHOOD_HOSTS = 16
 # Cap of one sub-solve: deterministic units in deterministic mode, else seconds.
 SUB_SOLVE_LIMIT = 0.4
 # Rounds in a row that find nothing before LNS gives up early.
@@ -86,89 +85,63 @@ def improve(problem: Problem, assignment: list[int], settings: SolverSettings, s
     end = time.monotonic() + seconds if deadline is None else deadline
     work = seconds * MODELLED_SHARE if modelled_s is None else modelled_s
     budget = TimeBudget(end, work if settings.deterministic else None)
-    rng = random.Random(settings.seed)
-    state = PlacementState(problem, assignment)
     movable_hosts = sorted(hosts_allowed_to_any(problem.movable) & problem.metric_hosts)
     if len(movable_hosts) < 2:
         return LnsOutcome(tuple(assignment), 0, 0)
-    best, spent, rounds, accepted, stalled, cut = score(problem, state), 0.0, 0, 0, 0, False
-    while stalled < STALL_ROUNDS and not budget.expired() and (budget.work is None or spent < budget.work):
-        hosts = _neighbourhood(problem, state, movable_hosts, rng, rounds)
-        limit = SUB_SOLVE_LIMIT if budget.work is None else \
-            min(SUB_SOLVE_LIMIT, (budget.work - spent) * SUB_SOLVE_UNITS_PER_S)
-        sub = _sub_solve(problem, state, hosts, settings, budget, limit)
-        rounds, stalled, cut = rounds + 1, stalled + 1, cut or sub.cut
-        spent += round_seconds(sub.deterministic_time, sub.variables)
+    engine = _HostLns(problem, PlacementState(problem, assignment), settings, budget, movable_hosts, on_better)
+    tally = RoundTally()
+    run_rounds(engine, Rotation(KINDS), _ModelledWork(budget), tally, stall_after=STALL_ROUNDS)
+    return LnsOutcome(tuple(engine.state.assignment), tally.rounds, tally.kept, tally.cut or budget.cut())
+
+
+class _HostLns:
+    """The product's engine of the shared round loop (`lns_rounds`): neighbourhoods of hosts, each
+    kind in turn, a round kept when it improves `score`."""
+
+    def __init__(self, problem: Problem, state: PlacementState, settings: SolverSettings, budget: TimeBudget,
+                 movable_hosts: list[int], on_better: Callable[[int], None] | None) -> None:
+        self.problem, self.state, self.settings, self.budget = problem, state, settings, budget
+        self.movable_hosts = movable_hosts
+        self.on_better = on_better
+        self.rng = random.Random(settings.seed)
+        self.best = score(problem, state)
+
+    def round(self, kind: int, limit: float) -> RoundResult:
+        hosts = neighbourhood(self.problem, self.state, self.movable_hosts, self.rng, kind)
+        sub = _sub_solve(self.problem, self.state, hosts, self.settings, self.budget, limit)
+        effort = round_seconds(sub.deterministic_time, sub.variables)
         if sub.changes is None:
-            continue
-        mark = len(state.moves)
-        trial = _try(problem, state, sub.changes)
-        if trial < best:
-            if on_better is not None and trial[0] < best[0]:
-                on_better(trial[0])
-            best, accepted, stalled = trial, accepted + 1, 0
-        else:
-            state.undo_to(mark)
-    return LnsOutcome(tuple(state.assignment), rounds, accepted, cut or budget.cut())
+            return RoundResult(kept=False, effort=effort, solved=sub.variables > 0, cut=sub.cut)
+        mark = len(self.state.moves)
+        for index, host in sub.changes:
+            self.state.move(self.problem.units[index], host)
+        trial = score(self.problem, self.state)
+        if not trial < self.best:
+            self.state.undo_to(mark)
+            return RoundResult(kept=False, effort=effort, cut=sub.cut)
+        gain = self.best[0] - trial[0]
+        if self.on_better is not None and gain > 0:
+            self.on_better(trial[0])
+        self.best = trial
+        return RoundResult(kept=True, gain=gain, effort=effort, cut=sub.cut)
 
 
-def _try(problem: Problem, state: PlacementState, changes: list[tuple[int, int]]) -> tuple[int, int, int]:
-    """Apply a sub-solve's moves and score the result (the caller undoes them if it is no better)."""
-    for index, host in changes:
-        state.move(problem.units[index], host)
-    return score(problem, state)
+@dataclass
+class _ModelledWork:
+    """The product's allowance: rounds until the wall-clock deadline and, in deterministic mode,
+    until their modelled seconds fill the budget's work; a round's limit is in CP-SAT's units."""
 
+    budget: TimeBudget
+    spent: float = 0.0
 
-def _neighbourhood(problem: Problem, state: PlacementState, hosts: list[int], rng: random.Random,
-                   round_number: int) -> frozenset[int]:
-    size = min(NEIGHBOURHOOD_HOSTS, len(hosts))
-    strategy = round_number % 3
-    if strategy == 2:
-        return _moved_hosts(problem, state, hosts, rng, size)
-    if problem.goal.minimises_hosts:
-        return _empty_and_roomy(state, hosts, rng, size)
-    return _hot_and_cold(problem, state, hosts, rng, size, exact=strategy == 0)
+    def next_limit(self) -> float | None:
+        work = self.budget.work
+        if self.budget.expired() or (work is not None and self.spent >= work):
+            return None
+        return SUB_SOLVE_LIMIT if work is None else min(SUB_SOLVE_LIMIT, (work - self.spent) * SUB_SOLVE_UNITS_PER_S)
 
-
-def _hot_and_cold(problem: Problem, state: PlacementState, hosts: list[int], rng: random.Random,
-                  size: int, exact: bool) -> frozenset[int]:
-    wc, wm = problem.spread_weights
-    extra = state.extra_pm @ np.asarray(problem.extra_weights, dtype=np.int64)
-    heat = (wc * state.cpu_pm + wm * state.mem_pm + extra)[hosts]
-    order = [hosts[i] for i in np.argsort(-heat, kind="stable")]
-    hot_count = size // 2
-    if exact:
-        hot = order[:hot_count]
-    else:  # a random few among the hottest quarter, so repeated rounds do not redo one sub-problem
-        hot = rng.sample(order[: max(hot_count, len(order) // 4)], hot_count)
-    cold_pool = order[-max(size, len(order) // 4):]
-    cold = rng.sample(cold_pool, min(len(cold_pool), size - hot_count))
-    return frozenset(hot) | frozenset(cold)
-
-
-def _empty_and_roomy(state: PlacementState, hosts: list[int], rng: random.Random, size: int) -> frozenset[int]:
-    used = [h for h in hosts if state.units_on[h]]
-    if len(used) < 2:
-        return frozenset(rng.sample(hosts, size))
-    light = sorted(used, key=lambda h: (state.memory[h], h))
-    to_empty = rng.sample(light[: max(4, len(light) // 5)], min(2, len(light)))
-    roomy = sorted(used, key=lambda h: (state.memory[h] - state.problem.memory_limit[h], h))
-    pool = [h for h in roomy[: max(size * 2, len(roomy) // 3)] if h not in to_empty]
-    return frozenset(to_empty) | frozenset(rng.sample(pool, min(len(pool), size - len(to_empty))))
-
-
-def _moved_hosts(problem: Problem, state: PlacementState, hosts: list[int], rng: random.Random,
-                 size: int) -> frozenset[int]:
-    """Where moved VMs came from and went: lets a VM go home, or a cheaper one go instead."""
-    moved = [u for u in problem.movable if state.assignment[u.index] != u.member_hosts[0]]
-    if not moved:
-        return frozenset(rng.sample(hosts, size))
-    chosen: set[int] = set()
-    for unit in rng.sample(moved, min(len(moved), size)):
-        chosen.update({unit.member_hosts[0], state.assignment[unit.index]})
-        if len(chosen) >= size:
-            break
-    return frozenset(h for h in chosen if h in problem.metric_hosts)
+    def charge(self, result: RoundResult) -> None:
+        self.spent += result.effort
 
 
 @dataclass(frozen=True)

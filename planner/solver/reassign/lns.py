@@ -27,7 +27,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.solver.reassign.adaptive_choice import AdaptiveChoice
+from planner.solver.adaptive_choice import AdaptiveChoice
+from planner.solver.lns_rounds import (
+    NOTHING_TO_SOLVE,
+    Allowance,
+    Deadline,
+    RoundCount,
+    RoundResult,
+    RoundTally,
+    run_rounds,
+)
 from planner.solver.reassign.delta import SearchState
 from planner.solver.reassign.subproblem import solve_subproblem
 
@@ -43,7 +52,7 @@ MAX_MACHINES = 24
 GROW, SHRINK = 1.1, 0.85
 
 
-@dataclass
+@dataclass(frozen=True)
 class LnsCounters:
     rounds: int = 0
     improved: int = 0
@@ -51,36 +60,42 @@ class LnsCounters:
 
 
 class MachineLns:
+    """The reassignment engine of the shared round loop (`lns_rounds`): neighbourhoods of
+    machines, chosen adaptively."""
+
     def __init__(self, state: SearchState, seed: int, sub_seconds: float, hold_price: float) -> None:
         self.state = state
         self.rng = np.random.default_rng(seed + 7919)
         self.sub_seconds = sub_seconds
         self.hold_price = hold_price
         self.freed_target = float(START_FREED)
-        self.counters = LnsCounters()
+        self.tally = RoundTally()
+        self.optimal = 0
+        self.deterministic = False
         self.choice = AdaptiveChoice(len(KINDS), self.rng)
         self.machines_by_hood = [np.flatnonzero(state.hood == n) for n in range(int(state.hood.max()) + 1)]
 
+    @property
+    def counters(self) -> LnsCounters:
+        return LnsCounters(self.tally.rounds, self.tally.kept, self.optimal)
+
     def run(self, deadline: float, max_rounds: int | None = None) -> None:
         """Rounds until `deadline`, or exactly `max_rounds` rounds when given."""
-        done = 0
-        while (max_rounds is not None and done < max_rounds) or (max_rounds is None and time.monotonic() < deadline - 0.05):
-            seconds = self.sub_seconds if max_rounds is not None else min(self.sub_seconds, deadline - time.monotonic())
-            if seconds <= 0.05:
-                break
-            self.round(seconds, deterministic=max_rounds is not None)
-            done += 1
+        self.deterministic = max_rounds is not None
+        allowance: Allowance = RoundCount(max_rounds, self.sub_seconds) if max_rounds is not None \
+            else Deadline(deadline, self.sub_seconds)
+        run_rounds(self, self.choice, allowance, self.tally)
 
-    def round(self, seconds: float, deterministic: bool = False) -> None:
-        kind, machines = self._pick_machines()
+    def round(self, kind: int, limit: float) -> RoundResult:
+        machines = self._pick_machines(kind)
         freed = self._pick_processes(machines)
         if not freed:
-            return
-        self.counters.rounds += 1
+            return NOTHING_TO_SOLVE
         started = time.monotonic()
-        gain = self._solve(machines, freed, seconds, deterministic)
-        # Under a step budget the clock must not steer the search, or runs would not repeat.
-        self.choice.reward(kind, gain, 1.0 if deterministic else time.monotonic() - started)
+        gain = self._solve(machines, freed, limit, self.deterministic)
+        # Under a round budget the clock must not steer the search, or runs would not repeat.
+        effort = 1.0 if self.deterministic else time.monotonic() - started
+        return RoundResult(kept=gain > 0, gain=gain, effort=effort)
 
     def _solve(self, machines: list[int], freed: list[int], seconds: float, deterministic: bool) -> int:
         """Solve one sub-problem and keep its proposal if it is cheaper: the cost removed."""
@@ -91,7 +106,7 @@ class MachineLns:
         if result is None:
             return 0
         if result.optimal:
-            self.counters.optimal += 1
+            self.optimal += 1
             if deterministic or result.wall_s < seconds / 4:
                 self.freed_target = min(MAX_FREED, self.freed_target * GROW)
         else:
@@ -101,7 +116,6 @@ class MachineLns:
         kept = self.state.try_moves(list(result.moves), max_delta=-1)
         if kept is None:
             return 0
-        self.counters.improved += 1
         return -kept
 
     # --- neighbourhoods ---------------------------------------------------------------------------
@@ -111,18 +125,17 @@ class MachineLns:
         wanted = int(round(self.freed_target / max(per_machine, 1.0)))
         return int(np.clip(wanted, 2, min(MAX_MACHINES, len(self.state.capacity))))
 
-    def _pick_machines(self) -> tuple[int, list[int]]:
-        """The drawn neighbourhood kind and its machines: the kind's seed machines, topped up
-        with random ones to the wanted count."""
+    def _pick_machines(self, kind: int) -> list[int]:
+        """The machines of a neighbourhood of `kind`: the kind's seed machines, topped up with
+        random ones to the wanted count."""
         count = self._machine_count()
-        kind = self.choice.pick()
         chosen = set(self._seeds(kind, count))
         if len(chosen) < count:
             for m in self.rng.permutation(len(self.state.capacity)).tolist():
                 if len(chosen) >= count:
                     break
                 chosen.add(m)
-        return kind, sorted(chosen)
+        return sorted(chosen)
 
     def _seeds(self, kind: int, count: int) -> list[int]:
         s, total = self.state, len(self.state.capacity)
