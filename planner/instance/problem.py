@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from operator import attrgetter
 from types import MappingProxyType
@@ -50,9 +50,10 @@ class Unit:
     weights: MoveWeights | None = None
     extra: tuple[int, ...] = ()  # demand per extra resource, in the order of Problem.resources
 
-    @property
+    @cached_property
     def current(self) -> int | None:
-        """The host all members share now, or None for an affinity group split over hosts."""
+        """The host all members share now, or None for an affinity group split over hosts (cached:
+        asked millions of times at 100,000 VMs; a frozen dataclass without slots can store it)."""
         first = self.member_hosts[0]
         return first if all(h == first for h in self.member_hosts) else None
 
@@ -151,6 +152,7 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
     vm_spreads = _groups_of_vms(rules.min_spread)
     shared = _SharedHostSets(rules, index_of_host)
     weights = _weights_factory(rules, index_of_host)
+    domain_ids = _DomainIds(hosts)
     units = tuple(
         _make_unit(i, names, rules, index_of_host, vm_groups, vm_spreads, shared, weights)
         for i, names in enumerate(_unit_members(rules))
@@ -173,10 +175,10 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
         metric_hosts=frozenset(i for i, h in enumerate(hosts) if h.name not in rules.excluded),
         index_of_host=MappingProxyType(index_of_host),
         anti_affinity=tuple(
-            AntiAffinityLayout(_domain_ids(group.domain_of, hosts), members) for group, members
+            AntiAffinityLayout(domain_ids(group.domain_of), members) for group, members
             in zip(rules.anti_affinity, _units_per_group(rules.anti_affinity, units, attrgetter("anti_affinity")))),
         min_spread=tuple(
-            SpreadLayout(_domain_ids(group.domain_of, hosts), group.at_least, members) for group, members
+            SpreadLayout(domain_ids(group.domain_of), group.at_least, members) for group, members
             in zip(rules.min_spread, _units_per_group(rules.min_spread, units, attrgetter("min_spread")))),
         weighted_costs=rules.move_costs.weighted,
         resources=cluster.resource_names,
@@ -296,7 +298,7 @@ def _fix_units_not_drained(units: tuple[Unit, ...], rules: RuleSet, index_of_hos
         if unit.fixed or must_move:
             fixed.append(unit)
         else:
-            fixed.append(Unit(**{**unit.__dict__, "fixed": True, "allowed": frozenset({unit.current})}))
+            fixed.append(replace(unit, fixed=True, allowed=frozenset({unit.current})))
     return tuple(fixed)
 
 
@@ -327,6 +329,18 @@ def _never_below_fixed(limits: tuple[int, ...], units: tuple[Unit, ...], size: C
     return tuple(max(limit, used) for limit, used in zip(limits, fixed))
 
 
-def _domain_ids(domain_of: Mapping[str, str], hosts: tuple[Host, ...]) -> tuple[int, ...]:
-    ids: dict[str, int] = {}
-    return tuple(ids.setdefault(domain_of[h.name], len(ids)) for h in hosts)
+class _DomainIds:
+    """Each host's domain as a small integer, per label mapping: numbered once per distinct
+    mapping (rules of one label share theirs, host_labels.LabelDomains), not once per group."""
+
+    def __init__(self, hosts: tuple[Host, ...]) -> None:
+        self.hosts = hosts
+        self._numbered: dict[int, tuple[Mapping[str, str], tuple[int, ...]]] = {}
+
+    def __call__(self, domain_of: Mapping[str, str]) -> tuple[int, ...]:
+        # Keyed by identity, with the mapping kept alive beside its numbering so the id stays its own.
+        if id(domain_of) not in self._numbered:
+            ids: dict[str, int] = {}
+            self._numbered[id(domain_of)] = (domain_of, tuple(ids.setdefault(domain_of[h.name], len(ids))
+                                                              for h in self.hosts))
+        return self._numbered[id(domain_of)][1]

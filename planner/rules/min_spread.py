@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 
 from planner.domain.errors import InputError
-from planner.rules.host_labels import label_domains
+from planner.rules.host_labels import LabelDomains
 from planner.domain.model import VM, Cluster
 from planner.domain.policy import Policy, Selector
 
@@ -29,12 +28,12 @@ class MinSpreadGroup:
 
 def min_spread_groups(cluster: Cluster, policy: Policy,
                       select: Callable[[Cluster, Selector, str], tuple[VM, ...]]) -> tuple[MinSpreadGroup, ...]:
-    groups = []
+    groups, domains = [], LabelDomains(cluster)
     for index, rule in enumerate(policy.min_spread):
         members = select(cluster, rule.vms, f"rules.min_spread[{index}].vms")
-        domain_of = label_domains(cluster, rule.label, f"rules.min_spread[{index}].label")
+        domain_of = domains.of(rule.label, f"rules.min_spread[{index}].label")
         groups.append(MinSpreadGroup(rule.name, tuple(v.name for v in members), rule.label, rule.at_least,
-                                     MappingProxyType(domain_of)))
+                                     domain_of))
     return tuple(groups)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from planner.domain.errors import InputError
-from planner.rules.host_labels import label_domains
+from planner.rules.host_labels import LabelDomains
 from planner.rules.min_spread import (
     MinSpreadGroup,
     broken_at_start,
@@ -157,12 +157,11 @@ def _held_by_cooldown(cluster: Cluster, policy: Policy, drained: frozenset[str],
 
 
 def _anti_affinity_groups(cluster: Cluster, policy: Policy) -> list[AntiAffinityGroup]:
-    groups = []
+    groups, domains = [], LabelDomains(cluster)
     for index, rule in enumerate(policy.anti_affinity):
         members = select_vms(cluster, rule.vms, f"rules.anti_affinity[{index}].vms")
-        domain_of = label_domains(cluster, rule.scope, f"rules.anti_affinity[{index}].scope")
-        groups.append(AntiAffinityGroup(rule.name, tuple(v.name for v in members), rule.scope,
-                                        MappingProxyType(domain_of)))
+        domain_of = domains.of(rule.scope, f"rules.anti_affinity[{index}].scope")
+        groups.append(AntiAffinityGroup(rule.name, tuple(v.name for v in members), rule.scope, domain_of))
     return groups
 
 
