@@ -185,16 +185,26 @@ def _spread_move(state: PlacementState, group: int) -> tuple[Unit, int] | None:
     return None
 
 
+NOT_A_CANDIDATE = np.iinfo(np.int64).max
+
+
 def _least_loaded_fit(state: PlacementState, unit: Unit, exclude: int) -> int | None:
     """The allowed host (not `exclude`) with the lowest balance_score that takes the unit; ties go
     to the lower host index. Scores and sizes are computed for every host at once; the rules
     (anti-affinity, min_spread) are checked in score order until one host passes."""
-    scores = balance_scores(state, unit)
-    open_hosts = np.flatnonzero(state.allowed_mask(unit) & state.room_for(unit))
-    for host in open_hosts[np.lexsort((open_hosts, scores[open_hosts]))].tolist():
-        if host != exclude and state.fits(unit, host):
+    # The lowest score first (argmin returns the lowest index among ties); a host the rules refuse
+    # is struck and the next lowest taken. No sort: the first host mostly passes, and sorting every
+    # open host per unit was most of a drain's repair at 5,000 hosts.
+    candidates = state.allowed_mask(unit) & state.room_for(unit)
+    candidates[exclude] = False
+    scores = np.where(candidates, balance_scores(state, unit), NOT_A_CANDIDATE)
+    while True:
+        host = int(np.argmin(scores))
+        if scores[host] == NOT_A_CANDIDATE:
+            return None
+        if state.fits(unit, host):
             return host
-    return None
+        scores[host] = NOT_A_CANDIDATE
 
 
 def balance_scores(state: PlacementState, unit: Unit) -> np.ndarray:
