@@ -24,14 +24,18 @@ class PlacementState:
         self.units_on: list[set[int]] = [set() for _ in range(hosts)]
         # Utilisation per host, kept current on every move, so peaks and "coolest hosts" are one
         # vectorised call each instead of a Python loop over 1,000 hosts per greedy step.
-        self.cpu_pm = np.zeros(hosts, dtype=np.int64)
-        self.mem_pm = np.zeros(hosts, dtype=np.int64)
+        self._cpu_pm = np.zeros(hosts, dtype=np.int64)
+        self._mem_pm = np.zeros(hosts, dtype=np.int64)
+        # Hosts whose numpy rows lag their lists: rows are brought up to date when one of the
+        # arrays is next read, so a run of moves (keep-k evicts tens of thousands of VMs per try,
+        # then undoes them) writes each host's rows once, not once per move.
+        self._dirty: set[int] = set()
         self.cpu_capacity = [h.cpu_capacity_millicores for h in problem.hosts]
         self.memory_capacity = [h.usable_memory_mib for h in problem.hosts]
         # (memory MiB, vCPUs, load, extra resources…) per host beside the lists, and the hard limits
         # in the same shape, so "which hosts can take this VM" is one vectorised comparison.
         extras = len(problem.resources)
-        self.sizes = np.zeros((hosts, 3 + extras), dtype=np.int64)
+        self._sizes = np.zeros((hosts, 3 + extras), dtype=np.int64)
         self.cpu_capacity_array = np.array(self.cpu_capacity, dtype=np.int64)
         self.memory_capacity_array = np.array(self.memory_capacity, dtype=np.int64)
         self.limits = np.array([problem.memory_limit, problem.vcpu_limit, problem.load_limit, *problem.extra_limit],
@@ -39,7 +43,7 @@ class PlacementState:
         # Extra resources: utilisation per host and resource against the declared capacity.
         self.extra_capacity = np.array([problem.extra_capacity(k) for k in range(extras)],
                                        dtype=np.int64).reshape(extras, hosts).T
-        self.extra_pm = np.zeros((hosts, extras), dtype=np.int64)
+        self._extra_pm = np.zeros((hosts, extras), dtype=np.int64)
         # The same per host as plain lists: fits() runs hundreds of thousands of times in a
         # consolidation, and numpy costs microseconds per call on rows this short.
         self.extra_used = [[0] * extras for _ in range(hosts)]
@@ -88,7 +92,34 @@ class PlacementState:
 
     def _add(self, unit: Unit, host: int, sign: int = 1) -> None:
         self._count(unit, host, sign)
-        self._refresh(host)
+        self._dirty.add(host)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """(memory MiB, vCPUs, load, extras…) per host."""
+        self._flush()
+        return self._sizes
+
+    @property
+    def cpu_pm(self) -> np.ndarray:
+        self._flush()
+        return self._cpu_pm
+
+    @property
+    def mem_pm(self) -> np.ndarray:
+        self._flush()
+        return self._mem_pm
+
+    @property
+    def extra_pm(self) -> np.ndarray:
+        self._flush()
+        return self._extra_pm
+
+    def _flush(self) -> None:
+        if self._dirty:
+            for host in self._dirty:
+                self._refresh(host)
+            self._dirty.clear()
 
     def _count(self, unit: Unit, host: int, sign: int = 1) -> None:
         """The plain-Python bookkeeping of a unit arriving on (sign 1) or leaving (-1) `host`."""
@@ -109,26 +140,26 @@ class PlacementState:
 
     def _refresh(self, host: int) -> None:
         """`host`'s rows of the numpy views from the lists."""
-        self.sizes[host, :3] = (self.memory[host], self.vcpus[host], self.load[host])
+        self._sizes[host, :3] = (self.memory[host], self.vcpus[host], self.load[host])
         used, capacity = self.extra_used[host], self.extra_capacity_rows[host]
         for k, amount in enumerate(used):
-            self.sizes[host, 3 + k] = amount
-            self.extra_pm[host, k] = permille(amount, capacity[k])
-        self.cpu_pm[host] = permille(self.load[host], self.cpu_capacity[host])
-        self.mem_pm[host] = permille(self.memory[host], self.memory_capacity[host])
+            self._sizes[host, 3 + k] = amount
+            self._extra_pm[host, k] = permille(amount, capacity[k])
+        self._cpu_pm[host] = permille(self.load[host], self.cpu_capacity[host])
+        self._mem_pm[host] = permille(self.memory[host], self.memory_capacity[host])
 
     def _refresh_all(self) -> None:
         """Every host's numpy rows at once: the start of a state places every unit, and a row
         write per unit cost seconds at 100,000 VMs."""
-        self.sizes[:, 0] = self.memory
-        self.sizes[:, 1] = self.vcpus
-        self.sizes[:, 2] = self.load
+        self._sizes[:, 0] = self.memory
+        self._sizes[:, 1] = self.vcpus
+        self._sizes[:, 2] = self.load
         if self.extra_used and self.extra_used[0]:
             extra = np.array(self.extra_used, dtype=np.int64)
-            self.sizes[:, 3:] = extra
-            self.extra_pm[:] = permilles(extra, self.extra_capacity)
-        self.cpu_pm[:] = permilles(self.sizes[:, 2], self.cpu_capacity_array)
-        self.mem_pm[:] = permilles(self.sizes[:, 0], self.memory_capacity_array)
+            self._sizes[:, 3:] = extra
+            self._extra_pm[:] = permilles(extra, self.extra_capacity)
+        self._cpu_pm[:] = permilles(self._sizes[:, 2], self.cpu_capacity_array)
+        self._mem_pm[:] = permilles(self._sizes[:, 0], self.memory_capacity_array)
 
     def _count_spread(self, unit: Unit, host: int, sign: int) -> None:
         for membership in unit.min_spread:
