@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import heapq
 
+import numpy as np
+
 from planner.instance.problem import Problem, Unit, hosts_allowed_to_any
 from planner.instance.state import PlacementState
 
@@ -59,8 +61,10 @@ def _try_keep(state: PlacementState, kept: set[int]) -> bool:
         return False
     room = [(state.memory[h] - problem.memory_limit[h], h) for h in kept]
     heapq.heapify(room)
+    kept_mask = np.zeros(len(problem.hosts), dtype=bool)
+    kept_mask[list(kept)] = True
     for unit in evicted:
-        host = _roomiest_fit(state, unit, room, kept)
+        host = _roomiest_fit(state, unit, room, kept_mask)
         if host is None:
             return False
         state.move(unit, host)
@@ -68,7 +72,7 @@ def _try_keep(state: PlacementState, kept: set[int]) -> bool:
     return True
 
 
-def _roomiest_fit(state: PlacementState, unit: Unit, room: list[tuple[int, int]], kept: set[int]) -> int | None:
+def _roomiest_fit(state: PlacementState, unit: Unit, room: list[tuple[int, int]], kept: np.ndarray) -> int | None:
     """Worst fit: the kept host with the most free memory that takes the unit (spreads the rest of
     the load evenly, which keeps CPU headroom and vCPUs satisfiable)."""
     problem: Problem = state.problem
@@ -86,6 +90,17 @@ def _roomiest_fit(state: PlacementState, unit: Unit, room: list[tuple[int, int]]
         if entry[1] != found:
             heapq.heappush(room, entry)
     if found is None and len(popped) == HEAP_TRIES:
-        options = [h for h in kept if state.fits(unit, h) and state.within_budget(unit, h)]
-        found = max(options, key=lambda h: (problem.memory_limit[h] - state.memory[h], -h)) if options else None
+        found = _roomiest_by_scan(state, unit, kept)
     return found
+
+
+def _roomiest_by_scan(state: PlacementState, unit: Unit, kept: np.ndarray) -> int | None:
+    """The kept host with the most free memory (then the lowest index) that takes the unit. The
+    sizes are compared for every host at once and only hosts with room are asked about the rules:
+    asking each kept host was 55 million fits() calls in a 5000x100000 consolidation."""
+    hosts = np.flatnonzero(kept & state.allowed_mask(unit) & state.room_for(unit))
+    free = state.limits[hosts, 0] - state.sizes[hosts, 0]
+    for host in hosts[np.lexsort((hosts, -free))].tolist():
+        if state.fits(unit, host) and state.within_budget(unit, host):
+            return host
+    return None
