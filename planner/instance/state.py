@@ -342,7 +342,14 @@ class PlacementState:
     def room_for(self, unit: Unit) -> np.ndarray:
         """Which hosts have the memory, vCPUs and load room for `unit` on top of what they hold
         (the size part of fits(); a host the unit is on counts it twice, so check fits() too)."""
-        return (self.sizes_with(unit) <= self.limits).all(axis=1)
+        # Column by column: numpy's all(axis=1) over rows this short cost 0.13 ms a call at 5,000
+        # hosts, most of a large consolidation's scans.
+        sizes, limits = self.sizes, self.limits
+        demand = (unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra)
+        room = sizes[:, 0] + demand[0] <= limits[:, 0]
+        for column in range(1, len(demand)):
+            room &= sizes[:, column] + demand[column] <= limits[:, column]
+        return room
 
     def mark_step(self) -> None:
         """Record the end of a whole heuristic step (see `path`)."""

@@ -280,23 +280,26 @@ def consolidate_hosts(state: PlacementState) -> list[int]:
     freed: list[int] = []
     in_use = [h for h in problem.metric_hosts if state.units_on[h]]
     order = sorted(in_use, key=lambda h: (state.memory[h], len(state.units_on[h]), h))
+    # Hosts in use that stay on: units only ever move onto these, so the set only shrinks as
+    # sources empty.
+    staying = np.array([bool(on) for on in state.units_on], dtype=bool)
     for source in order:
         units = [problem.units[i] for i in state.units_on[source]]
         if any(u.fixed for u in units):
             continue
         mark = len(state.moves)
-        if _empty_host(state, source, units, freed):
+        staying[source] = False
+        if _empty_host(state, units, staying):
             freed.append(source)
         else:
             state.undo_to(mark)
+            staying[source] = True
     return freed
 
 
-def _empty_host(state: PlacementState, source: int, units: list[Unit], freed: list[int]) -> bool:
-    """Move every unit of `source` to a host in use that stays on, best fit first. Sizes are checked
-    for every host at once: a scan of fits() per (unit, host) was most of a 1000-host consolidation."""
-    open_hosts = np.array([bool(on) for on in state.units_on], dtype=bool)
-    open_hosts[list(set(freed) | {source})] = False
+def _empty_host(state: PlacementState, units: list[Unit], open_hosts: np.ndarray) -> bool:
+    """Move every unit of a host to one of `open_hosts`, best fit first. Sizes are checked for every
+    host at once: a scan of fits() per (unit, host) was most of a 1000-host consolidation."""
     for unit in sorted(units, key=lambda u: (-u.memory_mib, -u.vcpus)):
         hosts = np.flatnonzero(open_hosts & state.allowed_mask(unit) & state.room_for(unit))
         # Best fit: the tightest host left after placing it, so big holes stay for big VMs.
