@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from planner.domain.metrics import permille, permilles, permilles_at_most
+from planner.domain.metrics import permilles, permilles_at_most
 from planner.instance.problem import Problem, Unit
 
 
@@ -48,7 +48,6 @@ class PlacementState:
         # consolidation, and numpy costs microseconds per call on rows this short.
         self.extra_used = [[0] * extras for _ in range(hosts)]
         self.extra_limit_rows = self.limits[:, 3:].tolist()
-        self.extra_capacity_rows = self.extra_capacity.tolist()
         self._allowed_masks: dict[int, np.ndarray] = {}  # by id(unit.allowed); the sets outlive the state
         self.metric_mask = np.zeros(hosts, dtype=bool)
         self.metric_mask[sorted(problem.metric_hosts)] = True
@@ -78,7 +77,7 @@ class PlacementState:
             self.moved_mib += unit.move_cost(host)
             if self.weighted:
                 self.weighted_mib += unit.weighted_cost(host)
-        self._refresh_all()
+        self._refresh(list(range(hosts)))
 
     @property
     def move_cost(self) -> int:
@@ -117,8 +116,7 @@ class PlacementState:
 
     def _flush(self) -> None:
         if self._dirty:
-            for host in self._dirty:
-                self._refresh(host)
+            self._refresh(list(self._dirty))
             self._dirty.clear()
 
     def _count(self, unit: Unit, host: int, sign: int = 1) -> None:
@@ -138,28 +136,18 @@ class PlacementState:
         if unit.min_spread:
             self._count_spread(unit, host, sign)
 
-    def _refresh(self, host: int) -> None:
-        """`host`'s rows of the numpy views from the lists."""
-        self._sizes[host, :3] = (self.memory[host], self.vcpus[host], self.load[host])
-        used, capacity = self.extra_used[host], self.extra_capacity_rows[host]
-        for k, amount in enumerate(used):
-            self._sizes[host, 3 + k] = amount
-            self._extra_pm[host, k] = permille(amount, capacity[k])
-        self._cpu_pm[host] = permille(self.load[host], self.cpu_capacity[host])
-        self._mem_pm[host] = permille(self.memory[host], self.memory_capacity[host])
-
-    def _refresh_all(self) -> None:
-        """Every host's numpy rows at once: the start of a state places every unit, and a row
-        write per unit cost seconds at 100,000 VMs."""
-        self._sizes[:, 0] = self.memory
-        self._sizes[:, 1] = self.vcpus
-        self._sizes[:, 2] = self.load
-        if self.extra_used and self.extra_used[0]:
-            extra = np.array(self.extra_used, dtype=np.int64)
-            self._sizes[:, 3:] = extra
-            self._extra_pm[:] = permilles(extra, self.extra_capacity)
-        self._cpu_pm[:] = permilles(self._sizes[:, 2], self.cpu_capacity_array)
-        self._mem_pm[:] = permilles(self._sizes[:, 0], self.memory_capacity_array)
+    def _refresh(self, hosts: list[int]) -> None:
+        """The numpy rows of `hosts` from the lists, in one vectorised write per array: the start of
+        a state refreshes every host, a flush the few that moved."""
+        self._sizes[hosts, 0] = [self.memory[h] for h in hosts]
+        self._sizes[hosts, 1] = [self.vcpus[h] for h in hosts]
+        self._sizes[hosts, 2] = [self.load[h] for h in hosts]
+        if self._extra_pm.shape[1]:
+            extra = np.array([self.extra_used[h] for h in hosts], dtype=np.int64).reshape(len(hosts), -1)
+            self._sizes[hosts, 3:] = extra
+            self._extra_pm[hosts] = permilles(extra, self.extra_capacity[hosts])
+        self._cpu_pm[hosts] = permilles(self._sizes[hosts, 2], self.cpu_capacity_array[hosts])
+        self._mem_pm[hosts] = permilles(self._sizes[hosts, 0], self.memory_capacity_array[hosts])
 
     def _count_spread(self, unit: Unit, host: int, sign: int) -> None:
         for membership in unit.min_spread:
