@@ -10,11 +10,9 @@ that is returned is valid move by move, in order.
 
 from __future__ import annotations
 
-from planner.domain.metrics import permille
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
-from planner.solver.caps import extra_caps_of
-from planner.solver.landing import coolest_fit
+from planner.solver.landing import coolest_fit, fits_under_caps
 
 # Bounds on the search per peak host: VMs tried to leave it, cool hosts tried to take each one,
 # and VMs a cool host may eject to make room.
@@ -141,23 +139,16 @@ def _make_room_and_move(state: PlacementState, unit: Unit, avoid: tuple[int, ...
     chain: list[tuple[Unit, int]] = []
     inner_avoid = avoid + (target,)
     for ejected in _ejection_order(state, unit, target, caps):
-        if _fits_under_caps(state, unit, target, caps) or len(chain) >= CHAIN_EJECTIONS:
+        if fits_under_caps(state, unit, target, caps) or len(chain) >= CHAIN_EJECTIONS:
             break
         placed = _place(state, ejected, inner_avoid, caps, targets, depth - 1, effort)
         if placed is not None:
             chain += placed
-    if chain and _fits_under_caps(state, unit, target, caps):
+    if chain and fits_under_caps(state, unit, target, caps):
         state.move(unit, target)
         return chain + [(unit, target)]
     state.undo_to(mark)
     return None
-
-
-def _fits_under_caps(state: PlacementState, unit: Unit, target: int, caps: tuple[int, int]) -> bool:
-    return (permille(state.memory[target] + unit.memory_mib, state.memory_capacity[target]) <= caps[1]
-            and state.fits(unit, target) and state.within_budget(unit, target)
-            and (not unit.extra
-                 or bool(state.under_extra_caps(state.sizes_with(unit, [target]), [target], extra_caps_of(caps))[0])))
 
 
 def _ejection_order(state: PlacementState, unit: Unit, target: int, caps: tuple[int, int]) -> list[Unit]:
