@@ -15,6 +15,8 @@ from functools import cached_property
 from operator import attrgetter
 from types import MappingProxyType
 
+import numpy as np
+
 from planner.domain.goal_metric import extra_weighing, spread_floors
 from planner.domain.model import Host
 from planner.domain.policy import Goal
@@ -129,6 +131,16 @@ class Problem:
     def extra_weights(self) -> tuple[int, ...]:
         """The spread goal's weight of each extra resource, in the order of `resources`."""
         return tuple(weight for weight, _ in extra_weighing(self.rules.policy.spread, self.resources).values())
+
+    @cached_property
+    def fixed_sizes(self) -> np.ndarray:
+        """Per host, what its fixed units hold: rows of (memory MiB, vCPUs, load, extras…), as
+        PlacementState.sizes. No move frees that much on a host."""
+        sizes = np.zeros((len(self.hosts), 3 + len(self.resources)), dtype=np.int64)
+        for unit in self.units:
+            if unit.fixed and unit.current is not None:
+                sizes[unit.current] += (unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra)
+        return sizes
 
     @cached_property
     def extra_floors(self) -> tuple[int, ...]:

@@ -2,11 +2,14 @@
 
 A step relieves one host: a VM of it moves to the coolest host that stays under every cap (a hot
 peak's cap is one per-mille under it, any other peak's its current value, so no peak ever rises);
-failing that, a swap with a cooler host's VM; failing that, an ejection chain. Peaks are those of
+failing that, a swap with a cooler host's VM; failing that, an exchange (planner/solver/exchange.py);
+failing that, an ejection chain. Peaks are those of
 CPU, memory and each weighed extra named resource.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -15,13 +18,24 @@ from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 from planner.solver.caps import Caps
 from planner.solver.chains import chain_relief
+from planner.solver.exchange import exchange_relief
 from planner.solver.greedy_budget import GreedyBudget
-from planner.solver.landing import coolest_fit
+from planner.solver.landing import first_landing
 from planner.solver.swaps import SWAP_TARGETS, swap_relief
 
 
-def best_peak_relief(state: PlacementState, ceiling: Caps | None,
-                      budget: GreedyBudget | None) -> list[tuple[Unit, int]]:
+class Relief(NamedTuple):
+    """The host a step tried to take off its peak (None when no host is above it) and the moves
+    that do ([] when none was found)."""
+
+    source: int | None
+    moves: list[tuple[Unit, int]]
+
+
+def best_peak_relief(state: PlacementState, ceiling: Caps | None, budget: GreedyBudget | None,
+                     passed_over: np.ndarray | None = None) -> Relief:
+    """The relief of the hottest host on a peak (above `ceiling`, when given), not counting the
+    hosts `passed_over` marks."""
     problem = state.problem
     wc, wm = problem.spread_weights
     fc, fm = problem.spread_floors
@@ -49,34 +63,49 @@ def best_peak_relief(state: PlacementState, ceiling: Caps | None,
     if hot_extra.any():
         on_peak |= (state.extra_pm[:, hot_extra] > over_extra[hot_extra]).any(axis=1)
     on_peak &= state.metric_mask
+    if passed_over is not None:
+        on_peak &= ~passed_over
     if not on_peak.any():
-        return []
+        return Relief(None, [])
     # If one peak host cannot be relieved, the peak cannot drop: stop there.
     heat = np.where(on_peak, wc * state.cpu_pm + wm * state.mem_pm + state.extra_pm @ extra.weights, -1)
     source = int(np.argmax(heat))
-    busy = state.cpu_pm + state.mem_pm + state.extra_pm @ (extra.weights > 0)
+    # Coolest by the weighed resources only: spreading CPU, a host whose memory is full but whose
+    # CPU is idle is a cool host (the landing checks its room).
+    busy = (wc > 0) * state.cpu_pm + (wm > 0) * state.mem_pm + state.extra_pm @ (extra.weights > 0)
     score = np.where(state.metric_mask, busy, np.iinfo(np.int64).max)
     targets = np.argsort(score, kind="stable")[: int(state.metric_mask.sum())].tolist()
     on_cpu = bool(hot_cpu and state.cpu_pm[source] > over[0])
     on_mem = bool(hot_mem and state.mem_pm[source] > over[1])
     on_extra = hot_extra & (state.extra_pm[source] > over_extra)
     leavers = _leavers(state, source, on_cpu, on_mem, on_extra)
-    move, tried = _relief_for(state, source, caps, targets, leavers)
+    move, tried = first_landing(state, leavers, (source,), caps, targets)
     if budget is not None:
         budget.landings(tried, len(problem.resources))
     if move is not None:
-        return [move]
+        return Relief(source, [move])
+    partners = _cpu_roomiest(state, caps) if on_cpu and not on_mem and not on_extra.any() else targets
     if budget is not None:
-        budget.swap_search(len(state.units_on[source]) * sum(len(state.units_on[t]) for t in targets[:SWAP_TARGETS]))
-    swap = swap_relief(state, source, caps, targets[:SWAP_TARGETS], on_cpu, on_mem, on_extra)
+        budget.swap_search(len(state.units_on[source]) * sum(len(state.units_on[t]) for t in partners[:SWAP_TARGETS]))
+    swap = swap_relief(state, source, caps, partners[:SWAP_TARGETS], on_cpu, on_mem, on_extra)
+    if not swap:
+        swap, tried = exchange_relief(state, source, caps, partners, leavers)
+        if budget is not None:
+            budget.exchange_search(tried)
     if swap or ceiling is not None:
-        # Aiming at the bound, a host no single move or swap relieves ends the pass: the step by
-        # step pass that follows lowers the peak as far as chains take it.
-        return swap
+        # Aiming at the bound, chains are left to the step by step pass that follows.
+        return Relief(source, swap)
     chain, tried = chain_relief(state, source, caps, targets, leavers)
     if budget is not None:
         budget.chain_placements(tried)
-    return chain
+    return Relief(source, chain)
+
+
+def _cpu_roomiest(state: PlacementState, caps: Caps) -> list[int]:
+    """The hosts the metric looks at, the most CPU load they can take under the cap first: where
+    hosts differ in size, a host low in per-mille may have little room in millicores."""
+    headroom = np.where(state.metric_mask, caps[0] * state.cpu_capacity_array // 1000 - state.load, np.iinfo(np.int64).min)
+    return np.argsort(-headroom, kind="stable")[: int(state.metric_mask.sum())].tolist()
 
 
 class _ExtraPeaks:
@@ -95,17 +124,6 @@ class _ExtraPeaks:
     def hot(self) -> np.ndarray:
         """Which extra resources the greedy lowers: weighed, and peaking above their threshold."""
         return (self.weights > 0) & (self.peaks > self.floors)
-
-
-def _relief_for(state: PlacementState, source: int, caps: tuple[int, int], targets: list[int],
-                leavers: list[Unit]) -> tuple[tuple[Unit, int] | None, int]:
-    """The first of `leavers` that fits on a target under the caps with that target (or None), and
-    how many leavers were tried."""
-    for tried, unit in enumerate(leavers, start=1):
-        found = coolest_fit(state, unit, (source,), caps, targets)
-        if found is not None:
-            return (unit, found), tried
-    return None, len(leavers)
 
 
 def _leavers(state: PlacementState, source: int, on_cpu_peak: bool, on_mem_peak: bool,

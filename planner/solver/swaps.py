@@ -22,7 +22,7 @@ from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 from planner.solver.caps import extra_caps_of
 
-SWAP_TARGETS = 64  # coolest hosts searched for a partner
+SWAP_TARGETS = 24  # hosts searched for a partner (for a CPU peak, those with the most CPU room)
 
 
 @dataclass(frozen=True)

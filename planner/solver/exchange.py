@@ -1,0 +1,114 @@
+"""Exchanges for the spread greedy: a VM leaves a peak host for a partner host that is full, and the
+partner sends VMs of its own, light on CPU, back into the room the VM left.
+
+Where host types differ in shape (CPU-rich hosts whose memory is full beside memory-rich hosts short
+of CPU) a hot VM can only go where memory is full, and that memory can only go where the hot VM
+was: every other host with memory to spare sits at the peak too. A move finds no target, a
+one-for-one swap rarely finds a partner VM the size of a large VM, and a chain ejects into third
+hosts, which are at the peak. The exchange returns as many VMs as it takes, to the source only.
+
+Every move is made on the live state with its own checks (limits, rules, move budget) and rolled
+back unless both hosts end within their limits and under the caps, so a returned exchange is valid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from planner.domain.metrics import permilles_at_most
+from planner.instance.problem import Unit
+from planner.instance.state import PlacementState
+from planner.solver.caps import Caps
+from planner.solver.landing import fits_under_caps, within_caps
+
+# Bounds on the search per peak host: VMs tried to leave it, partners tried for each, and VMs a
+# partner may send back.
+EXCHANGE_LEAVERS = 4
+EXCHANGE_PARTNERS = 24
+EXCHANGE_RETURNS = 64
+
+
+def exchange_relief(state: PlacementState, source: int, caps: Caps, partners: list[int],
+                    leavers: list[Unit]) -> tuple[list[tuple[Unit, int]], int]:
+    """Moves (any order) that take one of `leavers` off `source` into a partner, and bring partner
+    VMs back to the source ([] when no exchange is found), and how many exchanges were tried.
+
+    `leavers` are the VMs whose departure takes the source off its peak(s), best first; `partners`
+    are hosts, the most room for the leaver's load first."""
+    tried = 0
+    for unit in leavers[:EXCHANGE_LEAVERS]:
+        for partner in _partners_for(state, unit, source, partners, caps):
+            tried += 1
+            moves = _exchange(state, unit, source, partner, caps)
+            if moves:
+                return moves, tried
+    return [], tried
+
+
+def _partners_for(state: PlacementState, unit: Unit, source: int, partners: list[int], caps: Caps) -> list[int]:
+    """The first EXCHANGE_PARTNERS of `partners` the unit may use and would fit under the caps once
+    their movable VMs left."""
+    room = _room_when_emptied(state, unit, caps)
+    found = []
+    for partner in partners:
+        if partner == source or not room[partner] or partner not in unit.allowed:
+            continue
+        if not state.within_budget(unit, partner) or not state.anti_affinity_ok(unit, partner) or \
+                (unit.min_spread and not state.min_spread_ok(unit, partner)):
+            continue
+        found.append(partner)
+        if len(found) == EXCHANGE_PARTNERS:
+            break
+    return found
+
+
+def _room_when_emptied(state: PlacementState, unit: Unit, caps: Caps) -> np.ndarray:
+    """room[h]: would `unit` fit on host h under the caps beside h's fixed units alone?"""
+    after = state.problem.fixed_sizes + (unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra)
+    limits = state.limits
+    return ((after <= limits).all(axis=1)
+            & permilles_at_most(after[:, 0], state.memory_capacity_array, caps[1])
+            & permilles_at_most(after[:, 2], state.cpu_capacity_array, caps[0]))
+
+
+def _exchange(state: PlacementState, unit: Unit, source: int, partner: int, caps: Caps) -> list[tuple[Unit, int]]:
+    """Move `unit` to `partner`, then partner VMs to `source` until the partner is back within its
+    limits and the caps; the moves made, or [] with the state as it was."""
+    mark = len(state.moves)
+    state.move(unit, partner)
+    moves = [(unit, partner)]
+    for back in _return_order(state, unit, partner, source, caps):
+        if within_caps(state, partner, caps) or len(moves) > EXCHANGE_RETURNS:
+            break
+        if fits_under_caps(state, back, source, caps):
+            state.move(back, source)
+            moves.append((back, source))
+    if len(moves) > 1 and within_caps(state, partner, caps) and within_caps(state, source, caps):
+        return moves
+    state.undo_to(mark)
+    return []
+
+
+def _return_order(state: PlacementState, unit: Unit, partner: int, source: int, caps: Caps) -> list[Unit]:
+    """The partner's movable VMs that may go to the source, least CPU load per part of the
+    partner's excess they remove first: the source has memory to spare, not CPU."""
+    problem = state.problem
+    excess = _excess(state, partner, caps)
+    order = []
+    for index in state.units_on[partner]:
+        back = problem.units[index]
+        if back.fixed or back is unit or source not in back.allowed:
+            continue
+        sizes = (back.memory_mib, back.vcpus, back.cpu_load)
+        covered = sum(min(size, need) / need for size, need in zip(sizes, excess) if need > 0)
+        if covered > 0:
+            order.append((back.cpu_load / covered, index))
+    return [problem.units[index] for _, index in sorted(order)]
+
+
+def _excess(state: PlacementState, host: int, caps: Caps) -> tuple[int, int, int]:
+    """How much memory (MiB), vCPUs and load (millicores) `host` holds beyond its limits and caps."""
+    problem = state.problem
+    memory = min(problem.memory_limit[host], caps[1] * state.memory_capacity[host] // 1000)
+    load = min(problem.load_limit[host], caps[0] * state.cpu_capacity[host] // 1000)
+    return (state.memory[host] - memory, state.vcpus[host] - problem.vcpu_limit[host], state.load[host] - load)
