@@ -3,7 +3,7 @@
 The repair that makes a placement valid always runs to the end; only the improving passes after it
 are capped. In deterministic mode the cap counts work, not time, so a seed gives the same plan on a
 busy machine: each kind of work (a step, a landing search, a swap search, a placement a chain
-tries, and what extra named resources add to steps and landings) is counted, and charged what it
+tries, an exchange tried, and what extra named resources add to steps and landings) is counted, and charged what it
 costs on this machine by a linear model (WorkCount.milliseconds). The wall-clock deadline at the
 limit itself stays the backstop and, when it is what stopped the passes, the plan says so.
 """
@@ -22,16 +22,17 @@ from planner.solver.time_budget import modelled_allowance
 GREEDY_SHARE = 0.9
 # What each kind of work costs, in milliseconds of this machine (2 cores, quiet): the fit of
 # `python -m benchmarks.greedy_cost` (non-negative least squares over twelve uncapped greedy runs on
-# generated clusters with 0-2 extra resources and on memory-tight ones, predictions 0.81-1.11 × the
-# measured 2-20 s) times its SAFETY margin of 1.2; benchmarks/results/greedy_cost.md has each run.
-# A zero is what the fit found: that work's time is carried by the others (a chain's placements
-# are landing searches too).
-STEP_MS_PER_1000_HOSTS = 0.937  # finding the peak host and ranking targets: arrays over every host
-LANDING_MS = 0.107  # one coolest_fit: a VM's room on every host at once
+# generated clusters with 0-2 extra resources and on memory-tight ones, and the first 2 s of two
+# large ones; predictions 0.83-1.21 × the measured 0.7-20 s) times its SAFETY margin of 1.2;
+# benchmarks/results/greedy_cost.md has each run. A zero is what the fit found: that work's time is
+# carried by the others (the leavers' landings are one array check per step).
+STEP_MS_PER_1000_HOSTS = 0.631  # finding the peak host and ranking targets: arrays over every host
+LANDING_MS = 0.0  # one coolest_fit: a VM's room on every host at once
 SWAP_MS = 0.0  # one swap search: its fixed part
-SWAP_MS_PER_1000_PAIRS = 0.172  # and per 1000 (leaver, partner) pairs it checks at once
-CHAIN_PLACEMENT_MS = 0.0  # one placement a chain search tries
-EXTRA_MS = 0.134  # per extra named resource, per step and landing: their caps and peaks
+SWAP_MS_PER_1000_PAIRS = 0.131  # and per 1000 (leaver, partner) pairs it checks at once
+CHAIN_PLACEMENT_MS = 0.044  # one placement a chain search tries
+EXCHANGE_MS = 0.24  # one exchange tried (a VM to a partner host, partner VMs back)
+EXTRA_MS = 0.078  # per extra named resource, per step and landing: their caps and peaks
 MS_PER_SECOND = 1000.0
 
 
@@ -44,13 +45,14 @@ class WorkCount:
     swaps: int = 0
     swap_pairs: float = 0.0  # Σ over swap searches of (leavers × partners) / 1000
     chain_placements: int = 0
-    extra: int = 0  # (steps + landings) × extra named resources
+    extra: int = 0
+    exchanges: int = 0  # (steps + landings) × extra named resources
 
     def milliseconds(self) -> float:
         return (STEP_MS_PER_1000_HOSTS * self.host_steps + LANDING_MS * self.landings
                 + SWAP_MS * self.swaps + SWAP_MS_PER_1000_PAIRS * self.swap_pairs
                 + CHAIN_PLACEMENT_MS * self.chain_placements
-                + EXTRA_MS * self.extra)
+                + EXTRA_MS * self.extra + EXCHANGE_MS * self.exchanges)
 
 
 @dataclass
@@ -82,6 +84,19 @@ class GreedyBudget:
 
     def chain_placements(self, count: int) -> None:
         self.counted.chain_placements += count
+
+    def share(self, fraction: float) -> GreedyBudget:
+        """A budget for one pass: `fraction` of what is left of this one (its work, else its wall
+        clock), counting into this one's work."""
+        work = None if self.work_ms is None else self.used_ms + fraction * max(0.0, self.work_ms - self.used_ms)
+        deadline = self.deadline
+        if work is None and deadline is not None:
+            now = time.monotonic()
+            deadline = now + fraction * max(0.0, deadline - now)
+        return GreedyBudget(deadline, work, counted=self.counted)
+
+    def exchange_search(self, tried: int) -> None:
+        self.counted.exchanges += tried
 
     def step(self, hosts: int, resources: int = 0) -> bool:
         """Charge one step over `hosts` hosts; False once the budget is spent (stop improving)."""
