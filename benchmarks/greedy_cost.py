@@ -6,10 +6,12 @@
 Each case runs the spread greedy's improving passes (after the repair) with no work cap, a
 wall-clock cap of `--cap` seconds, and counts each kind of work as planning counts it
 (WorkCount: steps over the hosts, landing searches, swap searches and the pairs they check, chain
-placements, and what extra named resources add to steps and landings). A non-negative least-squares
+placements, exchanges tried, and what extra named resources add to steps and landings). A non-negative least-squares
 fit of the measured milliseconds on those counts, weighted so that every run counts by its relative
 error, gives the constants; planning uses them times SAFETY. Cases: benchmarks.solve clusters with 0, 1 and 2 extra resources
-(benchmarks/extra_resources.py) and memory-tight benchmarks.tight clusters.
+(benchmarks/extra_resources.py) and memory-tight benchmarks.tight clusters, each as far as the cap
+lets it go, and the first EARLY_CAP_S seconds of a 1000x20000 run of each kind (what a short limit
+sees: mostly single moves).
 
 Writes benchmarks/results/greedy_cost.csv (per run: counts, measured and predicted seconds with the
 fitted and with the current constants) and greedy_cost.md (the fitted constants, and how far each
@@ -29,9 +31,10 @@ import numpy as np
 
 from benchmarks.extra_resources import with_extra_resources
 from benchmarks.generator import generate_cluster
+from benchmarks.solve import benchmark_policy
 from benchmarks.tight_generator import generate_tight_cluster, tight_policy
 from planner.domain.model import Cluster
-from planner.domain.policy import Policy
+from planner.domain.policy import Goal, Policy
 from planner.instance.problem import build_problem
 from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
@@ -44,9 +47,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # 0.8 × their time) would otherwise overrun the work cap's share of the limit and meet the wall
 # clock, which ends a deterministic search unreproducibly.
 SAFETY = 1.2
+EARLY_CAP_S = 2.0
 FEATURES = tuple(f.name for f in fields(WorkCount))
 CONSTANTS = ("STEP_MS_PER_1000_HOSTS", "LANDING_MS", "SWAP_MS", "SWAP_MS_PER_1000_PAIRS", "CHAIN_PLACEMENT_MS",
-             "EXTRA_MS")  # in the order of FEATURES
+             "EXTRA_MS", "EXCHANGE_MS")  # in the order of FEATURES
 
 
 @dataclass(frozen=True)
@@ -56,14 +60,23 @@ class Run:
     measured_s: float
 
 
-def cases(quick: bool) -> Iterator[tuple[str, Cluster, Policy]]:
+def cases(quick: bool) -> Iterator[tuple[str, Cluster, Policy, float | None]]:
+    """(name, cluster, policy, its own wall-clock cap or None for --cap)."""
     sizes = ((50, 1000), (200, 4000)) if quick else ((50, 1000), (200, 4000), (500, 10000))
     for hosts, vms in sizes:
         for extra in (0, 1, 2):
-            yield f"solve {hosts}x{vms} +{extra}", with_extra_resources(generate_cluster(hosts, vms, seed=1), extra), Policy()
+            cluster = with_extra_resources(generate_cluster(hosts, vms, seed=1), extra)
+            yield f"solve {hosts}x{vms} +{extra}", cluster, Policy(), None
     for hosts, vms, fill in ((100, 2000, 0.80), (200, 4000, 0.88)) + (() if quick else ((1000, 20000, 0.80),)):
         cluster = generate_tight_cluster(hosts, vms, fill, 1)
-        yield f"tight {hosts}x{vms} {fill:.2f}", cluster, tight_policy(cluster, 1, 10.0)
+        yield f"tight {hosts}x{vms} {fill:.2f}", cluster, tight_policy(cluster, 1, 10.0), None
+    if not quick:
+        # The first seconds of a large run, as a short --time-limit sees them: mostly single moves,
+        # a different mix of work from a whole run's.
+        cluster = generate_cluster(1000, 20000, seed=1)
+        yield "solve 1000x20000 first 2 s", cluster, benchmark_policy(cluster, Goal.SPREAD, 1, 1000), EARLY_CAP_S
+        cluster = generate_tight_cluster(1000, 20000, 0.80, 1)
+        yield "tight 1000x20000 0.80 first 2 s", cluster, tight_policy(cluster, 1, 10.0), EARLY_CAP_S
 
 
 def measure(name: str, cluster: Cluster, policy: Policy, cap_s: float) -> Run:
@@ -140,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for greedy_cost.csv/.md")
     args = parser.parse_args(argv)
     runs = []
-    for name, cluster, policy in cases(args.quick):
-        run = measure(name, cluster, policy, args.cap)
+    for name, cluster, policy, cap in cases(args.quick):
+        run = measure(name, cluster, policy, args.cap if cap is None else cap)
         print(f"{name}: {run.measured_s:.2f} s, {asdict(run.counted)}", flush=True)
         runs.append(run)
     fitted = fit(runs)
