@@ -21,6 +21,7 @@ from planner.domain.goal_metric import extra_weighing, spread_floors
 from planner.domain.model import Host
 from planner.domain.policy import Goal
 from planner.instance.rule_groups import AntiAffinityLayout, Membership, SpreadLayout
+from planner.instance.unit_arrays import UnitArrays
 from planner.rules.min_spread import MinSpreadGroup, broken_at_start
 from planner.rules.resolve import AntiAffinityGroup, RuleSet
 
@@ -141,6 +142,11 @@ class Problem:
             if unit.fixed and unit.current is not None:
                 sizes[unit.current] += (unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra)
         return sizes
+
+    @cached_property
+    def unit_arrays(self) -> UnitArrays:
+        """The units' sizes, homes and allowed sets as numpy arrays."""
+        return UnitArrays.of(self.units, len(self.resources))
 
     @cached_property
     def extra_floors(self) -> tuple[int, ...]:

@@ -49,6 +49,7 @@ class PlacementState:
         self.extra_used = [[0] * extras for _ in range(hosts)]
         self.extra_limit_rows = self.limits[:, 3:].tolist()
         self._allowed_masks: dict[int, np.ndarray] = {}  # by id(unit.allowed); the sets outlive the state
+        self._sets_allowing: dict[int, np.ndarray] = {}  # by host: UnitArrays.allowing(host)
         self.metric_mask = np.zeros(hosts, dtype=bool)
         self.metric_mask[sorted(problem.metric_hosts)] = True
         # occupancy[group][domain] = members of the group placed in that domain
@@ -320,6 +321,14 @@ class PlacementState:
             mask[list(unit.allowed)] = True
             self._allowed_masks[id(unit.allowed)] = mask
         return mask
+
+    def may_go_to(self, indexes: np.ndarray, host: int) -> np.ndarray:
+        """Per unit of `indexes` (Unit.index), whether `host` is one of its allowed hosts."""
+        arrays = self.problem.unit_arrays
+        allowing = self._sets_allowing.get(host)
+        if allowing is None:
+            allowing = self._sets_allowing[host] = arrays.allowing(host)
+        return allowing[arrays.allowed_set[indexes]]
 
     def sizes_with(self, unit: Unit, hosts: list[int] | None = None) -> np.ndarray:
         """What every host (or each of `hosts`) would hold with `unit` added: rows of (memory MiB,

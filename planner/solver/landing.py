@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.domain.metrics import permille, permilles_at_most
+from planner.domain.metrics import most_at_permille, permille, permilles_at_most
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 from planner.solver.caps import extra_caps_of
@@ -66,14 +66,23 @@ def _rooms(state: PlacementState, units: list[Unit], caps: tuple[int, int]) -> n
     """_room of each unit, as rows of one array."""
     if state.problem.resources:
         return np.array([_room(state, unit, caps) for unit in units])
-    demand = np.array([(u.memory_mib, u.vcpus, u.cpu_load) for u in units], dtype=np.int64)
+    demand = state.problem.unit_arrays.sizes[[unit.index for unit in units], :3]
+    free = free_under_caps(state, caps)
+    return ((demand[:, 0, None] <= free[None, :, 0]) & (demand[:, 1, None] <= free[None, :, 1])
+            & (demand[:, 2, None] <= free[None, :, 2]))
+
+
+def free_under_caps(state: PlacementState, caps: tuple[int, int], hosts: np.ndarray | None = None) -> np.ndarray:
+    """Per host (of `hosts`, default all), the memory (MiB), vCPUs and load (millicores) it can
+    still take within its limits and with its CPU ‰ and memory ‰ at or under `caps`: one comparison
+    per VM and host instead of a sum, products and a division each."""
     sizes, limits = state.sizes, state.limits
-    memory = sizes[None, :, 0] + demand[:, 0, None]
-    load = sizes[None, :, 2] + demand[:, 2, None]
-    return ((memory <= limits[None, :, 0]) & (sizes[None, :, 1] + demand[:, 1, None] <= limits[None, :, 1])
-            & (load <= limits[None, :, 2])
-            & permilles_at_most(load, state.cpu_capacity_array[None, :], caps[0])
-            & permilles_at_most(memory, state.memory_capacity_array[None, :], caps[1]))
+    memory_capacity, cpu_capacity = state.memory_capacity_array, state.cpu_capacity_array
+    if hosts is not None:
+        sizes, limits, memory_capacity, cpu_capacity = sizes[hosts], limits[hosts], memory_capacity[hosts], cpu_capacity[hosts]
+    return np.stack((np.minimum(limits[:, 0], most_at_permille(caps[1], memory_capacity)) - sizes[:, 0],
+                     limits[:, 1] - sizes[:, 1],
+                     np.minimum(limits[:, 2], most_at_permille(caps[0], cpu_capacity)) - sizes[:, 2]), axis=1)
 
 
 def fits_under_caps(state: PlacementState, unit: Unit, host: int, caps: tuple[int, int]) -> bool:

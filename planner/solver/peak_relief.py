@@ -9,13 +9,15 @@ CPU, memory and each weighed extra named resource.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from planner.domain.metrics import permille, permilles
-from planner.instance.problem import Unit
+from planner.domain.metrics import permilles
+from planner.instance.problem import Problem, Unit
 from planner.instance.state import PlacementState
+from planner.instance.unit_arrays import NO_HOME
 from planner.solver.caps import Caps
 from planner.solver.chains import chain_relief
 from planner.solver.exchange import exchange_relief
@@ -32,10 +34,22 @@ class Relief(NamedTuple):
     moves: list[tuple[Unit, int]]
 
 
-def best_peak_relief(state: PlacementState, ceiling: Caps | None, budget: GreedyBudget | None,
-                     passed_over: np.ndarray | None = None) -> Relief:
-    """The relief of the hottest host on a peak (above `ceiling`, when given), not counting the
-    hosts `passed_over` marks."""
+@dataclass(frozen=True)
+class PeakView:
+    """Where the peaks stand for a step: `caps` no target may pass, the level `over` a host must be
+    above to be on a peak (CPU ‰, memory ‰; `over_extra` per extra resource), and which of the
+    resources are hot (being lowered)."""
+
+    caps: Caps
+    over: tuple[int, int]
+    over_extra: np.ndarray
+    hot_cpu: bool
+    hot_mem: bool
+    hot_extra: np.ndarray
+
+
+def peak_view(state: PlacementState, ceiling: Caps | None) -> PeakView:
+    """The peaks now; with a `ceiling`, every host above it is on a peak and targets stay under it."""
     problem = state.problem
     wc, wm = problem.spread_weights
     fc, fm = problem.spread_floors
@@ -48,42 +62,76 @@ def best_peak_relief(state: PlacementState, ceiling: Caps | None, budget: Greedy
         # A target may not reach a hot peak, nor rise above a peak that is not hot (or its floor).
         caps = Caps(peak_cpu - 1 if hot_cpu else max(peak_cpu, fc), peak_mem - 1 if hot_mem else max(peak_mem, fm),
                     np.where(hot_extra, extra.peaks - 1, state.extra_caps()) if problem.resources else None)
-        over, over_extra = (peak_cpu - 1, peak_mem - 1), extra.peaks - 1
-    else:
-        over_extra = np.maximum(ceiling.extra, extra.floors) if ceiling.extra is not None else extra.peaks
-        caps = over = Caps(max(ceiling[0], fc), max(ceiling[1], fm), over_extra if problem.resources else None)
-        hot_cpu = wc > 0 and peak_cpu > caps[0]
-        hot_mem = wm > 0 and peak_mem > caps[1]
-        hot_extra = (extra.weights > 0) & (extra.peaks > over_extra)
+        return PeakView(caps, (peak_cpu - 1, peak_mem - 1), extra.peaks - 1, hot_cpu, hot_mem, hot_extra)
+    over_extra = np.maximum(ceiling.extra, extra.floors) if ceiling.extra is not None else extra.peaks
+    caps = Caps(max(ceiling[0], fc), max(ceiling[1], fm), over_extra if problem.resources else None)
+    return PeakView(caps, (caps[0], caps[1]), over_extra, wc > 0 and peak_cpu > caps[0], wm > 0 and peak_mem > caps[1],
+                    (extra.weights > 0) & (extra.peaks > over_extra))
+
+
+def best_peak_relief(state: PlacementState, ceiling: Caps | None, budget: GreedyBudget | None,
+                     passed_over: np.ndarray | None = None) -> Relief:
+    """The relief of the hottest host on a peak (above `ceiling`, when given), not counting the
+    hosts `passed_over` marks."""
+    view = peak_view(state, ceiling)
+    source = hottest_on_peak(state, view, passed_over)
+    if source is None:
+        return Relief(None, [])
+    return Relief(source, relieve(state, source, view, coolest_hosts(state), budget, chains=ceiling is None))
+
+
+def hottest_on_peak(state: PlacementState, view: PeakView, passed_over: np.ndarray | None = None) -> int | None:
+    """The hottest host on a peak of `view` (by the weighed resources), or None when none is."""
+    problem = state.problem
     on_peak = np.zeros(len(problem.hosts), dtype=bool)
-    if hot_cpu:
-        on_peak |= state.cpu_pm > over[0]
-    if hot_mem:
-        on_peak |= state.mem_pm > over[1]
-    if hot_extra.any():
-        on_peak |= (state.extra_pm[:, hot_extra] > over_extra[hot_extra]).any(axis=1)
+    if view.hot_cpu:
+        on_peak |= state.cpu_pm > view.over[0]
+    if view.hot_mem:
+        on_peak |= state.mem_pm > view.over[1]
+    if view.hot_extra.any():
+        on_peak |= (state.extra_pm[:, view.hot_extra] > view.over_extra[view.hot_extra]).any(axis=1)
     on_peak &= state.metric_mask
     if passed_over is not None:
         on_peak &= ~passed_over
     if not on_peak.any():
-        return Relief(None, [])
-    # If one peak host cannot be relieved, the peak cannot drop: stop there.
-    heat = np.where(on_peak, wc * state.cpu_pm + wm * state.mem_pm + state.extra_pm @ extra.weights, -1)
-    source = int(np.argmax(heat))
-    # Coolest by the weighed resources only: spreading CPU, a host whose memory is full but whose
-    # CPU is idle is a cool host (the landing checks its room).
-    busy = (wc > 0) * state.cpu_pm + (wm > 0) * state.mem_pm + state.extra_pm @ (extra.weights > 0)
+        return None
+    wc, wm = problem.spread_weights
+    heat = np.where(on_peak, wc * state.cpu_pm + wm * state.mem_pm + state.extra_pm @ _extra_weights(problem), -1)
+    return int(np.argmax(heat))
+
+
+def still_on_peak(state: PlacementState, source: int, view: PeakView) -> bool:
+    """Is `source` still above `view`'s level on a resource it lowers?"""
+    return (view.hot_cpu and state.cpu_permille(source) > view.over[0]) or \
+        (view.hot_mem and state.memory_permille(source) > view.over[1]) or \
+        bool((view.hot_extra & (state.extra_pm[source] > view.over_extra)).any())
+
+
+def coolest_hosts(state: PlacementState) -> list[int]:
+    """The hosts the metric looks at, coolest first by the weighed resources only: spreading CPU, a
+    host whose memory is full but whose CPU is idle is a cool host (the landing checks its room)."""
+    problem = state.problem
+    wc, wm = problem.spread_weights
+    busy = (wc > 0) * state.cpu_pm + (wm > 0) * state.mem_pm + state.extra_pm @ (_extra_weights(problem) > 0)
     score = np.where(state.metric_mask, busy, np.iinfo(np.int64).max)
-    targets = np.argsort(score, kind="stable")[: int(state.metric_mask.sum())].tolist()
-    on_cpu = bool(hot_cpu and state.cpu_pm[source] > over[0])
-    on_mem = bool(hot_mem and state.mem_pm[source] > over[1])
-    on_extra = hot_extra & (state.extra_pm[source] > over_extra)
+    return np.argsort(score, kind="stable")[: int(state.metric_mask.sum())].tolist()
+
+
+def relieve(state: PlacementState, source: int, view: PeakView, targets: list[int], budget: GreedyBudget | None,
+            chains: bool = True) -> list[tuple[Unit, int]]:
+    """Moves (any order) that take `source` off its peak(s) without any target passing the caps:
+    a move to the first of `targets` (coolest first) with room, else a swap, else an exchange, else
+    (with `chains`) an ejection chain; [] when none is found."""
+    problem, caps = state.problem, view.caps
+    on_cpu = bool(view.hot_cpu and state.cpu_permille(source) > view.over[0])
+    on_mem = bool(view.hot_mem and state.memory_permille(source) > view.over[1])
+    on_extra = view.hot_extra & (state.extra_pm[source] > view.over_extra)
     leavers = _leavers(state, source, on_cpu, on_mem, on_extra)
     move, tried = first_landing(state, leavers, (source,), caps, targets)
     if budget is not None:
         budget.landings(tried, len(problem.resources))
     if move is not None:
-        return Relief(source, [move])
+        return [move]
     partners = _cpu_roomiest(state, caps) if on_cpu and not on_mem and not on_extra.any() else targets
     if budget is not None:
         budget.swap_search(len(state.units_on[source]) * sum(len(state.units_on[t]) for t in partners[:SWAP_TARGETS]))
@@ -92,13 +140,16 @@ def best_peak_relief(state: PlacementState, ceiling: Caps | None, budget: Greedy
         swap, tried = exchange_relief(state, source, caps, partners, leavers)
         if budget is not None:
             budget.exchange_search(tried)
-    if swap or ceiling is not None:
-        # Aiming at the bound, chains are left to the step by step pass that follows.
-        return Relief(source, swap)
+    if swap or not chains:
+        return swap
     chain, tried = chain_relief(state, source, caps, targets, leavers)
     if budget is not None:
         budget.chain_placements(tried)
-    return Relief(source, chain)
+    return chain
+
+
+def _extra_weights(problem: Problem) -> np.ndarray:
+    return np.asarray(problem.extra_weights, dtype=np.int64)
 
 
 def _cpu_roomiest(state: PlacementState, caps: Caps) -> list[int]:
@@ -134,30 +185,32 @@ def _leavers(state: PlacementState, source: int, on_cpu_peak: bool, on_mem_peak:
     Cheapest = least memory migrated per unit of the relief needed (the fractional-knapsack order
     the move bound uses); a VM going back to the host it started on costs nothing.
     """
-    problem = state.problem
-    cpu_now, mem_now = state.cpu_permille(source), state.memory_permille(source)
+    problem, arrays = state.problem, state.problem.unit_arrays
+    indexes = np.array(sorted(state.units_on[source]), dtype=np.int64)
+    indexes = indexes[~arrays.fixed[indexes]]
+    sizes = arrays.sizes[indexes]
+    src_cpu = permilles(state.load[source] - sizes[:, 2], state.cpu_capacity[source])
+    src_mem = permilles(state.memory[source] - sizes[:, 0], state.memory_capacity[source])
+    # The source must come off every peak it is on; a move that leaves it there is wasted.
+    keep = np.ones(len(indexes), dtype=bool)
+    if on_cpu_peak:
+        keep &= src_cpu < state.cpu_permille(source)
+    if on_mem_peak:
+        keep &= src_mem < state.memory_permille(source)
     on_extra = on_extra_peak if on_extra_peak is not None and on_extra_peak.any() else None
-    relieving = _extra_relievers(state, source, on_extra) if on_extra is not None else None
-    options = []
-    for index in state.units_on[source]:
-        unit = problem.units[index]
-        if unit.fixed:
-            continue
-        src_cpu = permille(state.load[source] - unit.cpu_load, state.cpu_capacity[source])
-        src_mem = permille(state.memory[source] - unit.memory_mib, state.memory_capacity[source])
-        # The source must come off every peak it is on; a move that leaves it there is wasted.
-        if (on_cpu_peak and src_cpu >= cpu_now) or (on_mem_peak and src_mem >= mem_now):
-            continue
-        if relieving is not None and index not in relieving:
-            continue
-        goes_home = unit.current is not None and unit.current != source
-        cost = -unit.weighted_memory if goes_home else unit.weighted_memory
-        if on_cpu_peak or on_mem_peak:
-            relief = unit.cpu_load if on_cpu_peak else unit.memory_mib
-        else:
-            relief = int(np.asarray(unit.extra)[on_extra].sum()) if on_extra is not None else unit.memory_mib
-        options.append((cost / max(1, relief), src_cpu + src_mem, index))
-    return [problem.units[index] for _, _, index in sorted(options)]
+    if on_extra is not None:
+        relieving = _extra_relievers(state, source, on_extra)
+        keep &= np.fromiter((index in relieving for index in indexes.tolist()), dtype=bool, count=len(indexes))
+    weighted = arrays.weighted_memory[indexes]
+    home = arrays.home[indexes]
+    cost = np.where((home != NO_HOME) & (home != source), -weighted, weighted)
+    if on_cpu_peak or on_mem_peak:
+        relief = sizes[:, 2] if on_cpu_peak else sizes[:, 0]
+    else:
+        relief = sizes[:, 3:][:, on_extra].sum(axis=1) if on_extra is not None else sizes[:, 0]
+    per_relief = cost / np.maximum(1, relief)
+    order = np.lexsort((indexes, src_cpu + src_mem, per_relief))
+    return [problem.units[index] for index in indexes[order[keep[order]]].tolist()]
 
 
 def _extra_relievers(state: PlacementState, source: int, on_peak: np.ndarray) -> set[int]:

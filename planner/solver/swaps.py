@@ -13,32 +13,16 @@ the partner leaves is refused), never wrong.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from planner.domain.metrics import permilles, permilles_at_most
+from planner.domain.metrics import most_at_permille, permilles, permilles_at_most
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
+from planner.instance.unit_arrays import UnitArrays
 from planner.solver.caps import extra_caps_of
+from planner.solver.landing import free_under_caps
 
 SWAP_TARGETS = 24  # hosts searched for a partner (for a CPU peak, those with the most CPU room)
-
-
-@dataclass(frozen=True)
-class _Side:
-    """Sizes of candidate units as arrays, for vectorised checks."""
-
-    units: list[Unit]
-    memory: np.ndarray
-    vcpus: np.ndarray
-    load: np.ndarray
-
-    @classmethod
-    def of(cls, units: list[Unit]) -> "_Side":
-        return cls(units, np.array([u.memory_mib for u in units], dtype=np.int64),
-                   np.array([u.vcpus for u in units], dtype=np.int64),
-                   np.array([u.cpu_load for u in units], dtype=np.int64))
 
 
 def swap_relief(state: PlacementState, source: int, caps: tuple[int, int], targets: list[int],
@@ -46,33 +30,54 @@ def swap_relief(state: PlacementState, source: int, caps: tuple[int, int], targe
                 on_extra_peak: np.ndarray | None = None) -> list[tuple[Unit, int]]:
     """The cheapest (unit → target, partner → source) pair that takes `source` off its peak(s)
     (`on_extra_peak`: per extra named resource, whether the source is on its peak)."""
-    problem = state.problem
-    leaving = [problem.units[i] for i in sorted(state.units_on[source]) if not problem.units[i].fixed]
-    partners = [(problem.units[i], t) for t in targets if t != source for i in sorted(state.units_on[t])
-                if not problem.units[i].fixed and source in problem.units[i].allowed]
-    if not leaving or not partners:
+    problem, arrays = state.problem, state.problem.unit_arrays
+    out = _movable(state, [source])
+    back, hosts = _partners(state, source, targets)
+    if not len(out) or not len(back):
         return []
-    out = _Side.of(leaving)
-    back = _Side.of([w for w, _ in partners])
-    hosts = np.array([t for _, t in partners], dtype=np.int64)
-    memory_delta = out.memory[:, None] - back.memory[None, :]  # what each target gains, the source loses
-    vcpu_delta = out.vcpus[:, None] - back.vcpus[None, :]
-    load_delta = out.load[:, None] - back.load[None, :]
+    leaving = [problem.units[i] for i in out.tolist()]
+    delta = arrays.sizes[out][:, None, :3] - arrays.sizes[back][None, :, :3]  # what each target gains
+    memory_delta, vcpu_delta, load_delta = delta[:, :, 0], delta[:, :, 1], delta[:, :, 2]
     ok = _allowed_matrix(state, leaving, hosts)
     ok &= _fits_targets(state, hosts, memory_delta, vcpu_delta, load_delta, caps)
     ok &= _fits_source(state, source, memory_delta, vcpu_delta, load_delta, caps, on_cpu_peak, on_mem_peak)
+    partners = None
     if state.problem.resources and ok.any():
-        ok &= _fits_extra(state, source, hosts, leaving, back.units, extra_caps_of(caps), on_extra_peak)
+        partners = [problem.units[i] for i in back.tolist()]
+        ok &= _fits_extra(state, source, hosts, leaving, partners, extra_caps_of(caps), on_extra_peak)
     if not ok.any():
         return []
-    cost = _cost_matrix(leaving, partners, hosts, source, state.weighted, state.single_vm_units)
+    if state.single_vm_units and not state.weighted:
+        cost = _single_vm_costs(arrays, out, back, hosts, source)
+    else:
+        partners = partners or [problem.units[i] for i in back.tolist()]
+        cost = _cost_matrix(leaving, list(zip(partners, hosts.tolist())), hosts, source, state.weighted)
     rows, columns = np.nonzero(ok)
     # Cheapest first; among equals the coolest target (partners are listed coolest host first).
     for index in np.lexsort((rows, columns, cost[rows, columns])):
-        unit, (partner, target) = leaving[rows[index]], partners[columns[index]]
+        unit, partner, target = leaving[rows[index]], problem.units[int(back[columns[index]])], int(hosts[columns[index]])
         if _rules_allow(state, unit, target, partner, source):
             return [(unit, target), (partner, source)]
     return []
+
+
+def _movable(state: PlacementState, hosts: list[int]) -> np.ndarray:
+    """The movable units on `hosts`, host by host, each host's in index order."""
+    on = [np.array(sorted(state.units_on[h]), dtype=np.int64) for h in hosts]
+    indexes = np.concatenate(on) if on else np.zeros(0, dtype=np.int64)
+    return indexes[~state.problem.unit_arrays.fixed[indexes]]
+
+
+def _partners(state: PlacementState, source: int, targets: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The units on `targets` (not the source) that may move to the source, and each one's host."""
+    targets = [t for t in targets if t != source]
+    on = [np.array(sorted(state.units_on[t]), dtype=np.int64) for t in targets]
+    if not on:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    indexes = np.concatenate(on)
+    hosts = np.repeat(np.array(targets, dtype=np.int64), [len(part) for part in on])
+    keep = ~state.problem.unit_arrays.fixed[indexes] & state.may_go_to(indexes, source)
+    return indexes[keep], hosts[keep]
 
 
 def _allowed_matrix(state: PlacementState, leaving: list[Unit], hosts: np.ndarray) -> np.ndarray:
@@ -83,40 +88,32 @@ def _allowed_matrix(state: PlacementState, leaving: list[Unit], hosts: np.ndarra
 def _fits_targets(state: PlacementState, hosts: np.ndarray, memory_gain: np.ndarray, vcpu_gain: np.ndarray,
                   load_gain: np.ndarray, caps: tuple[int, int]) -> np.ndarray:
     """Which swaps leave each partner's host within its hard limits and under the utilisation caps."""
-    held, limits = state.sizes[hosts], state.limits[hosts]
-    memory = held[:, 0] + memory_gain
-    load = held[:, 2] + load_gain
-    return ((memory <= limits[:, 0])
-            & (held[:, 1] + vcpu_gain <= limits[:, 1])
-            & (load <= limits[:, 2])
-            & (permilles(load, state.cpu_capacity_array[hosts]) <= caps[0])
-            & (permilles(memory, state.memory_capacity_array[hosts]) <= caps[1]))
+    free = free_under_caps(state, caps, hosts)
+    return (memory_gain <= free[:, 0]) & (vcpu_gain <= free[:, 1]) & (load_gain <= free[:, 2])
 
 
 def _fits_source(state: PlacementState, source: int, memory_delta: np.ndarray, vcpu_delta: np.ndarray,
                  load_delta: np.ndarray, caps: tuple[int, int], on_cpu_peak: bool, on_mem_peak: bool) -> np.ndarray:
-    """The source takes the partner back within its limits and comes off every peak it is on."""
+    """The source takes the partner back within its limits and comes off every peak it is on: what
+    it may end holding is a bound per resource, so each check is one comparison of the deltas."""
     problem = state.problem
     cpu_now, mem_now = state.cpu_permille(source), state.memory_permille(source)
-    memory = state.memory[source] - memory_delta
-    load = state.load[source] - load_delta
-    cpu = permilles(load, state.cpu_capacity[source])
-    mem = permilles(memory, state.memory_capacity[source])
-    ok = ((memory <= problem.memory_limit[source]) & (state.vcpus[source] - vcpu_delta <= problem.vcpu_limit[source])
-          & (load <= problem.load_limit[source]) & (cpu <= max(caps[0], cpu_now)) & (mem <= max(caps[1], mem_now)))
-    if on_cpu_peak:
-        ok &= cpu < cpu_now
+    memory_cap, cpu_capacity = state.memory_capacity[source], state.cpu_capacity[source]
+    most_memory = min(problem.memory_limit[source], int(most_at_permille(max(caps[1], mem_now), memory_cap)))
+    most_load = min(problem.load_limit[source], int(most_at_permille(max(caps[0], cpu_now), cpu_capacity)))
     if on_mem_peak:
-        ok &= mem < mem_now
-    return ok
+        most_memory = min(most_memory, int(most_at_permille(mem_now - 1, memory_cap)))
+    if on_cpu_peak:
+        most_load = min(most_load, int(most_at_permille(cpu_now - 1, cpu_capacity)))
+    return ((memory_delta >= state.memory[source] - most_memory)
+            & (vcpu_delta >= state.vcpus[source] - problem.vcpu_limit[source])
+            & (load_delta >= state.load[source] - most_load))
 
 
 def _cost_matrix(leaving: list[Unit], partners: list[tuple[Unit, int]], hosts: np.ndarray, source: int,
-                 weighted: bool = False, single_vm_units: bool = False) -> np.ndarray:
+                 weighted: bool = False) -> np.ndarray:
     """MiB migrated by each swap (weighed by the policy's move costs), relative to where the VMs
     started (going home costs nothing)."""
-    if single_vm_units and not weighted:
-        return _single_vm_costs(leaving, partners, hosts, source)
     columns_of: dict[int, list[int]] = {}
     for j, host in enumerate(hosts.tolist()):
         columns_of.setdefault(host, []).append(j)
@@ -136,18 +133,16 @@ def _cost_matrix(leaving: list[Unit], partners: list[tuple[Unit, int]], hosts: n
     return cost + back[None, :]
 
 
-def _single_vm_costs(leaving: list[Unit], partners: list[tuple[Unit, int]], hosts: np.ndarray,
+def _single_vm_costs(arrays: UnitArrays, out: np.ndarray, back: np.ndarray, hosts: np.ndarray,
                      source: int) -> np.ndarray:
     """_cost_matrix when every unit is one VM and no move costs weigh: a VM's move costs its memory
     unless it ends where it started, so the whole matrix is a few array operations."""
-    out_home = np.array([u.member_hosts[0] for u in leaving], dtype=np.int64)
-    out_memory = np.array([u.memory_mib for u in leaving], dtype=np.int64)
-    back_home = np.array([w.member_hosts[0] for w, _ in partners], dtype=np.int64)
-    back_memory = np.array([w.memory_mib for w, _ in partners], dtype=np.int64)
-    out = np.where(out_home[:, None] == hosts[None, :], 0, out_memory[:, None]) - \
+    out_home, out_memory = arrays.home[out], arrays.sizes[out, 0]
+    back_home, back_memory = arrays.home[back], arrays.sizes[back, 0]
+    out_cost = np.where(out_home[:, None] == hosts[None, :], 0, out_memory[:, None]) - \
         np.where(out_home == source, 0, out_memory)[:, None]
-    back = np.where(back_home == source, 0, back_memory) - np.where(back_home == hosts, 0, back_memory)
-    return out + back[None, :]
+    back_cost = np.where(back_home == source, 0, back_memory) - np.where(back_home == hosts, 0, back_memory)
+    return out_cost + back_cost[None, :]
 
 
 def _fits_extra(state: PlacementState, source: int, hosts: np.ndarray, leaving: list[Unit], partners: list[Unit],

@@ -37,5 +37,8 @@ def test_single_vm_costs_equal_the_per_unit_costs(seed: int) -> None:
                 for i in sorted(state.units_on[t])]
     columns = np.array([t for _, t in partners], dtype=np.int64)
     assert state.single_vm_units
-    assert (swaps._cost_matrix(leaving, partners, columns, source, single_vm_units=True) ==
+    out = np.array([u.index for u in leaving], dtype=np.int64)
+    back = np.array([w.index for w, _ in partners], dtype=np.int64)
+    assert (swaps._single_vm_costs(problem.unit_arrays, out, back, columns, source) ==
             _general(leaving, partners, columns, source)).all()
+    assert (swaps._cost_matrix(leaving, partners, columns, source) == _general(leaving, partners, columns, source)).all()

@@ -1,0 +1,53 @@
+"""The units' sizes and homes as numpy arrays, for the greedy's vectorised checks.
+
+A spread step looks at every VM of a peak host and, for a swap, at every VM of two dozen partner
+hosts; reading those sizes attribute by attribute from Unit objects in Python was most of a swap
+search. Built once per problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # problem.py builds these arrays
+    from planner.instance.problem import Unit
+
+NO_HOME = -1  # an affinity group whose members run on different hosts
+
+
+@dataclass(frozen=True)
+class UnitArrays:
+    """Per unit, by Unit.index."""
+
+    sizes: np.ndarray  # (memory MiB, vCPUs, load millicores, extras…), as PlacementState.sizes
+    fixed: np.ndarray  # bool
+    home: np.ndarray  # the host every member runs on now, or NO_HOME
+    weighted_memory: np.ndarray  # Unit.weighted_memory
+    allowed_set: np.ndarray  # index into `allowed_sets` of the unit's allowed hosts
+    allowed_sets: tuple[frozenset[int], ...]
+
+    @staticmethod
+    def of(units: Sequence[Unit], extras: int) -> UnitArrays:
+        sizes = np.array([(u.memory_mib, u.vcpus, u.cpu_load, *u.extra) for u in units],
+                         dtype=np.int64).reshape(len(units), 3 + extras)
+        set_index: dict[int, int] = {}
+        sets: list[frozenset[int]] = []
+        for unit in units:
+            if id(unit.allowed) not in set_index:  # units share the frozensets (problem._SharedHostSets)
+                set_index[id(unit.allowed)] = len(sets)
+                sets.append(unit.allowed)
+        return UnitArrays(
+            sizes,
+            np.array([u.fixed for u in units], dtype=bool),
+            np.array([NO_HOME if u.current is None else u.current for u in units], dtype=np.int64),
+            np.array([u.weighted_memory for u in units], dtype=np.int64),
+            np.array([set_index[id(u.allowed)] for u in units], dtype=np.int64),
+            tuple(sets))
+
+    def allowing(self, host: int) -> np.ndarray:
+        """Per allowed set, whether it holds `host`."""
+        return np.fromiter((host in hosts for hosts in self.allowed_sets), dtype=bool, count=len(self.allowed_sets))

@@ -1,0 +1,143 @@
+"""The spread greedy's vectorised checks against plain per-VM arithmetic: the permille bound behind
+every "amount at most" comparison, the units' arrays, the leavers' order and which swap pairs fit.
+Each reference below is the straightforward Python a reader would write; the greedy must agree."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from benchmarks.tight_generator import generate_tight_cluster, tight_policy
+from planner.domain.metrics import most_at_permille, permille
+from planner.instance.problem import Problem, Unit, build_problem
+from planner.instance.state import PlacementState
+from planner.instance.unit_arrays import NO_HOME
+from planner.rules.resolve import resolve_rules
+from planner.solver import swaps
+from planner.solver.caps import Caps
+from planner.solver.peak_relief import _leavers
+
+
+@given(st.integers(0, 1 << 40), st.integers(-5, 1 << 22), st.integers(-3, 3000))
+def test_most_at_permille_is_the_largest_amount_within_the_cap(amount: int, capacity: int, cap: int) -> None:
+    assert (amount <= int(most_at_permille(cap, capacity))) == (permille(amount, capacity) <= cap)
+
+
+def _tight_problem(seed: int, hosts: int = 30, vms: int = 450) -> Problem:
+    clu = generate_tight_cluster(hosts, vms, 0.85, seed)
+    return build_problem(resolve_rules(clu, tight_policy(clu, seed, 5)))
+
+
+def _shuffled(problem: Problem, seed: int) -> PlacementState:
+    """A state mid-way through a greedy: some movable VMs moved to random hosts they may use."""
+    state = PlacementState(problem)
+    rng = random.Random(seed)
+    for unit in problem.units:
+        if not unit.fixed and rng.random() < 0.3:
+            host = rng.choice(sorted(unit.allowed))
+            if state.fits(unit, host):
+                state.move(unit, host)
+    return state
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_unit_arrays_hold_what_the_units_say(seed: int) -> None:
+    problem = _tight_problem(seed)
+    arrays = problem.unit_arrays
+    state = PlacementState(problem)
+    for unit in problem.units:
+        assert arrays.sizes[unit.index].tolist() == [unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra]
+        assert arrays.fixed[unit.index] == unit.fixed
+        assert arrays.home[unit.index] == (NO_HOME if unit.current is None else unit.current)
+        assert arrays.weighted_memory[unit.index] == unit.weighted_memory
+    indexes = np.arange(len(problem.units))
+    for host in range(len(problem.hosts)):
+        assert state.may_go_to(indexes, host).tolist() == [host in unit.allowed for unit in problem.units]
+
+
+def _reference_leavers(state: PlacementState, source: int, on_cpu: bool, on_mem: bool) -> list[Unit]:
+    problem = state.problem
+    cpu_now, mem_now = state.cpu_permille(source), state.memory_permille(source)
+    options = []
+    for index in state.units_on[source]:
+        unit = problem.units[index]
+        if unit.fixed:
+            continue
+        cpu = permille(state.load[source] - unit.cpu_load, state.cpu_capacity[source])
+        mem = permille(state.memory[source] - unit.memory_mib, state.memory_capacity[source])
+        if (on_cpu and cpu >= cpu_now) or (on_mem and mem >= mem_now):
+            continue
+        home = unit.current is not None and unit.current != source
+        cost = -unit.weighted_memory if home else unit.weighted_memory
+        relief = unit.cpu_load if on_cpu else unit.memory_mib
+        options.append((cost / max(1, relief), cpu + mem, index))
+    return [problem.units[index] for _, _, index in sorted(options)]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_leavers_come_cheapest_first_as_the_per_vm_sum_says(seed: int) -> None:
+    problem = _tight_problem(seed)
+    state = _shuffled(problem, seed)
+    for source in range(len(problem.hosts)):
+        for on_cpu, on_mem in ((True, False), (False, True), (True, True)):
+            assert _leavers(state, source, on_cpu, on_mem) == _reference_leavers(state, source, on_cpu, on_mem)
+
+
+def _reference_pair_fits(state: PlacementState, source: int, out: Unit, back: Unit, target: int, caps: Caps,
+                         on_cpu: bool, on_mem: bool) -> bool:
+    """Swap `out` (on the source) with `back` (on `target`) by hand and look at both hosts."""
+    problem = state.problem
+    gain = (out.memory_mib - back.memory_mib, out.vcpus - back.vcpus, out.cpu_load - back.cpu_load)
+    t_mem, t_vcpus, t_load = state.memory[target] + gain[0], state.vcpus[target] + gain[1], state.load[target] + gain[2]
+    s_mem, s_vcpus, s_load = state.memory[source] - gain[0], state.vcpus[source] - gain[1], state.load[source] - gain[2]
+    target_ok = (t_mem <= problem.memory_limit[target] and t_vcpus <= problem.vcpu_limit[target]
+                 and t_load <= problem.load_limit[target]
+                 and permille(t_load, state.cpu_capacity[target]) <= caps[0]
+                 and permille(t_mem, state.memory_capacity[target]) <= caps[1])
+    cpu_now, mem_now = state.cpu_permille(source), state.memory_permille(source)
+    s_cpu, s_pm = permille(s_load, state.cpu_capacity[source]), permille(s_mem, state.memory_capacity[source])
+    source_ok = (s_mem <= problem.memory_limit[source] and s_vcpus <= problem.vcpu_limit[source]
+                 and s_load <= problem.load_limit[source]
+                 and s_cpu <= max(caps[0], cpu_now) and s_pm <= max(caps[1], mem_now)
+                 and (not on_cpu or s_cpu < cpu_now) and (not on_mem or s_pm < mem_now))
+    return target_ok and source_ok
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_swap_pairs_fit_exactly_when_swapping_by_hand_fits(seed: int) -> None:
+    problem = _tight_problem(seed, hosts=12, vms=150)
+    state = _shuffled(problem, seed)
+    rng = random.Random(seed)
+    hosts = list(range(len(problem.hosts)))
+    for _ in range(40):
+        source = rng.choice(hosts)
+        targets = rng.sample(hosts, 5)
+        caps = Caps(rng.randint(200, 1000), rng.randint(600, 1000))
+        on_cpu, on_mem = rng.choice(((True, False), (False, True), (True, True), (False, False)))
+        out = swaps._movable(state, [source])
+        back, columns = swaps._partners(state, source, targets)
+        if not len(out) or not len(back):
+            continue
+        sizes = problem.unit_arrays.sizes
+        delta = sizes[out][:, None, :3] - sizes[back][None, :, :3]
+        got = swaps._fits_targets(state, columns, delta[..., 0], delta[..., 1], delta[..., 2], caps) & \
+            swaps._fits_source(state, source, delta[..., 0], delta[..., 1], delta[..., 2], caps, on_cpu, on_mem)
+        for i, j in np.ndindex(got.shape):
+            expected = _reference_pair_fits(state, source, problem.units[out[i]], problem.units[back[j]],
+                                            int(columns[j]), caps, on_cpu, on_mem)
+            assert got[i, j] == expected, (i, j)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_swap_partners_are_the_movable_vms_that_may_go_to_the_source(seed: int) -> None:
+    problem = _tight_problem(seed, hosts=12, vms=150)
+    state = _shuffled(problem, seed)
+    source, targets = 0, list(range(len(problem.hosts)))
+    back, columns = swaps._partners(state, source, targets)
+    expected = [(i, t) for t in targets if t != source for i in sorted(state.units_on[t])
+                if not problem.units[i].fixed and source in problem.units[i].allowed]
+    assert list(zip(back.tolist(), columns.tolist())) == expected
