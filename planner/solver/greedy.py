@@ -35,6 +35,8 @@ SMALL_PROBLEM_UNITS = 5_000
 # it has not reached at their peak; the step by step pass after it always relieves the hottest
 # host, so what is left of the budget lowers the peak the most there.
 AIMED_SHARE = 0.5
+# Aimed rounds at most (each must lower the metric; see _aimed_rounds).
+MAX_AIMED_ROUNDS = 8
 
 
 def greedy_placement(problem: Problem, budget: GreedyBudget | None = None) -> PlacementState:
@@ -233,13 +235,31 @@ def spread_greedy(repaired: PlacementState, budget: GreedyBudget) -> PlacementSt
     the better."""
     problem = repaired.problem
     aimed = PlacementState(problem, repaired.assignment)
-    improve_spread(aimed, ceiling=_aim(repaired), budget=budget.share(AIMED_SHARE))
-    improve_spread(aimed, budget=budget)
+    _aimed_rounds(aimed, _aim(repaired), budget)
     if len(problem.units) > SMALL_PROBLEM_UNITS:
         return aimed
     stepwise = PlacementState(problem, repaired.assignment)
     improve_spread(stepwise, budget=budget)
     return min((aimed, stepwise), key=lambda s: (s.spread_metric(), s.move_cost))
+
+
+def _aimed_rounds(state: PlacementState, ceiling: Caps, budget: GreedyBudget) -> None:
+    """Aimed pass then step by step pass, again while a round lowers the metric and work is left.
+    Cut short by the budget, the aimed pass leaves hosts it never reached above the ceiling, and
+    the step by step pass stalls on the hottest of them with work to spare: a new aimed round
+    relieves the others into the room the first round left (a round that lowers nothing is undone)."""
+    best = None
+    for _ in range(MAX_AIMED_ROUNDS):
+        mark = len(state.moves)
+        improve_spread(state, ceiling=ceiling, budget=budget.share(AIMED_SHARE))
+        improve_spread(state, budget=budget)
+        value = state.spread_metric()
+        if best is not None and value >= best:
+            state.undo_to(mark)
+            return
+        best = value
+        if budget.spent():
+            return
 
 
 def _aim(state: PlacementState) -> Caps:

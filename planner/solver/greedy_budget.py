@@ -102,9 +102,13 @@ class GreedyBudget:
         """Charge one step over `hosts` hosts; False once the budget is spent (stop improving)."""
         self.counted.host_steps += hosts / 1000
         self.counted.extra += resources
+        return not self.spent()
+
+    def spent(self) -> bool:
+        """Is the work (or, failing that, the wall clock) used up?"""
         if self.work_ms is not None and self.used_ms > self.work_ms:
-            return False
+            return True
         if self.deadline is not None and time.monotonic() >= self.deadline:
             self.wall_clock_cut = True
-            return False
-        return True
+            return True
+        return False
