@@ -10,8 +10,11 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from planner.domain.metrics import permilles, permilles_at_most
+from planner.domain.metrics import most_at_permille, permilles, permilles_at_most
 from planner.instance.problem import Problem, Unit
+
+# Caps whose most_under() arrays a state keeps (a step-by-step pass asks for new caps each step).
+MOST_UNDER_CACHED = 64
 
 
 class PlacementState:
@@ -30,6 +33,8 @@ class PlacementState:
         # arrays is next read, so a run of moves (keep-k evicts tens of thousands of VMs per try,
         # then undoes them) writes each host's rows once, not once per move.
         self._dirty: set[int] = set()
+        # peaks() until the next move: a greedy step asks for them twice (its view, its path entry).
+        self._peaks: tuple[int, int] | None = None
         self.cpu_capacity = [h.cpu_capacity_millicores for h in problem.hosts]
         self.memory_capacity = [h.usable_memory_mib for h in problem.hosts]
         # (memory MiB, vCPUs, load, extra resources…) per host beside the lists, and the hard limits
@@ -50,6 +55,7 @@ class PlacementState:
         self.extra_limit_rows = self.limits[:, 3:].tolist()
         self._allowed_masks: dict[int, np.ndarray] = {}  # by id(unit.allowed); the sets outlive the state
         self._sets_allowing: dict[int, np.ndarray] = {}  # by host: UnitArrays.allowing(host)
+        self._most_at: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # by caps: most_under()
         self.metric_mask = np.zeros(hosts, dtype=bool)
         self.metric_mask[sorted(problem.metric_hosts)] = True
         # occupancy[group][domain] = members of the group placed in that domain
@@ -93,6 +99,7 @@ class PlacementState:
     def _add(self, unit: Unit, host: int, sign: int = 1) -> None:
         self._count(unit, host, sign)
         self._dirty.add(host)
+        self._peaks = None
 
     @property
     def sizes(self) -> np.ndarray:
@@ -266,9 +273,12 @@ class PlacementState:
 
     def peaks(self) -> tuple[int, int]:
         """(peak CPU ‰, peak memory ‰) over the hosts the goal metric looks at."""
-        if not self.metric_mask.any():
-            return 0, 0
-        return int(self.cpu_pm[self.metric_mask].max()), int(self.mem_pm[self.metric_mask].max())
+        if self._peaks is None:
+            if not self.metric_mask.any():
+                self._peaks = (0, 0)
+            else:
+                self._peaks = (int(self.cpu_pm[self.metric_mask].max()), int(self.mem_pm[self.metric_mask].max()))
+        return self._peaks
 
     def over_hard_limit(self, host: int) -> bool:
         p = self.problem
@@ -321,6 +331,20 @@ class PlacementState:
             mask[list(unit.allowed)] = True
             self._allowed_masks[id(unit.allowed)] = mask
         return mask
+
+    def most_under(self, caps: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Per host, the most memory (MiB) and load (millicores) it may hold within its limits with
+        its memory ‰ and CPU ‰ at or under `caps` (CPU ‰, memory ‰). Cached: an aimed greedy pass
+        asks for the same caps at every step."""
+        key = (int(caps[0]), int(caps[1]))
+        most = self._most_at.get(key)
+        if most is None:
+            if len(self._most_at) >= MOST_UNDER_CACHED:
+                self._most_at.clear()
+            most = self._most_at[key] = (
+                np.minimum(self.limits[:, 0], most_at_permille(key[1], self.memory_capacity_array)),
+                np.minimum(self.limits[:, 2], most_at_permille(key[0], self.cpu_capacity_array)))
+        return most
 
     def may_go_to(self, indexes: np.ndarray, host: int) -> np.ndarray:
         """Per unit of `indexes` (Unit.index), whether `host` is one of its allowed hosts."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.domain.metrics import most_at_permille, permille, permilles_at_most
+from planner.domain.metrics import permille, permilles_at_most
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 from planner.solver.caps import extra_caps_of
@@ -76,13 +76,11 @@ def free_under_caps(state: PlacementState, caps: tuple[int, int], hosts: np.ndar
     """Per host (of `hosts`, default all), the memory (MiB), vCPUs and load (millicores) it can
     still take within its limits and with its CPU ‰ and memory ‰ at or under `caps`: one comparison
     per VM and host instead of a sum, products and a division each."""
-    sizes, limits = state.sizes, state.limits
-    memory_capacity, cpu_capacity = state.memory_capacity_array, state.cpu_capacity_array
+    most_memory, most_load = state.most_under(caps)
+    sizes, vcpu_limit = state.sizes, state.limits[:, 1]
     if hosts is not None:
-        sizes, limits, memory_capacity, cpu_capacity = sizes[hosts], limits[hosts], memory_capacity[hosts], cpu_capacity[hosts]
-    return np.stack((np.minimum(limits[:, 0], most_at_permille(caps[1], memory_capacity)) - sizes[:, 0],
-                     limits[:, 1] - sizes[:, 1],
-                     np.minimum(limits[:, 2], most_at_permille(caps[0], cpu_capacity)) - sizes[:, 2]), axis=1)
+        sizes, vcpu_limit, most_memory, most_load = sizes[hosts], vcpu_limit[hosts], most_memory[hosts], most_load[hosts]
+    return np.stack((most_memory - sizes[:, 0], vcpu_limit - sizes[:, 1], most_load - sizes[:, 2]), axis=1)
 
 
 def fits_under_caps(state: PlacementState, unit: Unit, host: int, caps: tuple[int, int]) -> bool:

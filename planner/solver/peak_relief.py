@@ -155,7 +155,7 @@ def _extra_weights(problem: Problem) -> np.ndarray:
 def _cpu_roomiest(state: PlacementState, caps: Caps) -> list[int]:
     """The hosts the metric looks at, the most CPU load they can take under the cap first: where
     hosts differ in size, a host low in per-mille may have little room in millicores."""
-    headroom = np.where(state.metric_mask, caps[0] * state.cpu_capacity_array // 1000 - state.load, np.iinfo(np.int64).min)
+    headroom = np.where(state.metric_mask, caps[0] * state.cpu_capacity_array // 1000 - state.sizes[:, 2], np.iinfo(np.int64).min)
     return np.argsort(-headroom, kind="stable")[: int(state.metric_mask.sum())].tolist()
 
 

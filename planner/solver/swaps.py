@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.domain.metrics import most_at_permille, permilles, permilles_at_most
+from planner.domain.metrics import most_at, permilles, permilles_at_most
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 from planner.instance.unit_arrays import UnitArrays
@@ -99,12 +99,12 @@ def _fits_source(state: PlacementState, source: int, memory_delta: np.ndarray, v
     problem = state.problem
     cpu_now, mem_now = state.cpu_permille(source), state.memory_permille(source)
     memory_cap, cpu_capacity = state.memory_capacity[source], state.cpu_capacity[source]
-    most_memory = min(problem.memory_limit[source], int(most_at_permille(max(caps[1], mem_now), memory_cap)))
-    most_load = min(problem.load_limit[source], int(most_at_permille(max(caps[0], cpu_now), cpu_capacity)))
+    most_memory = min(problem.memory_limit[source], most_at(max(caps[1], mem_now), memory_cap))
+    most_load = min(problem.load_limit[source], most_at(max(caps[0], cpu_now), cpu_capacity))
     if on_mem_peak:
-        most_memory = min(most_memory, int(most_at_permille(mem_now - 1, memory_cap)))
+        most_memory = min(most_memory, most_at(mem_now - 1, memory_cap))
     if on_cpu_peak:
-        most_load = min(most_load, int(most_at_permille(cpu_now - 1, cpu_capacity)))
+        most_load = min(most_load, most_at(cpu_now - 1, cpu_capacity))
     return ((memory_delta >= state.memory[source] - most_memory)
             & (vcpu_delta >= state.vcpus[source] - problem.vcpu_limit[source])
             & (load_delta >= state.load[source] - most_load))

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.tight_generator import generate_tight_cluster, tight_policy
-from planner.domain.metrics import most_at_permille, permille
+from planner.domain.metrics import most_at, most_at_permille, permille
 from planner.instance.problem import Problem, Unit, build_problem
 from planner.instance.state import PlacementState
 from planner.instance.unit_arrays import NO_HOME
@@ -25,6 +25,7 @@ from planner.solver.peak_relief import _leavers
 @given(st.integers(0, 1 << 40), st.integers(-5, 1 << 22), st.integers(-3, 3000))
 def test_most_at_permille_is_the_largest_amount_within_the_cap(amount: int, capacity: int, cap: int) -> None:
     assert (amount <= int(most_at_permille(cap, capacity))) == (permille(amount, capacity) <= cap)
+    assert most_at(cap, capacity) == int(most_at_permille(cap, capacity))
 
 
 def _tight_problem(seed: int, hosts: int = 30, vms: int = 450) -> Problem:
