@@ -1,0 +1,190 @@
+"""Every goal on memory-tight heterogeneous clusters at scale: wall time against the limit, peak
+memory, and each plan beside its bound.
+
+    python -m benchmarks.at_scale --sizes 10000x200000 --fills 0.85 --seeds 1 --time-limit 100
+    python -m benchmarks.at_scale --sizes 2000x40000,5000x100000 --fills 0.80 --seeds 3 --time-limit 60
+    python -m benchmarks.at_scale --sizes 100x2000 --fills 0.85 --seeds 1 --time-limit 5   # a quick look
+
+Clusters from benchmarks/tight_generator.py (as benchmarks.tight). Each (size, fill, seed, goal)
+runs in its own process, so its peak RSS is its own. The planner runs as `rebalance plan` does
+(planner.solver.planning.make_plan); `plan s` is the whole planning call, building the problem from
+the cluster included, and is what the time limit is held to; `read s` is generating and resolving
+the cluster, the benchmark's stand-in for reading the inventory. Goals:
+
+- spread: CPU peak ‰ beside the bound of benchmarks/tight_bound.py (`--printed-bound-only` uses the
+  planner's own printed bound instead, skipping the linear relaxation's time at the largest sizes);
+- consolidate: hosts in use beside the planner's host bound;
+- drain: the DRAIN_SHARE busiest hosts without pinned VMs emptied; moves beside the exact moves
+  bound (every movable VM on a drained host must move, and nothing else need).
+
+Every plan is re-checked by planner.check.validate; a goal the planner refuses as infeasible (a
+drain the other hosts cannot take) gets a row with that status and valid NO. Writes benchmarks/results/at_scale.csv (one row
+per run) and at_scale.md (per size, fill and goal, medians over seeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from benchmarks.tight_bound import spread_bounds
+from benchmarks.tight_generator import generate_tight_cluster, tight_policy
+from planner.check.validate import validate_placement
+from planner.domain.errors import InfeasibleError
+from planner.domain.model import Cluster
+from planner.domain.policy import Goal, Policy
+from planner.instance.problem import build_problem
+from planner.rules.resolve import resolve_rules
+from planner.solver.planning import make_plan
+
+RESULTS = Path(__file__).resolve().parent / "results"
+GOALS = (Goal.SPREAD, Goal.CONSOLIDATE, Goal.DRAIN)
+DRAIN_SHARE = 0.02  # of the hosts: 200 at 10,000, whose VMs fill the rest to about 2 % more
+
+
+@dataclass(frozen=True)
+class Row:
+    size: str
+    fill: float
+    seed: int
+    goal: str
+    time_limit_s: float
+    read_s: float  # generating and resolving the cluster (the stand-in for reading the inventory)
+    plan_s: float  # the whole planning call: what the limit holds
+    value: int  # spread: CPU peak ‰; consolidate: hosts in use; drain: moves
+    bound: int  # what no plan does better than (see the module docstring)
+    ratio: float
+    moves: int
+    moved_gib: float
+    moved_gib_bound: float  # the planner's bound on memory moved for its own goal value
+    valid: bool
+    peak_rss_mib: int
+    status: str
+
+
+def goal_policy(cluster: Cluster, goal: Goal, seed: int, time_limit_s: float, workers: int) -> Policy:
+    """benchmarks.tight's policy with `goal`; a drain empties the DRAIN_SHARE busiest hosts that
+    hold no pinned VM."""
+    policy = replace(tight_policy(cluster, seed, time_limit_s, workers), goal=goal)
+    if goal is not Goal.DRAIN:
+        return policy
+    pinned = {vm.host for vm in cluster.vms if vm.labels.get("pinned") == "true"}
+    busiest = sorted((h for h in cluster.hosts if h.name not in pinned),
+                     key=lambda h: (-len(cluster.vms_by_host[h.name]), h.name))
+    return replace(policy, drain_hosts=frozenset(h.name for h in busiest[: max(1, round(len(cluster.hosts) * DRAIN_SHARE))]))
+
+
+def run_one(size: str, fill: float, seed: int, goal: Goal, time_limit_s: float, workers: int = 1,
+            printed_bound_only: bool = False) -> Row:
+    """One plan; the row carries validity and the status, not assertions."""
+    hosts, vms = (int(n) for n in size.split("x"))
+    began = time.perf_counter()
+    cluster = generate_tight_cluster(hosts, vms, fill, seed)
+    policy = goal_policy(cluster, goal, seed, time_limit_s, workers)
+    rules = resolve_rules(cluster, policy)
+    read_s = time.perf_counter() - began
+    began = time.perf_counter()
+    try:
+        plan = make_plan(rules)
+    except InfeasibleError as refusal:  # a drain the other hosts cannot take: a row that says so
+        return Row(size, fill, seed, goal.value, time_limit_s, round(read_s, 2), round(time.perf_counter() - began, 2),
+                   0, 0, 0.0, 0, 0.0, 0.0, False, _peak_rss_mib(), f"infeasible: {refusal}")
+    plan_s = time.perf_counter() - began
+    peak_rss = _peak_rss_mib()  # the planner's own: the bound and the validator below come after
+    if goal is Goal.DRAIN:
+        value, bound = len(plan.moves), plan.bounds.moves
+    elif goal is Goal.SPREAD and not printed_bound_only:
+        value, bound = plan.metric.after, spread_bounds(build_problem(rules)).best
+    else:
+        value, bound = plan.metric.after, plan.bounds.goal
+    valid = not validate_placement(cluster, policy, plan.target_placement)
+    return Row(size, fill, seed, goal.value, time_limit_s, round(read_s, 2), round(plan_s, 2), value, bound,
+               round(value / bound, 3) if bound else 0.0, len(plan.moves), round(plan.moved_memory_mib / 1024, 1),
+               round(plan.bounds.moved_memory_mib / 1024, 1), valid, peak_rss, f"{plan.solver.method}: {plan.solver.status}")
+
+
+def _peak_rss_mib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def _in_subprocess(size: str, fill: float, seed: int, goal: Goal, args: argparse.Namespace) -> Row:
+    command = [sys.executable, "-m", "benchmarks.at_scale", "--worker", size, str(fill), str(seed), goal.value,
+               "--time-limit", str(args.time_limit), "--workers", str(args.workers)]
+    if args.printed_bound_only:
+        command.append("--printed-bound-only")
+    completed = subprocess.run(command, capture_output=True, text=True, check=True)
+    return Row(**json.loads(completed.stdout.strip().splitlines()[-1]))
+
+
+def markdown(rows: Sequence[Row]) -> str:
+    """One line per size, fill and goal: medians over seeds, each column on its own."""
+    import pandas as pd
+
+    frame = pd.DataFrame([asdict(r) for r in rows])
+    keys = ["size", "fill", "goal"]
+    medians = frame.groupby(keys, sort=False).median(numeric_only=True)
+    lines = ["| size | fill | goal | seeds | limit s | read s | plan s | value | bound | ratio | moves | moved GiB "
+             "| GiB / moves bound | peak RSS MiB | valid |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for (size, fill, goal), part in frame.groupby(keys, sort=False):
+        m = medians.loc[(size, fill, goal)]
+        gib_ratio = f"{m.moved_gib / m.moved_gib_bound:.2f}" if m.moved_gib_bound else "—"
+        lines.append(f"| {size} | {fill:.2f} | {goal} | {part['seed'].nunique()} | {m.time_limit_s:g} | {m.read_s:.1f} "
+                     f"| {m.plan_s:.1f} | {m.value:g} | {m.bound:g} | {m.ratio:.3f} | {m.moves:g} | {m.moved_gib:g} "
+                     f"| {gib_ratio} | {m.peak_rss_mib:g} | {'yes' if part['valid'].all() else 'NO'} |")
+    lines += ["", "Medians over seeds, each column on its own. value / bound: spread, CPU peak ‰ and the bound of "
+              "benchmarks/tight_bound.py; consolidate, hosts in use and the planner's host bound; drain, moves and "
+              "the exact moves bound. `plan s` is the whole planning call (what the limit holds)."]
+    return "\n".join(lines) + "\n"
+
+
+def write(rows: Sequence[Row], out: Path) -> None:
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([asdict(r) for r in rows]).to_csv(out / "at_scale.csv", index=False)
+    (out / "at_scale.md").write_text(markdown(rows))
+    print(f"wrote {out / 'at_scale.csv'} and at_scale.md")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000x200000", help="comma-separated HOSTSxVMS")
+    parser.add_argument("--fills", default="0.85", help="comma-separated shares of usable memory the VMs take")
+    parser.add_argument("--goals", default=",".join(g.value for g in GOALS), help="comma-separated goals")
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--time-limit", type=float, default=100.0, help="the planner's time limit per run, seconds")
+    parser.add_argument("--workers", type=int, default=1, help="CP-SAT workers per run")
+    parser.add_argument("--printed-bound-only", action="store_true",
+                        help="spread: the planner's printed bound, not the linear relaxation's")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--worker", nargs=4, metavar=("SIZE", "FILL", "SEED", "GOAL"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        size, fill, seed, goal = args.worker
+        row = run_one(size, float(fill), int(seed), Goal(goal), args.time_limit, args.workers, args.printed_bound_only)
+        print(json.dumps(asdict(row)))
+        return
+    rows: list[Row] = []
+    for size in args.sizes.split(","):
+        for fill in (float(f) for f in args.fills.split(",")):
+            for goal in (Goal(g) for g in args.goals.split(",")):
+                for seed in range(1, args.seeds + 1):
+                    row = _in_subprocess(size, fill, seed, goal, args)
+                    rows.append(row)
+                    print(f"{size:>12} fill {fill:.2f} {goal.value:>11} seed {seed}: plan {row.plan_s:7.1f} s "
+                          f"(limit {row.time_limit_s:g}, read {row.read_s:.1f})  {row.value} vs bound {row.bound} "
+                          f"(x{row.ratio})  {row.moves} moves {row.moved_gib} GiB  {row.peak_rss_mib} MiB  "
+                          f"valid {row.valid}  {row.status}", flush=True)
+    write(rows, args.out)
+
+
+if __name__ == "__main__":
+    main()
