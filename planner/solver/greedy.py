@@ -33,8 +33,10 @@ MAX_GREEDY_STEPS = 100_000
 SMALL_PROBLEM_UNITS = 5_000
 # Share of the greedy's budget the pass aimed at the bound may use. Cut short, it leaves the hosts
 # it has not reached at their peak; the step by step pass after it always relieves the hottest
-# host, so what is left of the budget lowers the peak the most there.
-AIMED_SHARE = 0.5
+# host, so what is left of the budget lowers the peak the most there. Measured with the 10 s
+# limit's budget on the tight 1000x20000 clusters (fills 0.80 and 0.88, seeds 1-3), medians
+# 506 / 661 per-mille at 0.5, 502 / 639 at 0.7, 499 / 628 at 0.85, 560 / 711 at 1.0.
+AIMED_SHARE = 0.85
 # Aimed rounds at most (each must lower the metric; see _aimed_rounds).
 MAX_AIMED_ROUNDS = 8
 
