@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from benchmarks.result_files import write_results
 from benchmarks.tight_bound import spread_bounds
 from benchmarks.tight_generator import generate_tight_cluster, tight_policy
 from planner.check.validate import validate_placement
@@ -145,15 +146,6 @@ def markdown(rows: Sequence[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(rows: Sequence[Row], out: Path) -> None:
-    import pandas as pd
-
-    out.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame([asdict(r) for r in rows]).to_csv(out / "at_scale.csv", index=False)
-    (out / "at_scale.md").write_text(markdown(rows))
-    print(f"wrote {out / 'at_scale.csv'} and at_scale.md")
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000x200000", help="comma-separated HOSTSxVMS")
@@ -183,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                           f"(limit {row.time_limit_s:g}, read {row.read_s:.1f})  {row.value} vs bound {row.bound} "
                           f"(x{row.ratio})  {row.moves} moves {row.moved_gib} GiB  {row.peak_rss_mib} MiB  "
                           f"valid {row.valid}  {row.status}", flush=True)
-    write(rows, args.out)
+    write_results(rows, args.out, "at_scale", markdown(rows))
 
 
 if __name__ == "__main__":

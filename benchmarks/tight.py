@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from benchmarks import baselines
+from benchmarks.result_files import write_results
 from benchmarks.tight_bound import spread_bounds
 from benchmarks.tight_generator import generate_tight_cluster, tight_policy
 from planner.check.validate import validate_placement
@@ -159,15 +160,6 @@ def _cell(row: "object", column: str, fmt: str = "g") -> str:
     return "—" if row is None else format(getattr(row, column), fmt)
 
 
-def write(rows: Sequence[Row], out: Path) -> None:
-    import pandas as pd
-
-    out.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame([asdict(r) for r in rows]).to_csv(out / "tight.csv", index=False)
-    (out / "tight.md").write_text(markdown(rows))
-    print(f"wrote {out / 'tight.csv'} and tight.md")
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="200x4000,1000x20000", help="comma-separated HOSTSxVMS")
@@ -193,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                       f"{ours.peak} (bound {ours.bound}, x{ours.ratio}, printed bound {ours.printed_bound})  "
                       f"{ours.moves} moves {ours.moved_gib} GiB  "
                       + "  ".join(f"| {r.method}: {r.peak} x{r.ratio}" for r in batch[1:]), flush=True)
-    write(rows, args.out)
+    write_results(rows, args.out, "tight", markdown(rows))
 
 
 if __name__ == "__main__":

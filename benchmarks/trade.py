@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from benchmarks.generator import generate_cluster
+from benchmarks.result_files import write_results
 from benchmarks.solve import benchmark_policy
 from benchmarks.tight_generator import generate_tight_cluster, tight_policy
 from planner.domain.policy import Goal
@@ -134,12 +135,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         found = rows_for(name, candidates(rules), gains)
         print(f"{name}: " + "; ".join(f"{r.gain_per_gib:g} -> {r.goal} / {r.gib:g} GiB" for r in found), flush=True)
         rows += found
-    import pandas as pd
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame([asdict(r) for r in rows]).to_csv(args.out / "trade.csv", index=False)
-    (args.out / "trade.md").write_text(markdown(rows))
-    print(f"wrote {args.out / 'trade.csv'} and trade.md")
+    write_results(rows, args.out, "trade", markdown(rows))
 
 
 if __name__ == "__main__":
