@@ -14,8 +14,9 @@ the cluster, the benchmark's stand-in for reading the inventory. Goals:
 - spread: CPU peak ‰ beside the bound of benchmarks/tight_bound.py (`--printed-bound-only` uses the
   planner's own printed bound instead, skipping the linear relaxation's time at the largest sizes);
 - consolidate: hosts in use beside the planner's host bound;
-- drain: the DRAIN_SHARE busiest hosts without pinned VMs emptied; moves beside the exact moves
-  bound (every movable VM on a drained host must move, and nothing else need).
+- drain: the DRAIN_SHARE busiest hosts emptied, among those without pinned VMs whose every VM fits
+  some other host's free room at the start; moves beside the exact moves bound (every movable VM on
+  a drained host must move, and nothing else need).
 
 Every plan is re-checked by planner.check.validate; a goal the planner refuses as infeasible (a
 drain the other hosts cannot take) gets a row with that status and valid NO. Writes benchmarks/results/at_scale.csv (one row
@@ -39,7 +40,7 @@ from benchmarks.tight_bound import spread_bounds
 from benchmarks.tight_generator import generate_tight_cluster, tight_policy
 from planner.check.validate import validate_placement
 from planner.domain.errors import InfeasibleError
-from planner.domain.model import Cluster
+from planner.domain.model import Cluster, Host
 from planner.domain.policy import Goal, Policy
 from planner.instance.problem import build_problem
 from planner.rules.resolve import resolve_rules
@@ -61,6 +62,7 @@ class Row:
     plan_s: float  # the whole planning call: what the limit holds
     value: int  # spread: CPU peak ‰; consolidate: hosts in use; drain: moves
     bound: int  # what no plan does better than (see the module docstring)
+    bound_kind: str  # which bound: tight_bound, printed, hosts or moves
     ratio: float
     moves: int
     moved_gib: float
@@ -72,14 +74,27 @@ class Row:
 
 def goal_policy(cluster: Cluster, goal: Goal, seed: int, time_limit_s: float, workers: int) -> Policy:
     """benchmarks.tight's policy with `goal`; a drain empties the DRAIN_SHARE busiest hosts that
-    hold no pinned VM."""
+    hold no pinned VM and whose every VM some other host has room for."""
     policy = replace(tight_policy(cluster, seed, time_limit_s, workers), goal=goal)
     if goal is not Goal.DRAIN:
         return policy
     pinned = {vm.host for vm in cluster.vms if vm.labels.get("pinned") == "true"}
-    busiest = sorted((h for h in cluster.hosts if h.name not in pinned),
-                     key=lambda h: (-len(cluster.vms_by_host[h.name]), h.name))
+    takers = _hosts_with_room(cluster)
+    movable = [h for h in cluster.hosts if h.name not in pinned
+               and all(len(takers[(vm.memory_mib, vm.vcpus)]) > (h.name in takers[(vm.memory_mib, vm.vcpus)])
+                       for vm in cluster.vms_by_host[h.name])]
+    busiest = sorted(movable, key=lambda h: (-len(cluster.vms_by_host[h.name]), h.name))
     return replace(policy, drain_hosts=frozenset(h.name for h in busiest[: max(1, round(len(cluster.hosts) * DRAIN_SHARE))]))
+
+
+def _hosts_with_room(cluster: Cluster) -> dict[tuple[int, int], set[str]]:
+    """Per VM size (memory MiB, vCPUs) in the cluster, the hosts with that much free at the start. A drain moves only the drained hosts' VMs, so a 512 GiB VM where no other host has
+    512 GiB free makes it infeasible from the start, which says nothing about the planner."""
+    free = [(h.usable_memory_mib - sum(vm.memory_mib for vm in cluster.vms_by_host[h.name]),
+             h.usable_vcpus - sum(vm.vcpus for vm in cluster.vms_by_host[h.name]), h.name) for h in cluster.hosts]
+    sizes = {(vm.memory_mib, vm.vcpus) for vm in cluster.vms}
+    return {(memory, vcpus): {name for free_memory, free_vcpus, name in free
+                              if free_memory >= memory and free_vcpus >= vcpus} for memory, vcpus in sizes}
 
 
 def run_one(size: str, fill: float, seed: int, goal: Goal, time_limit_s: float, workers: int = 1,
@@ -96,17 +111,17 @@ def run_one(size: str, fill: float, seed: int, goal: Goal, time_limit_s: float, 
         plan = make_plan(rules)
     except InfeasibleError as refusal:  # a drain the other hosts cannot take: a row that says so
         return Row(size, fill, seed, goal.value, time_limit_s, round(read_s, 2), round(time.perf_counter() - began, 2),
-                   0, 0, 0.0, 0, 0.0, 0.0, False, _peak_rss_mib(), f"infeasible: {refusal}")
+                   0, 0, "none", 0.0, 0, 0.0, 0.0, False, _peak_rss_mib(), f"infeasible: {refusal}")
     plan_s = time.perf_counter() - began
     peak_rss = _peak_rss_mib()  # the planner's own: the bound and the validator below come after
     if goal is Goal.DRAIN:
-        value, bound = len(plan.moves), plan.bounds.moves
+        value, bound, kind = len(plan.moves), plan.bounds.moves, "moves"
     elif goal is Goal.SPREAD and not printed_bound_only:
-        value, bound = plan.metric.after, spread_bounds(build_problem(rules)).best
+        value, bound, kind = plan.metric.after, spread_bounds(build_problem(rules)).best, "tight_bound"
     else:
-        value, bound = plan.metric.after, plan.bounds.goal
+        value, bound, kind = plan.metric.after, plan.bounds.goal, "printed" if goal is Goal.SPREAD else "hosts"
     valid = not validate_placement(cluster, policy, plan.target_placement)
-    return Row(size, fill, seed, goal.value, time_limit_s, round(read_s, 2), round(plan_s, 2), value, bound,
+    return Row(size, fill, seed, goal.value, time_limit_s, round(read_s, 2), round(plan_s, 2), value, bound, kind,
                round(value / bound, 3) if bound else 0.0, len(plan.moves), round(plan.moved_memory_mib / 1024, 1),
                round(plan.bounds.moved_memory_mib / 1024, 1), valid, peak_rss, f"{plan.solver.method}: {plan.solver.status}")
 
@@ -131,18 +146,20 @@ def markdown(rows: Sequence[Row]) -> str:
     frame = pd.DataFrame([asdict(r) for r in rows])
     keys = ["size", "fill", "goal"]
     medians = frame.groupby(keys, sort=False).median(numeric_only=True)
-    lines = ["| size | fill | goal | seeds | limit s | read s | plan s | value | bound | ratio | moves | moved GiB "
-             "| GiB / moves bound | peak RSS MiB | valid |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| size | fill | goal | seeds | limit s | read s | plan s | value | bound | bound kind | ratio | moves "
+             "| moved GiB | GiB / moves bound | peak RSS MiB | valid | status (first seed) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (size, fill, goal), part in frame.groupby(keys, sort=False):
         m = medians.loc[(size, fill, goal)]
         gib_ratio = f"{m.moved_gib / m.moved_gib_bound:.2f}" if m.moved_gib_bound else "—"
         lines.append(f"| {size} | {fill:.2f} | {goal} | {part['seed'].nunique()} | {m.time_limit_s:g} | {m.read_s:.1f} "
-                     f"| {m.plan_s:.1f} | {m.value:g} | {m.bound:g} | {m.ratio:.3f} | {m.moves:g} | {m.moved_gib:g} "
-                     f"| {gib_ratio} | {m.peak_rss_mib:g} | {'yes' if part['valid'].all() else 'NO'} |")
+                     f"| {m.plan_s:.1f} | {m.value:g} | {m.bound:g} | {part['bound_kind'].iloc[0]} | {m.ratio:.3f} "
+                     f"| {m.moves:g} | {m.moved_gib:g} | {gib_ratio} | {m.peak_rss_mib:g} "
+                     f"| {'yes' if part['valid'].all() else 'NO'} | {part['status'].iloc[0]} |")
     lines += ["", "Medians over seeds, each column on its own. value / bound: spread, CPU peak ‰ and the bound of "
-              "benchmarks/tight_bound.py; consolidate, hosts in use and the planner's host bound; drain, moves and "
-              "the exact moves bound. `plan s` is the whole planning call (what the limit holds)."]
+              "benchmarks/tight_bound.py (`tight_bound`) or the planner's printed one (`printed`); consolidate, hosts "
+              "in use and the planner's host bound; drain, moves and the exact moves bound. `plan s` is the whole "
+              "planning call (what the limit holds)."]
     return "\n".join(lines) + "\n"
 
 

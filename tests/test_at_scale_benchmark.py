@@ -38,3 +38,16 @@ def test_every_goal_gets_a_valid_row_at_or_above_its_bound(tmp_path: Path) -> No
 def test_a_drain_the_others_cannot_take_is_a_row_not_a_crash() -> None:
     row = at_scale.run_one("10x150", 0.8, 1, Goal.DRAIN, 2)  # the busiest hosts hold more than the rest has free
     assert row.status.startswith("infeasible: cannot drain") and not row.valid
+
+
+def test_drain_skips_a_host_whose_vm_no_other_host_has_room_for() -> None:
+    from tests.builders import cluster, host, vm
+
+    hosts = [host(f"h{i}") for i in range(4)]  # 16 GiB usable each
+    vms = [vm("huge", "h0", memory_mib=12288), vm("s1", "h0"), vm("s2", "h0"),  # the busiest: 2 GiB free
+           vm("m1", "h1", memory_mib=4096), vm("m2", "h1", memory_mib=4096),  # 8 GiB free
+           vm("f2", "h2", memory_mib=8192), vm("f3", "h3", memory_mib=8192)]
+    clu = cluster(hosts, vms)
+    assert at_scale._hosts_with_room(clu)[(12288, 1)] == set()  # no host has 12 GiB free for huge
+    assert at_scale._hosts_with_room(clu)[(4096, 1)] == {"h1", "h2", "h3"}
+    assert at_scale.goal_policy(clu, Goal.DRAIN, 1, 5, 1).drain_hosts == {"h1"}  # not h0, the busiest

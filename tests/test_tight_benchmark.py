@@ -114,3 +114,19 @@ def test_runner_writes_csv_and_markdown(tmp_path: Path) -> None:
     assert csv[0].startswith("size,fill,seed,method") and len(csv) == 4
     table = (tmp_path / "tight.md").read_text().splitlines()
     assert table[0].startswith("| size | fill |") and table[2].startswith("| 10x120 | 0.80 | 1 |")
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_loads_on_a_grid_give_a_bound_at_most_the_grid_weaker(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import tight_bound
+
+    clu = generate_tight_cluster(60, 1200, 0.85, seed)
+    problem = build_problem(resolve_rules(clu, tight_policy(clu, seed, time_limit_s=1)))
+    classes = tight_bound.host_classes(problem)
+    exact = tight_bound._fluid_bound(problem, classes)
+    monkeypatch.setattr(tight_bound, "AGGREGATE_ABOVE", 0)
+    coarse = tight_bound._fluid_bound(problem, classes)
+    assert exact * (1 - (tight_bound.LOAD_GRID - 1)) - 1 <= coarse <= exact
+    kinds = tight_bound._unit_kinds(problem, classes)
+    assert sum(kinds.values()) == sum(1 for u in problem.units if not u.fixed)
+    assert all(tight_bound._grid_floor(load) <= load for load in range(0, 5000, 7))
