@@ -22,18 +22,18 @@ from planner.solver.time_budget import modelled_allowance
 GREEDY_SHARE = 0.9
 # What each kind of work costs, in milliseconds of this machine (2 cores, quiet): the fit of
 # `python -m benchmarks.greedy_cost` (non-negative least squares over twelve uncapped greedy runs on
-# generated clusters with 0-2 extra resources and on memory-tight ones, and the first 2 s of two
-# large ones; predictions 0.78-1.22 × the measured 1.5-20 s) times its SAFETY margin of 1.2;
+# generated clusters with 0-2 extra resources and on memory-tight ones, the first 2 s of two
+# 1000-host ones and the first 8 s of a 5000-host one, which tells a step's fixed cost from its
+# per-host cost; predictions 0.80-1.31 × the measured 1.6-20 s) times its SAFETY margin of 1.2;
 # benchmarks/results/greedy_cost.md has each run. A zero is what the fit found: that work's time is
 # carried by the others (the leavers' landings are one array check per step).
-STEP_MS_PER_1000_HOSTS = 0.538  # finding the peak host and ranking targets: arrays over every host
+STEP_MS = 0.218  # a step's fixed part: numpy's per-call overhead, whatever the cluster's size
+STEP_MS_PER_1000_HOSTS = 0.288  # and its part that grows with the hosts: arrays over every host
 LANDING_MS = 0.0  # one coolest_fit: a VM's room on every host at once
 SWAP_MS = 0.0  # one swap search: its fixed part
-SWAP_MS_PER_1000_PAIRS = 0.035  # and per 1000 (leaver, partner) pairs it checks at once
-# One placement a chain search tries. The fit finds 0 (at most 2,400 of them per run, too few to
-# tell apart); the previous fit's value stays, so that a run of mostly chains is not free.
-CHAIN_PLACEMENT_MS = 0.044
-EXCHANGE_MS = 0.208  # one exchange tried (a VM to a partner host, partner VMs back)
+SWAP_MS_PER_1000_PAIRS = 0.0  # and per 1000 (leaver, partner) pairs it checks at once
+CHAIN_PLACEMENT_MS = 0.314  # one placement a chain search tries
+EXCHANGE_MS = 0.131  # one exchange tried (a VM to a partner host, partner VMs back)
 EXTRA_MS = 0.094  # per extra named resource, per step and landing: their caps and peaks
 MS_PER_SECOND = 1000.0
 
@@ -42,6 +42,7 @@ MS_PER_SECOND = 1000.0
 class WorkCount:
     """The improving passes' work so far, by kind (the features of the cost model)."""
 
+    steps: int = 0
     host_steps: float = 0.0  # Σ over steps of hosts / 1000
     landings: int = 0
     swaps: int = 0
@@ -51,7 +52,7 @@ class WorkCount:
     exchanges: int = 0  # (steps + landings) × extra named resources
 
     def milliseconds(self) -> float:
-        return (STEP_MS_PER_1000_HOSTS * self.host_steps + LANDING_MS * self.landings
+        return (STEP_MS * self.steps + STEP_MS_PER_1000_HOSTS * self.host_steps + LANDING_MS * self.landings
                 + SWAP_MS * self.swaps + SWAP_MS_PER_1000_PAIRS * self.swap_pairs
                 + CHAIN_PLACEMENT_MS * self.chain_placements
                 + EXTRA_MS * self.extra + EXCHANGE_MS * self.exchanges)
@@ -102,6 +103,7 @@ class GreedyBudget:
 
     def step(self, hosts: int, resources: int = 0) -> bool:
         """Charge one step over `hosts` hosts; False once the budget is spent (stop improving)."""
+        self.counted.steps += 1
         self.counted.host_steps += hosts / 1000
         self.counted.extra += resources
         return not self.spent()
