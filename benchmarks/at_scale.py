@@ -40,7 +40,7 @@ from benchmarks.tight_bound import spread_bounds
 from benchmarks.tight_generator import generate_tight_cluster, tight_policy
 from planner.check.validate import validate_placement
 from planner.domain.errors import InfeasibleError
-from planner.domain.model import Cluster, Host
+from planner.domain.model import Cluster
 from planner.domain.policy import Goal, Policy
 from planner.instance.problem import build_problem
 from planner.rules.resolve import resolve_rules
