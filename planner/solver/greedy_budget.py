@@ -29,7 +29,7 @@ GREEDY_SHARE = 0.9
 # carried by the others (the leavers' landings are one array check per step).
 STEP_MS = 0.218  # a step's fixed part: numpy's per-call overhead, whatever the cluster's size
 STEP_MS_PER_1000_HOSTS = 0.288  # and its part that grows with the hosts: arrays over every host
-LANDING_MS = 0.0  # one coolest_fit: a VM's room on every host at once
+LANDING_MS = 0.0  # one leaver tried by a landing search (its room is checked with a few others at once)
 SWAP_MS = 0.0  # one swap search: its fixed part
 SWAP_MS_PER_1000_PAIRS = 0.0  # and per 1000 (leaver, partner) pairs it checks at once
 CHAIN_PLACEMENT_MS = 0.314  # one placement a chain search tries

@@ -22,7 +22,7 @@ from planner.solver.caps import Caps
 from planner.solver.chains import chain_relief
 from planner.solver.exchange import exchange_relief
 from planner.solver.greedy_budget import GreedyBudget
-from planner.solver.landing import first_landing
+from planner.solver.landing import ranked_landing
 from planner.solver.swaps import SWAP_TARGETS, swap_relief
 
 
@@ -77,7 +77,7 @@ def best_peak_relief(state: PlacementState, ceiling: Caps | None, budget: Greedy
     source = hottest_on_peak(state, view, passed_over)
     if source is None:
         return Relief(None, [])
-    return Relief(source, relieve(state, source, view, coolest_hosts(state), budget, chains=ceiling is None))
+    return Relief(source, relieve(state, source, view, coolness(state), budget, chains=ceiling is None))
 
 
 def hottest_on_peak(state: PlacementState, view: PeakView, passed_over: np.ndarray | None = None) -> int | None:
@@ -107,31 +107,33 @@ def still_on_peak(state: PlacementState, source: int, view: PeakView) -> bool:
         bool((view.hot_extra & (state.extra_pm[source] > view.over_extra)).any())
 
 
-def coolest_hosts(state: PlacementState) -> list[int]:
-    """The hosts the metric looks at, coolest first by the weighed resources only: spreading CPU, a
-    host whose memory is full but whose CPU is idle is a cool host (the landing checks its room)."""
+def coolness(state: PlacementState) -> np.ndarray:
+    """How busy each host is by the weighed resources only, coolest being the lowest (the int64
+    maximum on hosts the metric ignores): spreading CPU, a host whose memory is full but whose CPU
+    is idle is a cool host (the landing checks its room)."""
     problem = state.problem
     wc, wm = problem.spread_weights
     busy = (wc > 0) * state.cpu_pm + (wm > 0) * state.mem_pm + state.extra_pm @ (_extra_weights(problem) > 0)
-    score = np.where(state.metric_mask, busy, np.iinfo(np.int64).max)
-    return np.argsort(score, kind="stable")[: int(state.metric_mask.sum())].tolist()
+    return np.where(state.metric_mask, busy, np.iinfo(np.int64).max)
 
 
-def relieve(state: PlacementState, source: int, view: PeakView, targets: list[int], budget: GreedyBudget | None,
+def relieve(state: PlacementState, source: int, view: PeakView, score: np.ndarray, budget: GreedyBudget | None,
             chains: bool = True) -> list[tuple[Unit, int]]:
     """Moves (any order) that take `source` off its peak(s) without any target passing the caps:
-    a move to the first of `targets` (coolest first) with room, else a swap, else an exchange, else
+    a move to the coolest host by `score` (coolness) with room, else a swap, else an exchange, else
     (with `chains`) an ejection chain; [] when none is found."""
     problem, caps = state.problem, view.caps
     on_cpu = bool(view.hot_cpu and state.cpu_permille(source) > view.over[0])
     on_mem = bool(view.hot_mem and state.memory_permille(source) > view.over[1])
     on_extra = view.hot_extra & (state.extra_pm[source] > view.over_extra)
     leavers = _leavers(state, source, on_cpu, on_mem, on_extra)
-    move, tried = first_landing(state, leavers, (source,), caps, targets)
+    move, tried = ranked_landing(state, leavers, (source,), caps, score)
     if budget is not None:
         budget.landings(tried, len(problem.resources))
     if move is not None:
         return [move]
+    # The full ranking only where no single move was found.
+    targets = np.argsort(score, kind="stable")[: int(state.metric_mask.sum())].tolist()
     partners = _cpu_roomiest(state, caps) if on_cpu and not on_mem and not on_extra.any() else targets
     if budget is not None:
         budget.swap_search(len(state.units_on[source]) * sum(len(state.units_on[t]) for t in partners[:SWAP_TARGETS]))
