@@ -277,7 +277,9 @@ class PlacementState:
             if not self.metric_mask.any():
                 self._peaks = (0, 0)
             else:
-                self._peaks = (int(self.cpu_pm[self.metric_mask].max()), int(self.mem_pm[self.metric_mask].max()))
+                # where= instead of a masked copy: most clusters look at every host.
+                self._peaks = (int(np.max(self.cpu_pm, where=self.metric_mask, initial=0)),
+                               int(np.max(self.mem_pm, where=self.metric_mask, initial=0)))
         return self._peaks
 
     def over_hard_limit(self, host: int) -> bool:
