@@ -24,17 +24,17 @@ GREEDY_SHARE = 0.9
 # `python -m benchmarks.greedy_cost` (non-negative least squares over twelve uncapped greedy runs on
 # generated clusters with 0-2 extra resources and on memory-tight ones, the first 2 s of two
 # 1000-host ones and the first 8 s of a 5000-host one, which tells a step's fixed cost from its
-# per-host cost; predictions 0.80-1.31 × the measured 1.6-20 s) times its SAFETY margin of 1.2;
+# per-host cost; predictions 0.80-1.26 × the measured 1.3-20 s) times its SAFETY margin of 1.2;
 # benchmarks/results/greedy_cost.md has each run. A zero is what the fit found: that work's time is
 # carried by the others (the leavers' landings are one array check per step).
-STEP_MS = 0.218  # a step's fixed part: numpy's per-call overhead, whatever the cluster's size
-STEP_MS_PER_1000_HOSTS = 0.288  # and its part that grows with the hosts: arrays over every host
+STEP_MS = 0.401  # a step's fixed part: numpy's per-call overhead, whatever the cluster's size
+STEP_MS_PER_1000_HOSTS = 0.009  # and its part that grows with the hosts: arrays over every host
 LANDING_MS = 0.0  # one leaver tried by a landing search (its room is checked with a few others at once)
 SWAP_MS = 0.0  # one swap search: its fixed part
 SWAP_MS_PER_1000_PAIRS = 0.0  # and per 1000 (leaver, partner) pairs it checks at once
-CHAIN_PLACEMENT_MS = 0.314  # one placement a chain search tries
-EXCHANGE_MS = 0.131  # one exchange tried (a VM to a partner host, partner VMs back)
-EXTRA_MS = 0.094  # per extra named resource, per step and landing: their caps and peaks
+CHAIN_PLACEMENT_MS = 0.010  # one placement a chain search tries
+EXCHANGE_MS = 0.160  # one exchange tried (a VM to a partner host, partner VMs back)
+EXTRA_MS = 0.072  # per extra named resource, per step and landing: their caps and peaks
 MS_PER_SECOND = 1000.0
 
 
