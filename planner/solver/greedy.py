@@ -19,6 +19,7 @@ import numpy as np
 
 from planner.bounds.lower_bounds import SPREAD_RESOURCES, ExtraSpreadResource, consolidate_bound, peak_bound
 from planner.domain.errors import InfeasibleError
+from planner.solver.host_emptying import consolidate_hosts
 from planner.solver.infeasibility import explain_no_room
 from planner.solver.keep_k import keep_k
 from planner.solver.caps import Caps
@@ -49,15 +50,16 @@ def greedy_placement(problem: Problem, budget: GreedyBudget | None = None) -> Pl
     if problem.goal is Goal.SPREAD:
         return spread_greedy(state, budget or GreedyBudget())
     if problem.goal is Goal.CONSOLIDATE:
-        return _best_consolidation(state)
+        return _best_consolidation(state, budget)
     return state  # a drain's repair already empties the drained hosts
 
 
-def _best_consolidation(repaired: PlacementState) -> PlacementState:
-    """Both consolidation heuristics from the repaired placement; fewer hosts wins, then less memory."""
+def _best_consolidation(repaired: PlacementState, budget: GreedyBudget | None) -> PlacementState:
+    """Both consolidation heuristics from the repaired placement; fewer hosts wins, then less memory.
+    The host emptying stops starting hosts when `budget` is spent."""
     problem = repaired.problem
     emptied = PlacementState(problem, repaired.assignment)
-    consolidate_hosts(emptied)
+    consolidate_hosts(emptied, budget)
     kept = PlacementState(problem, repaired.assignment)
     if not keep_k(kept, consolidate_bound(problem)):
         return emptied
@@ -304,43 +306,3 @@ def improve_spread(state: PlacementState, ceiling: Caps | None = None,
         for unit, host in moves:
             state.move(unit, host)
         state.mark_step()
-
-
-# -- consolidate ------------------------------------------------------------------------------------
-
-def consolidate_hosts(state: PlacementState) -> list[int]:
-    """Empty hosts, cheapest first, into hosts that stay on; returns the hosts freed."""
-    problem = state.problem
-    freed: list[int] = []
-    in_use = [h for h in problem.metric_hosts if state.units_on[h]]
-    order = sorted(in_use, key=lambda h: (state.memory[h], len(state.units_on[h]), h))
-    # Hosts in use that stay on: units only ever move onto these, so the set only shrinks as
-    # sources empty.
-    staying = np.array([bool(on) for on in state.units_on], dtype=bool)
-    for source in order:
-        units = [problem.units[i] for i in state.units_on[source]]
-        if any(u.fixed for u in units):
-            continue
-        mark = len(state.moves)
-        staying[source] = False
-        if _empty_host(state, units, staying):
-            freed.append(source)
-        else:
-            state.undo_to(mark)
-            staying[source] = True
-    return freed
-
-
-def _empty_host(state: PlacementState, units: list[Unit], open_hosts: np.ndarray) -> bool:
-    """Move every unit of a host to one of `open_hosts`, best fit first. Sizes are checked for every
-    host at once: a scan of fits() per (unit, host) was most of a 1000-host consolidation."""
-    for unit in sorted(units, key=lambda u: (-u.memory_mib, -u.vcpus)):
-        hosts = np.flatnonzero(open_hosts & state.allowed_mask(unit) & state.room_for(unit))
-        # Best fit: the tightest host left after placing it, so big holes stay for big VMs.
-        left = state.limits[hosts, 0] - state.sizes[hosts, 0]
-        target = next((h for h in hosts[np.lexsort((hosts, left))].tolist()
-                       if state.fits(unit, h) and state.within_budget(unit, h)), None)
-        if target is None:
-            return False
-        state.move(unit, target)
-    return True

@@ -2,7 +2,7 @@
 the largest first (fuller ones first among equals, so less memory moves), evict every other host's
 VMs into them, and search for the smallest k for which that works.
 
-Emptying the lightest hosts one by one (greedy.consolidate_hosts) moves little but keeps small
+Emptying the lightest hosts one by one (host_emptying.consolidate_hosts) moves little but keeps small
 hosts on; at 1,000 hosts it ends ~10 % above the host bound, this ends within a few per cent.
 """
 

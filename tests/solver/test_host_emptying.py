@@ -1,0 +1,85 @@
+"""Consolidation's host emptying: a VM too big for every hole takes a roomy host's place after a
+few of that host's smaller VMs move on, and a host that cannot be emptied is left as it was."""
+
+from __future__ import annotations
+
+import time
+
+from planner.domain.policy import ConsolidateSettings, Goal
+from planner.instance.problem import build_problem
+from planner.instance.state import PlacementState
+from planner.rules.resolve import resolve_rules
+from planner.solver.greedy_budget import SCAN_MS, GreedyBudget
+from planner.solver.host_emptying import consolidate_hosts
+from tests.builders import cluster, host, policy, vm
+
+GIB = 1024
+
+
+def _state(vms: list[tuple[str, str, int]], gib: int = 100) -> PlacementState:
+    """Four hosts a-d of `gib` GiB (no memory headroom kept), VMs as (name, host, GiB)."""
+    hosts = [host(name, cpus=64, memory_mib=gib * GIB + 512) for name in "abcd"]
+    clu = cluster(hosts, [vm(name, on, memory_mib=gib * GIB) for name, on, gib in vms])
+    pol = policy(Goal.CONSOLIDATE, consolidate=ConsolidateSettings(max_cpu_percent=100, max_memory_percent=100))
+    return PlacementState(build_problem(resolve_rules(clu, pol)))
+
+
+def _host_of(state: PlacementState, name: str) -> str:
+    problem = state.problem
+    unit = next(u for u in problem.units if name in u.vms)
+    return problem.hosts[state.assignment[unit.index]].name
+
+
+def _full_cluster(c_gib: int) -> list[tuple[str, str, int]]:
+    # a: one 40 GiB VM, the lightest host; b and c have 30 GiB free, d 0: 40 fits no hole.
+    return [("big", "a", 40), ("b1", "b", 30), ("b2", "b", 40), ("c1", "c", c_gib), ("d1", "d", 100)]
+
+
+def test_a_vm_too_big_for_every_hole_goes_where_a_smaller_one_made_room() -> None:
+    state = _state(_full_cluster(c_gib=70))
+
+    freed = consolidate_hosts(state)
+
+    assert [state.problem.hosts[h].name for h in freed] == ["a"]
+    assert _host_of(state, "big") == "b" and _host_of(state, "b1") == "c"
+    assert not any(state.over_hard_limit(h) for h in range(len(state.problem.hosts)))
+
+
+def test_several_small_vms_make_room_when_no_single_one_is_big_enough() -> None:
+    # 128 GiB hosts. b has 40 GiB free and four 22 GiB VMs: 64 GiB needs 24 more, more than any
+    # one of them frees; c has room for two of them.
+    state = _state([("big", "a", 64), *((f"b{i}", "b", 22) for i in range(1, 5)),
+                    ("c1", "c", 84), ("d1", "d", 128)], gib=128)
+
+    freed = consolidate_hosts(state)
+
+    assert [state.problem.hosts[h].name for h in freed] == ["a"]
+    assert _host_of(state, "big") == "b"
+    assert sorted(_host_of(state, f"b{i}") for i in range(1, 5)) == ["b", "b", "c", "c"]
+    assert not any(state.over_hard_limit(h) for h in range(len(state.problem.hosts)))
+
+
+def test_a_host_that_cannot_be_emptied_keeps_every_vm() -> None:
+    # c has only 20 GiB free: b1 (30 GiB) has nowhere to go, so big has no room on b either.
+    state = _state(_full_cluster(c_gib=80))
+    start = list(state.assignment)
+
+    assert consolidate_hosts(state) == []
+    assert state.assignment == start and state.moves == []
+
+
+def test_no_host_is_started_once_the_budget_is_spent() -> None:
+    state = _state(_full_cluster(c_gib=70))
+    budget = GreedyBudget(deadline=time.monotonic())
+
+    assert consolidate_hosts(state, budget) == []
+    assert state.moves == []
+
+
+def test_each_pass_over_the_hosts_is_charged() -> None:
+    budget = GreedyBudget()
+
+    consolidate_hosts(_state(_full_cluster(c_gib=70)), budget)
+
+    # big: one direct pass, one for the roomy takers, one to land b1; then b, c and d are tried.
+    assert budget.used_ms >= 3 * SCAN_MS
