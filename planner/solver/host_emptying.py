@@ -4,8 +4,8 @@ Each VM of the host being emptied goes to the staying host it fills best (best f
 stay for big VMs). Where memory is tight no hole is big enough for the larger VMs, and emptying
 stopped at the first of them: at fill 0.85 of the usable memory that freed 3 of 1,000 hosts. So a
 VM that fits nowhere may *eject* one to three smaller VMs from a roomy staying host to other
-staying hosts, then take their place: a short chain of moves, tried on the live state with its own
-checks and rolled back when it fails. A host whose VMs cannot all leave keeps them (everything
+staying hosts (an ejected VM that fits nowhere may eject in turn, once), then take their place: a
+short chain of moves, tried on the live state with its own checks and rolled back when it fails. A host whose VMs cannot all leave keeps them (everything
 it moved is undone).
 """
 
@@ -19,13 +19,16 @@ from planner.solver.greedy_budget import GreedyBudget
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 
-# Per VM that fits no staying host: the roomiest staying hosts it may take a place on, how many of
-# a host's single VMs it tries to send elsewhere (best fit among all staying hosts), and the most
-# VMs one ejection may move together. Measured on the tight clusters (fill 0.85, seed 1), hosts
-# in use after this greedy, bound 837 at 1000x20000 and 8,175 at 10000x200000: without ejection
-# 997; single VMs only, 32 targets, 946; up to 3 VMs, 32 targets, 927 in 0.5 s (9,267 in 9 s at
-# 10,000 hosts); 64 targets 921 (9,249 in 19 s); 128 targets 911 in 1.7 s. Up to 2 VMs 936, 5 926.
-EJECTION_TARGETS = 32
+# Per VM that fits no staying host, the roomiest staying hosts it may take a place on; an ejected
+# VM that fits nowhere either may in turn eject from the number of hosts the next entry says (so
+# the length is how deep a chain goes). Measured on the tight 1000x20000 clusters (seed 1), hosts
+# in use after this greedy at fills 0.80 / 0.85 / 0.90 (bounds 753 / 837 / 965): no ejection
+# 871 / 997 / 999; one level of 32 hosts 813 / 927 / 997 (9,267 of 10,000 hosts in 9 s, bound
+# 8,175); (4, 4) 849 / 882 / 997; (8, 4, 4) 869 at 0.85; (16, 4) 808 / 880 / 997 in 0.7-1.8 s;
+# (32, 4) 807 / 880 / 997 in 1.3-3.8 s.
+EJECTION_REACH = (16, 4)
+# A host's single VMs tried (smallest first) before the few largest together, and the most VMs
+# one ejection moves: up to 2, 936 hosts at fill 0.85; 3, 927; 5, 926 (one level of 32 hosts).
 EJECTED_TRIED = 4
 MOST_EJECTED = 3
 NOT_A_CANDIDATE = np.iinfo(np.int64).max
@@ -76,7 +79,7 @@ def _empty_host(state: PlacementState, units: list[Unit], open_hosts: np.ndarray
         target = _tightest(state, unit, np.flatnonzero(open_hosts & state.allowed_mask(unit) & state.room_for(unit)))
         if target is not None:
             state.move(unit, target)
-        elif not _eject_and_take(state, unit, open_hosts, scans):
+        elif not _eject_and_take(state, unit, open_hosts, scans, EJECTION_REACH):
             return False
     return True
 
@@ -97,24 +100,18 @@ def _tightest(state: PlacementState, unit: Unit, hosts: np.ndarray) -> int | Non
     return None
 
 
-def _room_elsewhere(state: PlacementState, unit: Unit, open_hosts: np.ndarray, target: int) -> np.ndarray:
-    """Open hosts other than `target` that `unit` may use and has room on."""
-    mask = open_hosts & state.allowed_mask(unit) & state.room_for(unit)
-    mask[target] = False
-    return mask
-
-
-def _eject_and_take(state: PlacementState, unit: Unit, open_hosts: np.ndarray, scans: _Scans) -> bool:
-    """Make room for `unit` on one of the roomiest open hosts by moving a few of that host's VMs
-    (each smaller than `unit`) to other open hosts, then move `unit` there. True if done; False
-    leaves the state as it was."""
+def _eject_and_take(state: PlacementState, unit: Unit, open_hosts: np.ndarray, scans: _Scans,
+                    reach: tuple[int, ...]) -> bool:
+    """Make room for `unit` on one of the `reach[0]` roomiest open hosts by moving a few of that
+    host's VMs (each smaller than `unit`) to other open hosts, ejecting in turn as `reach[1:]`
+    allows, then move `unit` there. True if done; False leaves the state as it was."""
     scans.count += 1
     takers = open_hosts & state.allowed_mask(unit) & _room_but_memory(state, unit)
-    for target in _roomiest(state, takers, EJECTION_TARGETS).tolist():
+    for target in _roomiest(state, takers, reach[0]).tolist():
         for ejected in _ejections(state, unit, target):
             mark = len(state.moves)
             scans.count += len(ejected)
-            if _land_all(state, ejected, open_hosts, target) and state.fits(unit, target) \
+            if _land_all(state, ejected, open_hosts, target, scans, reach[1:]) and state.fits(unit, target) \
                     and state.within_budget(unit, target):
                 state.move(unit, target)
                 return True
@@ -122,14 +119,19 @@ def _eject_and_take(state: PlacementState, unit: Unit, open_hosts: np.ndarray, s
     return False
 
 
-def _land_all(state: PlacementState, units: list[Unit], open_hosts: np.ndarray, target: int) -> bool:
-    """Move each of `units` to its tightest open host other than `target`; False at the first that
-    fits nowhere (the caller undoes the others)."""
+def _land_all(state: PlacementState, units: list[Unit], open_hosts: np.ndarray, target: int, scans: _Scans,
+              reach: tuple[int, ...]) -> bool:
+    """Move each of `units` to its tightest open host other than `target`, or, where none has room,
+    eject for it within `reach` (never onto `target`); False at the first that finds no place (the
+    caller undoes the others)."""
+    elsewhere = open_hosts.copy()
+    elsewhere[target] = False
     for unit in units:
-        landing = _tightest(state, unit, np.flatnonzero(_room_elsewhere(state, unit, open_hosts, target)))
-        if landing is None:
+        landing = _tightest(state, unit, np.flatnonzero(elsewhere & state.allowed_mask(unit) & state.room_for(unit)))
+        if landing is not None:
+            state.move(unit, landing)
+        elif not (reach and _eject_and_take(state, unit, elsewhere, scans, reach)):
             return False
-        state.move(unit, landing)
     return True
 
 

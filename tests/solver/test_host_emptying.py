@@ -1,15 +1,19 @@
 """Consolidation's host emptying: a VM too big for every hole takes a roomy host's place after a
-few of that host's smaller VMs move on, and a host that cannot be emptied is left as it was."""
+few of that host's smaller VMs move on (ejecting in turn where they fit nowhere), and a host that
+cannot be emptied is left as it was."""
 
 from __future__ import annotations
 
 import time
+
+import pytest
 
 from planner.domain.policy import ConsolidateSettings, Goal
 from planner.instance.problem import build_problem
 from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
 from planner.solver.greedy_budget import SCAN_MS, GreedyBudget
+from planner.solver import host_emptying
 from planner.solver.host_emptying import consolidate_hosts
 from tests.builders import cluster, host, policy, vm
 
@@ -83,3 +87,20 @@ def test_each_pass_over_the_hosts_is_charged() -> None:
 
     # big: one direct pass, one for the roomy takers, one to land b1; then b, c and d are tried.
     assert budget.used_ms >= 3 * SCAN_MS
+
+
+def test_an_ejected_vm_with_nowhere_to_go_ejects_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 128 GiB hosts. big (64) needs b's two 22 GiB VMs out; c takes one, the other fits only on d
+    # once d's 7 GiB VM moves to what is left of c.
+    layout = [("big", "a", 64), *((f"b{i}", "b", 22) for i in range(1, 5)),
+              ("c1", "c", 98), ("d1", "d", 100), ("d2", "d", 7)]
+
+    state = _state(layout, gib=128)
+    assert [state.problem.hosts[h].name for h in consolidate_hosts(state)] == ["a"]
+    assert _host_of(state, "big") == "b" and _host_of(state, "d2") == "c"
+    assert not any(state.over_hard_limit(h) for h in range(len(state.problem.hosts)))
+
+    monkeypatch.setattr(host_emptying, "EJECTION_REACH", host_emptying.EJECTION_REACH[:1])
+    shallow = _state(layout, gib=128)
+    consolidate_hosts(shallow)
+    assert _host_of(shallow, "big") == "a"  # one level of ejection cannot move it
