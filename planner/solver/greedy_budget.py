@@ -36,11 +36,12 @@ CHAIN_PLACEMENT_MS = 0.010  # one placement a chain search tries
 EXCHANGE_MS = 0.160  # one exchange tried (a VM to a partner host, partner VMs back)
 EXTRA_MS = 0.072  # per extra named resource, per step and landing: their caps and peaks
 # Consolidation's host emptying (host_emptying.py), per pass over every host's sizes with what
-# follows it (the best fit, the moves): measured on its own, not in the fit above (no spread run
-# makes one). Uncapped runs on this machine: 0.014-0.025 ms a pass on tight clusters of 200-2000
-# hosts, 0.041-0.042 at 5,000 and 10,000 hosts, 0.053 on benchmarks.generator's 1000x20000 (more
-# of its passes end in a move); the largest, with a margin.
-SCAN_MS = 0.055
+# follows it (the best fit, the moves, the ejections): measured on its own, not in the fit above (no
+# spread run makes one). Uncapped runs on this machine: 0.035-0.043 ms a pass on the tight 1000- and
+# 2000-host clusters, 0.059 on benchmarks.generator's 1000x20000 (more of its passes end in a
+# move), 0.068 on the tight 10000x200000; a fixed part and one per 1000 hosts, times 1.2.
+SCAN_MS = 0.060
+SCAN_MS_PER_1000_HOSTS = 0.0024
 MS_PER_SECOND = 1000.0
 
 
@@ -105,9 +106,9 @@ class GreedyBudget:
             deadline = now + fraction * max(0.0, deadline - now)
         return GreedyBudget(deadline, work, counted=self.counted)
 
-    def host_scans(self, count: int) -> None:
-        """Charge `count` passes over every host's sizes (consolidation's host emptying)."""
-        self.scanned_ms += SCAN_MS * count
+    def host_scans(self, count: int, hosts: int) -> None:
+        """Charge `count` passes over `hosts` hosts' sizes (consolidation's host emptying)."""
+        self.scanned_ms += (SCAN_MS + SCAN_MS_PER_1000_HOSTS * hosts / 1000) * count
 
     def exchange_search(self, tried: int) -> None:
         self.counted.exchanges += tried

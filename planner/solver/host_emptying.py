@@ -59,7 +59,7 @@ def consolidate_hosts(state: PlacementState, budget: GreedyBudget | None = None)
             state.undo_to(mark)
             staying[source] = True
         if budget is not None:
-            budget.host_scans(scans.count)
+            budget.host_scans(scans.count, len(problem.hosts))
     return freed
 
 
