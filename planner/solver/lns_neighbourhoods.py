@@ -17,9 +17,10 @@ from planner.instance.state import PlacementState
 NEIGHBOURHOOD_HOSTS = 16
 # Consolidation's neighbourhoods are smaller: on memory-tight clusters a 16-host re-pack (~8,000
 # Booleans) mostly ends at its limit still holding the hint and keeps nothing; 6 hosts solve in a
-# fraction and often empty one. Measured on the tight 1000x20000 clusters (fill 0.85, seed 1, 60 s,
-# no stall rule): 942 hosts in use at 4, 943 at 6, 948 at 8, 950 at 10; at 16, 993 (bound 837). At
-# 30 s 6 beat 16 at fills 0.80 and 0.85 on seeds 1-3 (846-853 vs 864-868, 951-966 vs 986-993).
+# fraction and often empty one. Measured on the tight 1000x20000 clusters from the greedy's
+# placement (0.4-unit sub-solves; fill 0.85, seed 1, 60 s, no stall rule): 942 hosts in use at 4,
+# 943 at 6, 948 at 8, 950 at 10 (bound 837). At 30 s with the 12-round stall, 6 beat 16 at fills
+# 0.80 and 0.85 on seeds 1-3 (846-853 vs 864-868, 951-966 vs 986-993).
 EMPTYING_NEIGHBOURHOOD_HOSTS = 6
 # The kinds, drawn in turn: for spread the hottest hosts exactly, then a sample of hot ones (both
 # with cool ones), then the hosts of moved VMs; for the goals that empty hosts the first two are
