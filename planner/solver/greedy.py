@@ -22,6 +22,7 @@ from planner.domain.errors import InfeasibleError
 from planner.solver.host_emptying import consolidate_hosts
 from planner.solver.infeasibility import explain_no_room
 from planner.solver.keep_k import keep_k
+from planner.solver.lowest_accepted import NOT_A_CANDIDATE, lowest_accepted
 from planner.solver.caps import Caps
 from planner.solver.greedy_budget import GreedyBudget
 from planner.solver.peak_relief import best_peak_relief
@@ -195,9 +196,6 @@ def _spread_move(state: PlacementState, group: int) -> tuple[Unit, int] | None:
     return None
 
 
-NOT_A_CANDIDATE = np.iinfo(np.int64).max
-
-
 def _least_loaded_fit(state: PlacementState, unit: Unit, exclude: int) -> int | None:
     """The allowed host (not `exclude`) with the lowest balance_score that takes the unit; ties go
     to the lower host index. Scores and sizes are computed for every host at once; the rules
@@ -208,13 +206,7 @@ def _least_loaded_fit(state: PlacementState, unit: Unit, exclude: int) -> int | 
     candidates = state.allowed_mask(unit) & state.room_for(unit)
     candidates[exclude] = False
     scores = np.where(candidates, balance_scores(state, unit), NOT_A_CANDIDATE)
-    while True:
-        host = int(np.argmin(scores))
-        if scores[host] == NOT_A_CANDIDATE:
-            return None
-        if state.fits(unit, host):
-            return host
-        scores[host] = NOT_A_CANDIDATE
+    return lowest_accepted(scores, lambda host: state.fits(unit, host))
 
 
 def balance_scores(state: PlacementState, unit: Unit) -> np.ndarray:

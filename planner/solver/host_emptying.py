@@ -5,8 +5,8 @@ stay for big VMs). Where memory is tight no hole is big enough for the larger VM
 stopped at the first of them: at fill 0.85 of the usable memory that freed 3 of 1,000 hosts. So a
 VM that fits nowhere may *eject* one to three smaller VMs from a roomy staying host to other
 staying hosts (an ejected VM that fits nowhere may eject in turn, once), then take their place: a
-short chain of moves, tried on the live state with its own checks and rolled back when it fails. A host whose VMs cannot all leave keeps them (everything
-it moved is undone).
+short chain of moves, tried on the live state with its own checks and rolled back when it fails.
+A host whose VMs cannot all leave keeps them (everything it moved is undone).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.solver.greedy_budget import GreedyBudget
+from planner.solver.lowest_accepted import lowest_accepted
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 
@@ -31,7 +32,6 @@ EJECTION_REACH = (16, 4)
 # one ejection moves: up to 2, 936 hosts at fill 0.85; 3, 927; 5, 926 (one level of 32 hosts).
 EJECTED_TRIED = 4
 MOST_EJECTED = 3
-NOT_A_CANDIDATE = np.iinfo(np.int64).max
 
 
 def consolidate_hosts(state: PlacementState, budget: GreedyBudget | None = None) -> list[int]:
@@ -86,18 +86,10 @@ def _empty_host(state: PlacementState, units: list[Unit], open_hosts: np.ndarray
 
 def _tightest(state: PlacementState, unit: Unit, hosts: np.ndarray) -> int | None:
     """Best fit: among `hosts` (all with room for `unit`), the one left with the least free memory
-    after taking it (then the lowest index) that passes every check. The tightest by argmin, struck
-    and the next taken when the rules refuse it: sorting every candidate per VM was most of the work."""
+    after taking it (then the lowest index) that passes every check."""
     left = state.limits[hosts, 0] - state.sizes[hosts, 0]
-    for _ in range(len(hosts)):
-        best = int(np.argmin(left))
-        if left[best] == NOT_A_CANDIDATE:
-            break
-        host = int(hosts[best])
-        if state.fits(unit, host) and state.within_budget(unit, host):
-            return host
-        left[best] = NOT_A_CANDIDATE
-    return None
+    best = lowest_accepted(left, lambda i: state.fits(unit, int(hosts[i])) and state.within_budget(unit, int(hosts[i])))
+    return None if best is None else int(hosts[best])
 
 
 def _eject_and_take(state: PlacementState, unit: Unit, open_hosts: np.ndarray, scans: _Scans,
@@ -106,7 +98,9 @@ def _eject_and_take(state: PlacementState, unit: Unit, open_hosts: np.ndarray, s
     host's VMs (each smaller than `unit`) to other open hosts, ejecting in turn as `reach[1:]`
     allows, then move `unit` there. True if done; False leaves the state as it was."""
     scans.count += 1
-    takers = open_hosts & state.allowed_mask(unit) & _room_but_memory(state, unit)
+    # Room in every dimension but memory: freeing memory is then enough (the hosts with the
+    # most free memory are often out of vCPUs).
+    takers = open_hosts & state.allowed_mask(unit) & state.room_for(unit, memory=False)
     for target in _roomiest(state, takers, reach[0]).tolist():
         for ejected in _ejections(state, unit, target):
             mark = len(state.moves)
@@ -135,17 +129,6 @@ def _land_all(state: PlacementState, units: list[Unit], open_hosts: np.ndarray, 
     return True
 
 
-def _room_but_memory(state: PlacementState, unit: Unit) -> np.ndarray:
-    """Hosts with room for `unit` in every dimension but memory: where freeing memory is enough (the
-    hosts with the most free memory are often out of vCPUs)."""
-    sizes, limits = state.sizes, state.limits
-    demand = (unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra)
-    room = np.ones(len(sizes), dtype=bool)
-    for column in range(1, len(demand)):
-        room &= sizes[:, column] + demand[column] <= limits[:, column]
-    return room
-
-
 def _roomiest(state: PlacementState, open_hosts: np.ndarray, count: int) -> np.ndarray:
     """The `count` open hosts with the most free memory, most first (ties: lower index)."""
     hosts = np.flatnonzero(open_hosts)
@@ -164,10 +147,12 @@ def _ejections(state: PlacementState, unit: Unit, host: int) -> list[list[Unit]]
                       if not u.fixed and u.memory_mib < unit.memory_mib), key=lambda u: (u.memory_mib, u.index))
     ejections = [[u] for u in smaller if u.memory_mib >= short][:EJECTED_TRIED]
     several: list[Unit] = []
+    freed = 0
     for candidate in reversed(smaller):
-        if sum(u.memory_mib for u in several) >= short or len(several) == MOST_EJECTED:
+        if freed >= short or len(several) == MOST_EJECTED:
             break
         several.append(candidate)
-    if len(several) > 1 and sum(u.memory_mib for u in several) >= short:
+        freed += candidate.memory_mib
+    if len(several) > 1 and freed >= short:
         ejections.append(several)
     return ejections

@@ -23,7 +23,7 @@ from ortools.sat.python import cp_model
 
 from planner.solver.cpsat_model import build_model
 from planner.solver.cpsat_setup import CpSatSetup, new_solver
-from planner.solver.lns_neighbourhoods import KINDS, neighbourhood
+from planner.solver.lns_neighbourhoods import EMPTYING_NEIGHBOURHOOD_HOSTS, KINDS, NEIGHBOURHOOD_HOSTS, neighbourhood
 from planner.solver.lns_rounds import RoundResult, RoundTally, Rotation, run_rounds
 from planner.solver.time_budget import MODELLED_SHARE, TimeBudget, call_limits
 from planner.instance.problem import Problem, hosts_allowed_to_any
@@ -33,21 +33,23 @@ from planner.domain.policy import SolverSettings
 
 @dataclass(frozen=True)
 class RoundShape:
-    """How long one sub-solve may run (deterministic units in deterministic mode, else seconds) and
-    how many rounds in a row may keep nothing before LNS gives up early."""
+    """A goal's rounds: how many hosts a neighbourhood frees, how long one sub-solve may run
+    (deterministic units in deterministic mode, else seconds) and how many rounds in a row may keep
+    nothing before LNS gives up early."""
 
+    neighbourhood_hosts: int
     sub_solve_limit: float
     stall_rounds: int
 
 
-SPREAD_ROUNDS = RoundShape(sub_solve_limit=0.4, stall_rounds=12)
+SPREAD_ROUNDS = RoundShape(NEIGHBOURHOOD_HOSTS, sub_solve_limit=0.4, stall_rounds=12)
 # Consolidation re-packs a few hosts (lns_neighbourhoods.EMPTYING_NEIGHBOURHOOD_HOSTS): a round
 # empties one host quickly or not at all, so short sub-solves buy more rounds, and a run of empty
 # rounds says less. Measured on the tight 1000x20000 clusters (seed 1, 30 s limit), hosts in use:
 # fill 0.85, 966 at a 0.4 limit, 959 at 0.2, 947 at 0.1, 944 at 0.05; fill 0.80, 837 at 0.1 and
 # 840 at 0.05. At fill 0.90 a 12-round stall ended the search after 18 rounds at 998 hosts;
 # allowed 40 it went on to 991.
-EMPTYING_ROUNDS = RoundShape(sub_solve_limit=0.1, stall_rounds=40)
+EMPTYING_ROUNDS = RoundShape(EMPTYING_NEIGHBOURHOOD_HOSTS, sub_solve_limit=0.1, stall_rounds=40)
 # In deterministic mode the rounds are charged modelled seconds of this machine (2 cores), so the
 # number of rounds, and the plan, repeat while the wall clock follows: CP-SAT's deterministic time
 # at the rate one-worker sub-solves run, the Python that states a sub-model and its hint per
@@ -102,9 +104,10 @@ def improve(problem: Problem, assignment: list[int], settings: SolverSettings, s
     movable_hosts = sorted(hosts_allowed_to_any(problem.movable) & problem.metric_hosts)
     if len(movable_hosts) < 2:
         return LnsOutcome(tuple(assignment), 0, 0)
-    engine = _HostLns(problem, PlacementState(problem, assignment), settings, budget, movable_hosts, on_better)
-    tally = RoundTally()
     shape = EMPTYING_ROUNDS if problem.goal.minimises_hosts else SPREAD_ROUNDS
+    engine = _HostLns(problem, PlacementState(problem, assignment), settings, budget, movable_hosts, on_better,
+                      shape.neighbourhood_hosts)
+    tally = RoundTally()
     run_rounds(engine, Rotation(KINDS), _ModelledWork(budget, shape.sub_solve_limit), tally,
                stall_after=shape.stall_rounds)
     return LnsOutcome(tuple(engine.state.assignment), tally.rounds, tally.kept, tally.cut or budget.cut())
@@ -115,15 +118,16 @@ class _HostLns:
     kind in turn, a round kept when it improves `score`."""
 
     def __init__(self, problem: Problem, state: PlacementState, settings: SolverSettings, budget: TimeBudget,
-                 movable_hosts: list[int], on_better: Callable[[int], None] | None) -> None:
+                 movable_hosts: list[int], on_better: Callable[[int], None] | None, neighbourhood_hosts: int) -> None:
         self.problem, self.state, self.settings, self.budget = problem, state, settings, budget
         self.movable_hosts = movable_hosts
+        self.neighbourhood_hosts = neighbourhood_hosts
         self.on_better = on_better
         self.rng = random.Random(settings.seed)
         self.best = score(problem, state)
 
     def round(self, kind: int, limit: float) -> RoundResult:
-        hosts = neighbourhood(self.problem, self.state, self.movable_hosts, self.rng, kind)
+        hosts = neighbourhood(self.problem, self.state, self.movable_hosts, self.rng, kind, self.neighbourhood_hosts)
         sub = _sub_solve(self.problem, self.state, hosts, self.settings, self.budget, limit)
         effort = round_seconds(sub.deterministic_time, sub.variables)
         if sub.changes is None:

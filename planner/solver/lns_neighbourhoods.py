@@ -30,8 +30,8 @@ KINDS = 3
 
 
 def neighbourhood(problem: Problem, state: PlacementState, hosts: list[int], rng: random.Random,
-                   kind: int) -> frozenset[int]:
-    wanted = EMPTYING_NEIGHBOURHOOD_HOSTS if problem.goal.minimises_hosts else NEIGHBOURHOOD_HOSTS
+                   kind: int, wanted: int) -> frozenset[int]:
+    """`wanted` hosts (fewer if there are not as many) of the given kind."""
     size = min(wanted, len(hosts))
     if kind == MOVED:
         return _moved_hosts(problem, state, hosts, rng, size)
