@@ -62,12 +62,13 @@ class _Stage:
 
 def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementState,
                     settings: SolverSettings, greedy_goal: int, goal_bound: int,
-                    *, started: float | None = None, spent_s: float = 0.0,
+                    *, started: float | None = None, spent_s: float = 0.0, setup_s: float = 0.0,
                     progress: ProgressSink = ignore) -> SolveOutcome:
     """The best placement found within settings.time_limit_s wall-clock seconds, counted from
     `started` (time.monotonic() when planning began, so the greedy counts too; default: now).
     In deterministic mode the search's work is what the limit leaves after `spent_s`, the greedy's
-    modelled seconds (GreedyBudget.used_ms), so it does not depend on how fast the greedy ran."""
+    modelled seconds (GreedyBudget.used_ms), and after `setup_s`, the modelled seconds of building
+    the problem (time_budget.modelled_setup_s), so it does not depend on how fast either ran."""
     began = time.monotonic()
     report = _Reporter(progress, goal_bound, started if started is not None else began)
     if problem.goal.traits.moves_only_drained and greedy_goal <= goal_bound:
@@ -76,8 +77,8 @@ def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementSt
                             time.monotonic() - began)
     pairs = sum(len(u.allowed) for u in problem.movable)
     if pairs > WHOLE_MODEL_PAIRS:
-        return _lns_only(problem, greedy, settings, began, report, spent_s)
-    budget = TimeBudget.of(settings, WHOLE_MODEL_UNITS_PER_SECOND, report.started, spent_s)
+        return _lns_only(problem, greedy, settings, began, report, spent_s, setup_s)
+    budget = TimeBudget.of(settings, WHOLE_MODEL_UNITS_PER_SECOND, report.started, spent_s + setup_s)
     candidates = choose_candidates(problem, start, greedy, settings.candidates_per_vm, settings.seed)
     placement = build_model(problem, candidates, greedy.assignment)
     if not placement.x:
@@ -102,12 +103,12 @@ class _Reporter:
 
 
 def _lns_only(problem: Problem, greedy: PlacementState, settings: SolverSettings, began: float,
-              report: _Reporter, spent_s: float) -> SolveOutcome:
+              report: _Reporter, spent_s: float, setup_s: float) -> SolveOutcome:
     """Too big to solve whole on two cores: LNS from the greedy for the rest of the budget (the
     deadline counted from when planning began, report.started)."""
     outcome = improve(problem, list(greedy.assignment), settings, settings.time_limit_s,
                       deadline=report.started + settings.time_limit_s,
-                      modelled_s=max(0.0, modelled_allowance(settings) - spent_s),
+                      modelled_s=max(0.0, modelled_allowance(settings, setup_s) - spent_s),
                       on_better=lambda goal: report("lns", goal))
     status = _with_cut(f"{outcome.accepted}/{outcome.rounds} rounds kept", outcome.wall_clock_cut)
     goal = PlacementState(problem, outcome.assignment).goal_value()

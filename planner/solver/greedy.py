@@ -57,12 +57,14 @@ def greedy_placement(problem: Problem, budget: GreedyBudget | None = None) -> Pl
 
 def _best_consolidation(repaired: PlacementState, budget: GreedyBudget | None) -> PlacementState:
     """Both consolidation heuristics from the repaired placement; fewer hosts wins, then less memory.
-    The host emptying stops starting hosts when `budget` is spent."""
+    The host emptying stops starting hosts when `budget` is spent; keep-k gets what is left of it."""
     problem = repaired.problem
     emptied = PlacementState(problem, repaired.assignment)
     consolidate_hosts(emptied, budget)
+    if budget is not None and budget.spent():
+        return emptied
     kept = PlacementState(problem, repaired.assignment)
-    if not keep_k(kept, consolidate_bound(problem)):
+    if not keep_k(kept, consolidate_bound(problem), budget):
         return emptied
     return min((emptied, kept), key=lambda s: (s.hosts_in_use(), s.move_cost))
 

@@ -16,7 +16,7 @@ from planner.solver.greedy import greedy_placement, units_needing_repair
 from planner.solver.greedy_budget import MS_PER_SECOND, GreedyBudget
 from planner.solver.progress import ProgressSink, SolveProgress, ignore
 from planner.solver.trade import MIB_PER_GIB, TradePoint, choose, greedy_path, options, state_at
-from planner.solver.time_budget import WALL_CLOCK_CUT
+from planner.solver.time_budget import WALL_CLOCK_CUT, modelled_setup_s
 from planner.domain.goal_metric import goal_metric
 from planner.domain.metrics import usage_by_host
 from planner.instance.problem import Problem, Unit, build_problem
@@ -52,7 +52,8 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
     goal_bound = consolidate_bound(problem) if problem.goal.minimises_hosts else spread_bound(problem)
     notes: list[str] = []
     trade_note = ""  # the goal-versus-migration options, noted after the decisions
-    greedy_budget = GreedyBudget.of(settings, started)
+    setup_s = modelled_setup_s(len(problem.units), len(must_move))
+    greedy_budget = GreedyBudget.of(settings, started, setup_s)
     try:
         greedy = greedy_placement(problem, greedy_budget)
     except InfeasibleError as refusal:
@@ -64,7 +65,7 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
         greedy_goal = greedy.goal_value()
         progress(SolveProgress("greedy", greedy_goal, goal_bound, time.monotonic() - started))
         outcome = solve_placement(problem, start, greedy, settings, greedy_goal, goal_bound, started=started,
-                                  spent_s=greedy_budget.used_ms / MS_PER_SECOND, progress=progress)
+                                  spent_s=greedy_budget.used_ms / MS_PER_SECOND, setup_s=setup_s, progress=progress)
         outcome = checked(problem, outcome, greedy, fallback)
     final = PlacementState(problem, outcome.assignment)
     if greedy is not None and problem.goal is Goal.SPREAD:

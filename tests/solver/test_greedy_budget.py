@@ -13,7 +13,7 @@ from planner.check.validate import validate_placement
 from planner.instance.problem import Problem, build_problem
 from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
-from planner.solver import greedy_budget
+from planner.solver import greedy_budget, time_budget
 from planner.solver.greedy import greedy_placement, repair
 from planner.solver.greedy_budget import GreedyBudget
 from planner.solver.planning import make_plan, to_placement
@@ -71,3 +71,15 @@ def test_planning_keeps_the_time_limit_on_a_cluster_whose_greedy_alone_takes_lon
     assert time.monotonic() - began < 3.0 + MARGIN_S
     assert any(WALL_CLOCK_CUT in note for note in plan.notes)
     assert validate_placement(clu, pol, plan.target_placement) == []
+
+
+def test_setup_modelled_past_the_limit_leaves_no_work_for_the_search(tight: tuple,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building the problem and the repair come out of the modelled work first: at 100,000 VMs they
+    are seconds, and the search must not be promised time they took."""
+    clu, pol, problem = tight
+    monkeypatch.setattr(time_budget, "SETUP_S_PER_UNIT", 1.0)  # 4,000 groups: over an hour
+    plan = make_plan(resolve_rules(clu, pol))
+    assert plan.solver.greedy_goal == PlacementState(problem).goal_value()
+    assert not plan.moves
+    assert WALL_CLOCK_CUT not in plan.solver.status
