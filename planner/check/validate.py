@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from planner.domain.metrics import usage_by_host
+from planner.domain.metrics import HostUsage, usage_by_host
 from planner.domain.model import Cluster, HostState
 from planner.domain.policy import HOST_SCOPE, Policy
 
@@ -37,9 +37,22 @@ def validate_placement(cluster: Cluster, policy: Policy, placement: Mapping[str,
             found.append(Violation("placement", vm.name, f"placed on unknown host {host!r}"))
     if found:
         return found
-    for check in (_capacity, _movement, _anti_affinity, _min_spread, _affinity, _host_groups, _limits, _headroom):
+    for check in (_movement, _anti_affinity, _min_spread, _affinity, _host_groups, _limits):
         found.extend(check(cluster, policy, placement))
+    # Usage per host once for both checks that read it: 0.4 s a time at 100,000 VMs.
+    usage = _Usage(usage_by_host(cluster), usage_by_host(cluster, placement), _receivers(cluster, placement))
+    found[:0] = _capacity(cluster, usage)
+    found.extend(_headroom(cluster, policy, usage))
     return found
+
+
+@dataclass(frozen=True)
+class _Usage:
+    """Usage per host where the VMs run now and as placed, and the hosts that receive a VM."""
+
+    before: Mapping[str, HostUsage]
+    after: Mapping[str, HostUsage]
+    receivers: set[str]
 
 
 def _moved(cluster: Cluster, placement: Mapping[str, str]) -> list[str]:
@@ -50,15 +63,12 @@ def _receivers(cluster: Cluster, placement: Mapping[str, str]) -> set[str]:
     return {placement[name] for name in _moved(cluster, placement)}
 
 
-def _capacity(cluster: Cluster, policy: Policy, placement: Mapping[str, str]) -> list[Violation]:
+def _capacity(cluster: Cluster, usages: _Usage) -> list[Violation]:
     """Hard limits hold on every host that receives a VM (a host already over keeps what it had)."""
     found = []
-    after = usage_by_host(cluster, placement)
-    before = usage_by_host(cluster)
-    receivers = _receivers(cluster, placement)
     for host in cluster.hosts:
-        usage, was = after[host.name], before[host.name]
-        grew = host.name in receivers
+        usage, was = usages.after[host.name], usages.before[host.name]
+        grew = host.name in usages.receivers
         extra = [(name, usage.extra.get(name, 0), capacity, was.extra.get(name, 0))
                  for name, capacity in host.resources.items()]
         for what, used, limit, had in (
@@ -160,14 +170,14 @@ def _limits(cluster: Cluster, policy: Policy, placement: Mapping[str, str]) -> l
     return found
 
 
-def _headroom(cluster: Cluster, policy: Policy, placement: Mapping[str, str]) -> list[Violation]:
+def _headroom(cluster: Cluster, policy: Policy, usages: _Usage) -> list[Violation]:
     """Consolidation: a host that receives VMs ends within headroom, or no fuller than it was."""
     if not policy.goal.traits.keeps_headroom:
         return []
     found = []
-    after, before = usage_by_host(cluster, placement), usage_by_host(cluster)
+    after, before = usages.after, usages.before
     settings = policy.consolidate
-    for name in _receivers(cluster, placement):
+    for name in sorted(usages.receivers):
         host = cluster.host_by_name[name]
         cpu_cap = max(math.floor(host.cpu_capacity_millicores * settings.max_cpu_percent / 100),
                       before[name].cpu_load_millicores)

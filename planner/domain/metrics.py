@@ -77,6 +77,10 @@ def host_usage(host: Host, vms: Iterable[tuple[int, int, int]],
         vcpus += vm_vcpus
         memory += vm_memory
         load += vm_load
+    return _usage(host, count, vcpus, memory, load, extra)
+
+
+def _usage(host: Host, count: int, vcpus: int, memory: int, load: int, extra: Iterable[Mapping[str, int]]) -> HostUsage:
     held = dict.fromkeys(host.resources, 0)
     for demands in extra:
         for name, amount in demands.items():
@@ -97,16 +101,23 @@ def host_usage(host: Host, vms: Iterable[tuple[int, int, int]],
 
 
 def usage_by_host(cluster: Cluster, placement: Mapping[str, str] | None = None) -> dict[str, HostUsage]:
-    """Usage of every host with the VMs placed as `placement` says (default: where they are)."""
+    """Usage of every host with the VMs placed as `placement` says (default: where they are).
+    Summed per host in one pass over the VMs (no per-VM tuples): planning at 100,000 VMs asks for
+    it four times."""
     where = placement if placement is not None else cluster.placement
-    members: dict[str, list[tuple[int, int, int]]] = {h.name: [] for h in cluster.hosts}
-    demands: dict[str, list[Mapping[str, int]]] = {h.name: [] for h in cluster.hosts}
+    position = {h.name: i for i, h in enumerate(cluster.hosts)}
+    hosts = len(cluster.hosts)
+    count, vcpus, memory, load = [0] * hosts, [0] * hosts, [0] * hosts, [0] * hosts
+    demands: list[list[Mapping[str, int]]] = [[] for _ in range(hosts)]
     for vm in cluster.vms:
-        host = where.get(vm.name, vm.host)
-        members[host].append((vm.vcpus, vm.memory_mib, vm.cpu_load_millicores))
+        i = position[where.get(vm.name, vm.host)]
+        count[i] += 1
+        vcpus[i] += vm.vcpus
+        memory[i] += vm.memory_mib
+        load[i] += vm.cpu_load_millicores
         if vm.resources:
-            demands[host].append(vm.resources)
-    return {h.name: host_usage(h, members[h.name], demands[h.name]) for h in cluster.hosts}
+            demands[i].append(vm.resources)
+    return {h.name: _usage(h, count[i], vcpus[i], memory[i], load[i], demands[i]) for i, h in enumerate(cluster.hosts)}
 
 
 def weighted_peak(usages: Iterable[HostUsage], cpu_weight: int, memory_weight: int,
