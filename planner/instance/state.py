@@ -12,6 +12,7 @@ import numpy as np
 
 from planner.domain.metrics import most_at_permille, permilles, permilles_at_most
 from planner.instance.problem import Problem, Unit
+from planner.instance.state_copy import copy_of
 
 # Caps whose most_under() arrays a state keeps (a step-by-step pass asks for new caps each step).
 MOST_UNDER_CACHED = 64
@@ -85,6 +86,13 @@ class PlacementState:
             if self.weighted:
                 self.weighted_mib += unit.weighted_cost(host)
         self._refresh(list(range(hosts)))
+
+    def copy(self) -> PlacementState:
+        """A state holding the same placement with no history (no moves, no path): what
+        PlacementState(problem, self.assignment) builds, without counting every unit again
+        (0.3-0.4 s at 200,000 VMs)."""
+        self._flush()
+        return copy_of(self)
 
     @property
     def move_cost(self) -> int:

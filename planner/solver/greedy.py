@@ -59,11 +59,11 @@ def _best_consolidation(repaired: PlacementState, budget: GreedyBudget | None) -
     """Both consolidation heuristics from the repaired placement; fewer hosts wins, then less memory.
     The host emptying stops starting hosts when `budget` is spent; keep-k gets what is left of it."""
     problem = repaired.problem
-    emptied = PlacementState(problem, repaired.assignment)
+    emptied = repaired.copy()
     consolidate_hosts(emptied, budget)
     if budget is not None and budget.spent():
         return emptied
-    kept = PlacementState(problem, repaired.assignment)
+    kept = repaired.copy()
     if not keep_k(kept, consolidate_bound(problem), budget):
         return emptied
     return min((emptied, kept), key=lambda s: (s.hosts_in_use(), s.move_cost))
@@ -232,11 +232,11 @@ def spread_greedy(repaired: PlacementState, budget: GreedyBudget) -> PlacementSt
     the bound from the start does not. Small problems also try the step-by-step pass alone and keep
     the better."""
     problem = repaired.problem
-    aimed = PlacementState(problem, repaired.assignment)
+    aimed = repaired.copy()
     _aimed_rounds(aimed, _aim(repaired), budget)
     if len(problem.units) > SMALL_PROBLEM_UNITS:
         return aimed
-    stepwise = PlacementState(problem, repaired.assignment)
+    stepwise = repaired.copy()
     improve_spread(stepwise, budget=budget)
     return min((aimed, stepwise), key=lambda s: (s.spread_metric(), s.move_cost))
 
