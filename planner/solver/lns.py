@@ -68,6 +68,7 @@ def round_seconds(deterministic_time: float, variables: int) -> float:
 @dataclass(frozen=True)
 class LnsOutcome:
     assignment: tuple[int, ...]
+    goal: int  # the assignment's goal value, read off the search's own state
     rounds: int
     accepted: int
     # The wall clock ended a deterministic search: this plan may not repeat.
@@ -103,14 +104,15 @@ def improve(problem: Problem, assignment: list[int], settings: SolverSettings, s
     budget = TimeBudget(end, work if settings.deterministic else None)
     movable_hosts = sorted(hosts_allowed_to_any(problem.movable) & problem.metric_hosts)
     if len(movable_hosts) < 2:
-        return LnsOutcome(tuple(assignment), 0, 0)
+        return LnsOutcome(tuple(assignment), PlacementState(problem, assignment).goal_value(), 0, 0)
     shape = EMPTYING_ROUNDS if problem.goal.minimises_hosts else SPREAD_ROUNDS
     engine = _HostLns(problem, PlacementState(problem, assignment), settings, budget, movable_hosts, on_better,
                       shape.neighbourhood_hosts)
     tally = RoundTally()
     run_rounds(engine, Rotation(KINDS), _ModelledWork(budget, shape.sub_solve_limit), tally,
                stall_after=shape.stall_rounds)
-    return LnsOutcome(tuple(engine.state.assignment), tally.rounds, tally.kept, tally.cut or budget.cut())
+    return LnsOutcome(tuple(engine.state.assignment), engine.state.goal_value(), tally.rounds, tally.kept,
+                      tally.cut or budget.cut())
 
 
 class _HostLns:

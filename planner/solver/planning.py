@@ -16,7 +16,7 @@ from planner.solver.greedy import greedy_placement, units_needing_repair
 from planner.solver.greedy_budget import MS_PER_SECOND, GreedyBudget
 from planner.solver.progress import ProgressSink, SolveProgress, ignore
 from planner.solver.trade import MIB_PER_GIB, TradePoint, choose, greedy_path, options, state_at
-from planner.solver.time_budget import WALL_CLOCK_CUT, modelled_setup_s
+from planner.solver.time_budget import WALL_CLOCK_CUT, modelled_allowance, modelled_setup_s
 from planner.domain.goal_metric import goal_metric
 from planner.domain.metrics import usage_by_host
 from planner.instance.problem import Problem, Unit, build_problem
@@ -33,6 +33,9 @@ from planner.solver.checked import FORCED, SOLVER_NAMES, checked, solve_without_
 ASSEMBLY_S_PER_UNIT = 40e-6
 # The search keeps at least the rest of the limit, however many VMs.
 MAX_ASSEMBLY_SHARE = 0.3
+# Below this share of the work a small cluster's search gets from the same limit, the plan says the
+# limit was short for the cluster's size (at 200,000 VMs the default 10 s leaves about a fifth).
+SHORT_SEARCH_SHARE = 0.25
 
 
 def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = True,
@@ -59,6 +62,7 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
     except InfeasibleError as refusal:
         greedy = None
         outcome = solve_without_greedy(problem, start, goal_bound, refusal, fallback, started)
+        final = PlacementState(problem, outcome.assignment)
         greedy_goal = start.goal_value()
         notes.append(_without_greedy_note(refusal, outcome))
     else:
@@ -66,17 +70,17 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
         progress(SolveProgress("greedy", greedy_goal, goal_bound, time.monotonic() - started))
         outcome = solve_placement(problem, start, greedy, settings, greedy_goal, goal_bound, started=started,
                                   spent_s=greedy_budget.used_ms / MS_PER_SECOND, setup_s=setup_s, progress=progress)
-        outcome = checked(problem, outcome, greedy, fallback)
-    final = PlacementState(problem, outcome.assignment)
+        outcome, final = checked(problem, outcome, greedy, fallback)
     if greedy is not None and problem.goal is Goal.SPREAD:
         outcome, final, trade_note = _traded(problem, greedy, outcome, final, notes)
     if greedy_budget.wall_clock_cut:
         notes.append(f"the greedy passes were {WALL_CLOCK_CUT}")
+    notes += _short_search_note(rules.policy.solver, settings, setup_s, len(problem.units), len(must_move))
     if not must_move and not _worth_it(problem, start, final, notes):
         final = start
     if trade_note:
         notes.append(trade_note)
-    return _assemble(problem, start, final, outcome, greedy_goal, must_move, notes, now or utc_now())
+    return _assemble(problem, start, final, outcome, greedy_goal, must_move, goal_bound, notes, now or utc_now())
 
 
 def _searching_time(settings: SolverSettings, units: int) -> SolverSettings:
@@ -84,6 +88,24 @@ def _searching_time(settings: SolverSettings, units: int) -> SolverSettings:
     up the plan takes after it (bounds, reasons, usage per host), so the whole call keeps the limit."""
     reserve = min(ASSEMBLY_S_PER_UNIT * units, settings.time_limit_s * MAX_ASSEMBLY_SHARE)
     return replace(settings, time_limit_s=settings.time_limit_s - reserve)
+
+
+def _short_search_note(asked: SolverSettings, searching: SolverSettings, setup_s: float, units: int,
+                       must_move: int) -> list[str]:
+    """A note when the limit (`asked`) leaves the search little of its time at this size: building
+    the problem, the moves that must be made and writing up the plan are modelled (time_budget), so
+    whether the note appears does not depend on how fast this run was."""
+    left = modelled_allowance(searching, setup_s)
+    if left >= SHORT_SEARCH_SHARE * modelled_allowance(asked):
+        return []
+    work = f"building the problem for {units:,} VM groups, the {must_move:,} moves that must be made and " \
+           "checking and writing up the plan"
+    if left <= 0:
+        needed = setup_s + ASSEMBLY_S_PER_UNIT * units
+        return [f"the {asked.time_limit_s:g} s limit leaves the search no time and planning may run past it: "
+                f"{work} take up to about {needed:.0f} s at this size; allow that much with --time-limit"]
+    return [f"the {asked.time_limit_s:g} s limit leaves the search about {left:.1f} s of modelled work: {work} "
+            f"take the rest at this size; a longer --time-limit gives it more"]
 
 
 def _traded(problem: Problem, greedy: PlacementState, outcome: SolveOutcome, solved: PlacementState,
@@ -137,7 +159,7 @@ def _worth_it(problem: Problem, start: PlacementState, final: PlacementState, no
 
 
 def _assemble(problem: Problem, start: PlacementState, final: PlacementState, outcome: SolveOutcome,
-              greedy_goal: int, must_move: list[Unit], notes: list[str], now: datetime) -> Plan:
+              greedy_goal: int, must_move: list[Unit], goal_bound: int, notes: list[str], now: datetime) -> Plan:
     rules = problem.rules
     cluster = rules.cluster
     placement = to_placement(problem, final.assignment)
@@ -170,7 +192,7 @@ def _assemble(problem: Problem, start: PlacementState, final: PlacementState, ou
         metric=metric,
         before=tuple(before.values()),
         after=tuple(after.values()),
-        bounds=lower_bounds(problem, start, final, must_move),
+        bounds=lower_bounds(problem, start, final, must_move, goal_bound),
         solver=solver,
         created=now,
         expires=default_expiry(now),

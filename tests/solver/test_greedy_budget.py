@@ -83,3 +83,14 @@ def test_setup_modelled_past_the_limit_leaves_no_work_for_the_search(tight: tupl
     assert plan.solver.greedy_goal == PlacementState(problem).goal_value()
     assert not plan.moves
     assert WALL_CLOCK_CUT not in plan.solver.status
+    assert any("limit leaves the search no time" in note for note in plan.notes)
+
+
+def test_a_limit_short_for_the_size_is_noted_and_a_long_enough_one_is_not(tight: tuple,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    clu, pol, _ = tight
+    rules = resolve_rules(clu, replace(pol, solver=replace(pol.solver, time_limit_s=1.0)))
+    assert not any("limit leaves the search" in note for note in make_plan(rules).notes)
+    # 4,000 groups modelled at 0.2 ms each: 0.8 s of the 1 s limit before any search.
+    monkeypatch.setattr(time_budget, "SETUP_S_PER_UNIT", 0.2e-3)
+    assert any("limit leaves the search about" in note for note in make_plan(rules).notes)
