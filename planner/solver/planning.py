@@ -28,9 +28,10 @@ from planner.rules.resolve import RuleSet
 from planner.solver.checked import FORCED, SOLVER_NAMES, checked, solve_without_greedy, to_placement
 
 
-# What writing up a plan takes after the search, per VM group: measured here (2 cores) on
-# benchmarks.solve clusters, 0.10 s at 3,000 VMs and 0.71 s at 20,000 (34-36 µs each).
-ASSEMBLY_S_PER_UNIT = 40e-6
+# What checking and writing up a plan takes after the search, per VM group: measured here (2 cores)
+# on the tight clusters, 9-13 µs at 20,000 VMs and 15-17 µs at 100,000 and 200,000 (the validator's
+# and the write-up's passes over the hosts and VMs); about 1.2 × that.
+ASSEMBLY_S_PER_UNIT = 20e-6
 # The search keeps at least the rest of the limit, however many VMs.
 MAX_ASSEMBLY_SHARE = 0.3
 # Below this share of the work a small cluster's search gets from the same limit, the plan says the
