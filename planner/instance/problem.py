@@ -327,7 +327,8 @@ class _DrainOnly:
         self.thin = {name for g in rules.min_spread if broken_at_start(rules.cluster, g) for name in g.members}
         self.stay_on: dict[int, frozenset[int]] = {}  # one allowed set per host, shared by its units
 
-    def stays(self, names: tuple[str, ...], member_hosts: tuple[int, ...], allowed: frozenset[int]) -> frozenset[int] | None:
+    def stays(self, names: tuple[str, ...], member_hosts: tuple[int, ...],
+              allowed: frozenset[int]) -> frozenset[int] | None:
         """The one host a unit keeps (where it runs), or None when it must move."""
         current = member_hosts[0]
         if any(h != current for h in member_hosts) or current not in allowed or current in self.drained \

@@ -66,10 +66,12 @@ class WorkCount:
     chain_placements: int = 0
     extra: int = 0
     exchanges: int = 0  # (steps + landings) × extra named resources
+    # Consolidation's passes (host emptying, keep-k), priced as they go, apart from the fitted model.
+    priced_ms: float = 0.0
 
     def milliseconds(self) -> float:
-        return (STEP_MS * self.steps + STEP_MS_PER_1000_HOSTS * self.host_steps + LANDING_MS * self.landings
-                + SWAP_MS * self.swaps + SWAP_MS_PER_1000_PAIRS * self.swap_pairs
+        return (self.priced_ms + STEP_MS * self.steps + STEP_MS_PER_1000_HOSTS * self.host_steps
+                + LANDING_MS * self.landings + SWAP_MS * self.swaps + SWAP_MS_PER_1000_PAIRS * self.swap_pairs
                 + CHAIN_PLACEMENT_MS * self.chain_placements
                 + EXTRA_MS * self.extra + EXCHANGE_MS * self.exchanges)
 
@@ -83,7 +85,6 @@ class GreedyBudget:
     work_ms: float | None = None
     wall_clock_cut: bool = False
     counted: WorkCount = field(default_factory=WorkCount)
-    scanned_ms: float = 0.0  # host emptying's work, apart from the spread passes' fitted model
 
     @staticmethod
     def of(settings: SolverSettings, started: float, setup_s: float = 0.0) -> GreedyBudget:
@@ -94,7 +95,7 @@ class GreedyBudget:
 
     @property
     def used_ms(self) -> float:
-        return self.counted.milliseconds() + self.scanned_ms
+        return self.counted.milliseconds()
 
     def landings(self, count: int, resources: int) -> None:
         self.counted.landings += count
@@ -119,13 +120,13 @@ class GreedyBudget:
 
     def host_scans(self, count: int, hosts: int) -> None:
         """Charge `count` passes over `hosts` hosts' sizes (consolidation's host emptying)."""
-        self.scanned_ms += (SCAN_MS + SCAN_MS_PER_1000_HOSTS * hosts / 1000) * count
+        self.counted.priced_ms += (SCAN_MS + SCAN_MS_PER_1000_HOSTS * hosts / 1000) * count
 
     def keep_k_work(self, host_rows: int, listed: int, placements: int, scans: int, checks: int) -> None:
         """Charge keep-k's tries: hosts set up, VMs listed for eviction, placements made, full
         scans, hosts asked."""
-        self.scanned_ms += KEEP_MS_PER_1000_HOST_ROWS * host_rows / 1000 + KEEP_LISTED_MS * listed + KEEP_PLACEMENT_MS * placements + KEEP_SCAN_MS * scans \
-            + KEEP_CHECK_MS * checks
+        self.counted.priced_ms += (KEEP_MS_PER_1000_HOST_ROWS * host_rows / 1000 + KEEP_LISTED_MS * listed
+                                   + KEEP_PLACEMENT_MS * placements + KEEP_SCAN_MS * scans + KEEP_CHECK_MS * checks)
 
     def exchange_search(self, tried: int) -> None:
         self.counted.exchanges += tried
