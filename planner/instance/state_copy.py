@@ -25,9 +25,11 @@ def _copy_value(value: object) -> object:
     shapes the state keeps (fast), a deep copy for anything else."""
     if isinstance(value, np.ndarray):
         return value.copy()
-    if isinstance(value, list) and value and isinstance(value[0], (set, dict, list)):
+    if isinstance(value, list) and not value:
+        return []
+    if isinstance(value, list) and isinstance(value[0], (set, dict, list)):  # per host or group
         return [type(item)(item) for item in value]
-    if isinstance(value, list) and all(isinstance(item, int) for item in value[:1]):
+    if isinstance(value, list) and isinstance(value[0], int):
         return list(value)
     return copy.deepcopy(value)
 

@@ -133,7 +133,7 @@ class GreedyBudget:
         """Charge keep-k's tries: hosts set up, VMs listed for eviction, placements made, full
         scans, hosts asked."""
         self.priced.ms += (KEEP_MS_PER_1000_HOST_ROWS * host_rows / 1000 + KEEP_LISTED_MS * listed
-                                   + KEEP_PLACEMENT_MS * placements + KEEP_SCAN_MS * scans + KEEP_CHECK_MS * checks)
+                           + KEEP_PLACEMENT_MS * placements + KEEP_SCAN_MS * scans + KEEP_CHECK_MS * checks)
 
     def exchange_search(self, tried: int) -> None:
         self.counted.exchanges += tried
