@@ -19,6 +19,7 @@ import numpy as np
 
 from planner.bounds.lower_bounds import SPREAD_RESOURCES, ExtraSpreadResource, consolidate_bound, peak_bound
 from planner.domain.errors import InfeasibleError
+from planner.solver.homecoming import send_home
 from planner.solver.host_emptying import consolidate_hosts
 from planner.solver.infeasibility import explain_no_room
 from planner.solver.keep_k import keep_k
@@ -239,15 +240,20 @@ def spread_greedy(repaired: PlacementState, budget: GreedyBudget) -> PlacementSt
     finish step by step where that stalls. Lowering the peak one level at a time instead makes hosts
     that took VMs early shed them again later, which moves more memory for the same peak; aiming at
     the bound from the start does not. Small problems also try the step-by-step pass alone and keep
-    the better."""
+    the better. What budget they leave then lowers the memory the plan migrates at its peak
+    (homecoming.py): the goal comes first, so none is kept back for it (kept back, a fifth of the
+    budget took 18 % off the memory at fill 0.88 on the tight 1000x20000 clusters, where the
+    greedy uses all of it, but left the peak 1-3 % higher)."""
     problem = repaired.problem
     aimed = repaired.copy()
     _aimed_rounds(aimed, _aim(repaired), budget)
-    if len(problem.units) > SMALL_PROBLEM_UNITS:
-        return aimed
-    stepwise = repaired.copy()
-    improve_spread(stepwise, budget=budget)
-    return min((aimed, stepwise), key=lambda s: (s.spread_metric(), s.move_cost))
+    best = aimed
+    if len(problem.units) <= SMALL_PROBLEM_UNITS:
+        stepwise = repaired.copy()
+        improve_spread(stepwise, budget=budget)
+        best = min((aimed, stepwise), key=lambda s: (s.spread_metric(), s.move_cost))
+    send_home(best, budget)
+    return best
 
 
 def _aimed_rounds(state: PlacementState, ceiling: Caps, budget: GreedyBudget) -> None:
