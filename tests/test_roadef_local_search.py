@@ -82,7 +82,7 @@ def test_stops_at_the_time_limit() -> None:
     result = solve(instance, original, SearchSettings(time_limit_s=0.3))
     assert time.monotonic() - started < 1.5
     checked(instance, original, result)
-    assert result.lns.rounds > 0  # 10 processes per machine: the LNS alone searches it
+    assert result.steps > 0  # the first half of the first slice: the local search takes the easy gains
 
 
 def test_runner_writes_scored_csv_and_markdown(tmp_path: Path) -> None:

@@ -39,7 +39,8 @@ from planner.solver.reassign.turns import LNS_LED
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 # What `--lns-share` left unset means, for the help and the table header alike.
-DEFAULT_SHARE = f"{LNS_LED:g} where machines hold at most {MAX_FREED} processes, else following gain per second"
+DEFAULT_SHARE = (f"following gain per second, and {LNS_LED:g} from when the LNS gains as fast as the local search "
+                 f"where machines hold at most {MAX_FREED} processes")
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ class SearchSettings:
     # Late-acceptance list length: short enough to converge within the challenge's minutes, long
     # enough to leave local minima that plain descent (0) gets stuck in.
     history: int = 30
-    # Share of the time for CP-SAT sub-problems: None = turns.LNS_LED where a sub-problem frees a
-    # whole machine's worth of processes, else following which half gains more per second
-    # (10-95 %); 0 = local search only.
+    # Share of the time for CP-SAT sub-problems: None = following which half gains more per second
+    # (10-95 %), and turns.LNS_LED (the LNS alone) from when the LNS gains as fast, where a
+    # sub-problem frees a whole machine's worth of processes; 0 = local search only.
     lns_share: float | None = None
     sub_seconds: float = 0.5  # time limit of one CP-SAT sub-problem
     # What a sub-problem charges for each freed process it leaves away from its original machine,

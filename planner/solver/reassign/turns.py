@@ -21,7 +21,7 @@ from planner.solver.reassign.local_search import LateAcceptance
 from planner.solver.reassign.settings import SearchSettings
 
 SLICE_S = 3.0  # one local-search slice plus one LNS slice
-LNS_LED = 1.0  # the LNS share where machines are small: the LNS alone (see _fixed_share)
+LNS_LED = 1.0  # the LNS share once it leads where machines are small: the LNS alone (see _lns_may_lead)
 STEPS_PER_SLICE = 2000  # the same alternation under a step budget
 
 
@@ -32,8 +32,10 @@ class TakingTurns:
         self.state = SearchState(instance, original)
         self.local = LateAcceptance(self.state, settings)
         self.lns = MachineLns(self.state, settings.seed, settings.sub_seconds, settings.hold_price)
-        fixed = settings.lns_share if settings.lns_share is not None else _fixed_share(self.state)
-        self.share = ShareOfTime(fixed)
+        if settings.lns_share is not None:
+            self.share = ShareOfTime(settings.lns_share)
+        else:
+            self.share = ShareOfTime(None, may_lead=_lns_may_lead(self.state))
 
     @property
     def best_cost(self) -> int:
@@ -84,15 +86,19 @@ class TakingTurns:
         return max(0, before - self.state.total()), max(time.monotonic() - started, 1e-3)
 
 
-def _fixed_share(state: SearchState) -> float | None:
-    """LNS_LED (the LNS alone) when a sub-problem frees at least a whole machine's worth of
-    processes, else None (adapt). There the LNS re-packs whole machines, which no run of single
-    moves and swaps can, and the local search's quick gains spend capacity and transient room
-    (room held on a moved process's source is never given back unless it goes home) that exact
-    re-packs use better (docs/experiments.md, roadef-lns-only). Where machines hold hundreds of
-    processes a sub-problem is a sliver of two machines, and the local search leads."""
+def _lns_may_lead(state: SearchState) -> bool:
+    """Whether the LNS takes over alone once the local search has taken the easy gains: where a
+    sub-problem frees at least a whole machine's worth of processes. There the LNS re-packs whole
+    machines, which no run of single moves and swaps can, and the local search's gains, once the
+    easy ones are taken, spend capacity and transient room (room held on a moved process's source
+    is never given back unless it goes home) that exact re-packs use better
+    (docs/experiments.md, roadef-lns-only). The easy ones come first: from the start, the LNS
+    alone took minutes to reach what the local search reaches in seconds on the large B
+    instances (b_4 at 60 s on one core: 7.8 points from the best known against 0.004). Where
+    machines hold hundreds of processes a sub-problem is a sliver of two machines, and the
+    local search leads throughout."""
     per_machine = len(state.assignment) / len(state.capacity)
-    return LNS_LED if per_machine <= MAX_FREED else None
+    return per_machine <= MAX_FREED
 
 
 class ShareOfTime:
@@ -101,12 +107,18 @@ class ShareOfTime:
     which one pays off differs between instances (the local search where machines hold hundreds
     of processes, the LNS where a few machines' worth of processes is a large part of the
     problem) and changes during a run. A window rather than a per-slice rate because the LNS's
-    gains are lumpy: a few sub-problems per slice, most of the gain in one of them."""
+    gains are lumpy: a few sub-problems per slice, most of the gain in one of them.
+
+    With `may_lead` the LNS takes every slice (LNS_LED) from the first time it gains at least as
+    fast as the local search over both windows: the easy gains are taken by then, and handing
+    over earlier (once the local search slows down) left it further from the best known at 60 s
+    (docs/experiments.md, roadef-ls-first)."""
 
     WINDOW, LOW, HIGH = 10, 0.1, 0.95
 
-    def __init__(self, fixed: float | None) -> None:
+    def __init__(self, fixed: float | None, may_lead: bool = False) -> None:
         self.fixed = fixed
+        self.may_lead = may_lead
         self.lns = fixed if fixed is not None else 0.5
         self._local: deque[tuple[int, float]] = deque(maxlen=self.WINDOW)
         self._lns: deque[tuple[int, float]] = deque(maxlen=self.WINDOW)
@@ -121,7 +133,9 @@ class ShareOfTime:
         if self.fixed is not None or not self._local or not self._lns:
             return
         local, lns = _rate(self._local), _rate(self._lns)
-        if local + lns > 0:
+        if self.may_lead and lns > 0 and lns >= local:
+            self.fixed = self.lns = LNS_LED
+        elif local + lns > 0:
             self.lns = min(self.HIGH, max(self.LOW, lns / (local + lns)))
 
 
