@@ -6,23 +6,22 @@ exchange at its destination. Afterwards some of that is dearer than needed. For 
 largest first: it goes back to the host it started on, and if that host is now above the peaks it
 sheds VMs, the ones that came to it first (sending one on costs no more memory, sending it home
 saves it), then those with the least memory per millicore of load, each to the coolest host that
-takes it under the peaks. The trial stays when the plan's move cost fell and every host is within
+takes it under the peaks (the greedy's own ranking, `peak_relief.coolness`). The trial stays when the plan's move cost fell and every host is within
 its limits, the rules and the peaks the pass began with; otherwise it is undone. The goal never
 rises, and the plan is valid after every trial.
 
 On the memory-tight 1000x20000 clusters of benchmarks.tight (fill 0.80, seeds 1-3) it takes 12-19 %
-off the memory the plan migrates at the same peak; a second pass found under 1 % more.
+off the memory the plan migrates at the same peak.
 """
 
 from __future__ import annotations
-
-import numpy as np
 
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 from planner.solver.caps import Caps
 from planner.solver.greedy_budget import GreedyBudget
 from planner.solver.landing import ranked_landing, within_caps
+from planner.solver.peak_relief import coolness
 
 
 def send_home(state: PlacementState, budget: GreedyBudget | None = None) -> int:
@@ -72,7 +71,7 @@ def _shed(state: PlacementState, home: int, returned: Unit, caps: Caps, cost_bef
     candidates = _shedding_order(state, home, returned)
     total = 0
     while candidates and state.move_cost < cost_before:
-        found, tried = ranked_landing(state, candidates, (home,), caps, _coolness(state))
+        found, tried = ranked_landing(state, candidates, (home,), caps, coolness(state))
         total += tried
         if found is None:
             return total
@@ -91,10 +90,3 @@ def _shedding_order(state: PlacementState, home: int, returned: Unit) -> list[Un
     units = [problem.units[i] for i in state.units_on[home] if i != returned.index and not problem.units[i].fixed]
     return sorted(units, key=lambda u: (u.current == home, u.memory_mib / max(1, u.cpu_load), u.index))
 
-
-def _coolness(state: PlacementState) -> np.ndarray:
-    """Per host, what the landing prefers low: the goal's weighed utilisation (CPU ‰ and memory ‰)."""
-    wc, wm = state.problem.spread_weights
-    if not wc and not wm:
-        return state.cpu_pm + state.mem_pm
-    return wc * state.cpu_pm + wm * state.mem_pm
