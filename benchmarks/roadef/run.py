@@ -226,8 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--hold-price", type=float, default=SearchSettings.hold_price,
-        help="what a CP-SAT sub-problem charges for each process it leaves away from home, as a share of the "
-        f"load cost of its transient requirement; 0 = the plain objective (default {SearchSettings.hold_price:g})",
+        help="what the local search's acceptance and a CP-SAT sub-problem charge for each process away from home, "
+        "as a share of the load cost of its transient requirement; 0 = the plain objective "
+        f"(default {SearchSettings.hold_price:g})",
     )
     parser.add_argument(
         "--solutions", type=Path, default=None,

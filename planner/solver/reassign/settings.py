@@ -21,10 +21,10 @@ class SearchSettings:
     # sub-problem frees a whole machine's worth of processes; 0 = local search only.
     lns_share: float | None = None
     sub_seconds: float = 0.5  # time limit of one CP-SAT sub-problem
-    # What a sub-problem charges for each freed process it leaves away from its original machine,
-    # as a share of the load cost its transient requirement would cost over the safety capacity:
-    # that room stays held there, spent for the rest of the search (`subproblem`). Only the
-    # true cost decides what is kept. 0 = the plain objective.
+    # What the local search's acceptance and a sub-problem charge for each process away from its
+    # original machine, as a share of the load cost its transient requirement would cost over the
+    # safety capacity: that room stays held there, spent for the rest of the search (hold.py).
+    # Only the true cost decides what is kept as the best. 0 = the plain objective.
     hold_price: float = 0.1
     # Searches run at once, one core each, sharing their best assignment every `exchange_s`
     # seconds (0 = never: the best of independent searches); 1 = one search in the calling process.

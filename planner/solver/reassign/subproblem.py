@@ -28,6 +28,7 @@ from ortools.sat.python import cp_model
 
 from planner.solver.cpsat_setup import CallLimits, CpSatSetup, new_solver
 from planner.solver.reassign.delta import SearchState
+from planner.solver.reassign.hold import hold_costs
 
 # Sub-problems are small and solved hundreds of times: presolve costs more than it saves on them,
 # and the LP relaxation of the capacity rows (level 2) lets CP-SAT prove optimality sooner, so that
@@ -220,7 +221,7 @@ class _Builder:
 
     def add_objective(self, usage: list[list[cp_model.LinearExpr]], hold_price: float) -> None:
         s, w = self.state, self.state.weights
-        held_cost = self._held_cost(hold_price)
+        held_cost = hold_costs(s, hold_price, self.freed)
         terms: list[cp_model.LinearExpr] = []
         for i, m in enumerate(self.machines):
             for r in range(s.capacity.shape[1]):
@@ -258,16 +259,6 @@ class _Builder:
         if w.service:
             terms.append(w.service * self._service_move_max(moved_of))
         self.model.Minimize(sum(terms))
-
-    def _held_cost(self, hold_price: float) -> np.ndarray:
-        """Per freed process (in `freed` order): `hold_price` times the load cost of its transient
-        requirement. Only the freed ones: this runs every LNS round, and instances have up to
-        50,000 processes."""
-        s = self.state
-        if hold_price <= 0 or not s.transient.size:
-            return np.zeros(len(self.freed), dtype=np.int64)
-        weighted = s.requirement[np.ix_(self.freed, s.transient)] @ s.load_weight[s.transient]
-        return np.rint(hold_price * weighted).astype(np.int64)
 
     def _service_move_max(self, moved_of: dict[int, list[cp_model.LinearExpr]]) -> cp_model.IntVar:
         """The largest count of moved processes over all services, freed ones variable."""
