@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import platform
 import sys
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ from benchmarks.roadef.evaluator import evaluate
 from benchmarks.roadef.reader import instance_files, read_assignment, read_instance
 from benchmarks.roadef.writer import write_assignment
 from planner.solver.reassign.lns import MAX_FREED
+from planner.solver.reassign.parent_death import end_with_parent
 from planner.solver.reassign.settings import SearchSettings
 from planner.solver.reassign.solver import solve
 from planner.solver.reassign.turns import LNS_LED
@@ -178,7 +180,8 @@ def run_all(
     """Rows in the order of `runs`, printed as each run finishes."""
     if jobs <= 1:
         return [_report(run_instance(data_dir, k, settings, solutions)) for k, settings in runs]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # Each job (and its own search workers) ends with the runner, even when the runner is killed.
+    with ProcessPoolExecutor(max_workers=jobs, initializer=end_with_parent, initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(run_instance, data_dir, k, settings, solutions) for k, settings in runs]
         for future in as_completed(futures):
             _report(future.result())

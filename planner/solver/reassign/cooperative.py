@@ -15,6 +15,7 @@ the exchange happens at the same points in every run, so budgeted runs still rep
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 import traceback
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ import numpy as np
 
 from planner.solver.reassign.instance import Instance
 from planner.solver.reassign.lns import LnsCounters
+from planner.solver.reassign.parent_death import end_with_parent
 from planner.solver.reassign.result import SearchResult
 from planner.solver.reassign.settings import SearchSettings
 from planner.solver.reassign.turns import TakingTurns
@@ -122,7 +124,8 @@ class _Helper:
 
     def __init__(self, context, instance: Instance, original: np.ndarray, settings: SearchSettings, cost: int) -> None:
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, instance, original, settings), daemon=True)
+        self.process = context.Process(target=_serve, args=(child, instance, original, settings, os.getpid()),
+                                       daemon=True)
         self.process.start()
         child.close()
         self.seed = settings.seed
@@ -154,8 +157,11 @@ class _Helper:
         self.connection.close()
 
 
-def _serve(connection: Connection, instance: Instance, original: np.ndarray, settings: SearchSettings) -> None:
-    """A helper's life: build its search, then one epoch per order until told to stop."""
+def _serve(connection: Connection, instance: Instance, original: np.ndarray, settings: SearchSettings,
+           parent_pid: int) -> None:
+    """A helper's life: build its search, then one epoch per order until told to stop (or until
+    its parent is gone, however it went)."""
+    end_with_parent(parent_pid)
     try:
         search = TakingTurns(instance, original, settings)
         while (order := connection.recv()) is not None:
