@@ -6,9 +6,9 @@ exchange at its destination. Afterwards some of that is dearer than needed. For 
 largest first: it goes back to the host it started on, and if that host is now above the peaks it
 sheds VMs, the ones that came to it first (sending one on costs no more memory, sending it home
 saves it), then those with the least memory per millicore of load, each to the coolest host that
-takes it under the peaks (the greedy's own ranking, `peak_relief.coolness`). The trial stays when the plan's move cost fell and every host is within
-its limits, the rules and the peaks the pass began with; otherwise it is undone. The goal never
-rises, and the plan is valid after every trial.
+takes it under the peaks (the greedy's own ranking, `peak_relief.coolness`). The trial stays when
+the plan's move cost fell and every host is within its limits, the rules and the peaks the pass
+began with; otherwise it is undone. The goal never rises, and the plan is valid after every trial.
 
 On the memory-tight 1000x20000 clusters of benchmarks.tight (fill 0.80, seeds 1-3) it takes 12-19 %
 off the memory the plan migrates at the same peak.

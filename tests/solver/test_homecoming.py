@@ -97,9 +97,9 @@ def test_shed_vms_keep_anti_affinity() -> None:
 
 def test_a_trial_that_would_raise_an_extra_resources_peak_is_undone() -> None:
     # Disk IOPS are weighed beside CPU. big (600 IOPS) went from a to b; a keeps 500 IOPS of a
-    # pinned VM (and c a pinned 16 GiB one, so memory is no bar). Home again, big brings a to 550 ‰ of its IOPS, above the 300 ‰ peak the plan
-    # has, and shedding s1 and s2 (no IOPS, half big's memory together) does not bring it down:
-    # the trial is undone.
+    # pinned VM (and c a pinned 16 GiB one, so memory is no bar). Home again, big brings a to 550 ‰
+    # of its IOPS, above the 300 ‰ peak the plan has, and shedding s1 and s2 (no IOPS, half big's
+    # memory together) does not bring it down: the trial is undone.
     iops = {"disk_iops": 2000}
     hosts = [host(name, cpus=8, memory_mib=32 * GIB + 512, resources=iops) for name in "abc"]
     vms = [vm("big", "a", load=2000, memory_mib=GIB, resources={"disk_iops": 600}),
