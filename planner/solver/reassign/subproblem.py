@@ -105,10 +105,10 @@ class _Builder:
             self.options[p] = options
             self.max_extra[reachable] += s.requirement[p]
             for m in options:
-                self.x[p, m] = self.model.NewBoolVar(f"x{p}_{m}")
-            self.model.AddExactlyOne(self.x[p, m] for m in options)
+                self.x[p, m] = self.model.new_bool_var(f"x{p}_{m}")
+            self.model.add_exactly_one(self.x[p, m] for m in options)
             for m in options:
-                self.model.AddHint(self.x[p, m], int(m == int(s.assignment[p])))
+                self.model.add_hint(self.x[p, m], int(m == int(s.assignment[p])))
         return True
 
     def _service_allowed(self, service: int, m: int) -> bool:
@@ -138,17 +138,17 @@ class _Builder:
             on_m = [(p, self.x[p, m]) for p in self.freed if (p, m) in self.x]
             row = []
             for r in range(resources):
-                expr = cp_model.LinearExpr.WeightedSum([v for _, v in on_m], [int(s.requirement[p, r]) for p, _ in on_m])
+                expr = cp_model.LinearExpr.weighted_sum([v for _, v in on_m], [int(s.requirement[p, r]) for p, _ in on_m])
                 row.append(expr + int(self.fixed_usage[i, r]))
-                self.model.Add(expr <= int(s.capacity[m, r] - self.fixed_usage[i, r]))
+                self.model.add(expr <= int(s.capacity[m, r] - self.fixed_usage[i, r]))
             usage.append(row)
             for k, r in enumerate(s.transient.tolist()):
                 # A freed process whose original machine is m holds room there wherever it goes.
                 homed = sum(int(s.requirement[p, r]) for p in self.freed if int(s.original[p]) == m)
                 others = [(p, v) for p, v in on_m if int(s.original[p]) != m]
                 held = int(self.fixed_usage[i, r] + self.fixed_held[i, k]) + homed
-                self.model.Add(
-                    cp_model.LinearExpr.WeightedSum([v for _, v in others], [int(s.requirement[p, r]) for p, _ in others])
+                self.model.add(
+                    cp_model.LinearExpr.weighted_sum([v for _, v in others], [int(s.requirement[p, r]) for p, _ in others])
                     <= int(s.capacity[m, r]) - held
                 )
         return usage
@@ -160,7 +160,7 @@ class _Builder:
             for m in self.machines:
                 on_m = [self.x[p, m] for p in members if (p, m) in self.x]
                 if len(on_m) > 1:
-                    self.model.AddAtMostOne(on_m)
+                    self.model.add_at_most_one(on_m)
 
     def add_spread(self) -> None:
         s = self.state
@@ -178,10 +178,10 @@ class _Builder:
                     continue
                 there = [self.x[p, m] for p in members for m in self.options_of(p) if int(s.location[m]) == location]
                 if there:
-                    used = self.model.NewBoolVar(f"loc{service}_{location}")
-                    self.model.Add(used <= sum(there))
+                    used = self.model.new_bool_var(f"loc{service}_{location}")
+                    self.model.add(used <= sum(there))
                     fresh.append(used)
-            self.model.Add(sum(fresh) >= need - base)
+            self.model.add(sum(fresh) >= need - base)
 
     def add_dependencies(self) -> None:
         s = self.state
@@ -194,8 +194,8 @@ class _Builder:
                 return int(self.hood_presence_fixed(service, hood) > 0)
             if (service, hood) not in presence:
                 there = [self.x[p, m] for p in self.by_service[service] for m in self.options_of(p) if int(s.hood[m]) == hood]
-                var = self.model.NewBoolVar(f"in{service}_{hood}")
-                self.model.Add(var <= sum(there))  # an empty sum is 0: the service cannot come here
+                var = self.model.new_bool_var(f"in{service}_{hood}")
+                self.model.add(var <= sum(there))  # an empty sum is 0: the service cannot come here
                 presence[service, hood] = var
             return presence[service, hood]
 
@@ -206,16 +206,16 @@ class _Builder:
                         flag = present(b, int(s.hood[m]))
                         if isinstance(flag, int):
                             if not flag:
-                                self.model.Add(self.x[p, m] == 0)
+                                self.model.add(self.x[p, m] == 0)
                         else:
-                            self.model.AddImplication(self.x[p, m], flag)
+                            self.model.add_implication(self.x[p, m], flag)
             # Dependants that stay put need this service to keep a process in their neighbourhood.
             for hood in hoods:
                 if self.hood_presence_fixed(service, hood) > 0:
                     continue
                 if any(self.hood_presence_fixed(a, hood) > 0 for a in s.depended_by[service]):
                     # No fixed process of it here and it is freed: present() is a variable.
-                    self.model.Add(present(service, hood) == 1)
+                    self.model.add(present(service, hood) == 1)
 
     # --- objective ----------------------------------------------------------------------------------
 
@@ -231,14 +231,14 @@ class _Builder:
                 highest = min(int(s.capacity[m, r]), int(self.fixed_usage[i, r]) + int(self.max_extra[i, r]))
                 if highest <= int(s.safety[m, r]):
                     continue  # can never go over the safety capacity here
-                over = self.model.NewIntVar(0, highest - int(s.safety[m, r]), f"over{m}_{r}")
-                self.model.Add(over >= usage[i][r] - int(s.safety[m, r]))
+                over = self.model.new_int_var(0, highest - int(s.safety[m, r]), f"over{m}_{r}")
+                self.model.add(over >= usage[i][r] - int(s.safety[m, r]))
                 terms.append(weight * over)
             for k, b in enumerate(s.balances):
                 # max(0, target * A(first) - A(second)), A = capacity - usage.
                 bound = int(b.target * s.capacity[m, b.first])
-                slack = self.model.NewIntVar(0, max(0, bound), f"bal{m}_{k}")
-                self.model.Add(
+                slack = self.model.new_int_var(0, max(0, bound), f"bal{m}_{k}")
+                self.model.add(
                     slack >= b.target * (int(s.capacity[m, b.first]) - usage[i][b.first])
                     - (int(s.capacity[m, b.second]) - usage[i][b.second])
                 )
@@ -258,7 +258,7 @@ class _Builder:
                     terms.append(w.machine * cost * self.x[p, m])
         if w.service:
             terms.append(w.service * self._service_move_max(moved_of))
-        self.model.Minimize(sum(terms))
+        self.model.minimize(sum(terms))
 
     def _service_move_max(self, moved_of: dict[int, list[cp_model.LinearExpr]]) -> cp_model.IntVar:
         """The largest count of moved processes over all services, freed ones variable."""
@@ -271,10 +271,10 @@ class _Builder:
         for service in self.by_service:
             moved[service] = -1
         floor = int(moved.max()) if len(moved) else 0
-        top = self.model.NewIntVar(max(floor, 0), len(s.assignment), "service_moves")
+        top = self.model.new_int_var(max(floor, 0), len(s.assignment), "service_moves")
         for service, parts in moved_of.items():
             fixed = int(s.moved[service]) - freed_moved[service]
-            self.model.Add(top >= fixed + sum(parts))
+            self.model.add(top >= fixed + sum(parts))
         return top
 
 
@@ -301,14 +301,14 @@ def solve_subproblem(
     builder.add_objective(usage, hold_price)
     limits = CallLimits(work=seconds) if deterministic else CallLimits(seconds=seconds)
     solver = new_solver(replace(SUB_PROBLEM, seed=seed), limits)
-    status = solver.Solve(builder.model)
+    status = solver.solve(builder.model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     moves = []
     for p in freed:
         for m in builder.options_of(p):
-            if solver.BooleanValue(builder.x[p, m]):
+            if solver.boolean_value(builder.x[p, m]):
                 if m != int(state.assignment[p]):
                     moves.append((p, m))
                 break
-    return SubResult(tuple(moves), status == cp_model.OPTIMAL, solver.WallTime())
+    return SubResult(tuple(moves), status == cp_model.OPTIMAL, solver.wall_time)
