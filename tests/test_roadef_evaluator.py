@@ -14,6 +14,7 @@ import pytest
 from benchmarks.roadef.builder import build_instance, toy
 from benchmarks.roadef.evaluator import Constraint, evaluate
 from benchmarks.roadef.reader import instance_files, read_assignment, read_instance
+from planner.solver.reassign.bound import aggregate_lower_bound
 from planner.solver.reassign.instance import Balance, Instance, MoveWeights
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,6 +42,8 @@ def test_original_cost_matches_instances_csv_exactly(row: dict[str, str] | None)
     assert report.valid, report.violations[:3]
     assert report.costs.total == int(row["initial_cost"])
     assert report.costs.process_move == report.costs.service_move == report.costs.machine_move == 0
+    # The bound the solver reports its progress against is the one the data publishes.
+    assert aggregate_lower_bound(instance) == int(row["aggregate_lb"])
 
 
 # --- the specification's toy example (§2) ------------------------------------------------------
