@@ -3,6 +3,7 @@ scored them.
 
     python -m benchmarks.roadef.run DATA_DIR --workers 2            # every A and B instance, 300 s each on 2 cores
     python -m benchmarks.roadef.run DATA_DIR --time-limit 30 --only a1_1,b_1
+    python -m benchmarks.roadef.run DATA_DIR --only b_1 --workers 2 --progress   # each new best on stderr
     python -m benchmarks.roadef.run DATA_DIR --workers 2 --seeds 3  # medians over 3 seeds (~4.5 h)
 
 DATA_DIR holds instances.csv and the A/ and B/ folders (the layout of shared/data/roadef2012).
@@ -31,9 +32,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from benchmarks.roadef.evaluator import evaluate
+from benchmarks.roadef.progress_line import stderr_progress
 from benchmarks.roadef.reader import instance_files, read_assignment, read_instance
 from benchmarks.roadef.writer import write_assignment
 from planner.solver.reassign.lns import MAX_FREED
+from planner.solver.progress import ignore
 from planner.solver.reassign.parent_death import end_with_parent
 from planner.solver.reassign.settings import SearchSettings
 from planner.solver.reassign.solver import solve
@@ -80,11 +83,12 @@ def read_known(data_dir: Path) -> list[Known]:
         ]
 
 
-def run_instance(data_dir: Path, known: Known, settings: SearchSettings, solutions: Path | None = None) -> Row:
+def run_instance(data_dir: Path, known: Known, settings: SearchSettings, solutions: Path | None = None,
+                 progress: bool = False) -> Row:
     model, assignment = instance_files(data_dir, known.name)
     instance = read_instance(model)
     original = read_assignment(assignment, instance)
-    result = solve(instance, original, settings)
+    result = solve(instance, original, settings, stderr_progress(known.name, settings.seed) if progress else ignore)
     if solutions is not None:
         write_assignment(solutions / f"solution_{known.name}_seed{settings.seed}.txt", result.assignment)
     report = evaluate(instance, original, result.assignment)
@@ -175,14 +179,15 @@ def markdown(all_rows: Sequence[Row], settings: SearchSettings, skipped: Sequenc
 
 
 def run_all(
-    data_dir: Path, runs: Sequence[tuple[Known, SearchSettings]], jobs: int, solutions: Path | None = None
+    data_dir: Path, runs: Sequence[tuple[Known, SearchSettings]], jobs: int, solutions: Path | None = None,
+    progress: bool = False,
 ) -> list[Row]:
     """Rows in the order of `runs`, printed as each run finishes."""
     if jobs <= 1:
-        return [_report(run_instance(data_dir, k, settings, solutions)) for k, settings in runs]
+        return [_report(run_instance(data_dir, k, settings, solutions, progress)) for k, settings in runs]
     # Each job (and its own search workers) ends with the runner, even when the runner is killed.
     with ProcessPoolExecutor(max_workers=jobs, initializer=end_with_parent, initargs=(os.getpid(),)) as pool:
-        futures = [pool.submit(run_instance, data_dir, k, settings, solutions) for k, settings in runs]
+        futures = [pool.submit(run_instance, data_dir, k, settings, solutions, progress) for k, settings in runs]
         for future in as_completed(futures):
             _report(future.result())
         return [future.result() for future in futures]
@@ -239,6 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
+        "--progress", action="store_true",
+        help="while solving, write each new best cost with its gap to the aggregate lower bound to stderr",
+    )
+    parser.add_argument(
         "--jobs", type=int, default=1,
         help="runs solved at once, one process each (default 1); jobs x workers should not exceed the cores",
     )
@@ -276,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.solutions is not None:
         args.solutions.mkdir(parents=True, exist_ok=True)
     runs = [(k, replace(settings, seed=args.seed + i)) for k in todo for i in range(args.seeds)]
-    rows = run_all(args.data_dir, runs, args.jobs, args.solutions)
+    rows = run_all(args.data_dir, runs, args.jobs, args.solutions, args.progress)
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / "roadef.csv", rows)
     command = "python -m benchmarks.roadef.run " + " ".join(sys.argv[1:] if argv is None else argv)

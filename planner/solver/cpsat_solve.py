@@ -17,7 +17,7 @@ from ortools.sat.python import cp_model
 from planner.solver.candidates import choose_candidates
 from planner.solver.cpsat_model import PlacementModel, build_model
 from planner.solver.lns import improve
-from planner.solver.progress import ProgressSink, SolveProgress, ignore
+from planner.solver.progress import ProgressSink, Reporter, ignore
 from planner.solver.cpsat_setup import CpSatSetup, new_solver
 from planner.solver.time_budget import (
     MIN_CALL_SECONDS,
@@ -76,7 +76,7 @@ def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementSt
     modelled seconds (GreedyBudget.used_ms), and after `setup_s`, the modelled seconds of building
     the problem (time_budget.modelled_setup_s), so it does not depend on how fast either ran."""
     began = time.monotonic()
-    report = _Reporter(progress, goal_bound, started if started is not None else began)
+    report = Reporter(progress, goal_bound, started if started is not None else began)
     if problem.goal.traits.moves_only_drained and greedy_goal <= goal_bound:
         # A drain moves exactly the drained VMs; at the goal's lower bound nothing is left to gain.
         return SolveOutcome(tuple(greedy.assignment), "greedy", "at the lower bound", greedy_goal, goal_bound, 0,
@@ -96,20 +96,8 @@ def solve_placement(problem: Problem, start: PlacementState, greedy: PlacementSt
     return outcome
 
 
-@dataclass(frozen=True)
-class _Reporter:
-    """Tells the progress sink a stage's best goal, with the bound and the time since planning began."""
-
-    sink: ProgressSink
-    bound: int
-    started: float
-
-    def __call__(self, stage: str, goal: int) -> None:
-        self.sink(SolveProgress(stage, goal, self.bound, time.monotonic() - self.started))
-
-
 def _lns_only(problem: Problem, greedy: PlacementState, settings: SolverSettings, began: float,
-              report: _Reporter, spent_s: float, setup_s: float) -> SolveOutcome:
+              report: Reporter, spent_s: float, setup_s: float) -> SolveOutcome:
     """Too big to solve whole on two cores: LNS from the greedy for the rest of the budget (the
     deadline counted from when planning began, report.started). With nothing left of it the greedy's
     plan stands: starting LNS builds a placement state, 0.4 s at 200,000 VMs."""

@@ -28,7 +28,7 @@ from planner.solver.reassign.lns import LnsCounters
 from planner.solver.reassign.parent_death import end_with_parent
 from planner.solver.reassign.result import SearchResult
 from planner.solver.reassign.settings import SearchSettings
-from planner.solver.reassign.turns import TakingTurns
+from planner.solver.reassign.turns import StageReport, TakingTurns
 
 BUDGET_EPOCHS = 5  # exchanges in a step-budgeted run (one epoch when the workers do not share)
 SEED_STRIDE = 10_007  # worker k searches with seed + k * SEED_STRIDE
@@ -53,8 +53,11 @@ class EpochReport:
     lns: LnsCounters
 
 
-def search_together(instance: Instance, original: np.ndarray, settings: SearchSettings, started: float) -> SearchResult:
-    own = TakingTurns(instance, original, settings)
+def search_together(instance: Instance, original: np.ndarray, settings: SearchSettings, started: float,
+                    report: StageReport | None = None) -> SearchResult:
+    """`report` hears this process's own search after each of its slices and every better
+    assignment a helper brings to an exchange."""
+    own = TakingTurns(instance, original, settings, report)
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold solver threads
     helpers = [
         _Helper(context, instance, original, replace(settings, seed=settings.seed + k * SEED_STRIDE), own.best_cost)
@@ -70,9 +73,11 @@ def search_together(instance: Instance, original: np.ndarray, settings: SearchSe
             _run(own, order)
             best_cost, best = own.best_cost, own.best_assignment
             for helper in helpers:
-                report = helper.receive()
-                if report.best_cost < best_cost:
-                    best_cost, best = report.best_cost, report.best_assignment
+                answer = helper.receive()
+                if answer.best_cost < best_cost:
+                    best_cost, best = answer.best_cost, answer.best_assignment
+            if report is not None:
+                report("exchange", best_cost)
     finally:
         for helper in helpers:
             helper.stop()

@@ -12,6 +12,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+StageReport = Callable[[str, int], None]  # (stage, best cost): progress.Improvements, or nothing
+
 import numpy as np
 
 from planner.solver.reassign.delta import SearchState
@@ -28,8 +30,10 @@ STEPS_PER_SLICE = 2000  # the same alternation under a step budget
 class TakingTurns:
     """One search: a state, the local search and the LNS on it, and how time is split."""
 
-    def __init__(self, instance: Instance, original: np.ndarray, settings: SearchSettings) -> None:
+    def __init__(self, instance: Instance, original: np.ndarray, settings: SearchSettings,
+                 report: StageReport | None = None) -> None:
         self.state = SearchState(instance, original)
+        self.report = report
         self.local = LateAcceptance(self.state, settings)
         self.lns = MachineLns(self.state, settings.seed, settings.sub_seconds, settings.hold_price)
         if settings.lns_share is not None:
@@ -48,13 +52,16 @@ class TakingTurns:
     def run_until(self, deadline: float) -> None:
         """Alternate in slices of SLICE_S, split by `share`, until `deadline`."""
         while time.monotonic() < deadline:
-            gain, seconds = self._timed_slice(self.local.run, deadline, SLICE_S * (1 - self.share.lns))
-            self.share.record_local(gain, seconds)
+            local_gain, seconds = self._timed_slice(self.local.run, deadline, SLICE_S * (1 - self.share.lns))
+            self.share.record_local(local_gain, seconds)
+            lns_gain = 0
             if self.share.lns > 0:
-                gain, seconds = self._timed_slice(self.lns.run, deadline, SLICE_S * self.share.lns)
-                self.share.record_lns(gain, seconds)
+                lns_gain, seconds = self._timed_slice(self.lns.run, deadline, SLICE_S * self.share.lns)
+                self.share.record_lns(lns_gain, seconds)
                 self.local.adopt_current()
             self.share.update()
+            if self.report is not None:
+                self.report("lns" if lns_gain > local_gain else "local search", self.best_cost)
 
     def run_budget(self, steps: int, rounds: int) -> None:
         """`steps` local-search steps and `rounds` LNS rounds, alternating every STEPS_PER_SLICE
