@@ -78,8 +78,9 @@ class SearchState:
 
     # --- cost -----------------------------------------------------------------------------------
 
-    def machine_costs(self, usage: np.ndarray, machines: np.ndarray) -> np.ndarray:
-        """Weighted load + balance cost of `machines` (K,) if their usage were `usage` (K, R)."""
+    def machine_costs(self, usage: np.ndarray, machines: np.ndarray | int) -> np.ndarray:
+        """Weighted load + balance cost of `machines` (K,) if their usage were `usage` (K, R); one
+        machine (an int) for all K rows."""
         load = np.maximum(usage - self.safety[machines], 0) @ self.load_weight
         if self.balances:
             available = self.capacity[machines] - usage
@@ -132,22 +133,40 @@ class SearchState:
     def swap_deltas(self, p: int, others: np.ndarray) -> np.ndarray:
         """Cost change of swapping p with each of `others` (processes on other machines), from
         capacity, transient usage, load, balance and move costs; INFEASIBLE where those forbid it.
-        Conflict, spread, dependency and the service move cost are left to `try_moves`."""
+        Conflict, spread, dependency and the service move cost are left to `try_moves`.
+
+        Feasibility is checked first against each machine's room, and only the swaps that fit are
+        priced: most sampled partners do not fit a tight machine, and pricing them was most of
+        the local search's time."""
         a, home_p = int(self.assignment[p]), int(self.original[p])
+        need_p, room = self.requirement[p], self.capacity - self.usage
+        # Each check keeps the partners that pass it (positions into `others`), so the later ones
+        # look at fewer rows: on tight instances most partners fail the first.
+        fit = np.flatnonzero((self.requirement[others] <= room[a] + need_p).all(axis=1))
+        b = self.assignment[others[fit]]
+        fit = fit[(b != a) & (need_p - self.requirement[others[fit]] <= room[b]).all(axis=1)]
+        t = self.transient
+        if t.size and fit.size:
+            # Transient room: p leaving a keeps its requirement held there if a is its home (else
+            # frees it); q arriving home releases its hold. The same on b the other way round.
+            held_room = room[:, t] - self.held
+            q = others[fit]
+            b, home_q, need_q = self.assignment[q], self.original[q], self.requirement[q][:, t]
+            freed_on_a = need_p[t] if a != home_p else 0
+            fit = fit[(need_q * (home_q != a)[:, None] <= held_room[a] + freed_on_a).all(axis=1)
+                      & (need_p[t] * (b != home_p)[:, None] - need_q * (home_q != b)[:, None] <= held_room[b]).all(axis=1)]
+        deltas = np.full(len(others), INFEASIBLE, dtype=np.int64)
+        if fit.size:
+            deltas[fit] = self._swap_costs(p, a, home_p, others[fit])
+        return deltas
+
+    def _swap_costs(self, p: int, a: int, home_p: int, others: np.ndarray) -> np.ndarray:
+        """Load, balance and move cost change of swapping p (on a) with each of `others`."""
         b, home_q = self.assignment[others], self.original[others]
         need_p, need_q = self.requirement[p], self.requirement[others]
-        usage_a = self.usage[a] - need_p + need_q
-        usage_b = self.usage[b] - need_q + need_p
-        ok = (usage_a <= self.capacity[a]).all(axis=1) & (usage_b <= self.capacity[b]).all(axis=1) & (b != a)
-        t = self.transient
-        if t.size:
-            # Transient usage on a: p leaving its home keeps it held; q arriving home releases its hold.
-            held_a = self.usage[a, t] + self.held[a] - (need_p[t] if a != home_p else 0) + need_q[:, t] * (home_q != a)[:, None]
-            held_b = self.usage[b][:, t] + self.held[b] - need_q[:, t] * (home_q != b)[:, None] + need_p[t] * (b != home_p)[:, None]
-            ok &= (held_a <= self.capacity[a, t]).all(axis=1) & (held_b <= self.capacity[b][:, t]).all(axis=1)
         cost = (
-            self.machine_costs(usage_a, np.full(len(others), a))
-            + self.machine_costs(usage_b, b)
+            self.machine_costs(self.usage[a] - need_p + need_q, a)
+            + self.machine_costs(self.usage[b] - need_q + need_p, b)
             - int(self.machine_cost[a])
             - self.machine_cost[b]
         )
@@ -155,7 +174,7 @@ class SearchState:
         cost += w.machine * (mmc[home_p, b].astype(np.int64) - int(mmc[home_p, a]) + mmc[home_q, a] - mmc[home_q, b])
         pmc_p, pmc_q = int(self.process_move_cost[p]), self.process_move_cost[others]
         cost += w.process * ((b != home_p) * pmc_p - (a != home_p) * pmc_p + (home_q != a) * pmc_q - (home_q != b) * pmc_q)
-        return np.where(ok, cost, INFEASIBLE)
+        return cost
 
     def _dependency_allows(self, s: int, here: int) -> np.ndarray | bool:
         allowed: np.ndarray | bool = True
