@@ -16,7 +16,7 @@ from benchmarks.roadef.builder import random_instance, toy
 from benchmarks.roadef.evaluator import evaluate
 from planner.solver.reassign.settings import SearchSettings
 from planner.solver.reassign.solver import solve
-from benchmarks.roadef.writer import format_assignment, format_model
+from tests.roadef_data import one_instance_folder
 
 
 def checked(instance, original, result):
@@ -87,16 +87,9 @@ def test_stops_at_the_time_limit() -> None:
 
 def test_runner_writes_scored_csv_and_markdown(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    (data / "A").mkdir(parents=True)
     instance, original = random_instance(2, machines=10, processes=40)
-    (data / "A" / "model_a9_9.txt").write_text(format_model(instance))
-    (data / "A" / "assignment_a9_9.txt").write_text(format_assignment(original))
-    initial = evaluate(instance, original, original).costs.total
-    (data / "instances.csv").write_text(
-        "instance,initial_cost,aggregate_lb,best_known,model_file\n"
-        f"a9_9,{initial},1,{initial // 2},yes\n"
-        f"b_99,{initial},1,{initial},MISSING\n"
-    )
+    initial = one_instance_folder(data, instance, original, best_known_divisor=2,
+                                  more_rows="b_99,0,1,0,MISSING\n")
     out = tmp_path / "results"
     assert run.main([str(data), "--time-limit", "0.3", "--out", str(out)]) == 0
     rows = list(csv.DictReader((out / "roadef.csv").open()))

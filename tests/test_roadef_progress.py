@@ -12,7 +12,6 @@ import pytest
 from benchmarks.roadef import run
 from benchmarks.roadef.builder import build_instance, random_instance
 from benchmarks.roadef.evaluator import evaluate
-from benchmarks.roadef.writer import format_assignment, format_model
 from planner.solver.progress import SolveProgress
 from planner.solver.reassign import turns
 from planner.solver.reassign.bound import aggregate_lower_bound
@@ -20,6 +19,7 @@ from planner.solver.reassign.delta import INFEASIBLE, SearchState
 from planner.solver.reassign.instance import Balance
 from planner.solver.reassign.settings import SearchSettings
 from planner.solver.reassign.solver import solve
+from tests.roadef_data import one_instance_folder
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -91,13 +91,8 @@ def test_workers_report_their_exchanges_too(monkeypatch: pytest.MonkeyPatch) -> 
 def test_the_runner_writes_progress_lines_only_when_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                           progress: bool) -> None:
     data = tmp_path / "data"
-    (data / "A").mkdir(parents=True)
     instance, original = random_instance(3, machines=10, processes=60)
-    (data / "A" / "model_a9_9.txt").write_text(format_model(instance))
-    (data / "A" / "assignment_a9_9.txt").write_text(format_assignment(original))
-    initial = evaluate(instance, original, original).costs.total
-    (data / "instances.csv").write_text(
-        f"instance,initial_cost,aggregate_lb,best_known,model_file\na9_9,{initial},1,{initial},yes\n")
+    one_instance_folder(data, instance, original)
     argv = [str(data), "--time-limit", "0.5", "--out", str(tmp_path / "out")] + (["--progress"] if progress else [])
     assert run.main(argv) == 0
     lines = capsys.readouterr().err.splitlines()

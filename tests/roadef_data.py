@@ -1,0 +1,25 @@
+"""A one-instance ROADEF data folder (instances.csv, A/) for tests of the runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.roadef.evaluator import evaluate
+from benchmarks.roadef.writer import format_assignment, format_model
+from planner.solver.reassign.instance import Instance
+
+
+def one_instance_folder(folder: Path, instance: Instance, original: np.ndarray, best_known_divisor: int = 1,
+                        more_rows: str = "") -> int:
+    """Writes instance a9_9, its best known cost its initial cost // `best_known_divisor`, with
+    `more_rows` appended to instances.csv; returns the initial cost."""
+    (folder / "A").mkdir(parents=True)
+    (folder / "A" / "model_a9_9.txt").write_text(format_model(instance))
+    (folder / "A" / "assignment_a9_9.txt").write_text(format_assignment(original))
+    initial = evaluate(instance, original, original).costs.total
+    best = initial // best_known_divisor
+    (folder / "instances.csv").write_text(
+        f"instance,initial_cost,aggregate_lb,best_known,model_file\na9_9,{initial},1,{best},yes\n{more_rows}")
+    return initial
