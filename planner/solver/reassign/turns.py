@@ -12,8 +12,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-StageReport = Callable[[str, int], None]  # (stage, best cost): progress.Improvements, or nothing
-
 import numpy as np
 
 from planner.solver.reassign.delta import SearchState
@@ -25,6 +23,8 @@ from planner.solver.reassign.settings import SearchSettings
 SLICE_S = 3.0  # one local-search slice plus one LNS slice
 LNS_LED = 1.0  # the LNS share once it leads where machines are small: the LNS alone (see _lns_may_lead)
 STEPS_PER_SLICE = 2000  # the same alternation under a step budget
+
+StageReport = Callable[[str, int], None]  # (stage, best cost): progress.Improvements, or nothing
 
 
 class TakingTurns:
