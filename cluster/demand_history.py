@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ FORMAT = "rebalance demand history 1"
 DEFAULT_RETENTION_S = 14 * 86_400.0
 MAX_VM_ROWS = 20_000_000  # 1,000 VMs sampled every minute for two weeks; about 1.2 GB
 BUSY_TIMEOUT_S = 30.0
+RETRY_S = 0.05  # between tries of what SQLite refuses at once rather than waiting (_wal_mode)
 _QUERY_CHUNK = 500  # SQLite's bound-parameter limit is 999 on old builds
 
 _SCHEMA = """
@@ -227,7 +229,7 @@ def _prepare(connection: sqlite3.Connection, path: Path) -> None:
     if tables and "store" not in tables:
         raise InputError("", "not a rebalance demand history (another program's SQLite database?): "
                              "move it away or point --state-dir elsewhere", str(path))
-    connection.execute("PRAGMA journal_mode = WAL")
+    _wal_mode(connection)
     connection.execute("PRAGMA synchronous = NORMAL")  # WAL keeps the file consistent; a crash loses a sample at most
     if not tables:  # one transaction, so a second writer starting now sees all of it or none
         connection.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} "
@@ -236,6 +238,22 @@ def _prepare(connection: sqlite3.Connection, path: Path) -> None:
     if marker is None or marker[0] != FORMAT:
         found = "no format marker" if marker is None else f"format {str(marker[0])[:40]!r}"
         raise InputError("", f"not a demand history this rebalance reads ({found}; expected {FORMAT!r})", str(path))
+
+
+def _wal_mode(connection: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting up to BUSY_TIMEOUT_S for another process doing the same. SQLite answers
+    a journal-mode switch with "database is locked" at once, without its busy wait, while another
+    connection holds the file: two processes opening a new store together (a `collect --every`
+    loop's first run beside a nightly `run`) failed that way four times in ten."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(RETRY_S)
 
 
 def unreadable(path: Path, error: BaseException) -> InputError:

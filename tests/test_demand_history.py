@@ -75,6 +75,28 @@ def _writer(path: str, name: str, rounds: int) -> None:
             store.append(fake.collect(hosts, NOW + timedelta(seconds=index)))
 
 
+def _first_opener(paths: list[str], barrier) -> None:
+    for path in paths:
+        barrier.wait(30)
+        with opened(Path(path)) as store:
+            assert store.counts() == (0, 0)
+
+
+def test_two_processes_creating_one_store_at_once_both_open_it(tmp_path: Path) -> None:
+    """Both first runs on a new state directory, released together 30 times: SQLite refuses the
+    switch to WAL at once while the other process makes it, which failed about four rounds in ten."""
+    paths = [str(tmp_path / f"state{k}" / "demand.sqlite") for k in range(30)]
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    openers = [context.Process(target=_first_opener, args=(paths, barrier)) for _ in range(2)]
+    for opener in openers:
+        opener.start()
+    for opener in openers:
+        opener.join(120)
+    assert [o.exitcode for o in openers] == [0, 0]
+    assert all(sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal" for path in paths)
+
+
 def test_two_processes_append_at_once_and_every_sample_arrives(tmp_path: Path) -> None:
     """As a `collect --every` loop and a nightly `run` would: each its own process and connection."""
     for name in ("loop", "run"):
