@@ -9,9 +9,10 @@ is the total requirement, wherever each process runs. So pooling every machine i
   capacity - requirement;
 * move costs: 0 (the original assignment moves nothing).
 
-It is weak where capacity is tight or a few machines carry the cost, and exact where every machine
-can sit at or above its safety capacity. It is the `aggregate_lb` of the challenge data's
-instances.csv, computed here so that the solver can report its gap while it works.
+It is weak where capacity is tight or a few machines carry the cost, and reached where every
+machine sits at or above its safety capacity on every resource and every balance term is positive
+before its max(0, ·). It equals the `aggregate_lb` column of the challenge data's instances.csv on
+every instance; computed here so that the solver can report its gap while it works.
 """
 
 from __future__ import annotations
