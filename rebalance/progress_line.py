@@ -11,7 +11,7 @@ from planner.solver.progress import ProgressSink, SolveProgress
 def progress_line(goal: Goal, report: SolveProgress) -> str:
     """e.g. `solving: lns     best 611 ‰, bound 488 ‰ (+25.2 %) at 6.3 s`."""
     unit = " hosts" if goal.minimises_hosts else " ‰"
-    gap = f" (+{100.0 * (report.goal - report.bound) / report.bound:.1f} %)" if report.bound > 0 else ""
+    gap = "" if report.gap_pct is None else f" (+{report.gap_pct:.1f} %)"
     return (f"solving: {report.stage:<7} best {report.goal}{unit}, bound {report.bound}{unit}{gap} "
             f"at {report.elapsed_s:.1f} s")
 

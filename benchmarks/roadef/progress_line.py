@@ -11,7 +11,7 @@ from planner.solver.progress import ProgressSink, SolveProgress
 
 def progress_line(instance: str, seed: int, report: SolveProgress) -> str:
     """e.g. `b_1 seed 0: lns          best 3,713,298,225, bound 3,290,754,940 (+12.84 %) at 60.0 s`."""
-    gap = f" (+{100.0 * (report.goal - report.bound) / report.bound:.2f} %)" if report.bound > 0 else ""
+    gap = "" if report.gap_pct is None else f" (+{report.gap_pct:.2f} %)"
     return (f"{instance} seed {seed}: {report.stage:<12} best {report.goal:,}, bound {report.bound:,}{gap} "
             f"at {report.elapsed_s:.1f} s")
 

@@ -15,6 +15,11 @@ class SolveProgress:
     bound: int  # no placement does better than this
     elapsed_s: float  # since planning began
 
+    @property
+    def gap_pct(self) -> float | None:
+        """How far the best is above the bound, in per cent; None when the bound is 0."""
+        return 100.0 * (self.goal - self.bound) / self.bound if self.bound > 0 else None
+
 
 ProgressSink = Callable[[SolveProgress], None]
 
