@@ -11,7 +11,7 @@ import pytest
 from benchmarks.roadef.builder import build_instance, random_instance, toy
 from benchmarks.roadef.evaluator import evaluate
 from planner.solver.reassign.delta import SearchState
-from planner.solver.reassign.instance import Instance, MoveWeights
+from planner.solver.reassign.instance import Instance, ObjectiveWeights
 from planner.solver.reassign.subproblem import solve_subproblem
 
 
@@ -98,7 +98,7 @@ def held_room_instance() -> tuple[Instance, np.ndarray]:
         requirement=[[4, 1], [3, 1]],
         service=[0, 1],
         transient=[True, False],
-        weights=MoveWeights(process=0, service=0, machine=0),
+        weights=ObjectiveWeights(process=0, service=0, machine=0),
     )
     return instance, np.array([0, 1])
 

@@ -15,7 +15,7 @@ from benchmarks.roadef.builder import build_instance, toy
 from benchmarks.roadef.evaluator import Constraint, evaluate
 from benchmarks.roadef.reader import instance_files, read_assignment, read_instance
 from planner.solver.reassign.bound import aggregate_lower_bound
-from planner.solver.reassign.instance import Balance, Instance, MoveWeights
+from planner.solver.reassign.instance import Balance, Instance, ObjectiveWeights
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("ROADEF_DATA", REPO.parent / "shared" / "data" / "roadef2012"))
@@ -78,7 +78,7 @@ def test_toy_costs_from_the_specification(
 
 # --- each cost term on the specification's own small examples (§1.3) ---------------------------
 
-UNWEIGHTED = MoveWeights(process=1, service=1, machine=1)
+UNWEIGHTED = ObjectiveWeights(process=1, service=1, machine=1)
 
 
 def test_load_cost_example() -> None:
@@ -133,7 +133,7 @@ def test_weights_multiply_each_term() -> None:
         service=[0],
         process_move_cost=[3],
         machine_move_cost=[[0, 5], [5, 0]],
-        weights=MoveWeights(process=2, service=7, machine=11),
+        weights=ObjectiveWeights(process=2, service=7, machine=11),
     )
     costs = evaluate(instance, np.array([0]), np.array([1])).costs
     assert (costs.process_move, costs.service_move, costs.machine_move) == (6, 7, 55)

@@ -11,7 +11,7 @@ from benchmarks.roadef.builder import build_instance, random_instance
 from benchmarks.roadef.evaluator import evaluate
 from planner.solver.reassign.delta import SearchState
 from planner.solver.reassign.hold import hold_costs
-from planner.solver.reassign.instance import MoveWeights
+from planner.solver.reassign.instance import ObjectiveWeights
 from planner.solver.reassign.local_search import LateAcceptance
 from planner.solver.reassign.settings import SearchSettings
 
@@ -20,7 +20,7 @@ def _over_safety_by_three():
     """One process 3 CPU over its machine's safety capacity (gain 3 by moving), 50 transient disk."""
     instance = build_instance(capacity=[[10, 100], [10, 100]], safety=[[2, 100], [10, 100]],
                               requirement=[[5, 50]], service=[0], transient=[False, True],
-                              weights=MoveWeights(process=1, service=0, machine=0))
+                              weights=ObjectiveWeights(process=1, service=0, machine=0))
     return instance, np.array([0])
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from planner.solver.reassign.instance import Balance, MoveWeights
+from planner.solver.reassign.instance import Balance, ObjectiveWeights
 from benchmarks.roadef.reader import RoadefFormatError, read_assignment, read_instance
 from benchmarks.roadef.writer import format_assignment, format_model
 
@@ -57,7 +57,7 @@ def test_toy_instance_fields(toy: Path) -> None:
     assert instance.processes.requirement.tolist() == [[12, 10], [10, 20], [6, 200]]
     assert instance.processes.move_cost.tolist() == [1000, 100, 1]
     assert instance.balances == (Balance(first=0, second=1, target=20, weight=10),)
-    assert instance.weights == MoveWeights(process=1, service=10, machine=100)
+    assert instance.weights == ObjectiveWeights(process=1, service=10, machine=100)
 
 
 def test_arrays_are_read_only(toy: Path) -> None:

@@ -14,7 +14,7 @@ from planner.solver.reassign.instance import (
     Balance,
     Instance,
     Machines,
-    MoveWeights,
+    ObjectiveWeights,
     Processes,
     Resources,
     Services,
@@ -37,7 +37,7 @@ def build_instance(
     dependencies: Sequence[Sequence[int]] | None = None,
     process_move_cost: Sequence[int] | None = None,
     balances: Sequence[Balance] = (),
-    weights: MoveWeights = MoveWeights(process=1, service=10, machine=100),
+    weights: ObjectiveWeights = ObjectiveWeights(process=1, service=10, machine=100),
     name: str = "built",
 ) -> Instance:
     capacities = np.array(capacity, dtype=np.int64)

@@ -17,7 +17,7 @@ from planner.solver.reassign.instance import (
     Balance,
     Instance,
     Machines,
-    MoveWeights,
+    ObjectiveWeights,
     Processes,
     Resources,
     Services,
@@ -121,7 +121,7 @@ def read_instance(model: Path, name: str | None = None) -> Instance:
         services=services,
         processes=processes,
         balances=balances,
-        weights=MoveWeights(process=int(weights[0]), service=int(weights[1]), machine=int(weights[2])),
+        weights=ObjectiveWeights(process=int(weights[0]), service=int(weights[1]), machine=int(weights[2])),
     )
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from planner.domain.goal_metric import extra_weighing, spread_floors
 from planner.domain.model import Host
 from planner.domain.policy import Goal
+from planner.instance.move_cost_matrix import MoveCostMatrix
 from planner.instance.rule_groups import AntiAffinityLayout, Membership, SpreadLayout
 from planner.instance.unit_arrays import UnitArrays
 from planner.rules.min_spread import MinSpreadGroup, broken_at_start
@@ -32,9 +33,8 @@ NO_LIMIT = 1 << 40
 class MoveWeights:
     """What a unit's migration weighs under the policy's move costs (absent: plain memory)."""
 
-    member_factor: tuple[int, ...]  # per member, like member_memory
-    host_domain: tuple[int, ...]  # host index → id of its cross-label value; shared by all units
-    cross_factor: int
+    member_weight: tuple[int, ...]  # per member, like member_memory: its memory × the VM's factor
+    matrix: MoveCostMatrix  # shared by all units: × cross_factor between cross-label values
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,8 @@ class Unit:
         weights = self.weights
         if weights is None:
             return self.move_cost(host)
-        to = weights.host_domain[host]
-        return sum(m * f * (weights.cross_factor if weights.host_domain[h] != to else 1)
-                   for h, m, f in zip(self.member_hosts, self.member_memory, weights.member_factor) if h != host)
+        cost = weights.matrix.cost
+        return sum(cost(weight, h, host) for h, weight in zip(self.member_hosts, weights.member_weight))
 
     @property
     def weighted_memory(self) -> int:
@@ -85,7 +84,7 @@ class Unit:
         weights = self.weights
         if weights is None:
             return self.memory_mib
-        return sum(m * f for m, f in zip(self.member_memory, weights.member_factor))
+        return sum(weights.member_weight)
 
     def moved_vms(self, host: int) -> int:
         return sum(1 for h in self.member_hosts if h != host)
@@ -173,7 +172,7 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
     vm_groups = _groups_of_vms(rules.anti_affinity)
     vm_spreads = _groups_of_vms(rules.min_spread)
     shared = _SharedHostSets(rules, index_of_host)
-    weights = _weights_factory(rules, index_of_host)
+    weights = _weights_factory(rules)
     domain_ids = _DomainIds(hosts)
     in_place = _DrainOnly(rules, index_of_host) if goal.traits.moves_only_drained else None
     units = tuple(
@@ -235,15 +234,17 @@ def _groups_of_vms(groups: Sequence[AntiAffinityGroup | MinSpreadGroup]) -> dict
     return of
 
 
-def _weights_factory(rules: RuleSet, index_of_host: Mapping[str, int]) -> Callable[[tuple[str, ...]], MoveWeights | None]:
+def _weights_factory(rules: RuleSet) -> Callable[[tuple[str, ...]], MoveWeights | None]:
     """names → the unit's MoveWeights; None for every unit when the policy weighs nothing."""
     table = rules.move_costs
     if not table.weighted:
         return lambda names: None
     domain_of = table.domain_of or {}
     ids: dict[str, int] = {}
-    host_domain = tuple(ids.setdefault(domain_of.get(h.name, ""), len(ids)) for h in rules.cluster.hosts)
-    return lambda names: MoveWeights(tuple(table.factor_of.get(n, 1) for n in names), host_domain, table.cross_factor)
+    host_domain = [ids.setdefault(domain_of.get(h.name, ""), len(ids)) for h in rules.cluster.hosts]
+    matrix = MoveCostMatrix.crossing(host_domain, table.cross_factor)
+    vm_by_name = rules.cluster.vm_by_name
+    return lambda names: MoveWeights(tuple(vm_by_name[n].memory_mib * table.factor_of.get(n, 1) for n in names), matrix)
 
 
 def _unit_members(rules: RuleSet) -> list[tuple[str, ...]]:

@@ -7,7 +7,8 @@ need, updated in O(R + deg) per move instead of recomputed:
   machine, so transient usage = U + held;
 * per service the machines it runs on (conflict), its process count per location (spread) and per
   neighbourhood (dependency);
-* per machine its weighted load + balance cost; the move-cost sums; moved processes per service
+* per machine its weighted load + balance cost; the sum of the process and machine move costs
+  (one `MoveCostMatrix`, the form the product's move costs take too); moved processes per service
   with a histogram of those counts, so the service move cost (a max) updates in O(1).
 
 Two ways to use it. `move_deltas(p)` prices moving p to every machine at once with numpy and
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from planner.instance.move_cost_matrix import MoveCostMatrix
 from planner.solver.reassign.instance import Instance
 
 INFEASIBLE = np.iinfo(np.int64).max // 4  # sentinel delta of a forbidden move
@@ -47,8 +49,7 @@ class SearchState:
         self.max_moved = 0
         self.machine_cost = self.machine_costs(self.usage, np.arange(len(self.capacity)))
         self.load_balance = int(self.machine_cost.sum())
-        self.process_move_sum = 0
-        self.machine_move_sum = 0
+        self.move_sum = 0  # process and machine move costs, weighted
         self.processes_on: list[list[int]] = [[] for _ in range(len(self.capacity))]
         self.slot = np.zeros(len(self.assignment), dtype=np.int64)
         for p, m in enumerate(self.assignment.tolist()):
@@ -62,13 +63,14 @@ class SearchState:
         machines, processes = instance.machines, instance.processes
         self.capacity, self.safety = machines.capacity, machines.safety
         self.hood, self.location = machines.neighborhood.astype(np.int64), machines.location.astype(np.int64)
-        self.machine_move_cost = machines.move_cost
         self.requirement, self.service = processes.requirement, processes.service.astype(np.int64)
-        self.process_move_cost = processes.move_cost
+        # A process's weight is its move cost; the machine move costs are what each move adds.
+        self.move_weight = instance.weights.process * processes.move_cost.astype(np.int64)
+        self.move_costs = MoveCostMatrix.per_host(instance.weights.machine * machines.move_cost.astype(np.int64))
         self.transient = np.flatnonzero(instance.resources.transient)
         self.load_weight = instance.resources.load_weight
         self.balances = instance.balances
-        self.weights = instance.weights
+        self.service_weight = instance.weights.service
         self.spread_min = instance.services.spread_min
         self.depends_on = [list(targets) for targets in instance.services.dependencies]
         self.depended_by: list[list[int]] = [[] for _ in range(instance.services.count)]
@@ -89,13 +91,7 @@ class SearchState:
         return load
 
     def total(self) -> int:
-        w = self.weights
-        return (
-            self.load_balance
-            + w.process * self.process_move_sum
-            + w.service * self.max_moved
-            + w.machine * self.machine_move_sum
-        )
+        return self.load_balance + self.move_sum + self.service_weight * self.max_moved
 
     # --- single moves, priced for every destination at once ---------------------------------------
 
@@ -119,14 +115,12 @@ class SearchState:
             return deltas
         leave = int(self.machine_costs((self.usage[here] - need)[None, :], np.array([here]))[0]) - int(self.machine_cost[here])
         arrive = self.machine_costs(after[targets], targets) - self.machine_cost[targets]
-        w = self.weights
-        moves = w.machine * (self.machine_move_cost[home, targets].astype(np.int64) - int(self.machine_move_cost[home, here]))
-        pmc = w.process * int(self.process_move_cost[p])
+        weight = int(self.move_weight[p])
+        moves = self.move_costs.costs_to(weight, home, targets) - self.move_costs.cost(weight, home, here)
         if here == home:
-            moves += pmc + w.service * (max(self.max_moved, int(self.moved[s]) + 1) - self.max_moved)
+            moves += self.service_weight * (max(self.max_moved, int(self.moved[s]) + 1) - self.max_moved)
         else:
-            going_home = targets == home
-            moves[going_home] -= pmc + w.service * self._max_drop_if_decremented(s)
+            moves[targets == home] -= self.service_weight * self._max_drop_if_decremented(s)
         deltas[targets] = leave + arrive + moves
         return deltas
 
@@ -170,10 +164,9 @@ class SearchState:
             - int(self.machine_cost[a])
             - self.machine_cost[b]
         )
-        w, mmc = self.weights, self.machine_move_cost
-        cost += w.machine * (mmc[home_p, b].astype(np.int64) - int(mmc[home_p, a]) + mmc[home_q, a] - mmc[home_q, b])
-        pmc_p, pmc_q = int(self.process_move_cost[p]), self.process_move_cost[others]
-        cost += w.process * ((b != home_p) * pmc_p - (a != home_p) * pmc_p + (home_q != a) * pmc_q - (home_q != b) * pmc_q)
+        costs, weight_p, weight_q = self.move_costs, int(self.move_weight[p]), self.move_weight[others]
+        cost += costs.costs_to(weight_p, home_p, b) - costs.cost(weight_p, home_p, a)
+        cost += costs.each(weight_q, home_q, a) - costs.each(weight_q, home_q, b)
         return cost
 
     def _dependency_allows(self, s: int, here: int) -> np.ndarray | bool:
@@ -215,12 +208,11 @@ class SearchState:
         self._place(p, m, +1)
         self._refresh_machine_cost(here)
         self._refresh_machine_cost(m)
-        self.machine_move_sum += int(self.machine_move_cost[home, m]) - int(self.machine_move_cost[home, here])
+        weight = int(self.move_weight[p])
+        self.move_sum += self.move_costs.cost(weight, home, m) - self.move_costs.cost(weight, home, here)
         if here == home:
-            self.process_move_sum += int(self.process_move_cost[p])
             self._count_moved(s, +1)
         elif m == home:
-            self.process_move_sum -= int(self.process_move_cost[p])
             self._count_moved(s, -1)
         self._relist(p, here, m)
 

@@ -91,7 +91,10 @@ class Balance:
 
 
 @dataclass(frozen=True)
-class MoveWeights:
+class ObjectiveWeights:
+    """The weights of the three move-cost terms in the objective. The search folds the process and
+    machine ones into one MoveCostMatrix (delta.py); the service one weighs a maximum of its own."""
+
     process: int
     service: int
     machine: int
@@ -105,7 +108,7 @@ class Instance:
     services: Services
     processes: Processes
     balances: tuple[Balance, ...]
-    weights: MoveWeights
+    weights: ObjectiveWeights
 
     @property
     def neighborhood_count(self) -> int:

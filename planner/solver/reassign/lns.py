@@ -151,7 +151,7 @@ class MachineLns:
         if KINDS[kind] == "hood":
             hood = self.machines_by_hood[int(s.hood[self.rng.integers(total)])]
             return self.rng.choice(hood, size=min(count, len(hood)), replace=False).tolist()
-        if KINDS[kind] == "moved" and s.process_move_sum + s.machine_move_sum > 0:
+        if KINDS[kind] == "moved" and s.moved.any():
             p = int(self.rng.choice(np.flatnonzero(s.assignment != s.original)))
             return sorted({int(s.assignment[p]), int(s.original[p])})
         return []  # random, or nothing moved yet

@@ -220,7 +220,7 @@ class _Builder:
     # --- objective ----------------------------------------------------------------------------------
 
     def add_objective(self, usage: list[list[cp_model.LinearExpr]], hold_price: float) -> None:
-        s, w = self.state, self.state.weights
+        s = self.state
         held_cost = hold_costs(s, hold_price, self.freed)
         terms: list[cp_model.LinearExpr] = []
         for i, m in enumerate(self.machines):
@@ -246,19 +246,30 @@ class _Builder:
         moved_of: dict[int, list[cp_model.LinearExpr]] = defaultdict(list)
         for p, held in zip(self.freed, held_cost.tolist()):
             home, service = int(s.original[p]), int(s.service[p])
+            leaving, extra = self._move_costs(p, home)
             if (p, home) in self.x:
                 stays = self.x[p, home]
-                terms.append((w.process * int(s.process_move_cost[p]) + held) * (1 - stays))
+                terms.append((leaving + held) * (1 - stays))
                 moved_of[service].append(1 - stays)
             else:
                 moved_of[service].append(1)
-            for m in self.options_of(p):
-                cost = int(s.machine_move_cost[home, m])
-                if cost:
-                    terms.append(w.machine * cost * self.x[p, m])
-        if w.service:
-            terms.append(w.service * self._service_move_max(moved_of))
+            terms.extend(cost * self.x[p, m] for m, cost in extra if cost)
+        if s.service_weight:
+            terms.append(s.service_weight * self._service_move_max(moved_of))
         self.model.minimize(sum(terms))
+
+    def _move_costs(self, p: int, home: int) -> tuple[int, list[tuple[int, int]]]:
+        """p's move cost to each option, as what leaving home costs at least and each option's
+        extra over that. The same sum as one coefficient per option (exactly one x is true), but
+        with presolve off CP-SAT reads the objective as written, and a ROADEF process's extras are
+        zero wherever the machine move cost is, so this one is sparser."""
+        away = [m for m in self.options_of(p) if m != home]
+        if not away:
+            return 0, []
+        s = self.state
+        costs = s.move_costs.costs_to(int(s.move_weight[p]), home, np.array(away, dtype=np.int64))
+        leaving = int(costs.min())
+        return leaving, list(zip(away, (costs - leaving).tolist()))
 
     def _service_move_max(self, moved_of: dict[int, list[cp_model.LinearExpr]]) -> cp_model.IntVar:
         """The largest count of moved processes over all services, freed ones variable."""
