@@ -21,18 +21,31 @@ from planner.solver.reassign.delta import SearchState
 from tests.builders import cluster, host, policy, vm
 
 
-def _random_matrix(rng: np.random.Generator, hosts: int, domains: int) -> MoveCostMatrix:
-    return MoveCostMatrix(domain=rng.integers(0, domains, hosts), factor=rng.integers(0, 9, (domains, domains)),
-                          added=rng.integers(0, 50, (domains, domains)))
+def _random_matrix(rng: np.random.Generator, hosts: int, form: str) -> MoveCostMatrix:
+    """Each form takes its own path through the vectorised costs: a general matrix, one factor with
+    an added matrix (ROADEF's), factors with nothing added (the product's), plain memory, and one
+    factor other than 1 with nothing added."""
+    if form == "per_host":
+        return MoveCostMatrix.per_host(rng.integers(0, 50, (hosts, hosts)))
+    if form == "crossing":
+        return MoveCostMatrix.crossing(rng.integers(0, 4, hosts).tolist(), int(rng.integers(2, 9)))
+    if form == "plain":
+        return MoveCostMatrix.crossing([0] * hosts, 1)
+    if form == "uniform":
+        return MoveCostMatrix(domain=rng.integers(0, 4, hosts), factor=np.full((4, 4), 3), added=np.zeros((4, 4)))
+    return MoveCostMatrix(domain=rng.integers(0, 4, hosts), factor=rng.integers(0, 9, (4, 4)),
+                          added=rng.integers(0, 50, (4, 4)))
 
 
+@pytest.mark.parametrize("form", ["general", "per_host", "crossing", "plain", "uniform"])
 @pytest.mark.parametrize("listed", [True, False], ids=["lists", "numpy"])
 @pytest.mark.parametrize("seed", range(5))
-def test_vectorised_costs_equal_the_scalar_cost(seed: int, listed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_vectorised_costs_equal_the_scalar_cost(seed: int, listed: bool, form: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     if not listed:  # the scalar cost's path for matrices too large to copy into lists
         monkeypatch.setattr(move_cost_matrix, "LISTED_DOMAINS", 0)
     rng = np.random.default_rng(seed)
-    matrix = _random_matrix(rng, hosts=12, domains=4)
+    matrix = _random_matrix(rng, hosts=12, form=form)
     targets = np.arange(12)
     for source in range(12):
         weight = int(rng.integers(0, 1000))

@@ -34,11 +34,19 @@ class MoveCostMatrix:
     # LISTED_DOMAINS, where lists of lists would take gigabytes (a ROADEF instance's 5,000 machines).
     _domains: list[int] = field(init=False, repr=False)
     _rows: tuple[list[list[int]], list[list[int]]] | None = field(init=False, repr=False)
+    # The factor when it is one number everywhere (ROADEF's 1, the product's 1 when nothing is
+    # weighed), and whether nothing is added: the vectorised forms then skip gathering a matrix,
+    # which was most of their time.
+    _one_factor: int | None = field(init=False, repr=False)
+    _adds: bool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_domains", self.domain.tolist())
         small = len(self.factor) <= LISTED_DOMAINS
         object.__setattr__(self, "_rows", (self.factor.tolist(), self.added.tolist()) if small else None)
+        lowest, highest = (int(self.factor.min()), int(self.factor.max())) if self.factor.size else (1, 1)
+        object.__setattr__(self, "_one_factor", lowest if lowest == highest else None)
+        object.__setattr__(self, "_adds", bool(self.added.size) and bool(self.added.any()))
 
     @classmethod
     def crossing(cls, host_domain: Sequence[int], cross_factor: int) -> MoveCostMatrix:
@@ -65,13 +73,16 @@ class MoveCostMatrix:
 
     def costs_to(self, weight: int, source: int, targets: np.ndarray) -> np.ndarray:
         """cost(weight, source, t) for each of `targets`."""
-        a, b = self.domain[source], self.domain[targets]
-        return np.where(targets != source, weight * self.factor[a, b] + self.added[a, b], 0)
+        return self.each(weight, source, targets)
 
-    def each(self, weights: np.ndarray, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """cost(weights[i], sources[i], targets[i]) for each i (scalars broadcast)."""
+    def each(self, weights: np.ndarray | int, sources: np.ndarray | int, targets: np.ndarray | int) -> np.ndarray:
+        """cost(weights[i], sources[i], targets[i]) for each i (arrays broadcast, scalars too)."""
+        moving = np.not_equal(sources, targets)
+        if self._one_factor is not None and not self._adds:
+            return np.where(moving, np.multiply(weights, self._one_factor), 0)
         a, b = self.domain[sources], self.domain[targets]
-        return np.where(sources != targets, weights * self.factor[a, b] + self.added[a, b], 0)
+        weighed = np.multiply(weights, self._one_factor if self._one_factor is not None else self.factor[a, b])
+        return np.where(moving, weighed + self.added[a, b] if self._adds else weighed, 0)
 
 
 def _frozen(values: Sequence[int] | np.ndarray) -> np.ndarray:

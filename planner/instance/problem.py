@@ -106,6 +106,9 @@ class Problem:
     # Any unit with MoveWeights (else every Unit.weighted_cost is its move_cost): PlacementState
     # then keeps the weighed sum beside the plain one.
     weighted_costs: bool = False
+    # What every unit's weighted_cost prices a member's move by (one domain and factor 1 when the
+    # policy weighs nothing: then a move costs its memory): for pricing many moves at once.
+    move_cost_matrix: MoveCostMatrix = MoveCostMatrix.crossing([0], 1)
     # The cluster's extra named resources (sorted) and, per resource, every host's capacity: a hard
     # limit like memory (never below what fixed units already hold there).
     resources: tuple[str, ...] = ()
@@ -172,7 +175,8 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
     vm_groups = _groups_of_vms(rules.anti_affinity)
     vm_spreads = _groups_of_vms(rules.min_spread)
     shared = _SharedHostSets(rules, index_of_host)
-    weights = _weights_factory(rules)
+    matrix = _move_cost_matrix(rules)
+    weights = _weights_factory(rules, matrix)
     domain_ids = _DomainIds(hosts)
     in_place = _DrainOnly(rules, index_of_host) if goal.traits.moves_only_drained else None
     units = tuple(
@@ -201,6 +205,7 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
             SpreadLayout(domain_ids(group.domain_of), group.at_least, members) for group, members
             in zip(rules.min_spread, _units_per_group(rules.min_spread, units, attrgetter("min_spread")))),
         weighted_costs=rules.move_costs.weighted,
+        move_cost_matrix=matrix,
         resources=cluster.resource_names,
         extra_limit=_extra_limits(cluster.resource_names, hosts, units),
     )
@@ -234,15 +239,23 @@ def _groups_of_vms(groups: Sequence[AntiAffinityGroup | MinSpreadGroup]) -> dict
     return of
 
 
-def _weights_factory(rules: RuleSet) -> Callable[[tuple[str, ...]], MoveWeights | None]:
+def _move_cost_matrix(rules: RuleSet) -> MoveCostMatrix:
+    """× cross_factor between the hosts' cross-label values (a host without the label is a value
+    of its own: rules.move_costs names it so)."""
+    table = rules.move_costs
+    if not table.weighted:
+        return MoveCostMatrix.crossing([0] * len(rules.cluster.hosts), 1)
+    domain_of = table.domain_of or {}
+    ids: dict[str, int] = {}
+    host_domain = [ids.setdefault(domain_of.get(h.name, ""), len(ids)) for h in rules.cluster.hosts]
+    return MoveCostMatrix.crossing(host_domain, table.cross_factor)
+
+
+def _weights_factory(rules: RuleSet, matrix: MoveCostMatrix) -> Callable[[tuple[str, ...]], MoveWeights | None]:
     """names → the unit's MoveWeights; None for every unit when the policy weighs nothing."""
     table = rules.move_costs
     if not table.weighted:
         return lambda names: None
-    domain_of = table.domain_of or {}
-    ids: dict[str, int] = {}
-    host_domain = [ids.setdefault(domain_of.get(h.name, ""), len(ids)) for h in rules.cluster.hosts]
-    matrix = MoveCostMatrix.crossing(host_domain, table.cross_factor)
     vm_by_name = rules.cluster.vm_by_name
     return lambda names: MoveWeights(tuple(vm_by_name[n].memory_mib * table.factor_of.get(n, 1) for n in names), matrix)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.domain.metrics import most_at, permilles, permilles_at_most
+from planner.instance.move_cost_matrix import MoveCostMatrix
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 from planner.instance.unit_arrays import UnitArrays
@@ -48,8 +49,8 @@ def swap_relief(state: PlacementState, source: int, caps: tuple[int, int], targe
         ok &= _fits_extra(state, source, hosts, leaving, partners, extra_caps_of(caps), on_extra_peak)
     if not ok.any():
         return []
-    if state.single_vm_units and not state.weighted:
-        cost = _single_vm_costs(arrays, out, back, hosts, source)
+    if state.single_vm_units:
+        cost = _single_vm_costs(arrays, problem.move_cost_matrix, out, back, hosts, source)
     else:
         partners = partners or [problem.units[i] for i in back.tolist()]
         cost = _cost_matrix(leaving, list(zip(partners, hosts.tolist())), hosts, source, state.weighted)
@@ -146,15 +147,16 @@ def _cost_matrix(leaving: list[Unit], partners: list[tuple[Unit, int]], hosts: n
     return cost + back[None, :]
 
 
-def _single_vm_costs(arrays: UnitArrays, out: np.ndarray, back: np.ndarray, hosts: np.ndarray,
-                     source: int) -> np.ndarray:
-    """_cost_matrix when every unit is one VM and no move costs weigh: a VM's move costs its memory
-    unless it ends where it started, so the whole matrix is a few array operations."""
-    out_home, out_memory = arrays.home[out], arrays.sizes[out, 0]
-    back_home, back_memory = arrays.home[back], arrays.sizes[back, 0]
-    out_cost = np.where(out_home[:, None] == hosts[None, :], 0, out_memory[:, None]) - \
-        np.where(out_home == source, 0, out_memory)[:, None]
-    back_cost = np.where(back_home == source, 0, back_memory) - np.where(back_home == hosts, 0, back_memory)
+def _single_vm_costs(arrays: UnitArrays, matrix: MoveCostMatrix, out: np.ndarray, back: np.ndarray,
+                     hosts: np.ndarray, source: int) -> np.ndarray:
+    """_cost_matrix when every unit is one VM: each VM's move is priced from the host it started on
+    by the problem's move-cost matrix (its memory × factor is the weight), so the whole matrix is a
+    few array operations, weighed by the policy's move costs or not."""
+    out_home, out_weight = arrays.home[out], arrays.weighted_memory[out]
+    back_home, back_weight = arrays.home[back], arrays.weighted_memory[back]
+    out_cost = matrix.each(out_weight[:, None], out_home[:, None], hosts[None, :]) - \
+        matrix.each(out_weight, out_home, source)[:, None]
+    back_cost = matrix.each(back_weight, back_home, source) - matrix.each(back_weight, back_home, hosts)
     return out_cost + back_cost[None, :]
 
 
