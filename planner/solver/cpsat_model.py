@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -161,6 +161,9 @@ class ModelParts:
     by_unit: dict[int, list[cp_model.IntVar]]
     by_host: dict[int, list[tuple[Unit, cp_model.IntVar]]]
     fixed: FixedUsage
+    # Per peak resource, a level no placement goes below (peak_floors.py): its peak variable starts
+    # there, so the goal gains nothing below it.
+    peak_floors: Mapping[Resource | ExtraResource, int] = field(default_factory=dict)
 
     @property
     def problem(self) -> Problem:
@@ -178,17 +181,19 @@ class Family:
 
 
 def build_model(problem: Problem, candidates: dict[int, tuple[int, ...]], fixed_at: list[int],
-                goal_hosts: frozenset[int] | None = None, state: PlacementState | None = None) -> PlacementModel:
+                goal_hosts: frozenset[int] | None = None, state: PlacementState | None = None,
+                peak_floors: Mapping[Resource | ExtraResource, int] | None = None) -> PlacementModel:
     """`fixed_at[u]` is where a unit without a choice sits (fixed units, and units with one candidate).
 
     `goal_hosts` are the hosts whose utilisation (or use) the goal counts: all metric hosts for a
     whole solve, only the neighbourhood's for an LNS sub-solve. `state`, when given, holds
     `fixed_at`: the fixed usage is then read off it instead of summed over every unit.
+    `peak_floors`: per peak resource, a level the goal counts any lower peak as (peak_floors.py).
     """
     goal_hosts = problem.metric_hosts if goal_hosts is None else goal_hosts
     fixed = FixedUsage.from_state(state, candidates) if state is not None else FixedUsage.of(problem, candidates, fixed_at)
     placement = PlacementModel(problem, cp_model.CpModel(), {}, goal_hosts=goal_hosts)
-    parts = ModelParts(placement, candidates, defaultdict(list), defaultdict(list), fixed)
+    parts = ModelParts(placement, candidates, defaultdict(list), defaultdict(list), fixed, peak_floors or {})
     units = [problem.units[u] for u in candidates] if state is not None else problem.units
     for unit in units:
         hosts = candidates.get(unit.index, ())
@@ -309,9 +314,9 @@ def _peak(parts: ModelParts, resource: Resource | ExtraResource, floor: int) -> 
     problem, model, hosts = parts.problem, parts.model, parts.placement.goal_hosts
     used, size = resource.fixed(parts.fixed), resource.sizer()
     capacity = resource.capacity_of(problem)
-    # The variable's domain: no lower than any host that cannot shed load, no higher than every
-    # free unit that may go to a host landing there.
-    lowest = max([floor] + [permille(used[h], capacity[h]) for h in hosts])
+    # The variable's domain: no lower than any host that cannot shed load (nor the floor the caller
+    # knows no placement goes below), no higher than every free unit that may go to a host landing there.
+    lowest = max([floor, parts.peak_floors.get(resource, 0)] + [permille(used[h], capacity[h]) for h in hosts])
     highest = max([lowest] + [permille(used[h] + sum(size(u) for u, _ in parts.by_host.get(h, ())),
                                        capacity[h]) for h in hosts])
     peak = model.new_int_var(lowest, highest, f"peak_{resource.value}")

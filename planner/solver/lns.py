@@ -5,7 +5,9 @@ cores; a sub-problem over ~20 hosts solves in a fraction of a second. Each round
 VMs on a neighbourhood of hosts to go anywhere in that neighbourhood, everything else stays put,
 and the sub-solve minimises the neighbourhood's goal, then moved memory. A round is kept when it
 improves, lexicographically: the goal, then how many hosts sit at the peak (so a flat top can be
-shaved a few hosts at a time), then the memory moved since the start.
+shaved a few hosts at a time), then the memory moved since the start. A peak already at its lower
+bound (peak_floors.py) counts no hosts and no sub-solve gains by going under it: there only the
+memory moved is left to lower.
 
 The rounds run in the package's one round loop (`lns_rounds`); which hosts a round frees is
 `lns_neighbourhoods`.
@@ -21,10 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.solver.cpsat_model import build_model
+from planner.solver.cpsat_model import Resource, build_model, extra_resources
 from planner.solver.cpsat_setup import CpSatSetup, new_solver
 from planner.solver.lns_neighbourhoods import EMPTYING_NEIGHBOURHOOD_HOSTS, KINDS, NEIGHBOURHOOD_HOSTS, neighbourhood
 from planner.solver.lns_rounds import RoundResult, RoundTally, Rotation, run_rounds
+from planner.solver.peak_floors import PeakFloors, peak_floors
 from planner.solver.time_budget import MODELLED_SHARE, TimeBudget, call_limits
 from planner.instance.problem import Problem, hosts_allowed_to_any
 from planner.instance.state import PlacementState
@@ -75,20 +78,25 @@ class LnsOutcome:
     wall_clock_cut: bool = False
 
 
-def score(problem: Problem, state: PlacementState) -> tuple[int, int, int]:
+def score(problem: Problem, state: PlacementState, floors: PeakFloors | None = None) -> tuple[int, int, int]:
     """(goal, hosts at the peak or in use, MiB moved weighed by the move costs): lower is better,
-    compared in that order."""
+    compared in that order. Hosts at a peak are counted only for peaks above their `floors`."""
     if problem.goal.minimises_hosts:
         used = state.hosts_in_use()
         return used, used, state.move_cost
+    floors = floors or {}
     wc, wm = problem.spread_weights
     peak_cpu, peak_mem = state.peaks()
     mask = state.metric_mask
-    at_peak = (int(((state.cpu_pm == peak_cpu) & mask).sum()) if wc else 0) + \
-              (int(((state.mem_pm == peak_mem) & mask).sum()) if wm else 0)
+    cpu_counts = wc and peak_cpu > floors.get(Resource.CPU_LOAD, -1)
+    memory_counts = wm and peak_mem > floors.get(Resource.MEMORY, -1)
+    at_peak = (int(((state.cpu_pm == peak_cpu) & mask).sum()) if cpu_counts else 0) + \
+              (int(((state.mem_pm == peak_mem) & mask).sum()) if memory_counts else 0)
     if problem.resources:
-        weighed = np.asarray(problem.extra_weights) > 0
-        at_peak += int(((state.extra_pm == state.extra_peaks()) & mask[:, None] & weighed).sum())
+        peaks = state.extra_peaks()
+        above = np.array([peak > floors.get(extra, -1) for extra, peak in zip(extra_resources(problem), peaks.tolist())])
+        weighed = (np.asarray(problem.extra_weights) > 0) & above
+        at_peak += int(((state.extra_pm == peaks) & mask[:, None] & weighed).sum())
     return state.spread_metric(), at_peak, state.move_cost
 
 
@@ -126,18 +134,19 @@ class _HostLns:
         self.neighbourhood_hosts = neighbourhood_hosts
         self.on_better = on_better
         self.rng = random.Random(settings.seed)
-        self.best = score(problem, state)
+        self.floors = {} if problem.goal.minimises_hosts else peak_floors(problem)
+        self.best = score(problem, state, self.floors)
 
     def round(self, kind: int, limit: float) -> RoundResult:
         hosts = neighbourhood(self.problem, self.state, self.movable_hosts, self.rng, kind, self.neighbourhood_hosts)
-        sub = _sub_solve(self.problem, self.state, hosts, self.settings, self.budget, limit)
+        sub = _sub_solve(self.problem, self.state, hosts, self.settings, self.budget, limit, self.floors)
         effort = round_seconds(sub.deterministic_time, sub.variables)
         if sub.changes is None:
             return RoundResult(kept=False, effort=effort, solved=sub.variables > 0, cut=sub.cut)
         mark = len(self.state.moves)
         for index, host in sub.changes:
             self.state.move(self.problem.units[index], host)
-        trial = score(self.problem, self.state)
+        trial = score(self.problem, self.state, self.floors)
         if not trial < self.best:
             self.state.undo_to(mark)
             return RoundResult(kept=False, effort=effort, cut=sub.cut)
@@ -178,7 +187,7 @@ class SubSolve:
 
 
 def _sub_solve(problem: Problem, state: PlacementState, hosts: frozenset[int], settings: SolverSettings,
-               budget: TimeBudget, limit: float) -> SubSolve:
+               budget: TimeBudget, limit: float, floors: PeakFloors) -> SubSolve:
     candidates = {}
     for host in hosts:
         for index in state.units_on[host]:
@@ -189,7 +198,7 @@ def _sub_solve(problem: Problem, state: PlacementState, hosts: frozenset[int], s
                     candidates[index] = options
     if not candidates:
         return SubSolve(None, 0.0, 0, False)
-    model = build_model(problem, candidates, state.assignment, goal_hosts=hosts, state=state)
+    model = build_model(problem, candidates, state.assignment, goal_hosts=hosts, state=state, peak_floors=floors)
     weight = sum(max(problem.units[u].weighted_cost(h) for h in options) for u, options in candidates.items()) + 1
     model.model.minimize(weight * model.goal + model.cost)
     model.hint(state.assignment, state)
