@@ -35,6 +35,7 @@ from planner.domain.metrics import permille
 from planner.domain.model import Host
 from planner.instance.problem import NO_LIMIT, Problem, Unit
 from planner.instance.state import PlacementState
+from planner.solver.cpsat_rows import at_most_per_domain, domains_used_at_least
 from planner.solver.fixed_usage import FixedUsage
 
 
@@ -236,12 +237,7 @@ def _anti_affinity(parts: ModelParts) -> None:
         for unit, var in entries:
             for m in unit.anti_affinity:
                 rows[m.group, problem.anti_affinity[m.group].domain_of_host[host]].append((m.members, var))
-    for (group, domain), terms in rows.items():
-        room = 1 - parts.fixed.members[group, domain]
-        if all(count == 1 for count, _ in terms) and room == 1:
-            model.add_at_most_one(var for _, var in terms)
-        else:
-            model.add(weighted_sum(terms) <= max(room, 0))
+    at_most_per_domain(model, rows, lambda key: 1 - parts.fixed.members[key])
 
 
 def _min_spread(parts: ModelParts) -> None:
@@ -259,13 +255,9 @@ def _min_spread(parts: ModelParts) -> None:
         open_domains = [d for (g, d) in terms if g == group and fixed.spread_members.get((g, d), 0) <= 0]
         if settled >= at_least or not open_domains:
             continue  # the fixed members already cover it (or nothing here can change it)
-        used = []
-        for domain in sorted(open_domains):
-            var = model.new_bool_var(f"spread_{group}_{domain}")
-            model.add(var <= sum(terms[group, domain]))
+        there = {domain: terms[group, domain] for domain in sorted(open_domains)}
+        for domain, var in domains_used_at_least(model, there, at_least - settled, f"spread_{group}").items():
             parts.placement.spread_used[group, domain] = var
-            used.append(var)
-        model.add(sum(used) >= at_least - settled)
 
 
 def _max_moves(parts: ModelParts) -> None:

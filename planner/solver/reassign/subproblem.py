@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from ortools.sat.python import cp_model
 
+from planner.solver.cpsat_rows import at_most_per_domain, domains_used_at_least
 from planner.solver.cpsat_setup import CallLimits, CpSatSetup, new_solver
 from planner.solver.reassign.delta import SearchState
 from planner.solver.reassign.hold import hold_costs
@@ -154,13 +155,11 @@ class _Builder:
         return usage
 
     def add_conflicts(self) -> None:
-        for service, members in self.by_service.items():
-            if len(members) < 2:
-                continue
-            for m in self.machines:
-                on_m = [self.x[p, m] for p in members if (p, m) in self.x]
-                if len(on_m) > 1:
-                    self.model.add_at_most_one(on_m)
+        """At most one process of a service per machine (those with one of it fixed there are not
+        options at all)."""
+        rows = {(service, m): [(1, self.x[p, m]) for p in members if (p, m) in self.x]
+                for service, members in self.by_service.items() if len(members) > 1 for m in self.machines}
+        at_most_per_domain(self.model, rows, lambda key: 1)
 
     def add_spread(self) -> None:
         s = self.state
@@ -172,16 +171,14 @@ class _Builder:
             base = int(s.locations_used[service]) - len(emptied)
             if base >= need:
                 continue
-            fresh = []
+            there = {}
             for location in sorted({int(s.location[m]) for m in self.machines}):
                 if self.location_presence_fixed(service, location) > 0:
                     continue
-                there = [self.x[p, m] for p in members for m in self.options_of(p) if int(s.location[m]) == location]
-                if there:
-                    used = self.model.new_bool_var(f"loc{service}_{location}")
-                    self.model.add(used <= sum(there))
-                    fresh.append(used)
-            self.model.add(sum(fresh) >= need - base)
+                landing = [self.x[p, m] for p in members for m in self.options_of(p) if int(s.location[m]) == location]
+                if landing:
+                    there[location] = landing
+            domains_used_at_least(self.model, there, need - base, f"loc{service}")
 
     def add_dependencies(self) -> None:
         s = self.state
