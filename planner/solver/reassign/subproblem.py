@@ -258,8 +258,9 @@ class _Builder:
     def _move_costs(self, p: int, home: int) -> tuple[int, list[tuple[int, int]]]:
         """p's move cost to each option, as what leaving home costs at least and each option's
         extra over that. The same sum as one coefficient per option (exactly one x is true), but
-        with presolve off CP-SAT reads the objective as written, and a ROADEF process's extras are
-        zero wherever the machine move cost is, so this one is sparser."""
+        with presolve off CP-SAT reads the objective as written: here only the options that cost
+        more than the cheapest carry a term of their own (ROADEF's: where the machine move cost
+        from p's home is above its least)."""
         away = [m for m in self.options_of(p) if m != home]
         if not away:
             return 0, []
