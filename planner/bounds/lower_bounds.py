@@ -18,6 +18,8 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from planner.domain.metrics import permille
 from planner.instance.problem import Problem, Unit, hosts_allowed_to_any
 from planner.instance.state import PlacementState
@@ -25,6 +27,10 @@ from planner.domain.plan import Bounds
 from planner.domain.policy import HOST_SCOPE
 
 LARGEST_UNITS = 32
+# Steps of the minimum knapsack behind the spread moves bound: per host and VM one array pass of
+# this length (about 0.5 ms a host of 30 VMs; 0.17 s for the 347 hosts over the peak of a tight
+# 1000x20000 cluster).
+COVERING_STEPS = 2000
 
 
 def lower_bounds(problem: Problem, start: PlacementState, final: PlacementState, must_move: Sequence[Unit],
@@ -121,8 +127,8 @@ def spread_bound(problem: Problem) -> int:
 
 def _spread_moves_bound(problem: Problem, start: PlacementState, reached: tuple[int, int]) -> tuple[int, int]:
     """To end at the reached peaks, each host above them sheds at least its excess: for the count,
-    the fewest VMs covering it (largest first); for memory, a fractional knapsack over memory per
-    unit of load, or the excess memory itself."""
+    the fewest VMs covering it (largest first); for memory, the least memory of whole VMs covering
+    it (least_memory_covering)."""
     wc, wm = problem.spread_weights
     moves = memory = 0
     for host in problem.metric_hosts:
@@ -132,10 +138,10 @@ def _spread_moves_bound(problem: Problem, start: PlacementState, reached: tuple[
         counts, costs = [0], [0]
         if cpu_excess > 0:
             counts.append(_fewest_covering([u.cpu_load for u in movable], cpu_excess))
-            costs.append(_fractional_knapsack([(u.memory_mib, u.cpu_load) for u in movable], cpu_excess))
+            costs.append(least_memory_covering([(u.memory_mib, u.cpu_load) for u in movable], cpu_excess))
         if mem_excess > 0:
             counts.append(_fewest_covering([u.memory_mib for u in movable], mem_excess))
-            costs.append(mem_excess)
+            costs.append(least_memory_covering([(u.memory_mib, u.memory_mib) for u in movable], mem_excess))
         moves += max(counts)
         memory += max(costs)
     return moves, memory
@@ -149,6 +155,26 @@ def _fewest_covering(sizes: list[int], amount: int) -> int:
         covered += size
         count += 1
     return count
+
+
+def least_memory_covering(items: list[tuple[int, int]], amount: int) -> int:
+    """A lower bound on the least memory of whole items (memory, size) whose sizes add up to at
+    least `amount`: a minimum knapsack, solved exactly by dynamic programming over sizes rounded up
+    to a grain of amount / COVERING_STEPS. Rounding up only makes covering easier, so the answer
+    stays a lower bound; it is never taken below the fractional knapsack's, which it usually beats
+    by a VM's worth per host (a VM moves whole: on the tight 1000-host clusters, 19-21 % more)."""
+    fractional = _fractional_knapsack(items, amount)
+    grain = max(1, -(-amount // COVERING_STEPS))
+    target = -(-amount // grain)
+    unreachable = np.iinfo(np.int64).max // 4
+    least = np.full(target + 1, unreachable, dtype=np.int64)  # least memory covering each step count
+    least[0] = 0
+    steps = np.arange(target + 1)
+    for memory, size in items:
+        if size > 0:
+            least = np.minimum(least, least[np.maximum(steps - -(-size // grain), 0)] + memory)
+    whole = int(least[target])
+    return max(fractional, whole) if whole < unreachable else fractional
 
 
 def _fractional_knapsack(items: list[tuple[int, int]], amount: int) -> int:
