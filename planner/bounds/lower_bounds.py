@@ -162,7 +162,7 @@ def least_memory_covering(items: list[tuple[int, int]], amount: int) -> int:
     least `amount`: a minimum knapsack, solved exactly by dynamic programming over sizes rounded up
     to a grain of amount / COVERING_STEPS. Rounding up only makes covering easier, so the answer
     stays a lower bound; it is never taken below the fractional knapsack's, which it usually beats
-    by a VM's worth per host (a VM moves whole: on the tight 1000-host clusters, 19-21 % more)."""
+    by a VM's worth per host (a VM moves whole: 12-21 % more on the tight 1000-host clusters)."""
     fractional = _fractional_knapsack(items, amount)
     grain = max(1, -(-amount // COVERING_STEPS))
     target = -(-amount // grain)
