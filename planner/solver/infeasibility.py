@@ -47,10 +47,29 @@ def explain_no_room(state: PlacementState, unit: Unit, needy: list[Unit]) -> str
     short = _extra_short(state, unit, allowed_elsewhere)
     if short is not None:
         return f"cannot place VM {label} from {source}: {short}"
-    roomiest = max(allowed_elsewhere, key=lambda h: problem.memory_limit[h] - state.memory[h])
-    room = problem.memory_limit[roomiest] - state.memory[roomiest]
     return (f"cannot place VM {label} ({_gib(unit.memory_mib)}, {unit.vcpus} vCPUs) from {source}: "
-            f"no allowed host has room left (most free: {_gib(room)} on {names[roomiest]})")
+            f"{_short_of(state, unit, allowed_elsewhere)}")
+
+
+def _short_of(state: PlacementState, unit: Unit, hosts: list[int]) -> str:
+    """What no allowed host has enough of for `unit`, with the closest host: the one with the most
+    memory free may be short of vCPUs, and naming only its memory read as if the VM fitted there."""
+    problem, names = state.problem, [h.name for h in state.problem.hosts]
+    memory = {h: problem.memory_limit[h] - state.memory[h] for h in hosts}
+    vcpus = {h: problem.vcpu_limit[h] - state.vcpus[h] for h in hosts}
+    most_memory, most_vcpus = max(hosts, key=memory.__getitem__), max(hosts, key=vcpus.__getitem__)
+    if memory[most_memory] < unit.memory_mib:
+        return (f"no allowed host has that much memory left "
+                f"(most free: {_gib(memory[most_memory])} on {names[most_memory]})")
+    if vcpus[most_vcpus] < unit.vcpus:
+        return f"no allowed host has that many vCPUs left (most free: {vcpus[most_vcpus]} on {names[most_vcpus]})"
+    if not any(memory[h] >= unit.memory_mib and vcpus[h] >= unit.vcpus for h in hosts):
+        return (f"no allowed host has both left (most memory free: {_gib(memory[most_memory])} and "
+                f"{vcpus[most_memory]} vCPUs on {names[most_memory]}; most vCPUs free: {vcpus[most_vcpus]} and "
+                f"{_gib(memory[most_vcpus])} on {names[most_vcpus]})")
+    roomy = next(h for h in hosts if memory[h] >= unit.memory_mib and vcpus[h] >= unit.vcpus)
+    return (f"the hosts with its memory and vCPUs free (such as {names[roomy]}) are refused by its "
+            f"anti-affinity rules or the load limit")
 
 
 def _extra_short(state: PlacementState, unit: Unit, hosts: list[int]) -> str | None:
