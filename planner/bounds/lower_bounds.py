@@ -116,13 +116,21 @@ def peak_bound(problem: Problem, resource: SpreadResource | ExtraSpreadResource,
     return max(fluid, fixed_peak, largest, floor)
 
 
+def spread_peak_bounds(problem: Problem) -> tuple[int | None, ...]:
+    """Per spread resource (CPU, memory, then the extra named ones in the order of
+    Problem.resources), the peak no placement goes below, never under the goal's threshold there;
+    None where the goal does not weigh the resource. What the spread bound sums, the greedy aims at
+    and the LNS counts hosts above."""
+    resources = SPREAD_RESOURCES + tuple(ExtraSpreadResource(k) for k in range(len(problem.resources)))
+    weights = problem.spread_weights + problem.extra_weights
+    floors = problem.spread_floors + problem.extra_floors
+    return tuple(peak_bound(problem, resource, floor) if weight else None
+                 for resource, weight, floor in zip(resources, weights, floors))
+
+
 def spread_bound(problem: Problem) -> int:
-    wc, wm = problem.spread_weights
-    fc, fm = problem.spread_floors
-    extras = tuple(ExtraSpreadResource(k) for k in range(len(problem.resources)))
-    return sum(weight * peak_bound(problem, resource, floor)
-               for resource, weight, floor in zip(SPREAD_RESOURCES + extras, (wc, wm, *problem.extra_weights),
-                                                  (fc, fm, *problem.extra_floors)) if weight)
+    weights = problem.spread_weights + problem.extra_weights
+    return sum(weight * bound for weight, bound in zip(weights, spread_peak_bounds(problem)) if bound is not None)
 
 
 def _spread_moves_bound(problem: Problem, start: PlacementState, reached: tuple[int, int]) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from planner.bounds.lower_bounds import SPREAD_RESOURCES, ExtraSpreadResource, consolidate_bound, peak_bound
+from planner.bounds.lower_bounds import consolidate_bound, spread_peak_bounds
 from planner.domain.errors import InfeasibleError
 from planner.solver.homecoming import send_home
 from planner.solver.host_emptying import consolidate_hosts
@@ -278,16 +278,10 @@ def _aimed_rounds(state: PlacementState, ceiling: Caps, budget: GreedyBudget) ->
 def _aim(state: PlacementState) -> Caps:
     """One per-mille above each weighted resource's lower bound; an unweighted resource keeps its
     peak (extra named resources too)."""
-    problem = state.problem
-    weights, floors, peaks = problem.spread_weights, problem.spread_floors, state.peaks()
-    cpu, memory = (peak_bound(problem, resource, floor) + 1 if weight else peak
-                   for resource, weight, floor, peak in zip(SPREAD_RESOURCES, weights, floors, peaks))
-    extra = None
-    if problem.resources:
-        extra = np.array([peak_bound(problem, ExtraSpreadResource(k), floor) + 1 if weight else peak
-                          for k, (weight, floor, peak) in enumerate(zip(problem.extra_weights, problem.extra_floors,
-                                                                        state.extra_peaks().tolist()))])
-    return Caps(cpu, memory, extra)
+    peaks = (*state.peaks(), *state.extra_peaks().tolist())
+    aims = [peak if bound is None else bound + 1 for bound, peak in zip(spread_peak_bounds(state.problem), peaks)]
+    extra = np.array(aims[2:]) if state.problem.resources else None
+    return Caps(aims[0], aims[1], extra)
 
 
 def improve_spread(state: PlacementState, ceiling: Caps | None = None,

@@ -9,7 +9,7 @@ only migrates memory. With the floors, a sub-solve at the bound spends its effor
 
 from __future__ import annotations
 
-from planner.bounds.lower_bounds import SPREAD_RESOURCES, ExtraSpreadResource, peak_bound
+from planner.bounds.lower_bounds import spread_peak_bounds
 from planner.instance.problem import Problem
 from planner.solver.cpsat_model import PEAK_RESOURCES, ExtraResource, Resource, extra_resources
 
@@ -17,13 +17,7 @@ PeakFloors = dict[Resource | ExtraResource, int]
 
 
 def peak_floors(problem: Problem) -> PeakFloors:
-    """The weighed resources' peak bounds (0 where nothing is known, the spread thresholds aside:
-    the model applies those itself)."""
-    floors: PeakFloors = {}
-    for resource, bounded, weight in zip(PEAK_RESOURCES, SPREAD_RESOURCES, problem.spread_weights):
-        if weight:
-            floors[resource] = peak_bound(problem, bounded, 0)
-    for extra, weight in zip(extra_resources(problem), problem.extra_weights):
-        if weight:
-            floors[extra] = peak_bound(problem, ExtraSpreadResource(extra.index), 0)
-    return floors
+    """The weighed resources' peak bounds (never under the goal's thresholds, under which every
+    peak counts alike)."""
+    keys = (*PEAK_RESOURCES, *extra_resources(problem))
+    return {key: bound for key, bound in zip(keys, spread_peak_bounds(problem)) if bound is not None}

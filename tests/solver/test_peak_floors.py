@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from planner.bounds.lower_bounds import spread_bound, spread_peak_bounds
 from planner.domain.policy import SolverSettings, SpreadSettings
 from planner.instance.problem import build_problem
 from planner.instance.state import PlacementState
@@ -34,6 +35,27 @@ def _at_bound_problem():
 def test_the_floor_is_the_bound_of_each_weighed_resource() -> None:
     problem = _at_bound_problem()
     assert peak_floors(problem) == {Resource.CPU_LOAD: 625}  # memory is not weighed
+
+
+def test_under_a_threshold_the_floor_is_the_threshold() -> None:
+    # Peaks under a threshold all count as it, so hosts there are done too.
+    hosts = [host(f"h{i}") for i in range(1, 41)]
+    vms = [vm("big", "h1", load=5000)] + [vm(f"idle-{h}", f"h{h}", load=100) for h in range(2, 41)]
+    problem = build_problem(resolve_rules(cluster(hosts, vms), policy(
+        spread=SpreadSettings(memory_weight=0, cpu_threshold_percent=70))))
+    assert peak_floors(problem) == {Resource.CPU_LOAD: 700}
+    assert lns.score(problem, PlacementState(problem), peak_floors(problem)) == (700, 0, 0)
+
+
+def test_the_spread_bound_weighs_the_same_peak_bounds() -> None:
+    hosts = [host(f"h{i}") for i in range(1, 5)]
+    vms = [vm(f"v{i}", f"h{1 + i % 2}", load=1500 + 100 * i, memory_mib=1024 * (i + 1)) for i in range(8)]
+    problem = build_problem(resolve_rules(cluster(hosts, vms), policy(
+        spread=SpreadSettings(cpu_weight=3, memory_weight=2))))
+    cpu, memory = spread_peak_bounds(problem)
+    assert cpu > 0 and memory > 0
+    assert spread_bound(problem) == 3 * cpu + 2 * memory
+    assert peak_floors(problem) == {Resource.CPU_LOAD: cpu, Resource.MEMORY: memory}
 
 
 def test_hosts_at_a_peak_already_at_its_floor_are_not_counted() -> None:
