@@ -28,6 +28,7 @@ class GoalView:
     before: Mapping[str, HostUsage]
     after: Mapping[str, HostUsage]
     drained: frozenset[str]  # hosts the drain goal empties (policy.drain_hosts)
+    closed: frozenset[str]  # hosts every VM must leave (drained ones, hosts in maintenance)
     freed: frozenset[str]
     weights: tuple[int, int]  # (CPU, memory) spread weights: a peak with weight 0 is not the goal's
     floors: tuple[int, int]  # spread thresholds in per-mille
@@ -62,7 +63,7 @@ def _view(rules: RuleSet, goal: Goal, before: Mapping[str, HostUsage], after: Ma
           freed: frozenset[str]) -> GoalView:
     spread = rules.policy.spread
     metric = [u for h, u in before.items() if h not in rules.excluded] or list(before.values())
-    return GoalView(goal, before, after, frozenset(rules.policy.drain_hosts), freed,
+    return GoalView(goal, before, after, frozenset(rules.policy.drain_hosts), rules.drained, freed,
                     (spread.cpu_weight, spread.memory_weight),
                     (round(spread.cpu_threshold_percent * 10), round(spread.memory_threshold_percent * 10)),
                     (max(u.cpu_permille for u in metric), max(u.memory_permille for u in metric)))
@@ -75,6 +76,9 @@ def goal_reason(vm: VM, destination: str, view: GoalView) -> tuple[str, bool]:
     was = view.before[source]
     if view.goal.traits.moves_only_drained and source in view.drained:
         return f"to drain {source} ({was.vms} VMs there)", True
+    if view.goal.traits.moves_only_drained and source not in view.closed:
+        # No rule moved it: a drain moves another host's VM only to make room (drain_room.py).
+        return f"moved aside to make room on {source} for a VM of a drained host", False
     if view.goal.minimises_hosts:
         if source in view.freed:
             return f"to empty {source} ({was.vms} VMs, {gib(was.memory_mib)} GiB) so it can be powered down", True

@@ -9,8 +9,8 @@ milli-cores).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property
 from operator import attrgetter
 from types import MappingProxyType
@@ -23,7 +23,8 @@ from planner.domain.policy import Goal
 from planner.instance.move_cost_matrix import MoveCostMatrix
 from planner.instance.rule_groups import AntiAffinityLayout, Membership, SpreadLayout
 from planner.instance.unit_arrays import UnitArrays
-from planner.rules.min_spread import MinSpreadGroup, broken_at_start
+from planner.rules.min_spread import MinSpreadGroup
+from planner.instance.drain_only import DrainOnly
 from planner.rules.resolve import AntiAffinityGroup, RuleSet
 
 NO_LIMIT = 1 << 40
@@ -167,7 +168,9 @@ def hosts_allowed_to_any(units: Iterable[Unit]) -> frozenset[int]:
     return frozenset().union(*distinct.values())
 
 
-def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
+def build_problem(rules: RuleSet, goal: Goal | None = None, also_movable: Container[str] = frozenset()) -> Problem:
+    """`also_movable`: VMs a drain may move besides those it must (to make room: drain_room.py);
+    EVERY_VM for all of them."""
     goal = goal or rules.policy.goal
     cluster = rules.cluster
     hosts = cluster.hosts
@@ -178,7 +181,7 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
     matrix = _move_cost_matrix(rules)
     weights = _weights_factory(rules, matrix)
     domain_ids = _DomainIds(hosts)
-    in_place = _DrainOnly(rules, index_of_host) if goal.traits.moves_only_drained else None
+    in_place = DrainOnly(rules, index_of_host, also_movable) if goal.traits.moves_only_drained else None
     units = tuple(
         _make_unit(i, names, rules, index_of_host, vm_groups, vm_spreads, shared, weights, in_place)
         for i, names in enumerate(_unit_members(rules))
@@ -209,6 +212,22 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
         resources=cluster.resource_names,
         extra_limit=_extra_limits(cluster.resource_names, hosts, units),
     )
+
+
+def with_units(problem: Problem, replacing: Mapping[int, Unit]) -> Problem:
+    """`problem` with some units replaced by index (the same VMs, other allowed hosts or fixedness:
+    units of the same rules built with other VMs movable), its limits following what stays fixed.
+    Rebuilding the problem instead costs seconds at 200,000 VMs. Not for goals that keep headroom:
+    their limits depend on more than what is fixed."""
+    if problem.goal.traits.keeps_headroom:
+        raise ValueError("with_units does not recompute headroom limits")
+    units = tuple(replacing.get(unit.index, unit) for unit in problem.units)
+    hosts = problem.hosts
+    return replace(
+        problem, units=units,
+        memory_limit=_never_below_fixed(tuple(h.usable_memory_mib for h in hosts), units, attrgetter("memory_mib")),
+        vcpu_limit=_never_below_fixed(tuple(h.usable_vcpus for h in hosts), units, attrgetter("vcpus")),
+        extra_limit=_extra_limits(problem.resources, hosts, units))
 
 
 def _declared(hosts: tuple[Host, ...], resource: str) -> tuple[int, ...]:
@@ -291,7 +310,7 @@ class _SharedHostSets:
 
 def _make_unit(index: int, names: tuple[str, ...], rules: RuleSet, index_of_host: Mapping[str, int],
                vm_groups: Mapping[str, list[int]], vm_spreads: Mapping[str, list[int]], shared: _SharedHostSets,
-               weights: Callable[[tuple[str, ...]], MoveWeights | None], in_place: _DrainOnly | None) -> Unit:
+               weights: Callable[[tuple[str, ...]], MoveWeights | None], in_place: DrainOnly | None) -> Unit:
     vms = [rules.cluster.vm_by_name[n] for n in names]
     pinned_hosts = {vm.host for vm in vms if vm.name in rules.pinned}
     member_hosts = tuple(index_of_host[vm.host] for vm in vms)
@@ -328,27 +347,6 @@ def _memberships(names: tuple[str, ...], groups_of_vm: Mapping[str, list[int]]) 
         return tuple(Membership(g, 1) for g in groups_of_one) if groups_of_one else ()
     groups = sorted({g for n in names for g in groups_of_vm.get(n, ())})
     return tuple(Membership(g, sum(1 for n in names if g in groups_of_vm.get(n, ()))) for g in groups)
-
-
-class _DrainOnly:
-    """A drain moves the VMs off the drained hosts and those breaking a rule; nothing else: every
-    other unit is fixed where it runs (decided as each unit is built; rebuilding them afterwards
-    was a second of a 100,000-VM drain)."""
-
-    def __init__(self, rules: RuleSet, index_of_host: Mapping[str, int]) -> None:
-        self.drained = {index_of_host[h] for h in rules.drained}
-        # Any member of a min_spread group spread too thin may be the one that moves to fix it.
-        self.thin = {name for g in rules.min_spread if broken_at_start(rules.cluster, g) for name in g.members}
-        self.stay_on: dict[int, frozenset[int]] = {}  # one allowed set per host, shared by its units
-
-    def stays(self, names: tuple[str, ...], member_hosts: tuple[int, ...],
-              allowed: frozenset[int]) -> frozenset[int] | None:
-        """The one host a unit keeps (where it runs), or None when it must move."""
-        current = member_hosts[0]
-        if any(h != current for h in member_hosts) or current not in allowed or current in self.drained \
-                or (self.thin and any(n in self.thin for n in names)):
-            return None
-        return self.stay_on.get(current) or self.stay_on.setdefault(current, frozenset({current}))
 
 
 def _headroom_limits(rules: RuleSet, units: tuple[Unit, ...], hard_memory: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:

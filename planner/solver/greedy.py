@@ -27,6 +27,7 @@ from planner.solver.lowest_accepted import NOT_A_CANDIDATE, lowest_accepted
 from planner.solver.caps import Caps
 from planner.solver.greedy_budget import GreedyBudget
 from planner.solver.peak_relief import best_peak_relief
+from planner.solver.room_making import make_room
 from planner.domain.metrics import permille, permilles
 from planner.instance.problem import Problem, Unit
 from planner.instance.state import PlacementState
@@ -169,6 +170,8 @@ def repair(state: PlacementState) -> None:
     for unit in needy:
         best = _least_loaded_fit(state, unit, exclude=state.assignment[unit.index])
         if best is None:
+            if make_room(state, unit, state.assignment[unit.index], _least_loaded_fit) is not None:
+                continue
             raise InfeasibleError(explain_no_room(state, unit, needy))
         if not state.within_budget(unit, best):
             raise InfeasibleError(

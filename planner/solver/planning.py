@@ -21,6 +21,7 @@ from planner.domain.goal_metric import goal_metric
 from planner.domain.metrics import usage_by_host
 from planner.instance.problem import Problem, Unit, build_problem
 from planner.solver.cpsat_solve import SolveOutcome, solve_placement
+from planner.solver.drain_room import drain_start
 from planner.instance.state import PlacementState
 from planner.domain.policy import Goal, SolverSettings
 from planner.domain.plan import GoalMetric, Move, Plan, SolverStats, default_expiry, utc_now
@@ -32,6 +33,8 @@ from planner.solver.checked import FORCED, SOLVER_NAMES, checked, solve_without_
 # on the tight clusters, 9-13 µs at 20,000 VMs and 15-17 µs at 100,000 and 200,000 (the validator's
 # and the write-up's passes over the hosts and VMs); about 1.2 × that.
 ASSEMBLY_S_PER_UNIT = 20e-6
+# VMs moved aside for a drain named in its note; the plan's moves list them all.
+ASIDE_NAMED = 5
 # The search keeps at least the rest of the limit, however many VMs.
 MAX_ASSEMBLY_SHARE = 0.3
 # Below this share of the work a small cluster's search gets from the same limit, the plan says the
@@ -49,7 +52,8 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
     the best goal so far after the greedy and each time the search improves it.
     """
     started = time.monotonic()  # the time limit counts the greedy too
-    problem = build_problem(rules)
+    drain = drain_start(rules) if rules.policy.goal.traits.moves_only_drained else None
+    problem = drain.problem if drain is not None else build_problem(rules)
     settings = _searching_time(rules.policy.solver, len(problem.units))
     start = PlacementState(problem)
     must_move = units_needing_repair(start)
@@ -58,8 +62,11 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
     trade_note = ""  # the goal-versus-migration options, noted after the decisions
     setup_s = modelled_setup_s(len(problem.units), len(must_move))
     greedy_budget = GreedyBudget.of(settings, started, setup_s)
+    if drain is not None and drain.aside:
+        notes.append(_aside_note(drain.aside))
     try:
-        greedy = greedy_placement(problem, greedy_budget)
+        greedy = drain.repaired if drain is not None and drain.repaired is not None \
+            else greedy_placement(problem, greedy_budget)
     except InfeasibleError as refusal:
         greedy = None
         outcome = solve_without_greedy(problem, start, goal_bound, refusal, fallback, started)
@@ -134,6 +141,13 @@ def _traded(problem: Problem, greedy: PlacementState, outcome: SolveOutcome, sol
 def _option(point: TradePoint) -> str:
     gib = point.moved_mib / MIB_PER_GIB
     return f"{point.goal} ‰ with {point.moves} moves / {gib:.{1 if gib < 10 else 0}f} GiB"
+
+
+def _aside_note(aside: frozenset[str]) -> str:
+    names = sorted(aside)
+    listed = ", ".join(names[:ASIDE_NAMED]) + (f" and {len(names) - ASIDE_NAMED} more" if len(names) > ASIDE_NAMED else "")
+    return (f"{len(names)} VM(s) not on the drained hosts move too ({listed}): the drained VMs fit the room the "
+            f"others left only once these moved aside")
 
 
 def _without_greedy_note(refusal: InfeasibleError, outcome: SolveOutcome) -> str:

@@ -1,0 +1,106 @@
+"""Room for a VM that must move but fits no host as the others left it: move a few VMs off the
+host where that costs least, then place it there.
+
+A drain on a memory-tight cluster is where this happens. Each drained VM may fit some other host
+on its own, yet holes big enough for the largest (256 GiB and 64 vCPUs, say) are few, and the
+drained VMs placed before it fill them; and a host with the memory free is often short of vCPUs.
+Refusing the maintenance then would be wrong: a few smaller VMs moved aside make the room. The
+VMs moved aside are the cheapest that cover what the host lacks: first those that are moving
+anyway (placed by this repair; placing them again adds no migration), then the smallest in memory.
+Each goes to a host where it fits directly; nothing is chained further.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from planner.instance.problem import Unit
+from planner.instance.state import PlacementState
+
+# Hosts tried per VM, those closest to taking it first: the room is mostly made on the first few,
+# and a VM that fits none of the closest 32 rarely fits a farther one.
+HOSTS_TRIED = 32
+
+# Where a unit moved aside goes: a host (not the one it leaves) that takes it as things stand.
+Landing = Callable[[PlacementState, Unit, int], "int | None"]
+
+
+def make_room(state: PlacementState, unit: Unit, exclude: int, landing: Landing) -> int | None:
+    """The host `unit` can go to once some of its VMs moved elsewhere (those moves are made on
+    `state`): of the hosts tried, the one that adds the fewest moves, then the least migrated
+    memory; None (and `state` as it was) when no tried host can be cleared enough."""
+    best: tuple[int, int, int] | None = None
+    for host in _closest_hosts(state, unit, exclude):
+        mark, moves, memory = len(state.moves), state.moved_vms, state.moved_mib
+        if _clear(state, unit, host, landing):
+            cost = (state.moved_vms - moves, state.moved_mib - memory, host)
+            best = cost if best is None else min(best, cost)
+        state.undo_to(mark)
+    if best is None:
+        return None
+    _clear(state, unit, best[2], landing)
+    return best[2]
+
+
+def _closest_hosts(state: PlacementState, unit: Unit, exclude: int) -> list[int]:
+    """Allowed hosts (not `exclude`) whose movable VMs hold at least what each lacks for `unit`,
+    the smallest shortfall relative to the VM's size first."""
+    demand = np.array(_demand(unit), dtype=np.int64)
+    short = np.maximum(0, state.sizes + demand - state.limits)
+    movable = state.sizes - state.problem.fixed_sizes  # what moving every unit off a host frees
+    candidates = state.allowed_mask(unit) & (short <= movable).all(axis=1)
+    candidates[exclude] = False
+    relative = (short / np.maximum(1, demand)).max(axis=1)
+    hosts = np.flatnonzero(candidates)
+    order = np.lexsort((hosts, relative[hosts]))
+    return hosts[order][:HOSTS_TRIED].tolist()
+
+
+def _clear(state: PlacementState, unit: Unit, host: int, landing: Landing) -> bool:
+    """Move units off `host` until `unit` fits there, then move `unit` there; False when that
+    cannot be done (moves already made are left for the caller to undo)."""
+    candidates = _movable_on(state, unit, host)
+    while candidates:
+        short = _shortfall(state, unit, host)
+        if not short.any():
+            break
+        aside = min(candidates, key=lambda u: _price(u, host, short))
+        candidates.remove(aside)
+        if not (short > 0)[np.asarray(_demand(aside)) > 0].any():
+            break  # the best left frees nothing the host lacks: none does
+        target = landing(state, aside, host)
+        if target is not None and state.within_budget(aside, target):
+            state.move(aside, target)
+    if not state.fits(unit, host) or not state.within_budget(unit, host):
+        return False
+    state.move(unit, host)
+    return True
+
+
+def _price(aside: Unit, host: int, short: np.ndarray) -> tuple[bool, float, int, int]:
+    """Which unit to move aside first: one moving anyway (placed by this repair: moving it again
+    adds no migration), then the one covering most of what the host lacks (fewest moves), then the
+    least memory."""
+    demand = np.asarray(_demand(aside), dtype=np.int64)
+    lacking = short > 0
+    covered = float((np.minimum(demand[lacking], short[lacking]) / short[lacking]).sum())
+    return aside.move_cost(host) == 0, -covered, aside.memory_mib, aside.index
+
+
+def _demand(unit: Unit) -> tuple[int, ...]:
+    """What `unit` holds, in the columns of PlacementState.sizes."""
+    return (unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra)
+
+
+def _shortfall(state: PlacementState, unit: Unit, host: int) -> np.ndarray:
+    """Per column of PlacementState.sizes, how much `host` lacks for `unit` (0 where it has room)."""
+    return np.maximum(0, state.sizes[host] + np.asarray(_demand(unit), dtype=np.int64) - state.limits[host])
+
+
+def _movable_on(state: PlacementState, unit: Unit, host: int) -> list[Unit]:
+    """The movable units on `host` but `unit`."""
+    problem = state.problem
+    return [problem.units[i] for i in sorted(state.units_on[host])
+            if not problem.units[i].fixed and i != unit.index]
