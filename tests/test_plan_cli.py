@@ -116,3 +116,37 @@ def test_help_explains(command: list[str]) -> None:
 
 def test_plan_help_documents_exit_codes() -> None:
     assert "Exit codes: 0 plan made (possibly empty), 1 the goal cannot be met, 2 bad input." in run("plan", "--help").output
+
+
+ROOM_TO_MAKE = """\
+description: d's VM fits only once a2 leaves a
+cluster:
+  defaults: {uri: "qemu+tcp://%s/system"}
+  hosts:
+    - {name: d, cpus: 4, memory_mib: 8704}
+    - {name: a, cpus: 4, memory_mib: 8704}
+    - {name: b, cpus: 4, memory_mib: 8704}
+    - {name: c, cpus: 4, memory_mib: 8704}
+  vms:
+    - {name: big, host: d, vcpus: 1, memory_mib: 4096}
+    - {name: a3, host: a, vcpus: 1, memory_mib: 3072}
+    - {name: a2, host: a, vcpus: 1, memory_mib: 2048}
+    - {name: b5, host: b, vcpus: 1, memory_mib: 5120}
+    - {name: c6, host: c, vcpus: 1, memory_mib: 6144}
+policy:
+  goal: spread
+  solver: {time_limit_s: 5, seed: 1}
+"""
+
+
+def test_a_drain_that_needs_room_made_names_the_vm_moved_aside(tmp_path: Path) -> None:
+    path, out = tmp_path / "room.yaml", tmp_path / "plan.json"
+    path.write_text(ROOM_TO_MAKE)
+    result = run("plan", "--scenario", str(path), "--drain", "d", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert "Note: 1 VM(s) not on the drained hosts move too (a2): the drained VMs fit the room the others left " \
+           "only once these moved aside" in result.output
+    plan = load_plan(out)
+    where = {m.vm: m.destination for m in plan.moves}
+    assert where.keys() == {"big", "a2"} and where["big"] == "a" and where["a2"] in {"b", "c"}
+    assert next(m.reason for m in plan.moves if m.vm == "a2") == "moved aside to make room on a for a VM of a drained host"
