@@ -12,7 +12,7 @@ import pytest
 
 from planner.check.validate import validate_placement
 from planner.domain.errors import InfeasibleError
-from planner.domain.policy import Goal
+from planner.domain.policy import Goal, Pin, Selector
 from planner.instance.drain_only import EVERY_VM
 from planner.instance.problem import build_problem
 from planner.instance.state import PlacementState
@@ -107,3 +107,18 @@ def test_make_room_leaves_the_state_as_it_was_when_it_fails() -> None:
     big = next(u for u in problem.units if u.vms == ("big",))
     assert make_room(state, big, problem.index_of_host["d"], _least_loaded_fit) is None
     assert list(state.assignment) == before and state.moves == []
+
+
+def test_vms_that_cannot_migrate_or_are_pinned_are_never_moved_aside() -> None:
+    # The room exists only if a-4 or b-3 moves: one cannot migrate (a local disk), the other is pinned.
+    vms = [vm("big", "d", memory_mib=8 * GIB),
+           vm("a-4", "a", memory_mib=4 * GIB, migratable=False, unmigratable_reason="local disk"),
+           vm("a-6", "a", memory_mib=6 * GIB, migratable=False, unmigratable_reason="local disk"),
+           vm("b-3", "b", memory_mib=3 * GIB), vm("b-7", "b", memory_mib=7 * GIB),
+           vm("c-12", "c", memory_mib=12 * GIB)]
+    pins = policy(Goal.DRAIN, drain_hosts=frozenset({"d"}),
+                  pins=(Pin("keep-b", Selector(names=frozenset({"b-3", "b-7"}))),))
+    with pytest.raises(InfeasibleError):
+        make_plan(resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), pins))
+    unpinned = make_plan(resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), DRAIN_D))
+    assert _aside(unpinned) == ["b-3"]  # the pin alone was what held it
