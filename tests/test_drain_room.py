@@ -19,6 +19,7 @@ from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
 from planner.solver.greedy import _least_loaded_fit
 from planner.solver.planning import make_plan
+from planner.solver.drain_room import drain_start
 from planner.solver.room_making import make_room
 from tests.builders import cluster, host, policy, vm
 
@@ -42,7 +43,7 @@ def _aside(plan) -> list[str]:
 
 
 def test_one_vm_moved_aside_makes_room_for_a_drained_one() -> None:
-    # big needs 8 GiB; a and b have 6 GiB free each, c 4 GiB: moving b-3 (or a-4) to c makes room.
+    # big needs 8 GiB; a and b have 6 GiB free each, c 4 GiB: moving b-3 (or a-4) elsewhere makes room.
     vms = [vm("big", "d", memory_mib=8 * GIB),
            vm("a-4", "a", memory_mib=4 * GIB), vm("a-6", "a", memory_mib=6 * GIB),
            vm("b-3", "b", memory_mib=3 * GIB), vm("b-7", "b", memory_mib=7 * GIB),
@@ -50,9 +51,23 @@ def test_one_vm_moved_aside_makes_room_for_a_drained_one() -> None:
     plan = _plan(cluster(_hosts("d", "a", "b", "c"), vms))
     assert len(_aside(plan)) == 1
     moved = _aside(plan)[0]
-    assert plan.target_placement[moved] == "c"
     assert any(f"1 VM(s) not on the drained hosts move too ({moved})" in note for note in plan.notes)
     assert next(m.reason for m in plan.moves if m.vm == moved).startswith("moved aside to make room")
+
+
+def test_a_vm_moved_aside_goes_only_where_the_repair_put_it() -> None:
+    # In the drain's problem the VM moved aside may stay home or go where the room was made from,
+    # nowhere else: a search must not move it for the drain's peak.
+    vms = [vm("big", "d", memory_mib=8 * GIB),
+           vm("a-4", "a", memory_mib=4 * GIB), vm("a-6", "a", memory_mib=6 * GIB),
+           vm("b-3", "b", memory_mib=3 * GIB), vm("b-7", "b", memory_mib=7 * GIB),
+           vm("c-12", "c", memory_mib=12 * GIB)]
+    start = drain_start(resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), DRAIN_D))
+    assert start.aside == {"b-3"}
+    unit = next(u for u in start.problem.units if u.vms == ("b-3",))
+    index = start.problem.index_of_host
+    assert not unit.fixed and unit.allowed == {index["b"], start.repaired.assignment[unit.index]} != {index["b"]}
+    assert all(u.fixed for u in start.problem.units if u.vms[0] in {"a-4", "a-6", "b-7", "c-12"})
 
 
 def test_a_drain_that_fits_moves_nothing_else() -> None:

@@ -7,12 +7,12 @@ before it take them, and a host with the memory free is often short of vCPUs. Re
 maintenance then is the wrong answer (vSphere's maintenance mode moves other VMs to make room
 too). The drain is then repaired as if every VM could move, making room (room_making.py) only
 where a drained VM fits nowhere; the VMs that repair moved aside are the only others the drain may
-move, and the plan names them.
+move, only to where the repair put them, and the plan names them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from planner.domain.errors import InfeasibleError
 from planner.instance.drain_only import EVERY_VM
@@ -44,11 +44,15 @@ def drain_start(rules: RuleSet) -> DrainStart:
         repair(state)
     except InfeasibleError:
         return DrainStart(problem, None, frozenset())
-    # The others moved aside; the drain's own problem with just them free to move, placed as the
-    # repair left them (that placement moves nothing else, so it is valid there too).
+    # The others moved aside; the drain's own problem with just them free to move, each between
+    # where it runs and where the repair put it (a search may bring it back when the room is not
+    # needed, not move it anywhere for the drain's peak), placed as the repair left them (a
+    # placement that moves nothing else, so valid there too).
     aside = [unit for unit in roomy.units
              if state.assignment[unit.index] != unit.member_hosts[0] and unit.index not in must_move]
-    freed = with_units(problem, {unit.index: unit for unit in aside})
+    freed = with_units(problem, {unit.index: replace(unit, allowed=frozenset({unit.member_hosts[0],
+                                                                            state.assignment[unit.index]}))
+                                 for unit in aside})
     return DrainStart(freed, PlacementState(freed, state.assignment), frozenset(vm for unit in aside for vm in unit.vms))
 
 
