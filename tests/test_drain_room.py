@@ -12,7 +12,7 @@ import pytest
 
 from planner.check.validate import validate_placement
 from planner.domain.errors import InfeasibleError
-from planner.domain.policy import Goal, Pin, Selector
+from planner.domain.policy import Goal, Limits, Pin, Selector
 from planner.instance.drain_only import EVERY_VM
 from planner.instance.problem import build_problem
 from planner.instance.state import PlacementState
@@ -137,3 +137,18 @@ def test_vms_that_cannot_migrate_or_are_pinned_are_never_moved_aside() -> None:
         make_plan(resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), pins))
     unpinned = make_plan(resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), DRAIN_D))
     assert _aside(unpinned) == ["b-3"]  # the pin alone was what held it
+
+
+def test_when_the_move_limits_forbid_making_room_the_refusal_says_so() -> None:
+    vms = [vm("big", "d", memory_mib=8 * GIB),
+           vm("a-4", "a", memory_mib=4 * GIB), vm("a-6", "a", memory_mib=6 * GIB),
+           vm("b-3", "b", memory_mib=3 * GIB), vm("b-7", "b", memory_mib=7 * GIB),
+           vm("c-12", "c", memory_mib=12 * GIB)]
+    limited = policy(Goal.DRAIN, drain_hosts=frozenset({"d"}), limits=Limits(max_moves=1))
+    with pytest.raises(InfeasibleError) as refused:
+        make_plan(resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), limited))
+    assert str(refused.value) == (
+        "cannot drain d within the limits: its VMs fit only once 1 other VM(s) move aside (b-3), 2 moves and "
+        "11.0 GiB in all; raise limits.max_moves / max_moved_gib, or pin the VMs that must not move")
+    allowed = policy(Goal.DRAIN, drain_hosts=frozenset({"d"}), limits=Limits(max_moves=2))
+    assert len(make_plan(resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), allowed)).moves) == 2

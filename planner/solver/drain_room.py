@@ -22,6 +22,10 @@ from planner.rules.resolve import RuleSet
 from planner.solver.greedy import repair, units_needing_repair
 
 
+# VMs moved aside named in a refusal.
+NAMED = 5
+
+
 @dataclass(frozen=True)
 class DrainStart:
     """The drain's problem, its repaired placement (None when the repair cannot drain the hosts:
@@ -33,27 +37,61 @@ class DrainStart:
 
 
 def drain_start(rules: RuleSet) -> DrainStart:
+    """Raises InfeasibleError when the drain fits only with VMs moved aside and the policy's move
+    limits do not allow them (the message says so: the repair's own would only name a VM that fits
+    nowhere)."""
     problem = build_problem(rules)
     repaired = _repaired(problem)
     if repaired is not None:
         return DrainStart(problem, repaired, frozenset())
+    made = _room_made(rules)
+    if made is None:
+        _refuse_if_only_the_limits_stop_it(rules)
+        return DrainStart(problem, None, frozenset())
+    state, aside = made
+    # The drain's own problem with just those free to move, each between where it runs and where
+    # the repair put it (a search may bring it back when the room is not needed, not move it
+    # anywhere for the drain's peak), placed as the repair left them (a placement that moves
+    # nothing else, so valid there too).
+    freed = with_units(problem, {unit.index: replace(unit, allowed=frozenset({unit.member_hosts[0],
+                                                                            state.assignment[unit.index]}))
+                                 for unit in aside})
+    return DrainStart(freed, PlacementState(freed, state.assignment), _names(aside))
+
+
+def _room_made(rules: RuleSet) -> tuple[PlacementState, list[Unit]] | None:
+    """The drain repaired with every VM free to move, and the units it moved aside (not those that
+    must move); None when even that repair fails."""
     roomy = build_problem(rules, also_movable=EVERY_VM)
     state = PlacementState(roomy)
     must_move = {unit.index for unit in units_needing_repair(state)}
     try:
         repair(state)
     except InfeasibleError:
-        return DrainStart(problem, None, frozenset())
-    # The others moved aside; the drain's own problem with just them free to move, each between
-    # where it runs and where the repair put it (a search may bring it back when the room is not
-    # needed, not move it anywhere for the drain's peak), placed as the repair left them (a
-    # placement that moves nothing else, so valid there too).
-    aside = [unit for unit in roomy.units
-             if state.assignment[unit.index] != unit.member_hosts[0] and unit.index not in must_move]
-    freed = with_units(problem, {unit.index: replace(unit, allowed=frozenset({unit.member_hosts[0],
-                                                                            state.assignment[unit.index]}))
-                                 for unit in aside})
-    return DrainStart(freed, PlacementState(freed, state.assignment), frozenset(vm for unit in aside for vm in unit.vms))
+        return None
+    return state, [unit for unit in roomy.units
+                   if state.assignment[unit.index] != unit.member_hosts[0] and unit.index not in must_move]
+
+
+def _refuse_if_only_the_limits_stop_it(rules: RuleSet) -> None:
+    limits = rules.policy.limits
+    if limits.max_moves is None and limits.max_moved_memory_mib is None:
+        return
+    unlimited = replace(limits, max_moves=None, max_moved_memory_mib=None)
+    made = _room_made(replace(rules, policy=replace(rules.policy, limits=unlimited)))
+    if made is None or not made[1]:
+        return
+    state, aside = made
+    names = sorted(_names(aside))
+    listed = ", ".join(names[:NAMED]) + (f" and {len(names) - NAMED} more" if len(names) > NAMED else "")
+    raise InfeasibleError(
+        f"cannot drain {', '.join(sorted(rules.drained))} within the limits: its VMs fit only once {len(names)} "
+        f"other VM(s) move aside ({listed}), {state.moved_vms} moves and {state.moved_mib / 1024:.1f} GiB in all; "
+        f"raise limits.max_moves / max_moved_gib, or pin the VMs that must not move")
+
+
+def _names(units: list[Unit]) -> frozenset[str]:
+    return frozenset(vm for unit in units for vm in unit.vms)
 
 
 def _repaired(problem: Problem) -> PlacementState | None:
