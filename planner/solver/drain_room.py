@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from planner.domain.errors import InfeasibleError
 from planner.instance.drain_only import EVERY_VM
-from planner.instance.problem import Problem, build_problem, with_units
+from planner.instance.problem import Problem, Unit, build_problem, with_units
 from planner.instance.state import PlacementState
 from planner.rules.resolve import RuleSet
 from planner.solver.greedy import repair, units_needing_repair
