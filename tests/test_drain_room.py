@@ -19,7 +19,7 @@ from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
 from planner.solver.greedy import _least_loaded_fit
 from planner.solver.planning import make_plan
-from planner.solver.drain_room import drain_start
+from planner.solver.drain_room import drain_start, named
 from planner.solver.room_making import make_room
 from tests.builders import cluster, host, policy, vm
 
@@ -152,3 +152,8 @@ def test_when_the_move_limits_forbid_making_room_the_refusal_says_so() -> None:
         "11.0 GiB in all; raise limits.max_moves / max_moved_gib, or pin the VMs that must not move")
     allowed = policy(Goal.DRAIN, drain_hosts=frozenset({"d"}), limits=Limits(max_moves=2))
     assert len(make_plan(resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), allowed)).moves) == 2
+
+
+def test_a_note_names_five_vms_moved_aside_and_counts_the_rest() -> None:
+    assert named(frozenset({"v2", "v1"})) == "v1, v2"
+    assert named(frozenset(f"v{k}" for k in range(1, 8))) == "v1, v2, v3, v4, v5 and 2 more"

@@ -22,7 +22,7 @@ from planner.rules.resolve import RuleSet
 from planner.solver.greedy import repair, units_needing_repair
 
 
-# VMs moved aside named in a refusal.
+# VMs moved aside named in a note or refusal (the plan's moves list them all).
 NAMED = 5
 
 
@@ -82,12 +82,17 @@ def _refuse_if_only_the_limits_stop_it(rules: RuleSet) -> None:
     if made is None or not made[1]:
         return
     state, aside = made
-    names = sorted(_names(aside))
-    listed = ", ".join(names[:NAMED]) + (f" and {len(names) - NAMED} more" if len(names) > NAMED else "")
+    names = _names(aside)
     raise InfeasibleError(
         f"cannot drain {', '.join(sorted(rules.drained))} within the limits: its VMs fit only once {len(names)} "
-        f"other VM(s) move aside ({listed}), {state.moved_vms} moves and {state.moved_mib / 1024:.1f} GiB in all; "
-        f"raise limits.max_moves / max_moved_gib, or pin the VMs that must not move")
+        f"other VM(s) move aside ({named(names)}), {state.moved_vms} moves and {state.moved_mib / 1024:.1f} GiB in "
+        f"all; raise limits.max_moves / max_moved_gib, or pin the VMs that must not move")
+
+
+def named(names: frozenset[str]) -> str:
+    """The first NAMED of `names` in order, and how many more: the VMs moved aside, for a note."""
+    ordered = sorted(names)
+    return ", ".join(ordered[:NAMED]) + (f" and {len(ordered) - NAMED} more" if len(ordered) > NAMED else "")
 
 
 def _names(units: list[Unit]) -> frozenset[str]:

@@ -21,7 +21,7 @@ from planner.domain.goal_metric import goal_metric
 from planner.domain.metrics import usage_by_host
 from planner.instance.problem import Problem, Unit, build_problem
 from planner.solver.cpsat_solve import SolveOutcome, solve_placement
-from planner.solver.drain_room import drain_start
+from planner.solver.drain_room import drain_start, named
 from planner.instance.state import PlacementState
 from planner.domain.policy import Goal, SolverSettings
 from planner.domain.plan import GoalMetric, Move, Plan, SolverStats, default_expiry, utc_now
@@ -33,8 +33,6 @@ from planner.solver.checked import FORCED, SOLVER_NAMES, checked, solve_without_
 # on the tight clusters, 9-13 µs at 20,000 VMs and 15-17 µs at 100,000 and 200,000 (the validator's
 # and the write-up's passes over the hosts and VMs); about 1.2 × that.
 ASSEMBLY_S_PER_UNIT = 20e-6
-# VMs moved aside for a drain named in its note; the plan's moves list them all.
-ASIDE_NAMED = 5
 # The search keeps at least the rest of the limit, however many VMs.
 MAX_ASSEMBLY_SHARE = 0.3
 # Below this share of the work a small cluster's search gets from the same limit, the plan says the
@@ -144,10 +142,8 @@ def _option(point: TradePoint) -> str:
 
 
 def _aside_note(aside: frozenset[str]) -> str:
-    names = sorted(aside)
-    listed = ", ".join(names[:ASIDE_NAMED]) + (f" and {len(names) - ASIDE_NAMED} more" if len(names) > ASIDE_NAMED else "")
-    return (f"{len(names)} VM(s) not on the drained hosts move too ({listed}): the drained VMs fit the room the "
-            f"others left only once these moved aside")
+    return (f"{len(aside)} VM(s) not on the drained hosts move too ({named(aside)}): the drained VMs fit the room "
+            f"the others left only once these moved aside")
 
 
 def _without_greedy_note(refusal: InfeasibleError, outcome: SolveOutcome) -> str:
