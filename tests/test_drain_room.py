@@ -157,3 +157,21 @@ def test_when_the_move_limits_forbid_making_room_the_refusal_says_so() -> None:
 def test_a_note_names_five_vms_moved_aside_and_counts_the_rest() -> None:
     assert named(frozenset({"v2", "v1"})) == "v1, v2"
     assert named(frozenset(f"v{k}" for k in range(1, 8))) == "v1, v2, v3, v4, v5 and 2 more"
+
+
+def test_a_host_already_over_capacity_is_neither_relieved_nor_given_the_room() -> None:
+    # a holds 18 GiB of its 16 (its reserve was raised since, say): not the drain's to fix, and it
+    # takes nothing more. The room for big is made on b, by moving b-3 to c.
+    vms = [vm("big", "d", memory_mib=8 * GIB), vm("a-2", "a", memory_mib=2 * GIB), vm("a-16", "a", memory_mib=16 * GIB),
+           vm("b-3", "b", memory_mib=3 * GIB), vm("b-7", "b", memory_mib=7 * GIB), vm("c-12", "c", memory_mib=12 * GIB)]
+    plan = _plan(cluster(_hosts("d", "a", "b", "c"), vms))
+    assert {m.vm: m.destination for m in plan.moves} == {"big": "b", "b-3": "c"}
+
+
+def test_no_room_is_made_on_a_host_already_over_capacity() -> None:
+    # Moving a's two small VMs to e and f would leave a at 14 GiB, under what it holds now (18) but
+    # not under its 16: big may not land there. Nowhere else can room be made, so the drain is refused.
+    vms = [vm("big", "d", memory_mib=4 * GIB), vm("a-2", "a", memory_mib=2 * GIB), vm("a-2b", "a", memory_mib=2 * GIB),
+           vm("a-14", "a", memory_mib=14 * GIB), vm("e-13", "e", memory_mib=13 * GIB), vm("f-13", "f", memory_mib=13 * GIB)]
+    with pytest.raises(InfeasibleError):
+        make_plan(resolve_rules(cluster(_hosts("d", "a", "e", "f"), vms), DRAIN_D))

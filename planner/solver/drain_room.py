@@ -19,7 +19,7 @@ from planner.instance.drain_only import EVERY_VM
 from planner.instance.problem import Problem, Unit, build_problem, with_units
 from planner.instance.state import PlacementState
 from planner.rules.resolve import RuleSet
-from planner.solver.greedy import repair, units_needing_repair
+from planner.solver.greedy import repair
 
 
 # VMs moved aside named in a note or refusal (the plan's moves list them all).
@@ -41,12 +41,16 @@ def drain_start(rules: RuleSet) -> DrainStart:
     limits do not allow them (the message says so: the repair's own would only name a VM that fits
     nowhere)."""
     problem = build_problem(rules)
-    repaired = _repaired(problem)
-    if repaired is not None:
-        return DrainStart(problem, repaired, frozenset())
-    made = _room_made(rules)
+    state = PlacementState(problem)
+    try:
+        repair(state)
+    except InfeasibleError:
+        pass
+    else:
+        return DrainStart(problem, state, frozenset())
+    made = _room_made(problem, rules, state.assignment)
     if made is None:
-        _refuse_if_only_the_limits_stop_it(rules)
+        _refuse_if_only_the_limits_stop_it(problem, rules, state.assignment)
         return DrainStart(problem, None, frozenset())
     state, aside = made
     # The drain's own problem with just those free to move, each between where it runs and where
@@ -59,26 +63,30 @@ def drain_start(rules: RuleSet) -> DrainStart:
     return DrainStart(freed, PlacementState(freed, state.assignment), _names(aside))
 
 
-def _room_made(rules: RuleSet) -> tuple[PlacementState, list[Unit]] | None:
-    """The drain repaired with every VM free to move, and the units it moved aside (not those that
-    must move); None when even that repair fails."""
-    roomy = build_problem(rules, also_movable=EVERY_VM)
-    state = PlacementState(roomy)
-    must_move = {unit.index for unit in units_needing_repair(state)}
+def _room_made(problem: Problem, rules: RuleSet, partial: list[int]) -> tuple[PlacementState, list[Unit]] | None:
+    """The drain's repair continued from where it stopped (`partial`, `problem`'s placement then)
+    with every VM free to move, and the units it moved aside (those `problem` keeps fixed); None
+    when even that repair fails. Continuing keeps what the repair placed moving only the drained
+    VMs, and the work it did."""
+    # With `problem`'s limits: a host already over its capacity (what stays fixed there raised its
+    # limit) is not the drain's to relieve, so no VM is moved off it as if it broke a rule.
+    roomy = replace(build_problem(rules, also_movable=EVERY_VM), memory_limit=problem.memory_limit,
+                    vcpu_limit=problem.vcpu_limit, extra_limit=problem.extra_limit)
+    state = PlacementState(roomy, partial)
     try:
         repair(state)
     except InfeasibleError:
         return None
     return state, [unit for unit in roomy.units
-                   if state.assignment[unit.index] != unit.member_hosts[0] and unit.index not in must_move]
+                   if state.assignment[unit.index] != unit.member_hosts[0] and problem.units[unit.index].fixed]
 
 
-def _refuse_if_only_the_limits_stop_it(rules: RuleSet) -> None:
+def _refuse_if_only_the_limits_stop_it(problem: Problem, rules: RuleSet, partial: list[int]) -> None:
     limits = rules.policy.limits
     if limits.max_moves is None and limits.max_moved_memory_mib is None:
         return
     unlimited = replace(limits, max_moves=None, max_moved_memory_mib=None)
-    made = _room_made(replace(rules, policy=replace(rules.policy, limits=unlimited)))
+    made = _room_made(problem, replace(rules, policy=replace(rules.policy, limits=unlimited)), partial)
     if made is None or not made[1]:
         return
     state, aside = made
@@ -97,12 +105,3 @@ def named(names: frozenset[str]) -> str:
 
 def _names(units: list[Unit]) -> frozenset[str]:
     return frozenset(vm for unit in units for vm in unit.vms)
-
-
-def _repaired(problem: Problem) -> PlacementState | None:
-    state = PlacementState(problem)
-    try:
-        repair(state)
-    except InfeasibleError:
-        return None
-    return state

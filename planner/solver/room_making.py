@@ -50,12 +50,20 @@ def _closest_hosts(state: PlacementState, unit: Unit, exclude: int) -> list[int]
     demand = np.array(_demand(unit), dtype=np.int64)
     short = np.maximum(0, state.sizes + demand - state.limits)
     movable = state.sizes - state.problem.fixed_sizes  # what moving every unit off a host frees
-    candidates = state.allowed_mask(unit) & (short <= movable).all(axis=1)
+    candidates = state.allowed_mask(unit) & (short <= movable).all(axis=1) & ~_over_capacity(state)
     candidates[exclude] = False
     relative = (short / np.maximum(1, demand)).max(axis=1)
     hosts = np.flatnonzero(candidates)
     order = np.lexsort((hosts, relative[hosts]))
     return hosts[order][:HOSTS_TRIED].tolist()
+
+
+def _over_capacity(state: PlacementState) -> np.ndarray:
+    """Hosts whose limit what stays fixed there raised above their capacity: already over it, they
+    take nothing more, however much moves off."""
+    problem = state.problem
+    usable = np.array([(h.usable_memory_mib, h.usable_vcpus) for h in problem.hosts], dtype=np.int64)
+    return (state.limits[:, :2] > usable).any(axis=1) | (state.limits[:, 3:] > state.extra_capacity).any(axis=1)
 
 
 def _clear(state: PlacementState, unit: Unit, host: int, landing: Landing) -> bool:
