@@ -12,9 +12,8 @@ import pytest
 
 from planner.check.validate import validate_placement
 from planner.domain.errors import InfeasibleError
-from planner.domain.policy import Goal, Limits, Pin, Selector
-from planner.instance.drain_only import EVERY_VM
-from planner.instance.problem import build_problem
+from planner.domain.policy import Affinity, Goal, HostGroup, Limits, Pin, Selector
+from planner.instance.problem import build_problem, with_drain_lifted
 from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
 from planner.solver.greedy import _least_loaded_fit
@@ -100,7 +99,7 @@ def test_a_vm_moving_anyway_is_moved_again_before_any_other() -> None:
     # Clearing a by sending first on to b adds no migration; moving a's own VM would add one.
     vms = [vm("first", "d", memory_mib=4 * GIB), vm("second", "d", memory_mib=11 * GIB),
            vm("a-2", "a", memory_mib=2 * GIB), vm("b-8", "b", memory_mib=8 * GIB), vm("c-12", "c", memory_mib=12 * GIB)]
-    problem = build_problem(resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), DRAIN_D), also_movable=EVERY_VM)
+    problem = with_drain_lifted(build_problem(resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), DRAIN_D)))
     state = PlacementState(problem)
     unit = {u.vms[0]: u for u in problem.units}
     index = problem.index_of_host
@@ -116,7 +115,7 @@ def test_a_vm_moving_anyway_is_moved_again_before_any_other() -> None:
 
 def test_make_room_leaves_the_state_as_it_was_when_it_fails() -> None:
     vms = [vm("big", "d", memory_mib=12 * GIB), vm("a-11", "a", memory_mib=11 * GIB), vm("b-11", "b", memory_mib=11 * GIB)]
-    problem = build_problem(resolve_rules(cluster(_hosts("d", "a", "b"), vms), DRAIN_D), also_movable=EVERY_VM)
+    problem = with_drain_lifted(build_problem(resolve_rules(cluster(_hosts("d", "a", "b"), vms), DRAIN_D)))
     state = PlacementState(problem)
     before = list(state.assignment)
     big = next(u for u in problem.units if u.vms == ("big",))
@@ -175,3 +174,21 @@ def test_no_room_is_made_on_a_host_already_over_capacity() -> None:
            vm("a-14", "a", memory_mib=14 * GIB), vm("e-13", "e", memory_mib=13 * GIB), vm("f-13", "f", memory_mib=13 * GIB)]
     with pytest.raises(InfeasibleError):
         make_plan(resolve_rules(cluster(_hosts("d", "a", "e", "f"), vms), DRAIN_D))
+
+
+def test_lifting_a_drain_frees_the_units_it_kept_as_any_other_goal_would() -> None:
+    # Pins, an unmigratable VM, an affinity pair and a host group: each unit's allowed hosts and
+    # fixedness as the spread goal's problem has them; the drain's limits and the drained VMs kept.
+    vms = [vm("big", "d", memory_mib=8 * GIB), vm("pinned", "a", memory_mib=GIB), vm("disk", "b", memory_mib=GIB,
+           migratable=False, unmigratable_reason="local disk"), vm("pair-1", "b", memory_mib=GIB),
+           vm("pair-2", "b", memory_mib=GIB), vm("grouped", "c", memory_mib=GIB), vm("free", "c", memory_mib=GIB)]
+    rules = resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), policy(
+        Goal.DRAIN, drain_hosts=frozenset({"d"}), pins=(Pin("keep", Selector(names=frozenset({"pinned"}))),),
+        affinity=(Affinity("pair", Selector(names=frozenset({"pair-1", "pair-2"}))),),
+        host_groups=(HostGroup("only-a-c", Selector(names=frozenset({"grouped"})),
+                               Selector(names=frozenset({"a", "c"}))),)))
+    drain = build_problem(rules)
+    lifted, spread = with_drain_lifted(drain), build_problem(rules, Goal.SPREAD)
+    assert sum(u.fixed for u in drain.units) > sum(u.fixed for u in lifted.units)  # it does free some
+    assert [(u.vms, u.allowed, u.fixed) for u in lifted.units] == [(u.vms, u.allowed, u.fixed) for u in spread.units]
+    assert (lifted.memory_limit, lifted.vcpu_limit, lifted.goal) == (drain.memory_limit, drain.vcpu_limit, Goal.DRAIN)

@@ -1,32 +1,21 @@
-"""Which units a drain leaves where they run: all but the drained hosts' VMs, those breaking a rule,
-and any the caller frees to make room (drain_room.py)."""
+"""Which units a drain leaves where they run: all but the drained hosts' VMs and those breaking a
+rule (problem.with_drain_lifted frees them again, for drain_room.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+from collections.abc import Mapping
 
 from planner.rules.min_spread import broken_at_start
 from planner.rules.resolve import RuleSet
 
 
-class _EveryVm:
-    """Contains every VM name."""
-
-    def __contains__(self, name: object) -> bool:
-        return True
-
-
-EVERY_VM: Container[str] = _EveryVm()
-
-
 class DrainOnly:
-    """A drain moves the VMs off the drained hosts, those breaking a rule and those `also_movable`
-    names; nothing else: every other unit is fixed where it runs (decided as each unit is built;
-    rebuilding them afterwards was a second of a 100,000-VM drain)."""
+    """A drain moves the VMs off the drained hosts and those breaking a rule; nothing else: every
+    other unit is fixed where it runs (decided as each unit is built; rebuilding them afterwards
+    was a second of a 100,000-VM drain)."""
 
-    def __init__(self, rules: RuleSet, index_of_host: Mapping[str, int], also_movable: Container[str]) -> None:
+    def __init__(self, rules: RuleSet, index_of_host: Mapping[str, int]) -> None:
         self.drained = {index_of_host[h] for h in rules.drained}
-        self.also_movable = also_movable
         # Any member of a min_spread group spread too thin may be the one that moves to fix it.
         self.thin = {name for g in rules.min_spread if broken_at_start(rules.cluster, g) for name in g.members}
         self.stay_on: dict[int, frozenset[int]] = {}  # one allowed set per host, shared by its units
@@ -36,6 +25,6 @@ class DrainOnly:
         """The one host a unit keeps (where it runs), or None when it must move."""
         current = member_hosts[0]
         if any(h != current for h in member_hosts) or current not in allowed or current in self.drained \
-                or (self.thin and any(n in self.thin for n in names)) or any(n in self.also_movable for n in names):
+                or (self.thin and any(n in self.thin for n in names)):
             return None
         return self.stay_on.get(current) or self.stay_on.setdefault(current, frozenset({current}))

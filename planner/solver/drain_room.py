@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from planner.domain.errors import InfeasibleError
-from planner.instance.drain_only import EVERY_VM
-from planner.instance.problem import Problem, Unit, build_problem, with_units
+from planner.instance.problem import Problem, Unit, build_problem, with_drain_lifted, with_units
 from planner.instance.state import PlacementState
 from planner.rules.resolve import RuleSet
 from planner.solver.greedy import repair
@@ -48,7 +47,7 @@ def drain_start(rules: RuleSet) -> DrainStart:
         pass
     else:
         return DrainStart(problem, state, frozenset())
-    made = _room_made(problem, rules, state.assignment)
+    made = _room_made(problem, state.assignment)
     if made is None:
         _refuse_if_only_the_limits_stop_it(problem, rules, state.assignment)
         return DrainStart(problem, None, frozenset())
@@ -63,15 +62,14 @@ def drain_start(rules: RuleSet) -> DrainStart:
     return DrainStart(freed, PlacementState(freed, state.assignment), _names(aside))
 
 
-def _room_made(problem: Problem, rules: RuleSet, partial: list[int]) -> tuple[PlacementState, list[Unit]] | None:
+def _room_made(problem: Problem, partial: list[int]) -> tuple[PlacementState, list[Unit]] | None:
     """The drain's repair continued from where it stopped (`partial`, `problem`'s placement then)
     with every VM free to move, and the units it moved aside (those `problem` keeps fixed); None
     when even that repair fails. Continuing keeps what the repair placed moving only the drained
     VMs, and the work it did."""
-    # With `problem`'s limits: a host already over its capacity (what stays fixed there raised its
-    # limit) is not the drain's to relieve, so no VM is moved off it as if it broke a rule.
-    roomy = replace(build_problem(rules, also_movable=EVERY_VM), memory_limit=problem.memory_limit,
-                    vcpu_limit=problem.vcpu_limit, extra_limit=problem.extra_limit)
+    # It keeps `problem`'s limits: a host already over its capacity (what stays fixed there raised
+    # its limit) is not the drain's to relieve, so no VM is moved off it as if it broke a rule.
+    roomy = with_drain_lifted(problem)
     state = PlacementState(roomy, partial)
     try:
         repair(state)
@@ -86,7 +84,8 @@ def _refuse_if_only_the_limits_stop_it(problem: Problem, rules: RuleSet, partial
     if limits.max_moves is None and limits.max_moved_memory_mib is None:
         return
     unlimited = replace(limits, max_moves=None, max_moved_memory_mib=None)
-    made = _room_made(problem, replace(rules, policy=replace(rules.policy, limits=unlimited)), partial)
+    lifted = replace(rules, policy=replace(rules.policy, limits=unlimited))
+    made = _room_made(replace(problem, rules=lifted), partial)
     if made is None or not made[1]:
         return
     state, aside = made
