@@ -192,3 +192,15 @@ def test_lifting_a_drain_frees_the_units_it_kept_as_any_other_goal_would() -> No
     assert sum(u.fixed for u in drain.units) > sum(u.fixed for u in lifted.units)  # it does free some
     assert [(u.vms, u.allowed, u.fixed) for u in lifted.units] == [(u.vms, u.allowed, u.fixed) for u in spread.units]
     assert (lifted.memory_limit, lifted.vcpu_limit, lifted.goal) == (drain.memory_limit, drain.vcpu_limit, Goal.DRAIN)
+
+
+def test_a_vm_moving_anyway_that_frees_nothing_lacking_does_not_end_the_search() -> None:
+    # big lacks disk IOPS only. On a, small (drained, placed there first) holds none; a-50 holds
+    # 50 and has a home on e. Room is made on a by moving a-50, not given up on at small.
+    def iops_host(name: str):
+        return host(name, memory_mib=16 * GIB + 512, resources={"iops": 100})
+    vms = [vm("big", "d", memory_mib=GIB, resources={"iops": 60}), vm("small", "d", memory_mib=8 * GIB),
+           vm("a-50", "a", memory_mib=GIB, resources={"iops": 50}), vm("b-70", "b", memory_mib=GIB, resources={"iops": 70}),
+           vm("c-60", "c", memory_mib=GIB, resources={"iops": 60}), vm("e-45", "e", memory_mib=12 * GIB, resources={"iops": 45})]
+    plan = _plan(cluster([iops_host(n) for n in ("d", "a", "b", "c", "e")], vms))
+    assert _aside(plan) == ["a-50"]

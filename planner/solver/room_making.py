@@ -6,8 +6,9 @@ on its own, yet holes big enough for the largest (256 GiB and 64 vCPUs, say) are
 drained VMs placed before it fill them; and a host with the memory free is often short of vCPUs.
 Refusing the maintenance then would be wrong: a few smaller VMs moved aside make the room. The
 VMs moved aside are the cheapest that cover what the host lacks: first those that are moving
-anyway (placed by this repair; placing them again adds no migration), then the smallest in memory.
-Each goes to a host where it fits directly; nothing is chained further.
+anyway (placed by this repair; placing them again adds no migration), then the one covering most
+of what is still lacking (fewest moves), then the least memory. Each goes to a host where it fits
+directly; nothing is chained further.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def _clear(state: PlacementState, unit: Unit, host: int, landing: Landing) -> bo
         aside = min(candidates, key=lambda u: _price(u, host, short))
         candidates.remove(aside)
         if not (short > 0)[np.asarray(_demand(aside)) > 0].any():
-            break  # the best left frees nothing the host lacks: none does
+            continue  # frees nothing the host lacks (one moving anyway is tried first whatever it frees)
         target = landing(state, aside, host)
         if target is not None and state.within_budget(aside, target):
             state.move(aside, target)
