@@ -5,9 +5,9 @@ memory-tight cluster it sometimes cannot: each drained VM may fit some other hos
 the holes big enough for the largest (256 GiB and 64 vCPUs, say) are few, the drained VMs placed
 before it take them, and a host with the memory free is often short of vCPUs. Refusing the
 maintenance then is the wrong answer (vSphere's maintenance mode moves other VMs to make room
-too). The drain is then repaired as if every VM could move, making room (room_making.py) only
-where a drained VM fits nowhere; the VMs that repair moved aside are the only others the drain may
-move, only to where the repair put them, and the plan names them.
+too). The drain's repair then carries on from where it stopped as if every VM could move, making
+room (room_making.py) only where a drained VM fits nowhere; the VMs it moved aside are the only
+others the drain may move, only to where the repair put them, and the plan names them.
 """
 
 from __future__ import annotations
