@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from planner.domain.model import Host
@@ -12,6 +13,16 @@ from planner.rules.resolve import RuleSet
 
 if TYPE_CHECKING:
     from planner.instance.problem import Unit
+
+
+def fixed_floored(memory: tuple[int, ...], vcpus: tuple[int, ...], hosts: tuple[Host, ...],
+                  resources: tuple[str, ...], units: tuple[Unit, ...],
+                  ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, ...], ...]]:
+    """The memory, vCPU and extra-resource limits (those declared), each never below what the
+    fixed `units` hold."""
+    return (never_below_fixed(memory, units, attrgetter("memory_mib")),
+            never_below_fixed(vcpus, units, attrgetter("vcpus")),
+            extra_limits(resources, hosts, units))
 
 
 def declared(hosts: tuple[Host, ...], resource: str) -> tuple[int, ...]:

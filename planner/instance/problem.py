@@ -24,7 +24,7 @@ from planner.instance.rule_groups import AntiAffinityLayout, Membership, SpreadL
 from planner.instance.unit_arrays import UnitArrays
 from planner.rules.min_spread import MinSpreadGroup
 from planner.instance.drain_only import DrainOnly
-from planner.instance.host_limits import declared, extra_limits, headroom_limits, never_below_fixed
+from planner.instance.host_limits import declared, fixed_floored, headroom_limits
 from planner.rules.resolve import AntiAffinityGroup, RuleSet
 
 NO_LIMIT = 1 << 40
@@ -189,13 +189,15 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
     load_limit = tuple(NO_LIMIT for _ in hosts)
     if goal.traits.keeps_headroom:
         memory_limit, load_limit = headroom_limits(rules, units, memory_limit)
+    memory_limit, vcpu_limit, extra_limit = fixed_floored(memory_limit, vcpu_limit, hosts, cluster.resource_names,
+                                                          units)
     return Problem(
         goal=goal,
         rules=rules,
         hosts=hosts,
         units=units,
-        memory_limit=never_below_fixed(memory_limit, units, attrgetter("memory_mib")),
-        vcpu_limit=never_below_fixed(vcpu_limit, units, attrgetter("vcpus")),
+        memory_limit=memory_limit,
+        vcpu_limit=vcpu_limit,
         load_limit=load_limit,
         metric_hosts=frozenset(i for i, h in enumerate(hosts) if h.name not in rules.excluded),
         index_of_host=MappingProxyType(index_of_host),
@@ -208,7 +210,7 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
         weighted_costs=rules.move_costs.weighted,
         move_cost_matrix=matrix,
         resources=cluster.resource_names,
-        extra_limit=extra_limits(cluster.resource_names, hosts, units),
+        extra_limit=extra_limit,
     )
 
 
@@ -221,11 +223,9 @@ def with_units(problem: Problem, replacing: Mapping[int, Unit]) -> Problem:
         raise ValueError("with_units does not recompute headroom limits")
     units = tuple(replacing.get(unit.index, unit) for unit in problem.units)
     hosts = problem.hosts
-    return replace(
-        problem, units=units,
-        memory_limit=never_below_fixed(tuple(h.usable_memory_mib for h in hosts), units, attrgetter("memory_mib")),
-        vcpu_limit=never_below_fixed(tuple(h.usable_vcpus for h in hosts), units, attrgetter("vcpus")),
-        extra_limit=extra_limits(problem.resources, hosts, units))
+    usable = (tuple(h.usable_memory_mib for h in hosts), tuple(h.usable_vcpus for h in hosts))
+    memory, vcpus, extra = fixed_floored(*usable, hosts, problem.resources, units)
+    return replace(problem, units=units, memory_limit=memory, vcpu_limit=vcpus, extra_limit=extra)
 
 
 def _units_per_group(groups: Sequence[object], units: tuple[Unit, ...],
