@@ -27,12 +27,14 @@ NAMED = 5
 
 @dataclass(frozen=True)
 class DrainStart:
-    """The drain's problem, its repaired placement (None when the repair cannot drain the hosts:
-    the caller's refusal path), and the VMs it moves besides those it must (empty unless needed)."""
+    """The drain's problem, its repaired placement, or else (`repaired` None) why the repair cannot
+    drain the hosts (`refusal`, for the caller's refusal path), and the VMs it moves besides those
+    it must (empty unless needed)."""
 
     problem: Problem
     repaired: PlacementState | None
     aside: frozenset[str]
+    refusal: InfeasibleError | None = None
 
 
 def drain_start(rules: RuleSet) -> DrainStart:
@@ -43,14 +45,14 @@ def drain_start(rules: RuleSet) -> DrainStart:
     state = PlacementState(problem)
     try:
         repair(state)
-    except InfeasibleError:
-        pass
+    except InfeasibleError as refusal:
+        strict_refusal = refusal
     else:
         return DrainStart(problem, state, frozenset())
     made = _room_made(problem, state.assignment)
     if made is None:
         _refuse_if_only_the_limits_stop_it(problem, rules, state.assignment)
-        return DrainStart(problem, None, frozenset())
+        return DrainStart(problem, None, frozenset(), strict_refusal)
     state, aside = made
     # The drain's own problem with just those free to move, each between where it runs and where
     # the repair put it (a search may bring it back when the room is not needed, not move it

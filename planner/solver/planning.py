@@ -21,7 +21,7 @@ from planner.domain.goal_metric import goal_metric
 from planner.domain.metrics import usage_by_host
 from planner.instance.problem import Problem, Unit, build_problem
 from planner.solver.cpsat_solve import SolveOutcome, solve_placement
-from planner.solver.drain_room import drain_start, named
+from planner.solver.drain_room import DrainStart, drain_start, named
 from planner.instance.state import PlacementState
 from planner.domain.policy import Goal, SolverSettings
 from planner.domain.plan import GoalMetric, Move, Plan, SolverStats, default_expiry, utc_now
@@ -63,8 +63,7 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
     if drain is not None and drain.aside:
         notes.append(_aside_note(drain.aside))
     try:
-        greedy = drain.repaired if drain is not None and drain.repaired is not None \
-            else greedy_placement(problem, greedy_budget)
+        greedy = _greedy(problem, drain, greedy_budget)
     except InfeasibleError as refusal:
         greedy = None
         outcome = solve_without_greedy(problem, start, goal_bound, refusal, fallback, started)
@@ -87,6 +86,16 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
     if trade_note:
         notes.append(trade_note)
     return _assemble(problem, start, final, outcome, greedy_goal, must_move, goal_bound, notes, now or utc_now())
+
+
+def _greedy(problem: Problem, drain: DrainStart | None, budget: GreedyBudget) -> PlacementState:
+    """The greedy placement; a drain's is the repair drain_start already ran, or its refusal (a
+    DrainStart holds one of the two)."""
+    if drain is None:
+        return greedy_placement(problem, budget)
+    if drain.refusal is not None:
+        raise drain.refusal
+    return drain.repaired
 
 
 def _searching_time(settings: SolverSettings, units: int) -> SolverSettings:
