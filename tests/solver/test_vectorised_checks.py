@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.tight_generator import generate_tight_cluster, tight_policy
-from planner.domain.metrics import most_at, most_at_permille, permille
+from planner.domain.metrics import FLOAT_EXACT, most_at, most_at_permille, permille, permilles
 from planner.instance.problem import Problem, Unit, build_problem
 from planner.instance.state import PlacementState
 from planner.instance.unit_arrays import NO_HOME
@@ -26,6 +26,25 @@ from planner.solver.peak_relief import _leavers
 def test_most_at_permille_is_the_largest_amount_within_the_cap(amount: int, capacity: int, cap: int) -> None:
     assert (amount <= int(most_at_permille(cap, capacity))) == (permille(amount, capacity) <= cap)
     assert most_at(cap, capacity) == int(most_at_permille(cap, capacity))
+
+
+amounts = st.one_of(st.integers(-(1 << 30), 1 << 44), st.integers(FLOAT_EXACT - 3, FLOAT_EXACT + 3),
+                    st.integers(FLOAT_EXACT, (1 << 63) // 1000 - 1))  # up to where 1000 · amount fits int64
+
+
+@given(st.lists(st.tuples(amounts, st.integers(-5, 1 << 50)), min_size=1, max_size=20))
+def test_permilles_round_up_as_permille_does(pairs: list[tuple[int, int]]) -> None:
+    """Floating point where it is exact, integers beyond: the same per-mille as the scalar one."""
+    amount = np.array([a for a, _ in pairs], dtype=np.int64)
+    capacity = np.array([c for _, c in pairs], dtype=np.int64)
+    assert permilles(amount, capacity).tolist() == [permille(a, c) for a, c in pairs]
+
+
+@given(st.integers(1, 1 << 40), st.integers(0, 5000))
+def test_a_whole_per_mille_is_not_rounded_past(capacity: int, per_mille: int) -> None:
+    """An amount exactly at k ‰ (where one exists) is k ‰, not k + 1: floating point must not round past it."""
+    amount = capacity * per_mille // 1000
+    assert int(permilles(np.array([amount]), np.array([capacity]))[0]) == permille(amount, capacity)
 
 
 def _tight_problem(seed: int, hosts: int = 30, vms: int = 450) -> Problem:
