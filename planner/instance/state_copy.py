@@ -15,7 +15,7 @@ import numpy as np
 
 # What PlacementState.copy() shares with the original: fixed by the problem, never written.
 _SHARED = frozenset({"problem", "cpu_capacity", "memory_capacity", "cpu_capacity_array", "memory_capacity_array",
-                     "limits", "extra_capacity", "extra_limit_rows", "metric_mask", "weighted", "single_vm_units"})
+                     "limits", "extra_capacity", "score_divisors", "extra_limit_rows", "metric_mask", "weighted", "single_vm_units"})
 # What a copy starts empty: the history (moves, path), the dirty set (flushed first) and the caches.
 _EMPTIED = frozenset({"moves", "path", "_dirty", "_allowed_masks", "_sets_allowing", "_most_at"})
 

@@ -75,7 +75,7 @@ def test_moves_on_a_copy_leave_the_original_unchanged_and_the_other_way_round() 
     assert original.assignment != twin.assignment
     # Nothing the state writes is shared: every list, set, dict or array is its own object.
     shared_fixed = {"cpu_capacity", "memory_capacity", "cpu_capacity_array", "memory_capacity_array", "limits",
-                    "extra_capacity", "extra_limit_rows", "metric_mask"}
+                    "extra_capacity", "score_divisors", "extra_limit_rows", "metric_mask"}
     for name, value in vars(original).items():
         if isinstance(value, (list, set, dict, np.ndarray)) and name not in shared_fixed:
             assert vars(twin)[name] is not value, name
