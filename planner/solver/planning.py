@@ -26,6 +26,7 @@ from planner.instance.state import PlacementState
 from planner.domain.policy import Goal, SolverSettings
 from planner.domain.plan import GoalMetric, Move, Plan, SolverStats, default_expiry, utc_now
 from planner.rules.resolve import RuleSet
+from planner.solver.collector import full_collections_rare
 from planner.solver.checked import FORCED, SOLVER_NAMES, checked, solve_without_greedy, to_placement
 
 
@@ -49,6 +50,11 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
     so that a wrong CP-SAT model fails them rather than hiding behind the greedy. `progress` hears
     the best goal so far after the greedy and each time the search improves it.
     """
+    with full_collections_rare():
+        return _make_plan(rules, now, fallback, progress)
+
+
+def _make_plan(rules: RuleSet, now: datetime | None, fallback: bool, progress: ProgressSink) -> Plan:
     started = time.monotonic()  # the time limit counts the greedy too
     drain = drain_start(rules) if rules.policy.goal.traits.moves_only_drained else None
     problem = drain.problem if drain is not None else build_problem(rules)
