@@ -46,8 +46,7 @@ class PlacementState:
         self.memory_capacity_array = np.array(self.memory_capacity, dtype=np.int64)
         self.limits = np.array([problem.memory_limit, problem.vcpu_limit, problem.load_limit, *problem.extra_limit],
                                dtype=np.int64).reshape(3 + extras, hosts).T
-        # What greedy.balance_scores divides CPU load, memory and vCPUs by, as floats: inf where
-        # there is no capacity, so the per-mille comes out 0 there as metrics.permille has it.
+        # greedy.balance_scores' divisors (CPU, memory, vCPUs): inf for no capacity, so 0 ‰ there.
         divisors = np.stack([self.cpu_capacity_array, self.memory_capacity_array, np.maximum(1, self.limits[:, 1])])
         self.score_divisors = np.where(divisors > 0, divisors, np.inf).astype(np.float64)
         # Extra resources: utilisation per host and resource against the declared capacity.
