@@ -12,7 +12,7 @@ import numpy as np
 
 from planner.domain.metrics import most_at_permille, permilles, permilles_at_most
 from planner.instance.problem import Problem, Unit
-from planner.instance.state_copy import copy_of
+from planner.instance.state_copy import bound_to, copy_of
 
 # Caps whose most_under() arrays a state keeps (a step-by-step pass asks for new caps each step).
 MOST_UNDER_CACHED = 64
@@ -20,7 +20,10 @@ MOST_UNDER_CACHED = 64
 
 class PlacementState:
     def __init__(self, problem: Problem, assignment: Iterable[int] | None = None) -> None:
-        self.problem = problem
+        # What the state reads off its problem and never writes (problem, cpu_capacity and
+        # memory_capacity as lists and arrays, limits, score_divisors, extra_capacity,
+        # extra_limit_rows, metric_mask, weighted, single_vm_units): state_copy.bound_to.
+        vars(self).update(bound_to(problem))
         hosts = len(problem.hosts)
         self.memory = [0] * hosts
         self.vcpus = [0] * hosts
@@ -36,32 +39,17 @@ class PlacementState:
         self._dirty: set[int] = set()
         # peaks() until the next move: a greedy step asks for them twice (its view, its path entry).
         self._peaks: tuple[int, int] | None = None
-        self.cpu_capacity = [h.cpu_capacity_millicores for h in problem.hosts]
-        self.memory_capacity = [h.usable_memory_mib for h in problem.hosts]
-        # (memory MiB, vCPUs, load, extra resources…) per host beside the lists, and the hard limits
-        # in the same shape, so "which hosts can take this VM" is one vectorised comparison.
+        # (memory MiB, vCPUs, load, extra resources…) per host, in the shape of `limits`, so "which
+        # hosts can take this VM" is one vectorised comparison.
         extras = len(problem.resources)
         self._sizes = np.zeros((hosts, 3 + extras), dtype=np.int64)
-        self.cpu_capacity_array = np.array(self.cpu_capacity, dtype=np.int64)
-        self.memory_capacity_array = np.array(self.memory_capacity, dtype=np.int64)
-        self.limits = np.array([problem.memory_limit, problem.vcpu_limit, problem.load_limit, *problem.extra_limit],
-                               dtype=np.int64).reshape(3 + extras, hosts).T
-        # greedy.balance_scores' divisors (CPU, memory, vCPUs): inf for no capacity, so 0 ‰ there.
-        divisors = np.stack([self.cpu_capacity_array, self.memory_capacity_array, np.maximum(1, self.limits[:, 1])])
-        self.score_divisors = np.where(divisors > 0, divisors, np.inf).astype(np.float64)
-        # Extra resources: utilisation per host and resource against the declared capacity.
-        self.extra_capacity = np.array([problem.extra_capacity(k) for k in range(extras)],
-                                       dtype=np.int64).reshape(extras, hosts).T
         self._extra_pm = np.zeros((hosts, extras), dtype=np.int64)
         # The same per host as plain lists: fits() runs hundreds of thousands of times in a
         # consolidation, and numpy costs microseconds per call on rows this short.
         self.extra_used = [[0] * extras for _ in range(hosts)]
-        self.extra_limit_rows = self.limits[:, 3:].tolist()
         self._allowed_masks: dict[int, np.ndarray] = {}  # by id(unit.allowed); the sets outlive the state
         self._sets_allowing: dict[int, np.ndarray] = {}  # by host: UnitArrays.allowing(host)
         self._most_at: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # by caps: most_under()
-        self.metric_mask = np.zeros(hosts, dtype=bool)
-        self.metric_mask[sorted(problem.metric_hosts)] = True
         # occupancy[group][domain] = members of the group placed in that domain
         self.occupancy = [dict[int, int]() for _ in problem.anti_affinity]
         # spread_occupancy[group][domain] = members there (only domains holding some), and how many
@@ -77,9 +65,6 @@ class PlacementState:
         self.moved_vms = 0  # relative to where the VMs run now
         self.moved_mib = 0
         self.weighted_mib = 0  # under the policy's move costs; kept only when those weigh anything
-        self.weighted = problem.weighted_costs
-        # No affinity groups: every unit is one VM, so move costs vectorise (see swaps.py).
-        self.single_vm_units = all(len(unit.member_hosts) == 1 for unit in problem.units)
         start = list(assignment) if assignment is not None else [self._start_host(u) for u in problem.units]
         for unit, host in zip(problem.units, start):
             self.assignment.append(host)
@@ -96,6 +81,13 @@ class PlacementState:
         (0.3-0.4 s at 200,000 VMs)."""
         self._flush()
         return copy_of(self)
+
+    def under(self, problem: Problem) -> PlacementState:
+        """This placement as a state of `problem`, a problem over the same hosts and units with
+        other freedom or limits (problem.with_units, with_drain_lifted): what
+        PlacementState(problem, self.assignment) builds, at the cost of a copy."""
+        self._flush()
+        return copy_of(self, problem)
 
     @property
     def move_cost(self) -> int:

@@ -1,5 +1,6 @@
 """PlacementState.copy(): the same state PlacementState(problem, assignment) builds, sharing nothing
-that either side writes, so moves on the copy leave the original as it was."""
+that either side writes, so moves on the copy leave the original as it was; .under(problem): the
+same under a variant of the problem (its kept units freed, other limits)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import random
 
 import numpy as np
 
+from benchmarks.at_scale import goal_policy
 from benchmarks.tight_generator import generate_tight_cluster, tight_policy
 from planner.domain.policy import Goal
-from planner.instance.problem import Problem, build_problem
+from planner.instance.problem import Problem, build_problem, with_drain_lifted
 from planner.instance.state import PlacementState
+from planner.instance.state_copy import SHARED, bound_to
 from planner.rules.resolve import resolve_rules
 from dataclasses import replace
 
@@ -81,3 +84,38 @@ def test_moves_on_a_copy_leave_the_original_unchanged_and_the_other_way_round() 
             assert vars(twin)[name] is not value, name
     _shuffled(original, 10, seed=4)
     _same(_bookkeeping(twin.copy()), _bookkeeping(PlacementState(problem, twin.assignment)))
+
+
+def test_what_a_state_reads_off_its_problem_is_what_copies_share() -> None:
+    assert set(bound_to(_problem())) == SHARED
+
+
+def _drain_problem() -> Problem:
+    clu = generate_tight_cluster(30, 400, 0.80, 2)
+    return build_problem(resolve_rules(clu, goal_policy(clu, Goal.DRAIN, 2, 1.0, 1)))
+
+
+def test_a_state_under_a_problem_with_its_kept_units_freed_is_the_one_built_for_it() -> None:
+    drain = _drain_problem()
+    state = PlacementState(drain)
+    _shuffled(state, 5, seed=5)
+    lifted = with_drain_lifted(drain)
+
+    twin = state.under(lifted)
+
+    assert twin.problem is lifted
+    _same(_bookkeeping(twin), _bookkeeping(PlacementState(lifted, state.assignment)))
+    assert state.problem is drain  # the original keeps its own
+
+
+def test_a_state_under_a_problem_with_other_limits_takes_its_limits() -> None:
+    problem = _problem()
+    state = PlacementState(problem)
+    _shuffled(state, 20, seed=6)
+    tighter = replace(problem, memory_limit=tuple(m * 9 // 10 for m in problem.memory_limit),
+                      vcpu_limit=tuple(v - 1 for v in problem.vcpu_limit))
+
+    twin = state.under(tighter)
+
+    assert not np.array_equal(twin.limits, state.limits)
+    _same(_bookkeeping(twin), _bookkeeping(PlacementState(tighter, state.assignment)))
