@@ -43,7 +43,10 @@ def checked(problem: Problem, outcome: SolveOutcome, greedy: PlacementState,
     solver = SOLVER_NAMES.get(outcome.method, outcome.method)
     broken = _first_violation(problem, outcome.assignment)
     if broken is None:
-        state = PlacementState(problem, outcome.assignment)
+        # The greedy's own placement when the search kept none better (a copy: 0.05 s where
+        # building the state is 0.5 s at 200,000 VMs).
+        same = list(outcome.assignment) == greedy.assignment
+        state = greedy.copy() if same else PlacementState(problem, outcome.assignment)
         if state.goal_value() <= greedy.goal_value():
             return outcome, state
         why = f"{solver} plan was worse than the greedy plan"

@@ -27,11 +27,12 @@ NAMED = 5
 
 @dataclass(frozen=True)
 class DrainStart:
-    """The drain's problem, its repaired placement, or else (`repaired` None) why the repair cannot
-    drain the hosts (`refusal`, for the caller's refusal path), and the VMs it moves besides those
-    it must (empty unless needed)."""
+    """The drain's problem, the placement now as its state, its repaired placement, or else
+    (`repaired` None) why the repair cannot drain the hosts (`refusal`, for the caller's refusal
+    path), and the VMs it moves besides those it must (empty unless needed)."""
 
     problem: Problem
+    start: PlacementState
     repaired: PlacementState | None
     aside: frozenset[str]
     refusal: InfeasibleError | None = None
@@ -42,17 +43,18 @@ def drain_start(rules: RuleSet) -> DrainStart:
     limits do not allow them (the message says so: the repair's own would only name a VM that fits
     nowhere)."""
     problem = build_problem(rules)
-    state = PlacementState(problem)
+    start = PlacementState(problem)
+    state = start.copy()
     try:
         repair(state)
     except InfeasibleError as refusal:
         strict_refusal = refusal
     else:
-        return DrainStart(problem, state, frozenset())
-    made = _room_made(problem, state.assignment)
+        return DrainStart(problem, start, state, frozenset())
+    made = _room_made(problem, state)
     if made is None:
-        _refuse_if_only_the_limits_stop_it(problem, rules, state.assignment)
-        return DrainStart(problem, None, frozenset(), strict_refusal)
+        _refuse_if_only_the_limits_stop_it(problem, rules, state)
+        return DrainStart(problem, start, None, frozenset(), strict_refusal)
     state, aside = made
     # The drain's own problem with just those free to move, each between where it runs and where
     # the repair put it (a search may bring it back when the room is not needed, not move it
@@ -61,18 +63,18 @@ def drain_start(rules: RuleSet) -> DrainStart:
     freed = with_units(problem, {unit.index: replace(unit, allowed=frozenset({unit.member_hosts[0],
                                                                             state.assignment[unit.index]}))
                                  for unit in aside})
-    return DrainStart(freed, PlacementState(freed, state.assignment), _names(aside))
+    return DrainStart(freed, start.under(freed), state.under(freed), _names(aside))
 
 
-def _room_made(problem: Problem, partial: list[int]) -> tuple[PlacementState, list[Unit]] | None:
-    """The drain's repair continued from where it stopped (`partial`, `problem`'s placement then)
-    with every VM free to move, and the units it moved aside (those `problem` keeps fixed); None
-    when even that repair fails. Continuing keeps what the repair placed moving only the drained
-    VMs, and the work it did."""
+def _room_made(problem: Problem, partial: PlacementState) -> tuple[PlacementState, list[Unit]] | None:
+    """The drain's repair continued from where it stopped (`partial`, a state of `problem` it
+    leaves as it is) with every VM free to move, and the units it moved aside (those `problem`
+    keeps fixed); None when even that repair fails. Continuing keeps what the repair placed moving
+    only the drained VMs, and the work it did."""
     # It keeps `problem`'s limits: a host already over its capacity (what stays fixed there raised
     # its limit) is not the drain's to relieve, so no VM is moved off it as if it broke a rule.
     roomy = with_drain_lifted(problem)
-    state = PlacementState(roomy, partial)
+    state = partial.under(roomy)
     try:
         repair(state)
     except InfeasibleError:
@@ -81,7 +83,7 @@ def _room_made(problem: Problem, partial: list[int]) -> tuple[PlacementState, li
                    if state.assignment[unit.index] != unit.member_hosts[0] and problem.units[unit.index].fixed]
 
 
-def _refuse_if_only_the_limits_stop_it(problem: Problem, rules: RuleSet, partial: list[int]) -> None:
+def _refuse_if_only_the_limits_stop_it(problem: Problem, rules: RuleSet, partial: PlacementState) -> None:
     limits = rules.policy.limits
     if limits.max_moves is None and limits.max_moved_memory_mib is None:
         return

@@ -59,7 +59,7 @@ def _make_plan(rules: RuleSet, now: datetime | None, fallback: bool, progress: P
     drain = drain_start(rules) if rules.policy.goal.traits.moves_only_drained else None
     problem = drain.problem if drain is not None else build_problem(rules)
     settings = _searching_time(rules.policy.solver, len(problem.units))
-    start = PlacementState(problem)
+    start = drain.start if drain is not None else PlacementState(problem)
     must_move = units_needing_repair(start)
     goal_bound = consolidate_bound(problem) if problem.goal.minimises_hosts else spread_bound(problem)
     notes: list[str] = []
