@@ -28,7 +28,7 @@ def _copy_value(value: object) -> object:
     """A copy of one bookkeeping attribute, sharing nothing mutable with it: flat copies for the
     shapes the state keeps (fast), a deep copy for anything else."""
     if isinstance(value, np.ndarray):
-        return value.copy()
+        return value.copy(order="K")  # keeps column-major arrays column-major
     if isinstance(value, list) and not value:
         return []
     if isinstance(value, list) and isinstance(value[0], (set, dict, list)):  # per host or group
