@@ -105,7 +105,10 @@ def _lns_only(problem: Problem, greedy: PlacementState, settings: SolverSettings
     modelled_s = max(0.0, modelled_allowance(settings, setup_s) - spent_s)
     out_of_time = deadline - time.monotonic() < MIN_CALL_SECONDS
     if out_of_time or (settings.deterministic and modelled_s <= 0):
-        status = _with_cut("no time left for LNS rounds", settings.deterministic and out_of_time)
+        # The wall clock only cut a search the modelled work left room for: with none left the
+        # greedy's plan is what any run gives.
+        cut = settings.deterministic and out_of_time and modelled_s > 0
+        status = _with_cut("no time left for LNS rounds", cut)
         return SolveOutcome(tuple(greedy.assignment), "greedy", status, greedy.goal_value(), None, 0,
                             time.monotonic() - began)
     outcome = improve(problem, list(greedy.assignment), settings, settings.time_limit_s, deadline=deadline,

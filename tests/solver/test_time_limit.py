@@ -86,6 +86,16 @@ def test_time_spent_before_the_solver_counts_against_the_limit(scenario: str, re
     assert outcome.status.endswith(WALL_CLOCK_CUT)
 
 
+def test_no_warning_when_the_modelled_work_left_no_round_whatever_the_clock(large: Planned) -> None:
+    """Past the deadline, but the setup took all the modelled work: no run would search, so the
+    greedy's plan repeats and the status does not say otherwise."""
+    outcome = solve_placement(large.problem, large.start, large.greedy, replace(large.settings, time_limit_s=5.0),
+                              large.greedy.goal_value(), spread_bound(large.problem),
+                              started=time.monotonic() - 5.0, setup_s=1e6)
+    assert outcome.assignment == tuple(large.greedy.assignment)
+    assert outcome.status == "no time left for LNS rounds"
+
+
 def test_without_determinism_the_wall_clock_is_the_only_limit_and_no_warning_is_given(hot_rack: Planned) -> None:
     outcome = hot_rack.solve(time_limit_s=0.5, deterministic=False)
     assert outcome.method == "cp-sat"
