@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.domain.metrics import permille
+from planner.domain.metrics import permille, permilles
 from planner.instance.problem import Problem, Unit, hosts_allowed_to_any
 from planner.instance.state import PlacementState
 from planner.domain.plan import Bounds
@@ -101,17 +101,25 @@ class ExtraSpreadResource:
 
 def peak_bound(problem: Problem, resource: SpreadResource | ExtraSpreadResource, floor: int) -> int:
     size = resource.size
+    capacity = np.array([resource.capacity(problem, h) for h in range(len(problem.hosts))], dtype=np.int64)
     holders = hosts_allowed_to_any(problem.units) & problem.metric_hosts
     total = sum(size(u) for u in problem.units if u.member_hosts[0] in problem.metric_hosts)
-    fluid = permille(total, sum(resource.capacity(problem, h) for h in holders)) if holders else 0
-    fixed = [0] * len(problem.hosts)
+    fluid = permille(total, int(capacity[sorted(holders)].sum())) if holders else 0
+    fixed_list = [0] * len(problem.hosts)
     for unit in problem.units:
         if unit.fixed and unit.current is not None:
-            fixed[unit.current] += size(unit)
-    fixed_peak = max([permille(fixed[h], resource.capacity(problem, h)) for h in problem.metric_hosts] + [0])
-    # Any unit gives a valid bound; the biggest ones give the best, so only those are evaluated.
+            fixed_list[unit.current] += size(unit)
+    fixed = np.array(fixed_list, dtype=np.int64)
+    metric = np.array(sorted(problem.metric_hosts), dtype=np.int64)
+    fixed_peak = int(permilles(fixed[metric], capacity[metric]).max(initial=0))
+    # Any unit gives a valid bound; the biggest ones give the best, so only those are evaluated,
+    # each over its allowed hosts at once (host by host it was most of the bound at 10,000 hosts).
     biggest = sorted((u for u in problem.units if u.allowed and not u.fixed), key=size, reverse=True)[:LARGEST_UNITS]
-    largest = max([min(permille(fixed[h] + size(u), resource.capacity(problem, h)) for h in u.allowed)
+    hosts_of: dict[int, np.ndarray] = {}
+    for unit in biggest:
+        if id(unit.allowed) not in hosts_of:
+            hosts_of[id(unit.allowed)] = np.fromiter(unit.allowed, dtype=np.int64, count=len(unit.allowed))
+    largest = max([int(permilles(fixed[hosts_of[id(u.allowed)]] + size(u), capacity[hosts_of[id(u.allowed)]]).min())
                    for u in biggest] + [0])
     return max(fluid, fixed_peak, largest, floor)
 

@@ -5,6 +5,7 @@ Each reference below is the straightforward Python a reader would write; the gre
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,8 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.tight_generator import generate_tight_cluster, tight_policy
+from benchmarks.at_scale import goal_policy
+from benchmarks.extra_resources import with_extra_resources
+from planner.bounds.lower_bounds import (LARGEST_UNITS, SPREAD_RESOURCES, ExtraSpreadResource, SpreadResource,
+                                         peak_bound)
+from planner.domain.policy import Goal
 from planner.domain.metrics import FLOAT_EXACT, most_at, most_at_permille, permille, permilles
-from planner.instance.problem import Problem, Unit, build_problem
+from planner.instance.problem import Problem, Unit, build_problem, hosts_allowed_to_any
 from planner.instance.state import PlacementState
 from planner.instance.unit_arrays import NO_HOME
 from planner.rules.resolve import resolve_rules
@@ -50,6 +56,38 @@ def test_a_whole_per_mille_is_not_rounded_past(capacity: int, per_mille: int) ->
 def _tight_problem(seed: int, hosts: int = 30, vms: int = 450) -> Problem:
     clu = generate_tight_cluster(hosts, vms, 0.85, seed)
     return build_problem(resolve_rules(clu, tight_policy(clu, seed, 5)))
+
+
+def _peak_bound_walk(problem: Problem, resource: SpreadResource | ExtraSpreadResource, floor: int) -> int:
+    """lower_bounds.peak_bound host by host and unit by unit."""
+    size = resource.size
+    holders = hosts_allowed_to_any(problem.units) & problem.metric_hosts
+    total = sum(size(u) for u in problem.units if u.member_hosts[0] in problem.metric_hosts)
+    fluid = permille(total, sum(resource.capacity(problem, h) for h in holders)) if holders else 0
+    fixed = [0] * len(problem.hosts)
+    for unit in problem.units:
+        if unit.fixed and unit.current is not None:
+            fixed[unit.current] += size(unit)
+    fixed_peak = max([permille(fixed[h], resource.capacity(problem, h)) for h in problem.metric_hosts] + [0])
+    biggest = sorted((u for u in problem.units if u.allowed and not u.fixed), key=size, reverse=True)[:LARGEST_UNITS]
+    largest = max([min(permille(fixed[h] + size(u), resource.capacity(problem, h)) for h in u.allowed)
+                   for u in biggest] + [0])
+    return max(fluid, fixed_peak, largest, floor)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("goal", [Goal.SPREAD, Goal.DRAIN])
+def test_the_peak_bound_is_the_host_by_host_walk(seed: int, goal: Goal) -> None:
+    """Spread and drain (most units fixed: the fixed peak counts), with extra named resources and
+    excluded hosts."""
+    clu = with_extra_resources(generate_tight_cluster(30, 450, 0.85, seed), 2, seed)
+    policy = goal_policy(clu, goal, seed, 5, 1)
+    policy = replace(policy, excluded_hosts=frozenset({clu.hosts[seed].name}))
+    problem = build_problem(resolve_rules(clu, policy))
+    resources = SPREAD_RESOURCES + tuple(ExtraSpreadResource(k) for k in range(len(problem.resources)))
+    assert len(resources) == 4 and problem.metric_hosts != frozenset(range(len(problem.hosts)))
+    for resource in resources:
+        assert peak_bound(problem, resource, 0) == _peak_bound_walk(problem, resource, 0)
 
 
 def _shuffled(problem: Problem, seed: int) -> PlacementState:
