@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import gc
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.bounds.lower_bounds import martello_toth_l2
+from benchmarks.tight_generator import generate_tight_cluster, tight_policy
+from planner.bounds import lower_bounds
+from planner.bounds.lower_bounds import martello_toth_l2, spread_peak_bounds
+from planner.instance.problem import build_problem
+from planner.rules.resolve import resolve_rules
 
 
 def optimal_bins(sizes: list[int], capacity: int) -> int:
@@ -41,3 +47,16 @@ def test_l2_is_between_the_volume_bound_and_the_optimum(case: tuple[int, list[in
 def test_l2_beats_the_volume_bound_on_items_just_over_half() -> None:
     # Three items of 6 in bins of 10: volume says 2, but no two share a bin.
     assert martello_toth_l2([6, 6, 6], 10) == 3
+
+
+def test_the_peak_bounds_are_worked_out_once_per_problem_and_dropped_with_it() -> None:
+    cluster = generate_tight_cluster(20, 200, 0.85, 1)
+    problem = build_problem(resolve_rules(cluster, tight_policy(cluster, 1, 5)))
+    first = spread_peak_bounds(problem)
+    assert spread_peak_bounds(problem) is first
+    same_rules = build_problem(problem.rules)  # an equal problem, another object: worked out again
+    assert spread_peak_bounds(same_rules) == first and spread_peak_bounds(same_rules) is not first
+    key = id(problem)
+    del problem
+    gc.collect()
+    assert key not in lower_bounds._PEAK_BOUNDS
