@@ -9,6 +9,7 @@ from types import MappingProxyType
 import numpy as np
 
 from planner.domain.model import Cluster, Host
+from planner.domain.per_object import PerObject
 
 
 def permille(amount: int, capacity: int) -> int:
@@ -114,10 +115,15 @@ def _usage(host: Host, count: int, vcpus: int, memory: int, load: int, extra: It
 
 
 def usage_by_host(cluster: Cluster, placement: Mapping[str, str] | None = None) -> dict[str, HostUsage]:
-    """Usage of every host with the VMs placed as `placement` says (default: where they are).
-    Summed per host in one pass over the VMs (no per-VM tuples): planning at 100,000 VMs asks for
-    it four times."""
-    where = placement if placement is not None else cluster.placement
+    """Usage of every host with the VMs placed as `placement` says (default: where they are, worked
+    out once per cluster: writing up a plan and validating it both ask, 0.25 s at 200,000 VMs)."""
+    if placement is None:
+        return dict(_USAGE_NOW(cluster))
+    return _summed(cluster, placement)
+
+
+def _summed(cluster: Cluster, where: Mapping[str, str]) -> dict[str, HostUsage]:
+    """Summed per host in one pass over the VMs (no per-VM tuples)."""
     position = {h.name: i for i, h in enumerate(cluster.hosts)}
     hosts = len(cluster.hosts)
     count, vcpus, memory, load = [0] * hosts, [0] * hosts, [0] * hosts, [0] * hosts
@@ -152,3 +158,6 @@ def weighted_peak(usages: Iterable[HostUsage], cpu_weight: int, memory_weight: i
 
 def hosts_in_use(usages: Iterable[HostUsage]) -> int:
     return sum(1 for u in usages if not u.empty)
+
+
+_USAGE_NOW = PerObject(lambda cluster: _summed(cluster, cluster.placement))
