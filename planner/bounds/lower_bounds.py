@@ -82,6 +82,11 @@ class SpreadResource(str, enum.Enum):
         spec = problem.hosts[host]
         return spec.cpu_capacity_millicores if self is SpreadResource.CPU else spec.usable_memory_mib
 
+    @property
+    def column(self) -> int:
+        """Its column in Problem.fixed_sizes (memory MiB, vCPUs, load, extras…)."""
+        return 2 if self is SpreadResource.CPU else 0
+
 
 # In the order of Problem.spread_weights and spread_floors.
 SPREAD_RESOURCES = (SpreadResource.CPU, SpreadResource.MEMORY)
@@ -99,6 +104,10 @@ class ExtraSpreadResource:
     def capacity(self, problem: Problem, host: int) -> int:
         return problem.hosts[host].resources[problem.resources[self.index]]
 
+    @property
+    def column(self) -> int:
+        return 3 + self.index
+
 
 def peak_bound(problem: Problem, resource: SpreadResource | ExtraSpreadResource, floor: int) -> int:
     size = resource.size
@@ -106,11 +115,7 @@ def peak_bound(problem: Problem, resource: SpreadResource | ExtraSpreadResource,
     holders = hosts_allowed_to_any(problem.units) & problem.metric_hosts
     total = sum(size(u) for u in problem.units if u.member_hosts[0] in problem.metric_hosts)
     fluid = permille(total, int(capacity[sorted(holders)].sum())) if holders else 0
-    fixed_list = [0] * len(problem.hosts)
-    for unit in problem.units:
-        if unit.fixed and unit.current is not None:
-            fixed_list[unit.current] += size(unit)
-    fixed = np.array(fixed_list, dtype=np.int64)
+    fixed = problem.fixed_sizes[:, resource.column]
     metric = np.array(sorted(problem.metric_hosts), dtype=np.int64)
     fixed_peak = int(permilles(fixed[metric], capacity[metric]).max(initial=0))
     # Any unit gives a valid bound; the biggest ones give the best, so only those are evaluated,

@@ -146,10 +146,13 @@ class Problem:
     def fixed_sizes(self) -> np.ndarray:
         """Per host, what its fixed units hold: rows of (memory MiB, vCPUs, load, extras…), as
         PlacementState.sizes. No move frees that much on a host."""
-        sizes = np.zeros((len(self.hosts), 3 + len(self.resources)), dtype=np.int64)
-        for unit in self.units:
-            if unit.fixed and unit.current is not None:
-                sizes[unit.current] += (unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra)
+        columns = 3 + len(self.resources)
+        sizes = np.zeros((len(self.hosts), columns), dtype=np.int64)
+        fixed = [unit for unit in self.units if unit.fixed and unit.current is not None]
+        # Summed by numpy from one list of rows: adding each unit's row to its host's was 0.45 s
+        # for a 200,000-VM drain, where nearly every unit is fixed.
+        rows = np.array([(u.memory_mib, u.vcpus, u.cpu_load, *u.extra) for u in fixed], dtype=np.int64)
+        np.add.at(sizes, [u.current for u in fixed], rows.reshape(len(fixed), columns))
         return sizes
 
     @cached_property
