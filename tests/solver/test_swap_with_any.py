@@ -1,0 +1,61 @@
+"""The spread greedy's last resort: when no move, swap with the first SWAP_TARGETS hosts, exchange
+or chain relieves the hottest host, a swap with a VM of any host may (peak_relief._swap_with_any):
+the step by step pass no longer stops there."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner.check.validate import validate_placement
+from planner.domain.policy import Pin, Selector, SpreadSettings
+from planner.instance.problem import build_problem
+from planner.instance.state import PlacementState
+from planner.rules.resolve import resolve_rules
+from planner.solver import peak_relief
+from planner.solver.greedy import improve_spread
+from planner.solver.planning import to_placement
+from tests.builders import cluster, host, policy, vm
+
+GIB = 1024
+
+
+def _case():
+    """m (4 cores) runs hot (3000 m) and m2, memory full; a (16 cores, the most CPU room) is full of
+    a pinned VM; b (8 cores) is full of two quiet 8 GiB VMs. Only hot for pb relieves m."""
+    hosts = [host("m", cpus=4), host("a", cpus=16), host("b", cpus=8)]
+    vms = [vm("hot", "m", load=3000, memory_mib=8 * GIB), vm("m2", "m", load=100, memory_mib=8 * GIB),
+           vm("pa", "a", load=100, memory_mib=16 * GIB),
+           vm("pb", "b", load=100, memory_mib=8 * GIB), vm("pb2", "b", load=100, memory_mib=8 * GIB)]
+    pol = policy(spread=SpreadSettings(memory_weight=0), pins=(Pin("keep", Selector(names=frozenset({"pa"}))),))
+    return cluster(hosts, vms), pol
+
+
+@pytest.fixture
+def only_the_first_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Swaps with the first host by CPU room only (a), and no exchanges or chains."""
+    monkeypatch.setattr(peak_relief, "SWAP_TARGETS", 1)
+    monkeypatch.setattr(peak_relief, "exchange_relief", lambda *args: ([], 0))
+    monkeypatch.setattr(peak_relief, "chain_relief", lambda *args: ([], 0))
+
+
+def _greedy(clu, pol) -> tuple[dict[str, str], PlacementState]:
+    problem = build_problem(resolve_rules(clu, pol))
+    state = PlacementState(problem)
+    improve_spread(state)
+    return to_placement(problem, state.assignment), state
+
+
+@pytest.mark.usefixtures("only_the_first_target")
+def test_a_swap_with_a_host_past_the_first_targets_relieves_the_peak() -> None:
+    clu, pol = _case()
+    placement, state = _greedy(clu, pol)
+    assert placement["hot"] == "b" and "m" in {placement["pb"], placement["pb2"]}
+    assert state.peaks()[0] < 775
+    assert validate_placement(clu, pol, placement) == []
+
+
+@pytest.mark.usefixtures("only_the_first_target")
+def test_without_it_the_greedy_stops_at_the_same_peak(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(peak_relief, "_swap_with_any", lambda *args: [])
+    _, state = _greedy(*_case())
+    assert state.peaks()[0] == 775 and state.moved_vms == 0
