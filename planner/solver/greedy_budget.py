@@ -21,20 +21,21 @@ from planner.solver.time_budget import modelled_allowance
 # they mostly do on small clusters).
 GREEDY_SHARE = 0.9
 # What each kind of work costs, in milliseconds of this machine (2 cores, quiet): the fit of
-# `python -m benchmarks.greedy_cost` (non-negative least squares over twelve uncapped greedy runs on
-# generated clusters with 0-2 extra resources and on memory-tight ones, the first 2 s of two
+# `python -m benchmarks.greedy_cost` (non-negative least squares over thirteen uncapped greedy runs
+# on generated clusters with 0-2 extra resources and on memory-tight ones, the first 2 s of two
 # 1000-host ones and the first 8 s of a 5000-host one, which tells a step's fixed cost from its
-# per-host cost; predictions 0.80-1.26 × the measured 1.3-20 s) times its SAFETY margin of 1.2;
+# per-host cost; predictions 0.87-1.13 × the measured 1.3-20 s) times its SAFETY margin of 1.2;
 # benchmarks/results/greedy_cost.md has each run. A zero is what the fit found: that work's time is
 # carried by the others (the leavers' landings are one array check per step).
-STEP_MS = 0.401  # a step's fixed part: numpy's per-call overhead, whatever the cluster's size
-STEP_MS_PER_1000_HOSTS = 0.009  # and its part that grows with the hosts: arrays over every host
+STEP_MS = 0.471  # a step's fixed part: numpy's per-call overhead, whatever the cluster's size
+STEP_MS_PER_1000_HOSTS = 0.026  # and its part that grows with the hosts: arrays over every host
 LANDING_MS = 0.0  # one leaver tried by a landing search (its room is checked with a few others at once)
-SWAP_MS = 0.0  # one swap search: its fixed part
-SWAP_MS_PER_1000_PAIRS = 0.0  # and per 1000 (leaver, partner) pairs it checks at once
-CHAIN_PLACEMENT_MS = 0.010  # one placement a chain search tries
-EXCHANGE_MS = 0.160  # one exchange tried (a VM to a partner host, partner VMs back)
-EXTRA_MS = 0.072  # per extra named resource, per step and landing: their caps and peaks
+SWAP_MS = 0.125  # one swap search: its fixed part
+SWAP_MS_PER_1000_PAIRS = 0.054  # and per 1000 (leaver, partner) pairs it checks at once
+CHAIN_PLACEMENT_MS = 0.068  # one placement a chain search tries
+EXCHANGE_MS = 0.513  # one exchange tried (a VM to a partner host, partner VMs back)
+EXCHANGE_SEARCH_MS = 0.638  # one exchange search's partner checks (over every host, then per partner)
+EXTRA_MS = 0.056  # per extra named resource, per step and landing: their caps and peaks
 # Consolidation's host emptying (host_emptying.py), per pass over every host's sizes with what
 # follows it (the best fit, the moves, the ejections): measured on its own, not in the fit above (no
 # spread run makes one). Uncapped runs on this machine: 0.035-0.043 ms a pass on the tight 1000- and
@@ -70,14 +71,16 @@ class WorkCount:
     swaps: int = 0
     swap_pairs: float = 0.0  # Σ over swap searches of (leavers × partners) / 1000
     chain_placements: int = 0
-    extra: int = 0
-    exchanges: int = 0  # (steps + landings) × extra named resources
+    extra: int = 0  # (steps + landings) × extra named resources
+    exchanges: int = 0  # exchanges tried
+    exchange_searches: int = 0  # partner lists an exchange search drew up (exchange.py's checks)
 
     def milliseconds(self) -> float:
         return (STEP_MS * self.steps + STEP_MS_PER_1000_HOSTS * self.host_steps
                 + LANDING_MS * self.landings + SWAP_MS * self.swaps + SWAP_MS_PER_1000_PAIRS * self.swap_pairs
                 + CHAIN_PLACEMENT_MS * self.chain_placements
-                + EXTRA_MS * self.extra + EXCHANGE_MS * self.exchanges)
+                + EXTRA_MS * self.extra + EXCHANGE_MS * self.exchanges
+                + EXCHANGE_SEARCH_MS * self.exchange_searches)
 
 
 @dataclass
@@ -146,6 +149,7 @@ class GreedyBudget:
         self.priced.ms += HOME_TRIAL_MS + tried * (HOME_TRIED_MS_PER_1000_HOSTS * hosts / 1000 + EXTRA_MS * resources)
 
     def exchange_search(self, tried: int) -> None:
+        self.counted.exchange_searches += 1
         self.counted.exchanges += tried
 
     def step(self, hosts: int, resources: int = 0) -> bool:
