@@ -59,3 +59,14 @@ def test_without_it_the_greedy_stops_at_the_same_peak(monkeypatch: pytest.Monkey
     monkeypatch.setattr(peak_relief, "_swap_with_any", lambda *args: [])
     _, state = _greedy(*_case())
     assert state.peaks()[0] == 775 and state.moved_vms == 0
+
+
+@pytest.mark.usefixtures("only_the_first_target")
+def test_it_checks_no_more_pairs_than_its_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    # m's two VMs against a's one make 2 pairs, against b's two 4 more: a cap of 5 leaves b out.
+    monkeypatch.setattr(peak_relief, "WIDE_SWAP_PAIRS", 5)
+    _, state = _greedy(*_case())
+    assert state.peaks()[0] == 775
+    monkeypatch.setattr(peak_relief, "WIDE_SWAP_PAIRS", 6)
+    _, state = _greedy(*_case())
+    assert state.peaks()[0] < 775
