@@ -24,9 +24,9 @@ import argparse
 import csv
 import time
 from collections.abc import Iterator
-from unittest import mock
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 

@@ -158,11 +158,11 @@ def _swap_with_any(state: PlacementState, source: int, caps: Caps, partners: lis
                    on_peaks: tuple[bool, bool, np.ndarray], budget: GreedyBudget | None) -> list[tuple[Unit, int]]:
     """The swap search over every host, where nothing else relieves the hottest host and the step by
     step pass would end. The partner a large VM needs (one sending back as much memory) is often on a
-    host with little CPU room, outside the first SWAP_TARGETS: on the tight 1000-host clusters at fill
-    0.88 such swaps took the peak from 563 to 528 ‰ and from 499 to 485 ‰ where the greedy had stopped.
-    Tried only there: over every host it costs as much as a few dozen steps. The hosts first in
-    `partners` whose VMs make up to WIDE_SWAP_PAIRS (leaver, partner) pairs: every host at 1,000 hosts,
-    a third of them at 10,000, where the arrays over all would take half a GiB."""
+    host with little CPU room, outside the first SWAP_TARGETS: on two tight 1000-host clusters at fill
+    0.88 and a 100 s limit such swaps took the greedy on from 563 to 528 ‰ and from 499 to 485 ‰, where
+    it had stopped. Tried only there: over every host it costs as much as a few dozen steps. The hosts
+    first in `partners` whose VMs make up to WIDE_SWAP_PAIRS (leaver, partner) pairs: every host at
+    1,000 hosts, a few thousand of 10,000, where arrays over all of them would take half a GiB."""
     leavers = len(state.units_on[source])
     counts = np.fromiter((len(state.units_on[t]) for t in partners), dtype=np.int64, count=len(partners))
     within = int(np.searchsorted(np.cumsum(counts) * leavers, WIDE_SWAP_PAIRS, side="right"))
