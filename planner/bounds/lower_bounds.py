@@ -209,15 +209,22 @@ def least_memory_covering(items: list[tuple[int, int]], amount: int) -> int:
 
 
 def _fractional_knapsack(items: list[tuple[int, int]], amount: int) -> int:
-    """Least (fractional) memory whose load covers `amount`: take the cheapest memory per load first."""
+    """Least (fractional) memory whose load covers `amount`, in whole MiB."""
+    return int(fractional_cover_cost(items, amount))
+
+
+def fractional_cover_cost(items: list[tuple[int, int]], amount: int) -> float:
+    """The least cost of (cost, size) items whose sizes cover `amount` when items may be taken in
+    part: the cheapest per unit of size first (all the items' cost when they cover less). No set of
+    whole items covering `amount` costs less."""
     cost = 0.0
-    for memory, load in sorted((i for i in items if i[1] > 0), key=lambda i: i[0] / i[1]):
+    for item_cost, size in sorted((i for i in items if i[1] > 0), key=lambda i: i[0] / i[1]):
         if amount <= 0:
             break
-        take = min(1.0, amount / load)
-        cost += take * memory
-        amount -= load * take
-    return int(cost)
+        take = min(1.0, amount / size)
+        cost += take * item_cost
+        amount -= size * take
+    return cost
 
 
 # -- consolidate ---------------------------------------------------------------------------------

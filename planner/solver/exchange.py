@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from planner.bounds.lower_bounds import fractional_cover_cost
 from planner.domain.metrics import permilles_at_most
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
@@ -43,8 +44,9 @@ def exchange_relief(state: PlacementState, source: int, caps: Caps, partners: li
     `leavers` are the VMs whose departure takes the source off its peak(s), best first; `partners`
     are hosts, the most room for the leaver's load first."""
     tried = 0
+    free = free_under_caps(state, caps)  # the same for every leaver: a failed try leaves no trace
     for unit in leavers[:EXCHANGE_LEAVERS]:
-        for partner in _partners_for(state, unit, source, partners, caps):
+        for partner in _partners_for(state, unit, source, partners, caps, free):
             tried += 1
             moves = _exchange(state, unit, source, partner, caps)
             if moves:
@@ -52,10 +54,11 @@ def exchange_relief(state: PlacementState, source: int, caps: Caps, partners: li
     return [], tried
 
 
-def _partners_for(state: PlacementState, unit: Unit, source: int, partners: list[int], caps: Caps) -> list[int]:
+def _partners_for(state: PlacementState, unit: Unit, source: int, partners: list[int], caps: Caps,
+                  free: np.ndarray) -> list[int]:
     """The first EXCHANGE_PARTNERS of `partners` the unit may use, would fit under the caps once
-    their movable VMs left, and could send back what they must shed (see the module's docstring)."""
-    free = free_under_caps(state, caps)
+    their movable VMs left, and could send back what they must shed (see the module's docstring).
+    `free`: free_under_caps(state, caps)."""
     room = _room_when_emptied(state, unit, caps) & _shedding_fits_source(state, unit, source, free) \
         & state.allowed_mask(unit)
     room[source] = False
@@ -99,18 +102,13 @@ def _returns_light_enough(state: PlacementState, unit: Unit, source: int, partne
     if memory_to_shed <= 0:
         return True
     problem = state.problem
-    returnable = sorted((back.cpu_load / max(1, back.memory_mib), back.memory_mib)
-                        for back in (problem.units[i] for i in state.units_on[partner])
-                        if not back.fixed and source in back.allowed)
+    returnable = [(back.cpu_load, back.memory_mib) for back in (problem.units[i] for i in state.units_on[partner])
+                  if not back.fixed and source in back.allowed]
+    if sum(memory for _, memory in returnable) < memory_to_shed:
+        return False
     load_room = int(free[source, 2]) + unit.cpu_load
-    load = 0.0
-    for load_per_mib, memory in returnable:
-        taken = min(memory, memory_to_shed)
-        load += taken * load_per_mib
-        memory_to_shed -= taken
-        if memory_to_shed <= 0:
-            return load <= load_room + 1e-6  # float sums: never refuse an exact fit
-    return False
+    # Float sums: the tolerance never refuses an exact fit.
+    return fractional_cover_cost(returnable, memory_to_shed) <= load_room + 1e-6
 
 
 def _exchange(state: PlacementState, unit: Unit, source: int, partner: int, caps: Caps) -> list[tuple[Unit, int]]:
