@@ -28,8 +28,10 @@ class DrainOnly:
         """The one host unit `index` keeps (where it runs), or None when it must move; `allowed`
         is where it may go when not kept."""
         current = member_hosts[0]
-        if any(h != current for h in member_hosts) or current not in allowed or current in self.drained \
-                or (self.thin and any(n in self.thin for n in names)):
+        # A split affinity group, a VM on a drained host, or one of a group spread too thin moves.
+        # (The checks are spelled out for the one-VM unit: they run for every unit of a drain.)
+        split = len(member_hosts) > 1 and any(h != current for h in member_hosts)
+        if split or current not in allowed or current in self.drained or not self.thin.isdisjoint(names):
             return None
         self.kept[index] = allowed
         return self.stay_on.get(current) or self.stay_on.setdefault(current, frozenset({current}))

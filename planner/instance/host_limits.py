@@ -4,34 +4,44 @@ hold (no move frees that), and for consolidation the headroom a kept host keeps.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from operator import attrgetter
-from typing import TYPE_CHECKING
+
+import numpy as np
 
 from planner.domain.model import Host
+from planner.instance.unit import Unit
 from planner.rules.resolve import RuleSet
-
-if TYPE_CHECKING:
-    from planner.instance.problem import Unit
 
 
 def fixed_floored(memory: tuple[int, ...], vcpus: tuple[int, ...], hosts: tuple[Host, ...],
                   resources: tuple[str, ...], units: tuple[Unit, ...],
                   ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, ...], ...]]:
     """The memory, vCPU and extra-resource limits (those declared), each never below what the
-    fixed `units` hold."""
-    return (never_below_fixed(memory, units, attrgetter("memory_mib")),
-            never_below_fixed(vcpus, units, attrgetter("vcpus")),
-            extra_limits(resources, hosts, units))
+    fixed `units` hold: a host already over a limit with VMs that cannot move keeps what it has
+    (it gets nothing new)."""
+    held = held_by_fixed(units, len(hosts), len(resources))
+    return (_at_least(memory, held[:, 0]), _at_least(vcpus, held[:, 1]),
+            tuple(_at_least(declared(hosts, name), held[:, 3 + k]) for k, name in enumerate(resources)))
+
+
+def held_by_fixed(units: tuple[Unit, ...], hosts: int, extras: int) -> np.ndarray:
+    """Per host, what its fixed units hold: rows of (memory MiB, vCPUs, load, extras…), the shape
+    of PlacementState.sizes. No move frees that much on a host."""
+    columns = 3 + extras
+    sizes = np.zeros((hosts, columns), dtype=np.int64)
+    fixed = [unit for unit in units if unit.fixed and unit.current is not None]
+    # Summed by numpy from one list of rows: a drain of 200,000 VMs fixes nearly every unit, and
+    # adding each unit's row to its host's took half a second there.
+    rows = np.array([(u.memory_mib, u.vcpus, u.cpu_load, *u.extra) for u in fixed], dtype=np.int64)
+    np.add.at(sizes, [u.current for u in fixed], rows.reshape(len(fixed), columns))
+    return sizes
+
+
+def _at_least(limits: tuple[int, ...], held: np.ndarray) -> tuple[int, ...]:
+    return tuple(np.maximum(np.asarray(limits, dtype=np.int64), held).tolist())
 
 
 def declared(hosts: tuple[Host, ...], resource: str) -> tuple[int, ...]:
     return tuple(h.resources[resource] for h in hosts)
-
-
-def extra_limits(names: tuple[str, ...], hosts: tuple[Host, ...], units: tuple[Unit, ...]) -> tuple[tuple[int, ...], ...]:
-    return tuple(never_below_fixed(declared(hosts, name), units, lambda unit, k=k: unit.extra[k])
-                 for k, name in enumerate(names))
 
 
 def headroom_limits(rules: RuleSet, units: tuple[Unit, ...], hard_memory: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -50,12 +60,3 @@ def headroom_limits(rules: RuleSet, units: tuple[Unit, ...], hard_memory: tuple[
         memory_limit.append(min(hard_memory[i], max(headroom_memory, current_memory[i])))
         load_limit.append(max(headroom_load, current_load[i]))
     return tuple(memory_limit), tuple(load_limit)
-
-
-def never_below_fixed(limits: tuple[int, ...], units: tuple[Unit, ...], size: Callable[[Unit], int]) -> tuple[int, ...]:
-    """A host already over a limit with VMs that cannot move keeps what it has (it gets nothing new)."""
-    fixed = [0] * len(limits)
-    for unit in units:
-        if unit.fixed and unit.current is not None:
-            fixed[unit.current] += size(unit)
-    return tuple(max(limit, used) for limit, used in zip(limits, fixed))

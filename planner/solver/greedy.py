@@ -213,35 +213,40 @@ def _spread_move(state: PlacementState, group: int) -> tuple[Unit, int] | None:
 
 def _least_loaded_fit(state: PlacementState, unit: Unit, exclude: int) -> int | None:
     """The allowed host (not `exclude`) with the lowest balance_score that takes the unit; ties go
-    to the lower host index. Scores are computed for the hosts with room only, at once; the rules
-    (anti-affinity, min_spread) are checked in score order until one host passes."""
-    # Scores only where the unit fits by size: on a tight cluster a few dozen hosts of 10,000, and
-    # scoring every host was most of a 200,000-VM drain's repair. The lowest score first (argmin
-    # returns the lowest position, so the lowest host, among ties); a host the rules refuse is
+    to the lower host index. Scores are computed for every host at once, those without room struck;
+    the rules (anti-affinity, min_spread) are checked in score order until one host passes."""
+    # Every host scored, not only those with room: at a drain's start most hosts have room for most
+    # VMs (two thirds of 10,000 on a tight cluster), and gathering theirs cost more than scoring all.
+    # The lowest score first (argmin returns the lowest host among ties); a host the rules refuse is
     # struck and the next lowest taken, with no sort: the first host mostly passes.
     candidates = state.allowed_mask(unit) & state.room_for(unit)
     candidates[exclude] = False
-    hosts = np.flatnonzero(candidates)
-    best = lowest_accepted(balance_scores(state, unit, hosts), lambda at: state.fits(unit, int(hosts[at])))
-    return None if best is None else int(hosts[best])
+    scores = np.where(candidates, balance_scores(state, unit), np.inf)
+    return lowest_accepted(scores, lambda host: state.fits(unit, host))
 
 
-def balance_scores(state: PlacementState, unit: Unit, hosts: np.ndarray) -> np.ndarray:
-    """balance_score of `unit` on each of `hosts` (ascending host indexes), as one array."""
-    # In floating point, column by column with take: gathering whole rows by fancy indexing and
-    # dividing int64 arrays took twice as long, and the repair scores every host with room for
-    # each VM it places. Exact: MiB, vCPUs and millicores stay far below metrics.FLOAT_EXACT.
+def balance_scores(state: PlacementState, unit: Unit) -> np.ndarray:
+    """balance_score of `unit` on every host, as one float array (whole numbers)."""
+    # In floating point, whole columns at a time, in place: dividing int64 arrays took twice as
+    # long, and the repair scores the hosts for each VM it places. Exact: MiB, vCPUs and millicores
+    # stay far below metrics.FLOAT_EXACT, and the sum of three per-mille values is a whole number.
     wc, wm = state.problem.spread_weights
     sizes = state.sizes
     cpu, memory, vcpus = state.score_divisors
-    scores = wc * np.ceil((sizes[:, 2].take(hosts) + unit.cpu_load) * 1000.0 / cpu.take(hosts))
-    scores += wm * np.ceil((sizes[:, 0].take(hosts) + unit.memory_mib) * 1000.0 / memory.take(hosts))
-    scores += np.ceil((sizes[:, 1].take(hosts) + unit.vcpus) * 1000.0 / vcpus.take(hosts))
-    scores = scores.astype(np.int64)
+    scores = _permilles_with(sizes[:, 1], unit.vcpus, vcpus)
+    scores += wc * _permilles_with(sizes[:, 2], unit.cpu_load, cpu)
+    scores += wm * _permilles_with(sizes[:, 0], unit.memory_mib, memory)
     if state.problem.resources:
-        extra = sizes[:, 3:].take(hosts, axis=0) + unit.extra
-        scores += permilles(extra, state.extra_capacity.take(hosts, axis=0)) @ np.asarray(state.problem.extra_weights)
+        extra = permilles(sizes[:, 3:] + unit.extra, state.extra_capacity)
+        scores += extra @ np.asarray(state.problem.extra_weights)
     return scores
+
+
+def _permilles_with(held: np.ndarray, more: int, divisor: np.ndarray) -> np.ndarray:
+    """ceil(1000 · (held + more) / divisor) per host, in floating point."""
+    quotient = (held + more) * 1000.0
+    quotient /= divisor
+    return np.ceil(quotient, out=quotient)
 
 
 # -- spread -------------------------------------------------------------------------------------

@@ -16,13 +16,14 @@ NOT_A_CANDIDATE = np.iinfo(np.int64).max
 
 def lowest_accepted(scores: np.ndarray, accepts: Callable[[int], bool]) -> int | None:
     """The position of the lowest score (the lowest position among ties) that `accepts`, striking
-    refused ones in `scores` (an int64 array the caller owns); NOT_A_CANDIDATE marks none; None
-    when nothing is accepted."""
+    refused ones in `scores` (an array the caller owns: int64 with NOT_A_CANDIDATE marking none, or
+    float with infinity); None when nothing is accepted."""
+    struck = np.inf if scores.dtype.kind == "f" else NOT_A_CANDIDATE
     for _ in range(len(scores)):
         best = int(np.argmin(scores))
-        if scores[best] == NOT_A_CANDIDATE:
+        if scores[best] == struck:
             return None
         if accepts(best):
             return best
-        scores[best] = NOT_A_CANDIDATE
+        scores[best] = struck
     return None

@@ -22,3 +22,11 @@ def test_nothing_accepted_or_no_candidate_gives_none() -> None:
     assert lowest_accepted(np.array([3, 1], dtype=np.int64), lambda i: False) is None
     assert lowest_accepted(np.array([NOT_A_CANDIDATE, NOT_A_CANDIDATE], dtype=np.int64), lambda i: True) is None
     assert lowest_accepted(np.array([], dtype=np.int64), lambda i: True) is None
+
+
+def test_float_scores_are_struck_with_infinity_which_marks_no_candidate() -> None:
+    scores = np.array([4.0, np.inf, 1.0, 1.0])
+
+    assert lowest_accepted(scores, lambda i: i != 2) == 3
+    assert scores.tolist() == [4.0, np.inf, np.inf, 1.0]
+    assert lowest_accepted(np.array([np.inf, np.inf]), lambda i: True) is None
