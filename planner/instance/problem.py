@@ -22,7 +22,6 @@ from planner.instance.unit import MoveWeights, Unit
 from planner.instance.unit_arrays import UnitArrays
 from planner.instance.unit_building import UnitBuilder
 from planner.instance.drain_only import DrainOnly
-from planner.instance.gc_paused import gc_paused
 from planner.instance.host_limits import declared, fixed_floored, headroom_limits, held_by_fixed
 from planner.rules.resolve import RuleSet
 
@@ -188,9 +187,8 @@ def with_drain_lifted(problem: Problem) -> Problem:
     would have them (pins still hold); its limits stay. The same units as building the problem for
     another goal, with the drain's limits and the units it must move as they are."""
     units = list(problem.units)
-    with gc_paused():
-        for index, allowed in problem.drain_kept.items():
-            units[index] = _freed(units[index], allowed)
+    for index, allowed in problem.drain_kept.items():
+        units[index] = _freed(units[index], allowed)
     return replace(problem, units=tuple(units), drain_kept=MappingProxyType({}))
 
 
