@@ -10,9 +10,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from planner.domain.metrics import most_at_permille, permilles, permilles_at_most
+from planner.domain.metrics import most_at_permille, permilles_at_most
 from planner.instance.problem import Problem, Unit
 from planner.instance.state_copy import bound_to, copy_of
+from planner.instance.state_rows import refresh_rows
 
 # Caps whose most_under() arrays a state keeps (a step-by-step pass asks for new caps each step).
 MOST_UNDER_CACHED = 64
@@ -74,7 +75,7 @@ class PlacementState:
             self.moved_mib += unit.move_cost(host)
             if self.weighted:
                 self.weighted_mib += unit.weighted_cost(host)
-        self._refresh(list(range(hosts)))
+        refresh_rows(self, list(range(hosts)))
 
     def copy(self) -> PlacementState:
         """A state holding the same placement with no history (no moves, no path): what
@@ -128,7 +129,7 @@ class PlacementState:
 
     def _flush(self) -> None:
         if self._dirty:
-            self._refresh(list(self._dirty))
+            refresh_rows(self, list(self._dirty))
             self._dirty.clear()
 
     def _count(self, unit: Unit, host: int, sign: int = 1) -> None:
@@ -147,19 +148,6 @@ class PlacementState:
             occupancy[domain] = occupancy.get(domain, 0) + sign * membership.members
         if unit.min_spread:
             self._count_spread(unit, host, sign)
-
-    def _refresh(self, hosts: list[int]) -> None:
-        """The numpy rows of `hosts` from the lists, in one vectorised write per array: the start of
-        a state refreshes every host, a flush the few that moved."""
-        self._sizes[hosts, 0] = [self.memory[h] for h in hosts]
-        self._sizes[hosts, 1] = [self.vcpus[h] for h in hosts]
-        self._sizes[hosts, 2] = [self.load[h] for h in hosts]
-        if self._extra_pm.shape[1]:
-            extra = np.array([self.extra_used[h] for h in hosts], dtype=np.int64).reshape(len(hosts), -1)
-            self._sizes[hosts, 3:] = extra
-            self._extra_pm[hosts] = permilles(extra, self.extra_capacity[hosts])
-        self._cpu_pm[hosts] = permilles(self._sizes[hosts, 2], self.cpu_capacity_array[hosts])
-        self._mem_pm[hosts] = permilles(self._sizes[hosts, 0], self.memory_capacity_array[hosts])
 
     def _count_spread(self, unit: Unit, host: int, sign: int) -> None:
         for membership in unit.min_spread:
