@@ -33,12 +33,14 @@ def ranked_landing(state: PlacementState, units: list[Unit], avoid: tuple[int, .
     mostly lands, and on 5,000 hosts a sort and every leaver's room on every host were most of a
     step."""
     eligible = score < np.iinfo(np.int64).max
+    # What each host can take under the caps, once: the search moves nothing until it returns.
+    free = None if state.problem.resources else free_under_caps(state, caps)
     tried = 0
     for chunk in _chunks(units):
-        rooms = _rooms(state, chunk, caps) & eligible[None, :]
-        for unit, room in zip(chunk, rooms):
+        rooms = _rooms(state, chunk, caps, free) & eligible[None, :]
+        for unit, room, roomy in zip(chunk, rooms, rooms.any(axis=1).tolist()):
             tried += 1
-            host = _best_scored_host(state, unit, avoid, score, room)
+            host = _best_scored_host(state, unit, avoid, score, room) if roomy else None
             if host is not None:
                 return (unit, host), tried
     return None, tried
@@ -95,12 +97,12 @@ def _room(state: PlacementState, unit: Unit, caps: tuple[int, int]) -> np.ndarra
     return room & state.under_extra_caps(after, caps=extra_caps_of(caps)) if unit.extra else room
 
 
-def _rooms(state: PlacementState, units: list[Unit], caps: tuple[int, int]) -> np.ndarray:
-    """_room of each unit, as rows of one array."""
-    if state.problem.resources:
+def _rooms(state: PlacementState, units: list[Unit], caps: tuple[int, int], free: np.ndarray | None) -> np.ndarray:
+    """_room of each unit, as rows of one array (`free`: free_under_caps(state, caps), None when
+    the cluster has extra resources)."""
+    if free is None:
         return np.array([_room(state, unit, caps) for unit in units])
     demand = state.problem.unit_arrays.sizes[[unit.index for unit in units], :3]
-    free = free_under_caps(state, caps)
     return ((demand[:, 0, None] <= free[None, :, 0]) & (demand[:, 1, None] <= free[None, :, 1])
             & (demand[:, 2, None] <= free[None, :, 2]))
 
