@@ -257,7 +257,12 @@ def _write(rows: Sequence[Row], out: Path) -> None:
     pd.DataFrame([asdict(r) for r in rows]).to_csv(out / "solve.csv", index=False)
     medians = summarise(rows)
     (out / "solve.md").write_text(markdown(medians))
-    plots(medians, out)
+    try:
+        plots(medians, out)
+    except ModuleNotFoundError as missing:  # the plots need the optional `bench` extra
+        print(f"wrote {out / 'solve.csv'} and solve.md; no plots: {missing.name} is not installed "
+              "(pip install -e '.[bench]')")
+        return
     print(f"wrote {out / 'solve.csv'}, solve.md and solve-*.png")
 
 
