@@ -18,7 +18,7 @@ from planner.domain.model import Host
 from planner.domain.policy import Goal
 from planner.instance.move_cost_matrix import MoveCostMatrix
 from planner.instance.rule_groups import AntiAffinityLayout, Membership, SpreadLayout
-from planner.instance.unit import MoveWeights, Unit
+from planner.instance.unit import MoveWeights, Unit, replaced
 from planner.instance.unit_arrays import UnitArrays
 from planner.instance.unit_building import UnitBuilder
 from planner.instance.drain_only import DrainOnly
@@ -193,11 +193,8 @@ def with_drain_lifted(problem: Problem) -> Problem:
 
 
 def _freed(unit: Unit, allowed: frozenset[int]) -> Unit:
-    """`unit` movable to `allowed`: dataclasses.replace without its __init__, a sixth of the time
-    (a drain frees up to 200,000 units at once); the copy is as frozen as the unit."""
-    twin = object.__new__(Unit)
-    twin.__dict__.update(vars(unit), allowed=allowed, fixed=False)
-    return twin
+    """`unit` movable to `allowed` (a drain frees up to 200,000 units at once: unit.replaced)."""
+    return replaced(unit, allowed=allowed, fixed=False)
 
 
 class _DomainIds:
