@@ -91,6 +91,8 @@ def unit_from(values: tuple[object, ...]) -> Unit:
 
 
 def replaced(unit: Unit, **changes: object) -> Unit:
-    """dataclasses.replace, by unit_from."""
-    own = vars(unit)
-    return unit_from(tuple(changes[name] if name in changes else own[name] for name in UNIT_FIELDS))
+    """dataclasses.replace without __init__, as unit_from: copied from `unit`'s own dict, which
+    keeps the copy's compact (and is the fastest way: a drain frees up to 200,000 units at once)."""
+    twin = object.__new__(Unit)
+    twin.__dict__.update(vars(unit), **changes)
+    return twin
