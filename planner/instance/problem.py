@@ -188,13 +188,8 @@ def with_drain_lifted(problem: Problem) -> Problem:
     another goal, with the drain's limits and the units it must move as they are."""
     units = list(problem.units)
     for index, allowed in problem.drain_kept.items():
-        units[index] = _freed(units[index], allowed)
+        units[index] = replaced(units[index], allowed=allowed, fixed=False)
     return replace(problem, units=tuple(units), drain_kept=MappingProxyType({}))
-
-
-def _freed(unit: Unit, allowed: frozenset[int]) -> Unit:
-    """`unit` movable to `allowed` (a drain frees up to 200,000 units at once: unit.replaced)."""
-    return replaced(unit, allowed=allowed, fixed=False)
 
 
 class _DomainIds:
