@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -35,8 +35,9 @@ from planner.domain.metrics import permille
 from planner.domain.model import Host
 from planner.instance.problem import NO_LIMIT, Problem, Unit
 from planner.instance.state import PlacementState
-from planner.solver.cpsat_rows import at_most_per_domain, domains_used_at_least
+from planner.solver.cpsat_rows import at_most_per_domain, domains_used_at_least, weighted_sum
 from planner.solver.fixed_usage import FixedUsage
+from planner.solver.model_families import Family, add_families
 
 
 class Resource(enum.Enum):
@@ -140,15 +141,6 @@ class PlacementModel:
         return assignment
 
 
-def weighted_sum(terms: Iterable[tuple[int, cp_model.IntVar]]) -> cp_model.LinearExprT:
-    """Σ coefficient · variable in one call: summing Python expressions term by term cost about as
-    much as solving an LNS sub-problem."""
-    pairs = [(c, v) for c, v in terms if c]
-    if not pairs:
-        return 0
-    return cp_model.LinearExpr.weighted_sum([v for _, v in pairs], [c for c, _ in pairs])
-
-
 def _lower_bound(var: cp_model.IntVar) -> int:
     return var.proto.domain[0]
 
@@ -175,12 +167,6 @@ class ModelParts:
         return self.placement.model
 
 
-@dataclass(frozen=True)
-class Family:
-    name: str
-    add: Callable[[ModelParts], None]
-
-
 def build_model(problem: Problem, candidates: dict[int, tuple[int, ...]], fixed_at: list[int],
                 goal_hosts: frozenset[int] | None = None, state: PlacementState | None = None,
                 peak_floors: Mapping[Resource | ExtraResource, int] | None = None) -> PlacementModel:
@@ -205,8 +191,7 @@ def build_model(problem: Problem, candidates: dict[int, tuple[int, ...]], fixed_
             placement.x[unit.index, host] = var
             parts.by_host[host].append((unit, var))
             parts.by_unit[unit.index].append(var)
-    for family in FAMILIES:
-        family.add(parts)
+    add_families(FAMILIES, parts)
     return placement
 
 
@@ -343,7 +328,7 @@ def _hosts_in_use(parts: ModelParts) -> None:
     placement.goal = goal + always_on
 
 
-FAMILIES: tuple[Family, ...] = (
+FAMILIES: tuple[Family[ModelParts], ...] = (
     Family("one_host_per_unit", _one_host_per_unit),
     Family("memory_capacity", _capacity(Resource.MEMORY)),
     Family("vcpu_capacity", _capacity(Resource.VCPUS)),

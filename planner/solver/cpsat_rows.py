@@ -1,21 +1,32 @@
 """CP-SAT rows that both engines' models state: the product's (cpsat_model.py) and the
-reassignment sub-problems' (reassign/subproblem.py). One rule, one way of writing it down.
+reassignment sub-problems' (reassign/sub_families.py). One rule, one way of writing it down.
 
 - `at_most_per_domain`: at most so many members in each domain — the product's anti-affinity (per
   group and label value, an affinity group counting its members) and ROADEF's conflict rule (per
   service and machine, one process).
 - `domains_used_at_least`: members in at least so many domains — the product's min_spread (per
   group over label values) and ROADEF's spreadMin (per service over locations).
+- `weighted_sum`: Σ coefficient · x in one call, zero coefficients left out — every capacity row and
+  load of both models.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from ortools.sat.python import cp_model
 
 Key = TypeVar("Key", bound=Hashable)
+
+
+def weighted_sum(terms: Iterable[tuple[int, cp_model.IntVar]]) -> cp_model.LinearExprT:
+    """Σ coefficient · variable in one call (0 when no coefficient is non-zero): summing Python
+    expressions term by term cost about as much as solving an LNS sub-problem."""
+    pairs = [(c, v) for c, v in terms if c]
+    if not pairs:
+        return 0
+    return cp_model.LinearExpr.weighted_sum([v for _, v in pairs], [c for c, _ in pairs])
 
 
 def at_most_per_domain(model: cp_model.CpModel, rows: Mapping[Key, Sequence[tuple[int, cp_model.IntVar]]],
