@@ -37,26 +37,31 @@ from planner.solver.reassign.sub_model import SubModel
 
 
 def _capacity(sub: SubModel) -> None:
-    s = sub.state
-    for i, m in enumerate(sub.machines):
-        for r, load in enumerate(sub.loads[i]):
+    for loads, capacity, fixed in zip(sub.loads, sub.capacity_rows, sub.fixed_rows):
+        for load, limit, used in zip(loads, capacity, fixed):
             if not isinstance(load, int):
-                sub.model.add(load <= int(s.capacity[m, r] - sub.fixed_usage[i, r]))
+                sub.model.add(load <= limit - used)
 
 
 def _transient(sub: SubModel) -> None:
     """A freed process whose original machine is m holds room there wherever it goes: only the
     others landing on m count against what that leaves."""
     s = sub.state
+    transient = s.transient.tolist()
+    if not transient:
+        return
+    held_rows = sub.fixed_held.tolist()
     for i, m in enumerate(sub.machines):
         homed = [p for p in sub.freed if int(s.original[p]) == m]
+        homed_sums = s.requirement[homed][:, transient].sum(axis=0).tolist() if homed else [0] * len(transient)
         others = [(p, v) for p, v in sub.landing[i] if int(s.original[p]) != m]
-        for k, r in enumerate(s.transient.tolist()):
-            load = weighted_sum((int(s.requirement[p, r]), v) for p, v in others)
+        columns = s.requirement[[p for p, _ in others]][:, transient].T.tolist() if others else []
+        for k, r in enumerate(transient):
+            load = weighted_sum(zip(columns[k], (v for _, v in others))) if others else 0
             if isinstance(load, int):
                 continue
-            held = int(sub.fixed_usage[i, r] + sub.fixed_held[i, k]) + sum(int(s.requirement[p, r]) for p in homed)
-            sub.model.add(load <= int(s.capacity[m, r]) - held)
+            held = sub.fixed_rows[i][r] + held_rows[i][k] + homed_sums[k]
+            sub.model.add(load <= sub.capacity_rows[i][r] - held)
 
 
 def _conflict(sub: SubModel) -> None:
@@ -88,24 +93,27 @@ def _spread(sub: SubModel) -> None:
 def _dependencies(sub: SubModel) -> None:
     s = sub.state
     hoods = sorted({int(s.hood[m]) for m in sub.machines})
-    presence: dict[tuple[int, int], cp_model.IntVar] = {}
+    hood_of = dict(zip(sub.machines, s.hood[sub.machines].tolist()))
+    presence: dict[tuple[int, int], cp_model.IntVar | int] = {}
 
     def present(service: int, hood: int) -> cp_model.IntVar | int:
         """1 if `service` runs in `hood` after the sub-solve (a variable when it can change)."""
-        if sub.hood_presence_fixed(service, hood) > 0 or service not in sub.by_service:
-            return int(sub.hood_presence_fixed(service, hood) > 0)
-        if (service, hood) not in presence:
-            there = [sub.x[p, m] for p in sub.by_service[service] for m in sub.options_of(p) if int(s.hood[m]) == hood]
-            var = sub.model.new_bool_var(f"in{service}_{hood}")
-            sub.model.add(var <= sum(there))  # an empty sum is 0: the service cannot come here
-            presence[service, hood] = var
-        return presence[service, hood]
+        key = (service, hood)
+        if key not in presence:
+            if sub.hood_presence_fixed(service, hood) > 0 or service not in sub.by_service:
+                presence[key] = int(sub.hood_presence_fixed(service, hood) > 0)
+            else:
+                there = [sub.x[p, m] for p in sub.by_service[service] for m in sub.options_of(p) if hood_of[m] == hood]
+                var = sub.model.new_bool_var(f"in{service}_{hood}")
+                sub.model.add(var <= sum(there))  # an empty sum is 0: the service cannot come here
+                presence[key] = var
+        return presence[key]
 
     for service, members in sub.by_service.items():
         for b in s.depends_on[service]:
             for p in members:
                 for m in sub.options_of(p):
-                    flag = present(b, int(s.hood[m]))
+                    flag = present(b, hood_of[m])
                     if isinstance(flag, int):
                         if not flag:
                             sub.model.add(sub.x[p, m] == 0)
@@ -122,16 +130,18 @@ def _dependencies(sub: SubModel) -> None:
 
 def _load_cost(sub: SubModel) -> None:
     s = sub.state
+    weights = s.load_weight.tolist()
+    extra_rows = sub.max_extra.tolist()
     for i, m in enumerate(sub.machines):
-        for r in range(s.capacity.shape[1]):
-            weight = int(s.load_weight[r])
+        capacity, safety, fixed, extra = sub.capacity_rows[i], sub.safety_rows[i], sub.fixed_rows[i], extra_rows[i]
+        for r, weight in enumerate(weights):
             if weight == 0:
                 continue
-            highest = min(int(s.capacity[m, r]), int(sub.fixed_usage[i, r]) + int(sub.max_extra[i, r]))
-            if highest <= int(s.safety[m, r]):
+            highest = min(capacity[r], fixed[r] + extra[r])
+            if highest <= safety[r]:
                 continue  # can never go over the safety capacity here
-            over = sub.model.new_int_var(0, highest - int(s.safety[m, r]), f"over{m}_{r}")
-            sub.model.add(over >= sub.usage(i, r) - int(s.safety[m, r]))
+            over = sub.model.new_int_var(0, highest - safety[r], f"over{m}_{r}")
+            sub.model.add(over >= sub.usage(i, r) - safety[r])
             sub.terms.append(weight * over)
 
 

@@ -33,6 +33,7 @@ class SubModel:
         self.options: dict[int, list[int]] = {}
         self.terms: list[cp_model.LinearExprT] = []
         self._allowed: dict[tuple[int, int], bool] = {}
+        self._hood_fixed: dict[tuple[int, int], int] = {}
         for p in freed:
             self.by_service[int(state.service[p])].append(p)
         self._fixed_counts()
@@ -58,7 +59,12 @@ class SubModel:
             self.freed_location[service, int(s.location[m])] += 1
 
     def hood_presence_fixed(self, service: int, hood: int) -> int:
-        return int(self.state.hood_count[service, hood]) - self.freed_hood[service, hood]
+        """Processes of `service` in `hood` that stay put (asked hundreds of thousands of times per
+        sub-problem by the dependency rows, hence remembered)."""
+        key = (service, hood)
+        if key not in self._hood_fixed:
+            self._hood_fixed[key] = int(self.state.hood_count[service, hood]) - self.freed_hood[key]
+        return self._hood_fixed[key]
 
     def location_presence_fixed(self, service: int, location: int) -> int:
         return int(self.state.location_count[service, location]) - self.freed_location[service, location]
@@ -75,19 +81,30 @@ class SubModel:
         fits = (s.requirement[self.freed][:, None, :] <= room[None, :, :]).all(axis=2)
         # The most each machine could receive per resource: the bounds of its load terms.
         self.max_extra = np.zeros_like(room)
+        self.landing: list[list[tuple[int, cp_model.IntVar]]] = [[] for _ in self.machines]
+        allowed = {service: np.array([self._service_allowed(service, m) for m in self.machines], dtype=bool)
+                   for service in self.by_service}
+        hinted: list[int] = []
+        values: list[int] = []
         for row, p in enumerate(self.freed):
-            service = int(s.service[p])
-            reachable = [i for i in fits[row].nonzero()[0].tolist() if self._service_allowed(service, self.machines[i])]
+            here = int(s.assignment[p])
+            reachable = np.flatnonzero(fits[row] & allowed[int(s.service[p])]).tolist()
             options = [self.machines[i] for i in reachable]
-            if int(s.assignment[p]) not in options:
+            if here not in options:
                 return False  # cannot happen from a feasible state; refuse rather than guess
             self.options[p] = options
             self.max_extra[reachable] += s.requirement[p]
-            for m in options:
-                self.x[p, m] = self.model.new_bool_var(f"x{p}_{m}")
-            self.model.add_exactly_one(self.x[p, m] for m in options)
-            for m in options:
-                self.model.add_hint(self.x[p, m], int(m == int(s.assignment[p])))
+            row_vars = [self.model.new_bool_var(f"x{p}_{m}") for m in options]
+            for i, m, var in zip(reachable, options, row_vars):
+                self.x[p, m] = var
+                self.landing[i].append((p, var))
+            self.model.add_exactly_one(row_vars)
+            hinted.extend(var.index for var in row_vars)
+            values.extend(int(m == here) for m in options)
+        # All hints at once, in the order add_hint would write them: a call per variable cost
+        # more than solving the smallest sub-problems.
+        self.model.proto.solution_hint.vars.extend(hinted)
+        self.model.proto.solution_hint.values.extend(values)
         self._loads()
         return True
 
@@ -105,18 +122,25 @@ class SubModel:
         return all(self.hood_presence_fixed(b, hood) > 0 or b in self.by_service for b in self.state.depends_on[service])
 
     def _loads(self) -> None:
-        """Per machine, the freed processes that may land there (`landing`) and what they add to
-        each resource (`loads`, 0 where nothing can)."""
+        """What the freed processes that may land on each machine add to each resource (`loads`,
+        0 where nothing can), and the fixed sums the families compare them with, as plain ints."""
         s = self.state
-        self.landing: list[list[tuple[int, cp_model.IntVar]]] = [
-            [(p, self.x[p, m]) for p in self.freed if (p, m) in self.x] for m in self.machines
-        ]
-        self.loads = [[weighted_sum((int(s.requirement[p, r]), v) for p, v in on_m) for r in range(s.capacity.shape[1])]
-                      for on_m in self.landing]
+        resources = s.capacity.shape[1]
+        self.loads: list[list[cp_model.LinearExprT]] = []
+        for on_m in self.landing:
+            if not on_m:
+                self.loads.append([0] * resources)
+                continue
+            variables = [v for _, v in on_m]
+            columns = s.requirement[[p for p, _ in on_m]].T.tolist()
+            self.loads.append([weighted_sum(zip(column, variables)) for column in columns])
+        self.fixed_rows = self.fixed_usage.tolist()
+        self.capacity_rows = s.capacity[self.machines].tolist()
+        self.safety_rows = s.safety[self.machines].tolist()
 
     def usage(self, position: int, resource: int) -> cp_model.LinearExprT:
         """The machine at `position`'s usage of `resource` after the sub-solve."""
-        return self.loads[position][resource] + int(self.fixed_usage[position, resource])
+        return self.loads[position][resource] + self.fixed_rows[position][resource]
 
     def options_of(self, p: int) -> list[int]:
         return self.options[p]
