@@ -19,6 +19,7 @@ import numpy as np
 
 from planner.bounds.lower_bounds import consolidate_bound, spread_peak_bounds
 from planner.domain.errors import InfeasibleError
+from planner.solver.aim_check import AimCheck
 from planner.solver.homecoming import send_home
 from planner.solver.host_emptying import consolidate_hosts
 from planner.solver.infeasibility import explain_no_room
@@ -311,9 +312,14 @@ def improve_spread(state: PlacementState, ceiling: Caps | None = None,
     # Aiming at a ceiling, a host nothing takes under it is passed over and the others still come
     # down to it: the step by step pass that follows starts from fewer hosts above the ceiling.
     passed_over = np.zeros(hosts, dtype=bool) if ceiling is not None else None
+    check = AimCheck(state, ceiling, budget) if ceiling is not None else None
     for _ in range(MAX_GREEDY_STEPS):
         if budget is not None and not budget.step(hosts, resources):
             return
+        if check is not None:
+            ceiling, raised = check.aim(state)
+            if raised:
+                passed_over[:] = False
         source, moves = best_peak_relief(state, ceiling, budget, passed_over)
         if source is None:
             return

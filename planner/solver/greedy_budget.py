@@ -160,6 +160,20 @@ class GreedyBudget:
         self.counted.extra += resources
         return not self.spent()
 
+    def mark(self) -> tuple[float, float]:
+        """Where the budget stands now (work used, wall clock), for fraction_since."""
+        return self.used_ms, time.monotonic()
+
+    def fraction_since(self, mark: tuple[float, float]) -> float | None:
+        """The share of what was left at `mark` that has been spent since: of the work in
+        deterministic mode, else of the time to the deadline; None when the budget is unlimited."""
+        used, at = mark
+        if self.work_ms is not None:
+            return (self.used_ms - used) / max(self.work_ms - used, 1e-9)
+        if self.deadline is not None:
+            return (time.monotonic() - at) / max(self.deadline - at, 1e-9)
+        return None
+
     def spent(self) -> bool:
         """Is the work (or, failing that, the wall clock) used up?"""
         if self.work_ms is not None and self.used_ms > self.work_ms:

@@ -1,0 +1,89 @@
+"""The aimed pass's progress check (planner/solver/aim_check.py): the aim stays until a quarter of
+the pass's budget is spent, then is raised once, for the weighed resources only, when less than
+ON_TRACK of the load above it is gone; and the aimed pass relieves hosts to the raised aim after."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.tight_generator import generate_tight_cluster, tight_policy
+from planner.instance.problem import build_problem
+from planner.instance.state import PlacementState
+from planner.rules.resolve import resolve_rules
+from planner.solver import aim_check, greedy
+from planner.solver.aim_check import AimCheck, load_above, raised
+from planner.solver.caps import Caps
+from planner.solver.greedy_budget import GreedyBudget
+
+
+def _repaired(seed: int = 1) -> PlacementState:
+    clu = generate_tight_cluster(40, 800, 0.85, seed)
+    state = PlacementState(build_problem(resolve_rules(clu, tight_policy(clu, seed, 5))))
+    greedy.repair(state)
+    return state
+
+
+def _spend(budget: GreedyBudget, share: float) -> None:
+    budget.priced.ms += share * budget.work_ms
+
+
+def test_load_above_sums_what_the_weighed_resources_exceed() -> None:
+    state = _repaired()
+    ceiling = greedy._aim(state)
+    mask = state.metric_mask
+    expected = int(np.maximum(state.cpu_pm[mask] - ceiling.cpu, 0).sum())  # the benchmark weighs CPU only
+    assert load_above(state, ceiling) == expected > 0
+
+
+def test_raised_lifts_only_the_weighed_resources() -> None:
+    state = _repaired()
+    assert state.problem.spread_weights[1] == 0
+    assert raised(state, Caps(400, 700)) == Caps(int(400 * aim_check.RAISED_AIM), 700)
+
+
+@pytest.mark.parametrize("removed_share,raises", [(0.0, True), (0.3, True), (0.9, False)])
+def test_the_aim_is_raised_once_at_the_checkpoint_when_behind(removed_share: float, raises: bool,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    state = _repaired()
+    ceiling = greedy._aim(state)
+    budget = GreedyBudget(None, 100.0)
+    check = AimCheck(state, ceiling, budget)
+    start = load_above(state, ceiling)
+    monkeypatch.setattr(aim_check, "load_above", lambda s, c: int(start * (1 - removed_share)))
+    _spend(budget, aim_check.CHECK_AT / 2)
+    assert check.aim(state) == (ceiling, False)  # too early to judge
+    _spend(budget, aim_check.CHECK_AT)
+    aim, now = check.aim(state)
+    assert now is raises and aim == (raised(state, ceiling) if raises else ceiling)
+    assert check.aim(state) == (aim, False)  # judged once: no second raise
+
+
+def test_an_unlimited_budget_keeps_the_aim() -> None:
+    state = _repaired()
+    ceiling = greedy._aim(state)
+    check = AimCheck(state, ceiling, GreedyBudget())
+    assert check.aim(state) == (ceiling, False)
+
+
+def test_a_pass_behind_relieves_to_the_raised_aim(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Always judged behind, the pass asks for the first aim until the checkpoint and for the raised
+    one after it; never judged behind, only for the first."""
+    seen: list[Caps] = []
+    real = greedy.best_peak_relief
+
+    def recording(state, ceiling, budget, passed_over=None):
+        if ceiling is not None:
+            seen.append(ceiling)
+        return real(state, ceiling, budget, passed_over)
+
+    monkeypatch.setattr(greedy, "best_peak_relief", recording)
+    for on_track, expect_raise in ((1.01, True), (0.0, False)):
+        monkeypatch.setattr(aim_check, "ON_TRACK", on_track)
+        seen.clear()
+        state = _repaired()
+        ceiling = greedy._aim(state)
+        greedy.improve_spread(state, ceiling=ceiling, budget=GreedyBudget(None, 40.0))
+        assert seen[0] == ceiling
+        assert (raised(state, ceiling) in seen) is expect_raise
+        assert set(map(tuple, seen)) <= {tuple(ceiling), tuple(raised(state, ceiling))}
