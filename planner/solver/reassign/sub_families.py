@@ -52,12 +52,14 @@ def _transient(sub: SubModel) -> None:
         return
     held_rows = sub.fixed_held.tolist()
     for i, m in enumerate(sub.machines):
+        others = [(p, v) for p, v in sub.landing[i] if int(s.original[p]) != m]
+        if not others:
+            continue
         homed = [p for p in sub.freed if int(s.original[p]) == m]
         homed_sums = s.requirement[homed][:, transient].sum(axis=0).tolist() if homed else [0] * len(transient)
-        others = [(p, v) for p, v in sub.landing[i] if int(s.original[p]) != m]
-        columns = s.requirement[[p for p, _ in others]][:, transient].T.tolist() if others else []
+        columns = s.requirement[[p for p, _ in others]][:, transient].T.tolist()
         for k, r in enumerate(transient):
-            load = weighted_sum(zip(columns[k], (v for _, v in others))) if others else 0
+            load = weighted_sum(zip(columns[k], (v for _, v in others)))
             if isinstance(load, int):
                 continue
             held = sub.fixed_rows[i][r] + held_rows[i][k] + homed_sums[k]
@@ -147,14 +149,14 @@ def _load_cost(sub: SubModel) -> None:
 
 def _balance_cost(sub: SubModel) -> None:
     """max(0, target · A(first) - A(second)) per machine and balance, A = capacity - usage."""
-    s = sub.state
     for i, m in enumerate(sub.machines):
-        for k, b in enumerate(s.balances):
-            bound = int(b.target * s.capacity[m, b.first])
+        capacity = sub.capacity_rows[i]
+        for k, b in enumerate(sub.state.balances):
+            bound = int(b.target * capacity[b.first])
             slack = sub.model.new_int_var(0, max(0, bound), f"bal{m}_{k}")
             sub.model.add(
-                slack >= b.target * (int(s.capacity[m, b.first]) - sub.usage(i, b.first))
-                - (int(s.capacity[m, b.second]) - sub.usage(i, b.second))
+                slack >= b.target * (capacity[b.first] - sub.usage(i, b.first))
+                - (capacity[b.second] - sub.usage(i, b.second))
             )
             sub.terms.append(b.weight * slack)
 

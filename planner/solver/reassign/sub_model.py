@@ -32,7 +32,6 @@ class SubModel:
         self.by_service: dict[int, list[int]] = defaultdict(list)
         self.options: dict[int, list[int]] = {}
         self.terms: list[cp_model.LinearExprT] = []
-        self._allowed: dict[tuple[int, int], bool] = {}
         self._hood_fixed: dict[tuple[int, int], int] = {}
         for p in freed:
             self.by_service[int(state.service[p])].append(p)
@@ -111,11 +110,8 @@ class SubModel:
     def _service_allowed(self, service: int, m: int) -> bool:
         """No fixed process of the service on `m` (conflict) and its dependencies can be met
         there; the same for every freed process of the service, so asked once per pair."""
-        if (service, m) not in self._allowed:
-            self._allowed[service, m] = self.state.machines_of[service].get(m, 0) - self.freed_on[service, m] <= 0 and (
-                self._dependencies_possible(service, m)
-            )
-        return self._allowed[service, m]
+        conflict = self.state.machines_of[service].get(m, 0) - self.freed_on[service, m] > 0
+        return not conflict and self._dependencies_possible(service, m)
 
     def _dependencies_possible(self, service: int, m: int) -> bool:
         hood = int(self.state.hood[m])
