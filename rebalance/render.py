@@ -114,6 +114,7 @@ def render_plan(plan: Plan) -> str:
         "",
         f"Lower bounds: {metric.name} ≥ {bounds.goal} {metric.unit}; moves ≥ {bounds.moves}; "
         f"moved memory ≥ {gib(bounds.moved_memory_mib)} GiB",
+        *(f"  ({terminal_safe(note)})" for note in bounds.notes),
         f"Solver: {plan.solver.method} ({plan.solver.status}) in {plan.solver.wall_time_s:.2f} s; "
         f"greedy start {plan.solver.greedy_goal} {metric.unit}",
     ]

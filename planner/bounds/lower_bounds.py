@@ -7,7 +7,8 @@ how far from the best possible a time-limited plan stopped.
 - consolidate hosts: hosts holding VMs that cannot move, plus the fewest of the largest remaining
   hosts whose capacity covers the rest (L1, per dimension, heterogeneous hosts), the largest
   anti-affinity group per host, and the largest min_spread at_least;
-- moves: exact for the VMs that must move (drain, broken rules); for spread the VMs a host above the
+- moves: exact for the VMs that must move (drain, broken rules), plus those that must move aside
+  where the room the others need is short (room_bound.py); for spread the VMs a host above the
   reached peak must shed at least; for consolidation the smallest hosts that must be emptied.
 """
 
@@ -26,6 +27,7 @@ from planner.instance.problem import Problem, Unit, hosts_allowed_to_any
 from planner.instance.state import PlacementState
 from planner.domain.plan import Bounds
 from planner.domain.policy import HOST_SCOPE
+from planner.bounds.room_bound import room_notes, room_shortfall
 
 LARGEST_UNITS = 32
 # Steps of the minimum knapsack behind the spread moves bound: per host and VM one array pass of
@@ -46,11 +48,22 @@ def lower_bounds(problem: Problem, start: PlacementState, final: PlacementState,
         reached = tuple(max([value(h) for h in problem.metric_hosts] + [floor])
                         for value, floor in zip((final.cpu_permille, final.memory_permille), problem.spread_floors))
         moves, memory = _spread_moves_bound(problem, start, reached)
-    # A unit that must move pays at least its cheapest way out.
+    # A unit that must move pays at least its cheapest way out, and where the room it needs is short,
+    # other units move aside too (room_bound), each at least the smallest of them.
     cheapest = [_cheapest_way_out(u) for u in must_move if u.allowed]
-    required_moves = sum(moves for moves, _ in cheapest)
-    required_memory = sum(memory for _, memory in cheapest)
-    return Bounds(goal=goal, moves=max(moves, required_moves), moved_memory_mib=max(memory, required_memory))
+    short = room_shortfall(problem, start, must_move)
+    required_moves = sum(moves for moves, _ in cheapest) + short.aside
+    required_memory = sum(memory for _, memory in cheapest) + short.aside * _smallest_other(problem, must_move)
+    return Bounds(goal=goal, moves=max(moves, required_moves), moved_memory_mib=max(memory, required_memory),
+                  notes=room_notes(problem, short))
+
+
+def _smallest_other(problem: Problem, must_move: Sequence[Unit]) -> int:
+    """The least memory of a unit that need not move: what a unit moved aside moves at least."""
+    others = np.ones(len(problem.units), dtype=bool)
+    others[[unit.index for unit in must_move]] = False
+    memory = problem.unit_arrays.sizes[others, 0]
+    return int(memory.min()) if memory.size else 0
 
 
 def _cheapest_way_out(unit: Unit) -> tuple[int, int]:
