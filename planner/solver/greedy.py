@@ -171,7 +171,7 @@ def repair(state: PlacementState) -> None:
     for unit in needy:
         best = _least_loaded_fit(state, unit, exclude=state.assignment[unit.index])
         if best is None:
-            if make_room(state, unit, state.assignment[unit.index], _least_loaded_fit) is not None:
+            if make_room(state, unit, state.assignment[unit.index]) is not None:
                 continue
             raise InfeasibleError(explain_no_room(state, unit, needy))
         if not state.within_budget(unit, best):

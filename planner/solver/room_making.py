@@ -19,6 +19,7 @@ import numpy as np
 
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
+from planner.solver.lowest_accepted import NOT_A_CANDIDATE, lowest_accepted
 
 # Hosts tried per VM, those closest to taking it first: the room is mostly made on the first few,
 # and a VM that fits none of the closest 32 rarely fits a farther one.
@@ -28,7 +29,19 @@ HOSTS_TRIED = 32
 Landing = Callable[[PlacementState, Unit, int], "int | None"]
 
 
-def make_room(state: PlacementState, unit: Unit, exclude: int, landing: Landing) -> int | None:
+def tightest_fit(state: PlacementState, unit: Unit, exclude: int) -> int | None:
+    """Where a unit moved aside goes: the allowed host (not `exclude`) that takes it with the least
+    memory left over. The larger holes stay for the VMs still to be placed; sent to the least loaded
+    host instead, a small VM moved aside took the hole a second drained VM needed, and a drain that
+    two moves aside make possible was refused."""
+    candidates = state.allowed_mask(unit) & state.room_for(unit)
+    candidates[exclude] = False
+    left = state.limits[:, 0] - state.sizes[:, 0] - unit.memory_mib
+    scores = np.where(candidates, left, NOT_A_CANDIDATE)
+    return lowest_accepted(scores, lambda host: state.fits(unit, host) and state.within_budget(unit, host))
+
+
+def make_room(state: PlacementState, unit: Unit, exclude: int, landing: Landing = tightest_fit) -> int | None:
     """The host `unit` can go to once some of its VMs moved elsewhere (those moves are made on
     `state`): of the hosts tried, the one that adds the fewest moves, then the least migrated
     memory; None (and `state` as it was) when no tried host can be cleared enough."""
