@@ -322,7 +322,12 @@ def improve_spread(state: PlacementState, ceiling: Caps | None = None,
                 passed_over[:] = False
         source, moves = best_peak_relief(state, ceiling, budget, passed_over)
         if source is None:
-            return
+            first = check.back_to_first() if check is not None else None
+            if first is None:
+                return
+            ceiling = first
+            passed_over[:] = False
+            continue
         if not moves:
             if passed_over is None:
                 return

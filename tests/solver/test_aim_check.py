@@ -87,3 +87,46 @@ def test_a_pass_behind_relieves_to_the_raised_aim(monkeypatch: pytest.MonkeyPatc
         assert seen[0] == ceiling
         assert (raised(state, ceiling) in seen) is expect_raise
         assert set(map(tuple, seen)) <= {tuple(ceiling), tuple(raised(state, ceiling))}
+
+
+def test_a_raised_aim_met_goes_back_to_the_first_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    state = _repaired()
+    ceiling = greedy._aim(state)
+    budget = GreedyBudget(None, 100.0)
+    check = AimCheck(state, ceiling, budget)
+    assert check.back_to_first() is None  # never raised
+    monkeypatch.setattr(aim_check, "load_above", lambda s, c: 10**9)  # always behind
+    _spend(budget, aim_check.CHECK_AT)
+    assert check.aim(state) == (raised(state, ceiling), True)
+    assert check.back_to_first() == ceiling
+    assert check.aim(state) == (ceiling, False) and check.back_to_first() is None
+
+
+def test_a_pass_that_meets_its_raised_aim_goes_on_towards_the_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Judged behind at once, with budget to spare: the pass relieves to the raised aim, then asks for
+    the first aim again and takes more hosts under it than there were when it went back."""
+    seen: list[Caps] = []
+    above_first_when_back: list[int] = []
+    real, real_back = greedy.best_peak_relief, AimCheck.back_to_first
+
+    def recording(state, ceiling, budget, passed_over=None):
+        seen.append(ceiling)
+        return real(state, ceiling, budget, passed_over)
+
+    def back(check: AimCheck) -> Caps | None:
+        if check.first is not None:
+            above_first_when_back.append(int((state.cpu_pm[state.metric_mask] > check.first.cpu).sum()))
+        return real_back(check)
+
+    monkeypatch.setattr(greedy, "best_peak_relief", recording)
+    monkeypatch.setattr(AimCheck, "back_to_first", back)
+    monkeypatch.setattr(aim_check, "CHECK_AT", 0.0)
+    monkeypatch.setattr(aim_check, "ON_TRACK", 1.01)
+    state = _repaired()
+    ceiling = greedy._aim(state)
+    high = raised(state, ceiling)
+    greedy.improve_spread(state, ceiling=ceiling, budget=GreedyBudget(None, 10**6))
+    first_high = seen.index(high)
+    assert ceiling in seen[first_high:]
+    assert len(above_first_when_back) == 1
+    assert int((state.cpu_pm[state.metric_mask] > ceiling.cpu).sum()) < above_first_when_back[0]
