@@ -16,6 +16,7 @@ from planner.instance.problem import build_problem
 from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
 from planner.solver.greedy import units_needing_repair
+from rebalance.render import render_plan
 from tests.builders import cluster, host, plan_for, policy, vm
 
 GIB = 1024
@@ -55,6 +56,7 @@ def test_the_plan_reaches_the_bound_and_says_why_it_counts_them() -> None:
     assert any("at least 2 other VM(s) must move aside" in note and "8 GiB" in note for note in plan.bounds.notes)
     # Each VM moved aside moves at least the smallest VM that need not move (4 GiB).
     assert plan.bounds.moved_memory_mib >= 16 * GIB + 2 * 4 * GIB
+    assert "(at least 2 other VM(s) must move aside" in render_plan(plan)
 
 
 def test_room_that_is_there_counts_nothing_aside() -> None:
