@@ -15,8 +15,9 @@ the cluster, the benchmark's stand-in for reading the inventory. Goals:
   planner's own printed bound instead, skipping the linear relaxation's time at the largest sizes);
 - consolidate: hosts in use beside the planner's host bound;
 - drain: the DRAIN_SHARE busiest hosts emptied, among those without pinned VMs whose every VM fits
-  some other host's free room at the start; moves beside the exact moves bound (every movable VM on
-  a drained host must move, and nothing else need).
+  some other host's free room at the start; moves beside the planner's moves bound (every movable VM
+  on a drained host, and the VMs that must move aside where room of one shape is short:
+  planner/bounds/room_bound.py).
 
 Every plan is re-checked by planner.check.validate; a goal the planner refuses as infeasible (a
 drain the other hosts cannot take) gets a row with that status and valid NO. Writes benchmarks/results/at_scale.csv (one row
@@ -158,8 +159,9 @@ def markdown(rows: Sequence[Row]) -> str:
                      f"| {'yes' if part['valid'].all() else 'NO'} | {part['status'].iloc[0]} |")
     lines += ["", "Medians over seeds, each column on its own. value / bound: spread, CPU peak ‰ and the bound of "
               "benchmarks/tight_bound.py (`tight_bound`) or the planner's printed one (`printed`); consolidate, hosts "
-              "in use and the planner's host bound; drain, moves and the exact moves bound. `plan s` is the whole "
-              "planning call (what the limit holds)."]
+              "in use and the planner's host bound; drain, moves and the planner's moves bound (the drained VMs, and "
+              "those that must move aside where room is short). `plan s` is the whole planning call (what the limit "
+              "holds)."]
     return "\n".join(lines) + "\n"
 
 
