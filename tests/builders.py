@@ -20,6 +20,11 @@ def host(name: str, cpus: int = 8, memory_mib: int = 16384 + 512, **extra: Any) 
     return Host(name=name, cpus=cpus, memory_mib=memory_mib, **extra)
 
 
+def hosts(*names: str, gib: int = 16, cpus: int = 8) -> list[Host]:
+    """Hosts of `gib` GiB usable memory each (the builder's 512 MiB reserve on top)."""
+    return [host(name, cpus=cpus, memory_mib=gib * 1024 + 512) for name in names]
+
+
 def vm(name: str, on: str, vcpus: int = 1, memory_mib: int = 1024, load: int = 100, **extra: Any) -> VM:
     return VM(name=name, host=on, vcpus=vcpus, memory_mib=memory_mib, cpu_load_millicores=load, **extra)
 

@@ -20,14 +20,11 @@ from planner.solver.greedy import _least_loaded_fit
 from planner.solver.planning import make_plan
 from planner.solver.drain_room import drain_start, named
 from planner.solver.room_making import make_room
-from tests.builders import cluster, host, policy, vm
+from tests.builders import cluster, host, hosts, policy, vm
 
 GIB = 1024
 DRAIN_D = policy(Goal.DRAIN, drain_hosts=frozenset({"d"}))
 
-
-def _hosts(*names: str, gib: int = 16, cpus: int = 8):
-    return [host(name, cpus=cpus, memory_mib=gib * GIB + 512) for name in names]
 
 
 def _plan(clu):
@@ -47,7 +44,7 @@ def test_one_vm_moved_aside_makes_room_for_a_drained_one() -> None:
            vm("a-4", "a", memory_mib=4 * GIB), vm("a-6", "a", memory_mib=6 * GIB),
            vm("b-3", "b", memory_mib=3 * GIB), vm("b-7", "b", memory_mib=7 * GIB),
            vm("c-12", "c", memory_mib=12 * GIB)]
-    plan = _plan(cluster(_hosts("d", "a", "b", "c"), vms))
+    plan = _plan(cluster(hosts("d", "a", "b", "c"), vms))
     assert len(_aside(plan)) == 1
     moved = _aside(plan)[0]
     assert any(f"1 VM(s) not on the drained hosts move too ({moved})" in note for note in plan.notes)
@@ -61,7 +58,7 @@ def test_a_vm_moved_aside_goes_only_where_the_repair_put_it() -> None:
            vm("a-4", "a", memory_mib=4 * GIB), vm("a-6", "a", memory_mib=6 * GIB),
            vm("b-3", "b", memory_mib=3 * GIB), vm("b-7", "b", memory_mib=7 * GIB),
            vm("c-12", "c", memory_mib=12 * GIB)]
-    start = drain_start(resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), DRAIN_D))
+    start = drain_start(resolve_rules(cluster(hosts("d", "a", "b", "c"), vms), DRAIN_D))
     assert start.aside == {"b-3"}
     unit = next(u for u in start.problem.units if u.vms == ("b-3",))
     index = start.problem.index_of_host
@@ -71,7 +68,7 @@ def test_a_vm_moved_aside_goes_only_where_the_repair_put_it() -> None:
 
 def test_a_drain_that_fits_moves_nothing_else() -> None:
     vms = [vm("small", "d", memory_mib=4 * GIB), vm("a-6", "a", memory_mib=6 * GIB), vm("b-7", "b", memory_mib=7 * GIB)]
-    plan = _plan(cluster(_hosts("d", "a", "b"), vms))
+    plan = _plan(cluster(hosts("d", "a", "b"), vms))
     assert _aside(plan) == []
     assert not any("move too" in note for note in plan.notes)
 
@@ -82,7 +79,7 @@ def test_vcpus_short_are_freed_by_the_vm_holding_most_of_them() -> None:
     vms = [vm("big", "d", vcpus=8, memory_mib=8 * GIB), vm("wide", "a", vcpus=24, memory_mib=2 * GIB)]
     vms += [vm(f"tiny-{k}", "a", vcpus=1, memory_mib=GIB // 2) for k in range(8)]
     vms += [vm("b-fill", "b", vcpus=4, memory_mib=12 * GIB)]  # b: memory for wide, not for big
-    plan = _plan(cluster(_hosts("d", "a", "b", gib=16), vms))
+    plan = _plan(cluster(hosts("d", "a", "b", gib=16), vms))
     assert _aside(plan) == ["wide"]
 
 
@@ -90,7 +87,7 @@ def test_no_room_even_with_others_moved_is_still_refused() -> None:
     # 12 GiB to drain, 10 GiB free in all: no moving aside helps.
     vms = [vm("big", "d", memory_mib=12 * GIB), vm("a-11", "a", memory_mib=11 * GIB), vm("b-11", "b", memory_mib=11 * GIB)]
     with pytest.raises(InfeasibleError) as refused:
-        make_plan(resolve_rules(cluster(_hosts("d", "a", "b"), vms), DRAIN_D))
+        make_plan(resolve_rules(cluster(hosts("d", "a", "b"), vms), DRAIN_D))
     assert "cannot drain d" in str(refused.value)
 
 
@@ -99,7 +96,7 @@ def test_a_vm_moving_anyway_is_moved_again_before_any_other() -> None:
     # Clearing a by sending first on to b adds no migration; moving a's own VM would add one.
     vms = [vm("first", "d", memory_mib=4 * GIB), vm("second", "d", memory_mib=11 * GIB),
            vm("a-2", "a", memory_mib=2 * GIB), vm("b-8", "b", memory_mib=8 * GIB), vm("c-12", "c", memory_mib=12 * GIB)]
-    problem = with_drain_lifted(build_problem(resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), DRAIN_D)))
+    problem = with_drain_lifted(build_problem(resolve_rules(cluster(hosts("d", "a", "b", "c"), vms), DRAIN_D)))
     state = PlacementState(problem)
     unit = {u.vms[0]: u for u in problem.units}
     index = problem.index_of_host
@@ -115,7 +112,7 @@ def test_a_vm_moving_anyway_is_moved_again_before_any_other() -> None:
 
 def test_make_room_leaves_the_state_as_it_was_when_it_fails() -> None:
     vms = [vm("big", "d", memory_mib=12 * GIB), vm("a-11", "a", memory_mib=11 * GIB), vm("b-11", "b", memory_mib=11 * GIB)]
-    problem = with_drain_lifted(build_problem(resolve_rules(cluster(_hosts("d", "a", "b"), vms), DRAIN_D)))
+    problem = with_drain_lifted(build_problem(resolve_rules(cluster(hosts("d", "a", "b"), vms), DRAIN_D)))
     state = PlacementState(problem)
     before = list(state.assignment)
     big = next(u for u in problem.units if u.vms == ("big",))
@@ -133,8 +130,8 @@ def test_vms_that_cannot_migrate_or_are_pinned_are_never_moved_aside() -> None:
     pins = policy(Goal.DRAIN, drain_hosts=frozenset({"d"}),
                   pins=(Pin("keep-b", Selector(names=frozenset({"b-3", "b-7"}))),))
     with pytest.raises(InfeasibleError):
-        make_plan(resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), pins))
-    unpinned = make_plan(resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), DRAIN_D))
+        make_plan(resolve_rules(cluster(hosts("d", "a", "b", "c"), vms), pins))
+    unpinned = make_plan(resolve_rules(cluster(hosts("d", "a", "b", "c"), vms), DRAIN_D))
     assert _aside(unpinned) == ["b-3"]  # the pin alone was what held it
 
 
@@ -145,12 +142,12 @@ def test_when_the_move_limits_forbid_making_room_the_refusal_says_so() -> None:
            vm("c-12", "c", memory_mib=12 * GIB)]
     limited = policy(Goal.DRAIN, drain_hosts=frozenset({"d"}), limits=Limits(max_moves=1))
     with pytest.raises(InfeasibleError) as refused:
-        make_plan(resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), limited))
+        make_plan(resolve_rules(cluster(hosts("d", "a", "b", "c"), vms), limited))
     assert str(refused.value) == (
         "cannot drain d within the limits: its VMs fit only once 1 other VM(s) move aside (b-3), 2 moves and "
         "11.0 GiB in all; raise limits.max_moves / max_moved_gib, or pin the VMs that must not move")
     allowed = policy(Goal.DRAIN, drain_hosts=frozenset({"d"}), limits=Limits(max_moves=2))
-    assert len(make_plan(resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), allowed)).moves) == 2
+    assert len(make_plan(resolve_rules(cluster(hosts("d", "a", "b", "c"), vms), allowed)).moves) == 2
 
 
 def test_a_note_names_five_vms_moved_aside_and_counts_the_rest() -> None:
@@ -163,7 +160,7 @@ def test_a_host_already_over_capacity_is_neither_relieved_nor_given_the_room() -
     # takes nothing more. The room for big is made on b, by moving b-3 to c.
     vms = [vm("big", "d", memory_mib=8 * GIB), vm("a-2", "a", memory_mib=2 * GIB), vm("a-16", "a", memory_mib=16 * GIB),
            vm("b-3", "b", memory_mib=3 * GIB), vm("b-7", "b", memory_mib=7 * GIB), vm("c-12", "c", memory_mib=12 * GIB)]
-    plan = _plan(cluster(_hosts("d", "a", "b", "c"), vms))
+    plan = _plan(cluster(hosts("d", "a", "b", "c"), vms))
     assert {m.vm: m.destination for m in plan.moves} == {"big": "b", "b-3": "c"}
 
 
@@ -173,7 +170,7 @@ def test_no_room_is_made_on_a_host_already_over_capacity() -> None:
     vms = [vm("big", "d", memory_mib=4 * GIB), vm("a-2", "a", memory_mib=2 * GIB), vm("a-2b", "a", memory_mib=2 * GIB),
            vm("a-14", "a", memory_mib=14 * GIB), vm("e-13", "e", memory_mib=13 * GIB), vm("f-13", "f", memory_mib=13 * GIB)]
     with pytest.raises(InfeasibleError):
-        make_plan(resolve_rules(cluster(_hosts("d", "a", "e", "f"), vms), DRAIN_D))
+        make_plan(resolve_rules(cluster(hosts("d", "a", "e", "f"), vms), DRAIN_D))
 
 
 def test_lifting_a_drain_frees_the_units_it_kept_as_any_other_goal_would() -> None:
@@ -182,7 +179,7 @@ def test_lifting_a_drain_frees_the_units_it_kept_as_any_other_goal_would() -> No
     vms = [vm("big", "d", memory_mib=8 * GIB), vm("pinned", "a", memory_mib=GIB), vm("disk", "b", memory_mib=GIB,
            migratable=False, unmigratable_reason="local disk"), vm("pair-1", "b", memory_mib=GIB),
            vm("pair-2", "b", memory_mib=GIB), vm("grouped", "c", memory_mib=GIB), vm("free", "c", memory_mib=GIB)]
-    rules = resolve_rules(cluster(_hosts("d", "a", "b", "c"), vms), policy(
+    rules = resolve_rules(cluster(hosts("d", "a", "b", "c"), vms), policy(
         Goal.DRAIN, drain_hosts=frozenset({"d"}), pins=(Pin("keep", Selector(names=frozenset({"pinned"}))),),
         affinity=(Affinity("pair", Selector(names=frozenset({"pair-1", "pair-2"}))),),
         host_groups=(HostGroup("only-a-c", Selector(names=frozenset({"grouped"})),

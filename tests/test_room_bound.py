@@ -17,14 +17,11 @@ from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
 from planner.solver.greedy import units_needing_repair
 from rebalance.render import render_plan
-from tests.builders import cluster, host, plan_for, policy, vm
+from tests.builders import cluster, hosts, plan_for, policy, vm
 
 GIB = 1024
 DRAIN_D = policy(Goal.DRAIN, drain_hosts=frozenset({"d"}))
 
-
-def _hosts(*names: str, gib: int = 16, cpus: int = 8):
-    return [host(name, cpus=cpus, memory_mib=gib * GIB + 512) for name in names]
 
 
 def _shortfall(clu):
@@ -40,7 +37,7 @@ def _two_eights_and_no_eight_free():
            vm("a-4", "a", memory_mib=4 * GIB), vm("a-6", "a", memory_mib=6 * GIB),
            vm("b-4", "b", memory_mib=4 * GIB), vm("b-6", "b", memory_mib=6 * GIB),
            vm("c-12", "c", memory_mib=12 * GIB)]
-    return cluster(_hosts("d", "a", "b", "c"), vms)
+    return cluster(hosts("d", "a", "b", "c"), vms)
 
 
 def test_two_places_of_8_gib_short_mean_two_vms_moved_aside() -> None:
@@ -61,7 +58,7 @@ def test_the_plan_reaches_the_bound_and_says_why_it_counts_them() -> None:
 
 def test_room_that_is_there_counts_nothing_aside() -> None:
     vms = [vm("big-1", "d", memory_mib=8 * GIB), vm("a-4", "a", memory_mib=4 * GIB), vm("b-4", "b", memory_mib=4 * GIB)]
-    clu = cluster(_hosts("d", "a", "b"), vms)
+    clu = cluster(hosts("d", "a", "b"), vms)
     assert _shortfall(clu).aside == 0
     plan = plan_for(clu, DRAIN_D)
     assert plan.bounds.moves == 1 and plan.bounds.notes == ()
@@ -70,7 +67,7 @@ def test_room_that_is_there_counts_nothing_aside() -> None:
 def test_only_units_that_may_not_stay_where_they_are_must_leave() -> None:
     # Both VMs sit on a host over its memory limit: one of them must go, either may stay.
     vms = [vm("x", "a", memory_mib=10 * GIB), vm("y", "a", memory_mib=10 * GIB), vm("z", "b", memory_mib=1 * GIB)]
-    problem = build_problem(resolve_rules(cluster(_hosts("a", "b"), vms), policy(Goal.SPREAD)))
+    problem = build_problem(resolve_rules(cluster(hosts("a", "b"), vms), policy(Goal.SPREAD)))
     start = PlacementState(problem)
     assert units_needing_repair(start)
     assert must_leave(units_needing_repair(start)) == []
@@ -96,13 +93,13 @@ def _fewest_moves(problem, start) -> int | None:
 
 
 def _random_drain(rng: random.Random):
-    hosts = _hosts("d", "a", "b", "c", gib=rng.choice([12, 16]), cpus=rng.choice([1, 2]))
+    machines = hosts("d", "a", "b", "c", gib=rng.choice([12, 16]), cpus=rng.choice([1, 2]))
     vms = [vm(f"d{i}", "d", vcpus=rng.choice([1, 2, 4]), memory_mib=rng.choice([2, 4, 6, 8]) * GIB)
            for i in range(rng.randint(1, 3))]
     for name in "abc":
         vms += [vm(f"{name}{i}", name, vcpus=rng.choice([1, 2]), memory_mib=rng.choice([2, 3, 4, 6]) * GIB)
                 for i in range(rng.randint(0, 2))]
-    return cluster(hosts, vms)
+    return cluster(machines, vms)
 
 
 def test_the_bound_never_exceeds_the_fewest_moves_of_any_placement() -> None:
@@ -127,8 +124,8 @@ def test_the_bound_never_exceeds_the_fewest_moves_of_any_placement() -> None:
 @pytest.mark.parametrize("cpus", [1, 2])
 def test_a_shape_short_in_vcpus_alone_counts_too(cpus: int) -> None:
     # Memory enough everywhere, but the drained VM's vCPUs fit no host as it is.
-    limit = build_problem(resolve_rules(cluster(_hosts("d", cpus=cpus), []), DRAIN_D)).vcpu_limit[0]
+    limit = build_problem(resolve_rules(cluster(hosts("d", cpus=cpus), []), DRAIN_D)).vcpu_limit[0]
     vms = [vm("wide", "d", vcpus=limit, memory_mib=1 * GIB),
            vm("a-1", "a", vcpus=1, memory_mib=1 * GIB), vm("b-1", "b", vcpus=1, memory_mib=1 * GIB)]
-    short = _shortfall(cluster(_hosts("d", "a", "b", cpus=cpus), vms))
+    short = _shortfall(cluster(hosts("d", "a", "b", cpus=cpus), vms))
     assert short.aside == 1 and short.shape[1] == limit and short.shape[0] == 0
