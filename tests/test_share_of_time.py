@@ -63,7 +63,7 @@ def test_a_share_that_may_lead_keeps_following_the_rates_while_the_local_search_
         share.record_local(100_000, 1.0)
         share.record_lns(100, 1.0)
     share.update()
-    assert share.lns == ShareOfTime.LOW
+    assert share.lns == ShareOfTime.LEADING_LOW
     for _ in range(ShareOfTime.WINDOW):  # slowing down, still faster than the LNS
         share.record_local(1_000, 1.0)
         share.record_lns(500, 1.0)
@@ -92,3 +92,14 @@ def test_where_the_lns_may_lead_a_timed_run_starts_with_both_halves_and_stays_va
     report = evaluate(instance, original, search.best_assignment)
     assert report.valid
     assert report.costs.total == search.best_cost <= evaluate(instance, original, original).costs.total
+
+
+def test_where_the_lns_may_lead_its_smallest_part_holds_a_whole_sub_problem() -> None:
+    share = ShareOfTime(None, may_lead=True)
+    for _ in range(ShareOfTime.WINDOW):
+        share.record_local(10**9, 1.0)
+        share.record_lns(1, 1.0)
+    share.update()
+    assert share.lns == ShareOfTime.LEADING_LOW
+    assert ShareOfTime.LEADING_LOW * SLICE_S >= SearchSettings().sub_seconds
+    assert ShareOfTime.LOW < ShareOfTime.LEADING_LOW  # elsewhere the local search keeps more

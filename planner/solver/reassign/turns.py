@@ -119,13 +119,20 @@ class ShareOfTime:
     With `may_lead` the LNS takes every slice (LNS_LED) from the first time it gains at least as
     fast as the local search over both windows: the easy gains are taken by then, and handing
     over earlier (once the local search slows down) left it further from the best known at 60 s
-    (docs/experiments.md, roadef-ls-first)."""
+    (docs/experiments.md, roadef-ls-first).
+
+    Where the LNS may lead its part of a slice is at least LEADING_LOW, room for one whole
+    sub-problem (0.5 s of the 3 s slice): at LOW it got 0.3 s, every sub-solve was cut short, its
+    measured gain stayed below the local search's and it never took over (b_1, 300 s on two cores,
+    seed 0: 3.724 points from the best known with 1,864 LNS rounds; 2.258 with 3,253 at 0.2)."""
 
     WINDOW, LOW, HIGH = 10, 0.1, 0.95
+    LEADING_LOW = 0.2
 
     def __init__(self, fixed: float | None, may_lead: bool = False) -> None:
         self.fixed = fixed
         self.may_lead = may_lead
+        self.low = self.LEADING_LOW if may_lead else self.LOW
         self.lns = fixed if fixed is not None else 0.5
         self._local: deque[tuple[int, float]] = deque(maxlen=self.WINDOW)
         self._lns: deque[tuple[int, float]] = deque(maxlen=self.WINDOW)
@@ -143,7 +150,7 @@ class ShareOfTime:
         if self.may_lead and lns > 0 and lns >= local:
             self.fixed = self.lns = LNS_LED
         elif local + lns > 0:
-            self.lns = min(self.HIGH, max(self.LOW, lns / (local + lns)))
+            self.lns = min(self.HIGH, max(self.low, lns / (local + lns)))
 
 
 def _rate(window: deque[tuple[int, float]]) -> float:
