@@ -12,7 +12,7 @@ import pytest
 
 from planner.check.validate import validate_placement
 from planner.domain.errors import InfeasibleError
-from planner.domain.policy import Affinity, Goal, HostGroup, Limits, Pin, Selector
+from planner.domain.policy import Affinity, Goal, HostGroup, Limits, MinSpread, Pin, Selector
 from planner.instance.problem import build_problem, with_drain_lifted
 from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
@@ -24,7 +24,6 @@ from tests.builders import cluster, host, hosts, policy, vm
 
 GIB = 1024
 DRAIN_D = policy(Goal.DRAIN, drain_hosts=frozenset({"d"}))
-
 
 
 def _plan(clu):
@@ -201,3 +200,22 @@ def test_a_vm_moving_anyway_that_frees_nothing_lacking_does_not_end_the_search()
            vm("c-60", "c", memory_mib=GIB, resources={"iops": 60}), vm("e-45", "e", memory_mib=12 * GIB, resources={"iops": 45})]
     plan = _plan(cluster([iops_host(n) for n in ("d", "a", "b", "c", "e")], vms))
     assert _aside(plan) == ["a-50"]
+
+
+def test_a_rule_can_make_a_vm_move_aside() -> None:
+    # v0 and v5 must span two racks; v5 is on r1, so v0 (6 GiB) must stay on r0, whose other host
+    # has 4 GiB free: one VM moves aside (a 6 GiB VM off h2, or v5 to r0 and v0 to r1). The moves
+    # bound leaves rules out and stays at the drained VMs. Found by
+    # tests/test_planner_properties.py::test_drain_empties_the_host_or_explains.
+    racks = [host(name, cpus=4, labels={"rack": rack}) for name, rack in (("d", "r0"), ("h1", "r1"), ("h2", "r0"))]
+    vms = [vm("v0", "d", memory_mib=6 * GIB), *(vm(f"s{i}", "d", memory_mib=512) for i in range(9)),
+           vm("v5", "h1", memory_mib=512), vm("v1", "h2", memory_mib=6 * GIB), vm("v6", "h2", memory_mib=6 * GIB)]
+    pol = policy(Goal.DRAIN, drain_hosts=frozenset({"d"}),
+                 min_spread=(MinSpread(name="racks", vms=Selector(names=frozenset({"v0", "v5"})), label="rack",
+                                       at_least=2),))
+    clu = cluster(racks, vms)
+    plan = make_plan(resolve_rules(clu, pol))
+    assert validate_placement(clu, pol, plan.target_placement) == []
+    assert len(plan.moves) == 11 and plan.bounds.moves == 10
+    assert len(_aside(plan)) == 1
+    assert any(note.startswith(f"1 VM(s) not on the drained hosts move too ({_aside(plan)[0]})") for note in plan.notes)

@@ -107,8 +107,16 @@ def test_drain_empties_the_host_or_explains(case: tuple[Cluster, Policy], which:
         assert error.field.startswith(("rules.anti_affinity", "rules.min_spread"))
         return
     assert all(v.host != drained for v in plan.cluster.with_placement(plan.target_placement).vms)
-    # Drain moves exactly the VMs on the drained host: the move bound is exact.
-    assert len(plan.moves) == plan.bounds.moves == len(cluster.vms_by_host[drained])
+    # Every VM of the drained host moves; any other VM only where the plan names it as moved aside
+    # (a rule such as min_spread can leave the drained VMs no room without one, which the moves
+    # bound, a relaxation of the rules, need not count).
+    assert {m.vm for m in plan.moves if m.source == drained} == {v.name for v in cluster.vms_by_host[drained]}
+    aside = sorted(m.vm for m in plan.moves if m.source != drained)
+    assert plan.bounds.moves <= len(plan.moves)
+    if aside:
+        assert any(note.startswith(f"{len(aside)} VM(s) not on the drained hosts move too") for note in plan.notes)
+    else:
+        assert len(plan.moves) == plan.bounds.moves
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
