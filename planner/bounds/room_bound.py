@@ -61,8 +61,8 @@ def room_shortfall(problem: Problem, start: PlacementState, must_move: Sequence[
     leaving = must_leave(must_move)
     if not leaving:
         return NO_SHORTFALL
-    demand = np.array([_demand(unit) for unit in leaving], dtype=np.int64)
-    room = _room(problem, start, leaving)
+    demand = problem.unit_arrays.sizes[[unit.index for unit in leaving]]  # PlacementState.sizes' columns
+    room = _room(problem, start, leaving, demand)
     best = NO_SHORTFALL
     for shape in _shapes(demand):
         used = np.flatnonzero(shape)
@@ -73,18 +73,15 @@ def room_shortfall(problem: Problem, start: PlacementState, must_move: Sequence[
     return best
 
 
-def _demand(unit: Unit) -> tuple[int, ...]:
-    return unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra
-
-
-def _room(problem: Problem, start: PlacementState, leaving: list[Unit]) -> np.ndarray:
+def _room(problem: Problem, start: PlacementState, leaving: list[Unit], demand: np.ndarray) -> np.ndarray:
     """Per receiving host (every host but the drained: a VM moved aside may go to any of them, which
-    the one-slot argument needs), its room under the hard limits with the leaving units gone. A unit
-    split over hosts is taken off each of them whole: more room than there is, so still a bound."""
+    the one-slot argument needs), its room under the hard limits with the leaving units gone (`demand`:
+    their sizes, row by row). A unit split over hosts is taken off each of them whole: more room than
+    there is, so still a bound."""
     freed = np.zeros_like(start.limits)
-    for unit in leaving:
+    for unit, sizes in zip(leaving, demand):
         for host in set(unit.member_hosts):
-            freed[host] += _demand(unit)
+            freed[host] += sizes
     room = np.maximum(start.limits - start.sizes + freed, 0)
     drained = problem.rules.drained
     receiving = [index for index, host in enumerate(problem.hosts) if host.name not in drained]

@@ -61,7 +61,7 @@ def make_room(state: PlacementState, unit: Unit, exclude: int, landing: Landing 
 def _closest_hosts(state: PlacementState, unit: Unit, exclude: int) -> list[int]:
     """Allowed hosts (not `exclude`) whose movable VMs hold at least what each lacks for `unit`,
     the smallest shortfall relative to the VM's size first."""
-    demand = np.array(_demand(unit), dtype=np.int64)
+    demand = _demand(state, unit)
     short = np.maximum(0, state.sizes + demand - state.limits)
     movable = state.sizes - state.problem.fixed_sizes  # what moving every unit off a host frees
     candidates = state.allowed_mask(unit) & (short <= movable).all(axis=1) & ~_over_capacity(state)
@@ -88,9 +88,9 @@ def _clear(state: PlacementState, unit: Unit, host: int, landing: Landing) -> bo
         short = _shortfall(state, unit, host)
         if not short.any():
             break
-        aside = min(candidates, key=lambda u: _price(u, host, short))
+        aside = min(candidates, key=lambda u: _price(u, _demand(state, u), host, short))
         candidates.remove(aside)
-        if not (short > 0)[np.asarray(_demand(aside)) > 0].any():
+        if not (short > 0)[_demand(state, aside) > 0].any():
             continue  # frees nothing the host lacks (one moving anyway is tried first whatever it frees)
         target = landing(state, aside, host)
         if target is not None and state.within_budget(aside, target):
@@ -101,24 +101,23 @@ def _clear(state: PlacementState, unit: Unit, host: int, landing: Landing) -> bo
     return True
 
 
-def _price(aside: Unit, host: int, short: np.ndarray) -> tuple[bool, float, int, int]:
+def _price(aside: Unit, demand: np.ndarray, host: int, short: np.ndarray) -> tuple[bool, float, int, int]:
     """Which unit to move aside first: one moving anyway (placed by this repair: moving it again
     adds no migration), then the one covering most of what the host lacks (fewest moves), then the
-    least memory."""
-    demand = np.asarray(_demand(aside), dtype=np.int64)
+    least memory (`demand`: what it holds, in the columns of PlacementState.sizes)."""
     lacking = short > 0
     covered = float((np.minimum(demand[lacking], short[lacking]) / short[lacking]).sum())
     return aside.move_cost(host) == 0, -covered, aside.memory_mib, aside.index
 
 
-def _demand(unit: Unit) -> tuple[int, ...]:
+def _demand(state: PlacementState, unit: Unit) -> np.ndarray:
     """What `unit` holds, in the columns of PlacementState.sizes."""
-    return (unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra)
+    return state.problem.unit_arrays.sizes[unit.index]
 
 
 def _shortfall(state: PlacementState, unit: Unit, host: int) -> np.ndarray:
     """Per column of PlacementState.sizes, how much `host` lacks for `unit` (0 where it has room)."""
-    return np.maximum(0, state.sizes[host] + np.asarray(_demand(unit), dtype=np.int64) - state.limits[host])
+    return np.maximum(0, state.sizes[host] + _demand(state, unit) - state.limits[host])
 
 
 def _movable_on(state: PlacementState, unit: Unit, host: int) -> list[Unit]:
