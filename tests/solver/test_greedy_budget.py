@@ -62,13 +62,16 @@ def test_a_passed_deadline_stops_the_passes_and_is_reported(tight: tuple) -> Non
 
 
 def test_planning_keeps_the_time_limit_on_a_cluster_whose_greedy_alone_takes_longer(
-        tight: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
-    clu, pol, _ = tight
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # 1000 hosts: the greedy alone takes 10-20 times the limit (the 200-host cluster above took
+    # 2.5 s unbounded on a quick machine, under a 3 s limit, and nothing was cut).
+    clu = generate_tight_cluster(1000, 20000, 0.88, 1)
+    pol = tight_policy(clu, 1, 2.0, 1)
     # Work no machine gets through in the limit: only the wall clock can end the passes.
     monkeypatch.setattr(greedy_budget, "MS_PER_SECOND", 1e9)
     began = time.monotonic()
-    plan = make_plan(resolve_rules(clu, replace(pol, solver=replace(pol.solver, time_limit_s=3.0))))
-    assert time.monotonic() - began < 3.0 + MARGIN_S
+    plan = make_plan(resolve_rules(clu, pol))
+    assert time.monotonic() - began < 2.0 + MARGIN_S
     assert any(WALL_CLOCK_CUT in note for note in plan.notes)
     assert validate_placement(clu, pol, plan.target_placement) == []
 
