@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from benchmarks.tight_generator import generate_tight_cluster, tight_policy
 from planner.bounds import lower_bounds
 from planner.bounds.lower_bounds import martello_toth_l2, spread_peak_bounds
+from planner.domain.policy import SpreadSettings
 from planner.instance.problem import build_problem
 from planner.rules.resolve import resolve_rules
+from tests.builders import cluster, host, plan_for, policy, vm
 
 
 def optimal_bins(sizes: list[int], capacity: int) -> int:
@@ -61,3 +63,18 @@ def test_the_peak_bounds_are_worked_out_once_per_problem_and_dropped_with_it() -
     del problem
     gc.collect()
     assert len(lower_bounds._PEAK_BOUNDS) == held - 1
+
+
+def test_the_largest_vm_counts_only_on_the_hosts_it_fits() -> None:
+    # Two CPU-rich hosts (64 cores, 64 GiB) and one memory host (16 cores, 512 GiB): the 256 GiB
+    # VM fits only the memory host, so that host carries its 8 cores wherever the rest goes: 500 ‰.
+    # Spread over every host its rules allow, the largest VM's bound was 8 of 64 cores, 125 ‰.
+    clu = cluster([host("cpu-1", cpus=64, memory_mib=64 * 1024 + 512), host("cpu-2", cpus=64, memory_mib=64 * 1024 + 512),
+                   host("mem", cpus=16, memory_mib=512 * 1024 + 512)],
+                  [vm("big", "mem", vcpus=8, memory_mib=256 * 1024, load=8000),
+                   *(vm(f"small-{i}", "cpu-1", load=500) for i in range(4))])
+    spread = SpreadSettings(cpu_threshold_percent=0.0, memory_threshold_percent=0.0, cpu_weight=1, memory_weight=0)
+    problem = build_problem(resolve_rules(clu, policy(spread=spread)))
+    assert lower_bounds.peak_bound(problem, lower_bounds.SpreadResource.CPU, 0) == 500
+    plan = plan_for(clu, policy(spread=spread))
+    assert plan.bounds.goal == plan.metric.after == 500

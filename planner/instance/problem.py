@@ -94,6 +94,15 @@ class Problem:
         return UnitArrays.of(self.units, len(self.resources))
 
     @cached_property
+    def limit_rows(self) -> np.ndarray:
+        """The hard limits per host as rows of (memory MiB, vCPUs, load, extra resources…), the
+        columns of fixed_sizes and UnitArrays.sizes. Read-only: placement states share it."""
+        rows = np.array([self.memory_limit, self.vcpu_limit, self.load_limit, *self.extra_limit],
+                        dtype=np.int64).reshape(3 + len(self.resources), len(self.hosts)).T
+        rows.setflags(write=False)
+        return rows
+
+    @cached_property
     def extra_floors(self) -> tuple[int, ...]:
         """Each extra resource's spread threshold in per-mille."""
         return tuple(floor for _, floor in extra_weighing(self.rules.policy.spread, self.resources).values())

@@ -48,9 +48,7 @@ def bound_to(problem: Problem) -> dict[str, object]:
     memory_capacity = [h.usable_memory_mib for h in problem.hosts]
     cpu_capacity_array = np.array(cpu_capacity, dtype=np.int64)
     memory_capacity_array = np.array(memory_capacity, dtype=np.int64)
-    # The hard limits per host as rows of (memory MiB, vCPUs, load, extra resources…).
-    limits = np.array([problem.memory_limit, problem.vcpu_limit, problem.load_limit, *problem.extra_limit],
-                      dtype=np.int64).reshape(3 + extras, hosts).T
+    limits = problem.limit_rows
     # greedy.balance_scores' divisors (CPU, memory, vCPUs): inf for no capacity, so 0 ‰ there.
     divisors = np.stack([cpu_capacity_array, memory_capacity_array, np.maximum(1, limits[:, 1])])
     metric_mask = np.zeros(hosts, dtype=bool)

@@ -70,9 +70,22 @@ def _peak_bound_walk(problem: Problem, resource: SpreadResource | ExtraSpreadRes
             fixed[unit.current] += size(unit)
     fixed_peak = max([permille(fixed[h], resource.capacity(problem, h)) for h in problem.metric_hosts] + [0])
     biggest = sorted((u for u in problem.units if u.allowed and not u.fixed), key=size, reverse=True)[:LARGEST_UNITS]
-    largest = max([min(permille(fixed[h] + size(u), resource.capacity(problem, h)) for h in u.allowed)
-                   for u in biggest] + [0])
+    largest = max([min(permille(fixed[h] + size(u), resource.capacity(problem, h)) for h in u.allowed
+                       if _takes_alone(problem, u, h)) for u in biggest if any(_takes_alone(problem, u, h) for h in u.allowed)]
+                  + [0])
     return max(fluid, fixed_peak, largest, floor)
+
+
+def _takes_alone(problem: Problem, unit: Unit, host: int) -> bool:
+    """Does `host` hold `unit` within its hard limits beside what its fixed units hold?"""
+    held = [0] * (3 + len(problem.resources))
+    for other in problem.units:
+        if other.fixed and other.current == host:
+            for column, amount in enumerate((other.memory_mib, other.vcpus, other.cpu_load, *other.extra)):
+                held[column] += amount
+    limits = (problem.memory_limit[host], problem.vcpu_limit[host], problem.load_limit[host],
+              *(limit[host] for limit in problem.extra_limit))
+    return all(h + d <= limit for h, d, limit in zip(held, (unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra), limits))
 
 
 @pytest.mark.parametrize("seed", range(4))
