@@ -69,7 +69,7 @@ def test_the_largest_vm_counts_only_on_the_hosts_it_fits() -> None:
     # Two CPU-rich hosts (64 cores, 64 GiB) and one memory host (16 cores, 512 GiB): the 256 GiB
     # VM fits only the memory host, so that host carries its 8 cores wherever the rest goes: 500 ‰.
     # Spread over every host its rules allow, the largest VM's bound was 8 of 64 cores, 125 ‰.
-    clu = cluster([host("cpu-1", cpus=64, memory_mib=64 * 1024 + 512), host("cpu-2", cpus=64, memory_mib=64 * 1024 + 512),
+    clu = cluster([*(host(name, cpus=64, memory_mib=64 * 1024 + 512) for name in ("cpu-1", "cpu-2")),
                    host("mem", cpus=16, memory_mib=512 * 1024 + 512)],
                   [vm("big", "mem", vcpus=8, memory_mib=256 * 1024, load=8000),
                    *(vm(f"small-{i}", "cpu-1", load=500) for i in range(4))])

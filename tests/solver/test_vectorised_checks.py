@@ -70,9 +70,9 @@ def _peak_bound_walk(problem: Problem, resource: SpreadResource | ExtraSpreadRes
             fixed[unit.current] += size(unit)
     fixed_peak = max([permille(fixed[h], resource.capacity(problem, h)) for h in problem.metric_hosts] + [0])
     biggest = sorted((u for u in problem.units if u.allowed and not u.fixed), key=size, reverse=True)[:LARGEST_UNITS]
-    largest = max([min(permille(fixed[h] + size(u), resource.capacity(problem, h)) for h in u.allowed
-                       if _takes_alone(problem, u, h)) for u in biggest if any(_takes_alone(problem, u, h) for h in u.allowed)]
-                  + [0])
+    fitting = [(u, [h for h in u.allowed if _takes_alone(problem, u, h)]) for u in biggest]
+    largest = max([min(permille(fixed[h] + size(u), resource.capacity(problem, h)) for h in hosts)
+                   for u, hosts in fitting if hosts] + [0])
     return max(fluid, fixed_peak, largest, floor)
 
 
@@ -85,7 +85,8 @@ def _takes_alone(problem: Problem, unit: Unit, host: int) -> bool:
                 held[column] += amount
     limits = (problem.memory_limit[host], problem.vcpu_limit[host], problem.load_limit[host],
               *(limit[host] for limit in problem.extra_limit))
-    return all(h + d <= limit for h, d, limit in zip(held, (unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra), limits))
+    demand = (unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra)
+    return all(h + d <= limit for h, d, limit in zip(held, demand, limits))
 
 
 @pytest.mark.parametrize("seed", range(4))
