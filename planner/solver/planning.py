@@ -66,8 +66,6 @@ def _make_plan(rules: RuleSet, now: datetime | None, fallback: bool, progress: P
     trade_note = ""  # the goal-versus-migration options, noted after the decisions
     setup_s = modelled_setup_s(len(problem.units), len(must_move))
     greedy_budget = GreedyBudget.of(settings, started, setup_s)
-    if drain is not None and drain.aside:
-        notes.append(_aside_note(drain.aside))
     try:
         greedy = _greedy(problem, drain, greedy_budget)
     except InfeasibleError as refusal:
@@ -91,6 +89,8 @@ def _make_plan(rules: RuleSet, now: datetime | None, fallback: bool, progress: P
         final = start
     if trade_note:
         notes.append(trade_note)
+    if drain is not None and drain.aside:
+        notes[:0] = _aside_notes(problem, final, drain.aside)
     return _assemble(problem, start, final, outcome, greedy_goal, must_move, goal_bound, notes, now or utc_now())
 
 
@@ -156,9 +156,16 @@ def _option(point: TradePoint) -> str:
     return f"{point.goal} ‰ with {point.moves} moves / {gib:.{1 if gib < 10 else 0}f} GiB"
 
 
-def _aside_note(aside: frozenset[str]) -> str:
-    return (f"{len(aside)} VM(s) not on the drained hosts move too ({named(aside)}): the drained VMs fit the room "
-            f"the others left only once these moved aside")
+def _aside_notes(problem: Problem, final: PlacementState, aside: frozenset[str]) -> list[str]:
+    """The note naming the VMs the drain's repair moved aside that the plan still moves: the search
+    after the repair may send one home where the drained VMs found room without it."""
+    placement = to_placement(problem, final.assignment)
+    vms = problem.rules.cluster.vms
+    moving = frozenset(vm.name for vm in vms if vm.name in aside and placement[vm.name] != vm.host)
+    if not moving:
+        return []
+    return [f"{len(moving)} VM(s) not on the drained hosts move too ({named(moving)}): the drained VMs fit the room "
+            f"the others left only once these moved aside"]
 
 
 def _without_greedy_note(refusal: InfeasibleError, outcome: SolveOutcome) -> str:
