@@ -37,13 +37,17 @@ def _aside(plan) -> list[str]:
     return sorted(m.vm for m in plan.moves if m.source != "d")
 
 
-def test_one_vm_moved_aside_makes_room_for_a_drained_one() -> None:
-    # big needs 8 GiB; a and b have 6 GiB free each, c 4 GiB: moving b-3 (or a-4) elsewhere makes room.
+def _one_aside():
+    """big needs 8 GiB; a and b have 6 GiB free each, c 4 GiB: moving b-3 (or a-4) elsewhere makes room."""
     vms = [vm("big", "d", memory_mib=8 * GIB),
            vm("a-4", "a", memory_mib=4 * GIB), vm("a-6", "a", memory_mib=6 * GIB),
            vm("b-3", "b", memory_mib=3 * GIB), vm("b-7", "b", memory_mib=7 * GIB),
            vm("c-12", "c", memory_mib=12 * GIB)]
-    plan = _plan(cluster(hosts("d", "a", "b", "c"), vms))
+    return cluster(hosts("d", "a", "b", "c"), vms)
+
+
+def test_one_vm_moved_aside_makes_room_for_a_drained_one() -> None:
+    plan = _plan(_one_aside())
     assert len(_aside(plan)) == 1
     moved = _aside(plan)[0]
     assert any(f"1 VM(s) not on the drained hosts move too ({moved})" in note for note in plan.notes)
@@ -53,11 +57,7 @@ def test_one_vm_moved_aside_makes_room_for_a_drained_one() -> None:
 def test_a_vm_moved_aside_goes_only_where_the_repair_put_it() -> None:
     # In the drain's problem the VM moved aside may stay home or go where the room was made from,
     # nowhere else: a search must not move it for the drain's peak.
-    vms = [vm("big", "d", memory_mib=8 * GIB),
-           vm("a-4", "a", memory_mib=4 * GIB), vm("a-6", "a", memory_mib=6 * GIB),
-           vm("b-3", "b", memory_mib=3 * GIB), vm("b-7", "b", memory_mib=7 * GIB),
-           vm("c-12", "c", memory_mib=12 * GIB)]
-    start = drain_start(resolve_rules(cluster(hosts("d", "a", "b", "c"), vms), DRAIN_D))
+    start = drain_start(resolve_rules(_one_aside(), DRAIN_D))
     assert start.aside == {"b-3"}
     unit = next(u for u in start.problem.units if u.vms == ("b-3",))
     index = start.problem.index_of_host
@@ -135,18 +135,14 @@ def test_vms_that_cannot_migrate_or_are_pinned_are_never_moved_aside() -> None:
 
 
 def test_when_the_move_limits_forbid_making_room_the_refusal_says_so() -> None:
-    vms = [vm("big", "d", memory_mib=8 * GIB),
-           vm("a-4", "a", memory_mib=4 * GIB), vm("a-6", "a", memory_mib=6 * GIB),
-           vm("b-3", "b", memory_mib=3 * GIB), vm("b-7", "b", memory_mib=7 * GIB),
-           vm("c-12", "c", memory_mib=12 * GIB)]
     limited = policy(Goal.DRAIN, drain_hosts=frozenset({"d"}), limits=Limits(max_moves=1))
     with pytest.raises(InfeasibleError) as refused:
-        make_plan(resolve_rules(cluster(hosts("d", "a", "b", "c"), vms), limited))
+        make_plan(resolve_rules(_one_aside(), limited))
     assert str(refused.value) == (
         "cannot drain d within the limits: its VMs fit only once 1 other VM(s) move aside (b-3), 2 moves and "
         "11.0 GiB in all; raise limits.max_moves / max_moved_gib, or pin the VMs that must not move")
     allowed = policy(Goal.DRAIN, drain_hosts=frozenset({"d"}), limits=Limits(max_moves=2))
-    assert len(make_plan(resolve_rules(cluster(hosts("d", "a", "b", "c"), vms), allowed)).moves) == 2
+    assert len(make_plan(resolve_rules(_one_aside(), allowed)).moves) == 2
 
 
 def test_a_note_names_five_vms_moved_aside_and_counts_the_rest() -> None:
@@ -223,11 +219,7 @@ def test_a_rule_can_make_a_vm_move_aside() -> None:
 
 def test_the_note_names_only_the_vms_moved_aside_that_the_plan_still_moves() -> None:
     # The search after the repair may send a VM moved aside back home; the note follows the plan.
-    vms = [vm("big", "d", memory_mib=8 * GIB),
-           vm("a-4", "a", memory_mib=4 * GIB), vm("a-6", "a", memory_mib=6 * GIB),
-           vm("b-3", "b", memory_mib=3 * GIB), vm("b-7", "b", memory_mib=7 * GIB),
-           vm("c-12", "c", memory_mib=12 * GIB)]
-    start = drain_start(resolve_rules(cluster(hosts("d", "a", "b", "c"), vms), DRAIN_D))
+    start = drain_start(resolve_rules(_one_aside(), DRAIN_D))
     assert len(start.aside) == 1
     (moved,) = start.aside
     assert _aside_notes(start.problem, start.repaired, start.aside) == [
