@@ -159,9 +159,8 @@ def _option(point: TradePoint) -> str:
 def _aside_notes(problem: Problem, final: PlacementState, aside: frozenset[str]) -> list[str]:
     """The note naming the VMs the drain's repair moved aside that the plan still moves: the search
     after the repair may send one home where the drained VMs found room without it."""
-    placement = to_placement(problem, final.assignment)
-    vms = problem.rules.cluster.vms
-    moving = frozenset(vm.name for vm in vms if vm.name in aside and placement[vm.name] != vm.host)
+    moving = frozenset(vm for unit in problem.units for vm, home in zip(unit.vms, unit.member_hosts)
+                       if vm in aside and final.assignment[unit.index] != home)
     if not moving:
         return []
     return [f"{len(moving)} VM(s) not on the drained hosts move too ({named(moving)}): the drained VMs fit the room "
