@@ -23,3 +23,17 @@ def one_instance_folder(folder: Path, instance: Instance, original: np.ndarray, 
     (folder / "instances.csv").write_text(
         f"instance,initial_cost,aggregate_lb,best_known,model_file\na9_9,{initial},1,{best},yes\n{more_rows}")
     return initial
+
+
+def random_walk(instance: Instance, original: np.ndarray, assignment: np.ndarray, rng: np.random.Generator,
+                steps: int) -> np.ndarray:
+    """`steps` random single moves, each kept only where the evaluator finds the result valid: states
+    away from the original to check pricing from, judged by the independent checker alone."""
+    walked = assignment.copy()
+    for _ in range(steps):
+        p, m = int(rng.integers(len(walked))), int(rng.integers(instance.machines.count))
+        moved = walked.copy()
+        moved[p] = m
+        if evaluate(instance, original, moved).valid:
+            walked = moved
+    return walked

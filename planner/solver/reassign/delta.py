@@ -1,4 +1,4 @@
-"""Incremental (delta) evaluation of moves for the local search: the one mutable object here.
+"""Incremental (delta) evaluation of moves for the LNS and the local search: the one mutable object here.
 
 `SearchState` keeps the current assignment with everything the hard constraints and the objective
 need, updated in O(R + deg) per move instead of recomputed:
@@ -11,10 +11,10 @@ need, updated in O(R + deg) per move instead of recomputed:
   (one `MoveCostMatrix`, the form the product's move costs take too); moved processes per service
   with a histogram of those counts, so the service move cost (a max) updates in O(1).
 
-Two ways to use it. `move_deltas(p)` prices moving p to every machine at once with numpy and
-marks infeasible machines (a filter: it assumes the current state is feasible). `try_moves(...)`
-applies any compound move (a swap, a chain) unchecked, checks the hard constraints only where it
-changed something, and keeps it or reverts it: that check, not the filter, is the truth.
+The LNS proposes moves and `try_moves(...)` applies them unchecked, checks the hard constraints
+only where something changed, and keeps them or reverts them: that check is the truth. The local
+search prices and applies its moves on compiled arrays of the same state (compiled_arrays.py) and
+walks this state to where it ended.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ import numpy as np
 
 from planner.instance.move_cost_matrix import MoveCostMatrix
 from planner.solver.reassign.instance import Instance
-
-INFEASIBLE = np.iinfo(np.int64).max // 4  # sentinel delta of a forbidden move
 
 
 class SearchState:
@@ -92,101 +90,6 @@ class SearchState:
 
     def total(self) -> int:
         return self.load_balance + self.move_sum + self.service_weight * self.max_moved
-
-    # --- single moves, priced for every destination at once ---------------------------------------
-
-    def move_deltas(self, p: int) -> np.ndarray:
-        """Cost change of moving p to each machine; INFEASIBLE where a hard constraint forbids it."""
-        here, home, s = int(self.assignment[p]), int(self.original[p]), int(self.service[p])
-        need = self.requirement[p]
-        after = self.usage + need
-        ok = (after <= self.capacity).all(axis=1)
-        if self.transient.size:
-            fits = (after[:, self.transient] + self.held <= self.capacity[:, self.transient]).all(axis=1)
-            fits[home] = True  # going home releases exactly what it held there
-            ok &= fits
-        ok[here] = False
-        ok[list(self.machines_of[s])] = False
-        ok &= self._dependency_allows(s, here)
-        ok &= self._spread_allows(s, here)
-        deltas = np.full(len(ok), INFEASIBLE, dtype=np.int64)
-        targets = np.flatnonzero(ok)
-        if targets.size == 0:
-            return deltas
-        leave = int(self.machine_costs((self.usage[here] - need)[None, :], np.array([here]))[0]) - int(self.machine_cost[here])
-        arrive = self.machine_costs(after[targets], targets) - self.machine_cost[targets]
-        weight = int(self.move_weight[p])
-        moves = self.move_costs.costs_to(weight, home, targets) - self.move_costs.cost(weight, home, here)
-        if here == home:
-            moves += self.service_weight * (max(self.max_moved, int(self.moved[s]) + 1) - self.max_moved)
-        else:
-            moves[targets == home] -= self.service_weight * self._max_drop_if_decremented(s)
-        deltas[targets] = leave + arrive + moves
-        return deltas
-
-    def swap_deltas(self, p: int, others: np.ndarray) -> np.ndarray:
-        """Cost change of swapping p with each of `others` (processes on other machines), from
-        capacity, transient usage, load, balance and move costs; INFEASIBLE where those forbid it.
-        Conflict, spread, dependency and the service move cost are left to `try_moves`.
-
-        Feasibility is checked first against each machine's room, and only the swaps that fit are
-        priced: most sampled partners do not fit a tight machine, and pricing them was most of
-        the local search's time."""
-        a, home_p = int(self.assignment[p]), int(self.original[p])
-        need_p, room = self.requirement[p], self.capacity - self.usage
-        # Each check keeps the partners that pass it (positions into `others`), so the later ones
-        # look at fewer rows: on tight instances most partners fail the first.
-        fit = np.flatnonzero((self.requirement[others] <= room[a] + need_p).all(axis=1))
-        b = self.assignment[others[fit]]
-        fit = fit[(b != a) & (need_p - self.requirement[others[fit]] <= room[b]).all(axis=1)]
-        t = self.transient
-        if t.size and fit.size:
-            # Transient room: p leaving a keeps its requirement held there if a is its home (else
-            # frees it); q arriving home releases its hold. The same on b the other way round.
-            held_room = room[:, t] - self.held
-            q = others[fit]
-            b, home_q, need_q = self.assignment[q], self.original[q], self.requirement[q][:, t]
-            freed_on_a = need_p[t] if a != home_p else 0
-            fit = fit[(need_q * (home_q != a)[:, None] <= held_room[a] + freed_on_a).all(axis=1)
-                      & (need_p[t] * (b != home_p)[:, None] - need_q * (home_q != b)[:, None] <= held_room[b]).all(axis=1)]
-        deltas = np.full(len(others), INFEASIBLE, dtype=np.int64)
-        if fit.size:
-            deltas[fit] = self._swap_costs(p, a, home_p, others[fit])
-        return deltas
-
-    def _swap_costs(self, p: int, a: int, home_p: int, others: np.ndarray) -> np.ndarray:
-        """Load, balance and move cost change of swapping p (on a) with each of `others`."""
-        b, home_q = self.assignment[others], self.original[others]
-        need_p, need_q = self.requirement[p], self.requirement[others]
-        cost = (
-            self.machine_costs(self.usage[a] - need_p + need_q, a)
-            + self.machine_costs(self.usage[b] - need_q + need_p, b)
-            - int(self.machine_cost[a])
-            - self.machine_cost[b]
-        )
-        costs, weight_p, weight_q = self.move_costs, int(self.move_weight[p]), self.move_weight[others]
-        cost += costs.costs_to(weight_p, home_p, b) - costs.cost(weight_p, home_p, a)
-        cost += costs.each(weight_q, home_q, a) - costs.each(weight_q, home_q, b)
-        return cost
-
-    def _dependency_allows(self, s: int, here: int) -> np.ndarray | bool:
-        allowed: np.ndarray | bool = True
-        if self.depends_on[s]:
-            allowed = (self.hood_count[self.depends_on[s]] > 0).all(axis=0)[self.hood]
-        hood = self.hood[here]
-        if self.hood_count[s, hood] == 1 and any(self.hood_count[a, hood] > 0 for a in self.depended_by[s]):
-            allowed = allowed & (self.hood == hood)  # p is the last of s its dependants rely on here
-        return allowed
-
-    def _spread_allows(self, s: int, here: int) -> np.ndarray | bool:
-        if self.location_count[s, self.location[here]] > 1 or self.locations_used[s] > self.spread_min[s]:
-            return True
-        # Leaving its location empties it: only a location s does not use yet keeps the count.
-        return (self.location_count[s][self.location] == 0) | (self.location == self.location[here])
-
-    def _max_drop_if_decremented(self, s: int) -> int:
-        count = int(self.moved[s])
-        return 1 if count == self.max_moved and self.moved_histogram[count] == 1 else 0
 
     # --- applying, checking and reverting any compound move ---------------------------------------
 
