@@ -37,3 +37,16 @@ def random_walk(instance: Instance, original: np.ndarray, assignment: np.ndarray
         if evaluate(instance, original, moved).valid:
             walked = moved
     return walked
+
+
+def random_swaps(assignment: np.ndarray, rng: np.random.Generator, count: int):
+    """Up to `count` random pairs of processes on different machines: (p, q, p's machine, q's
+    machine, the assignment with the two swapped). Read `assignment` as it is at each pair."""
+    for _ in range(count):
+        p, q = (int(x) for x in rng.choice(len(assignment), size=2, replace=False))
+        a, b = int(assignment[p]), int(assignment[q])
+        if a == b:
+            continue
+        swapped = assignment.copy()
+        swapped[p], swapped[q] = b, a
+        yield p, q, a, b, swapped

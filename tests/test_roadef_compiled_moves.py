@@ -16,7 +16,7 @@ from planner.solver.reassign.delta import SearchState
 from planner.solver.reassign.hold import hold_costs
 from planner.solver.reassign.local_search import LateAcceptance
 from planner.solver.reassign.settings import SearchSettings
-from tests.roadef_data import random_walk
+from tests.roadef_data import random_swaps, random_walk
 
 NOT_PRICED = {Constraint.CAPACITY, Constraint.TRANSIENT, Constraint.CONFLICT, Constraint.SPREAD}
 
@@ -86,13 +86,7 @@ def test_a_swap_is_priced_exactly_and_refused_where_capacity_conflict_or_spread_
     ua, ub, top_delta, top_partner = (np.empty(rows, dtype=np.int64), np.empty(rows, dtype=np.int64),
                                       np.empty(1, dtype=np.int64), np.empty(1, dtype=np.int64))
     priced = 0
-    for _ in range(200):
-        p, q = (int(x) for x in rng.choice(instance.processes.count, size=2, replace=False))
-        a, b = int(state.assignment[p]), int(state.assignment[q])
-        if a == b:
-            continue
-        swapped = state.assignment.copy()
-        swapped[p], swapped[q] = b, a
+    for p, q, a, b, swapped in random_swaps(state.assignment, rng, 200):
         before, after = evaluate(instance, original, state.assignment), evaluate(instance, original, swapped)
         best_swaps(p, np.array([q]), *static, *dynamic[:8], ua, ub, top_delta, top_partner)
         if after.constraints_broken() & NOT_PRICED or instance.processes.service[p] == instance.processes.service[q]:

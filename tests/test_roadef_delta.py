@@ -10,7 +10,7 @@ import pytest
 from benchmarks.roadef.builder import random_instance
 from benchmarks.roadef.evaluator import evaluate
 from planner.solver.reassign.delta import SearchState
-from tests.roadef_data import random_walk
+from tests.roadef_data import random_swaps, random_walk
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -18,13 +18,7 @@ def test_swaps_are_kept_only_when_feasible_with_the_exact_delta(seed: int) -> No
     instance, original = random_instance(seed)
     rng = np.random.default_rng(100 + seed)
     state = SearchState(instance, original, random_walk(instance, original, original, rng, 15))
-    for _ in range(80):
-        p, q = (int(x) for x in rng.choice(instance.processes.count, size=2, replace=False))
-        a, b = int(state.assignment[p]), int(state.assignment[q])
-        if a == b:
-            continue
-        swapped = state.assignment.copy()
-        swapped[p], swapped[q] = b, a
+    for p, q, a, b, swapped in random_swaps(state.assignment, rng, 80):
         base = state.total()
         after = evaluate(instance, original, swapped)
         kept = state.try_moves([(p, b), (q, a)], max_delta=10**18)

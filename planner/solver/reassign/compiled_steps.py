@@ -211,7 +211,7 @@ def run_steps(steps, static, dynamic, sc, history, best) -> None:
     machines = usage.shape[0]
     use = np.empty(usage.shape[1], dtype=np.int64)
     ub = np.empty(usage.shape[1], dtype=np.int64)
-    hot = np.arange(machines)
+    hot = np.argsort(-mcost, kind="mergesort")[: max(1, int(machines * HOT_SHARE))]
     top_delta = np.empty(SWAP_TRIES, dtype=np.int64)
     top_partner = np.empty(SWAP_TRIES, dtype=np.int64)
     partners = np.empty(SWAP_SAMPLE, dtype=np.int64)
