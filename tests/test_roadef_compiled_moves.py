@@ -11,11 +11,12 @@ from benchmarks.roadef.builder import build_instance, random_instance
 from benchmarks.roadef.evaluator import Constraint, evaluate
 from planner.solver.reassign.compiled_arrays import Scalars, dynamic_arrays, static_arrays
 from planner.solver.reassign.compiled_moves import HOLD, LOAD, MAX_MOVED, MOVE, NONE, SERVICE, fits, may_leave_for
-from planner.solver.reassign.compiled_steps import best_move, best_swaps
+from planner.solver.reassign.compiled_steps import best_move, best_swaps, run_steps
 from planner.solver.reassign.delta import SearchState
 from planner.solver.reassign.hold import hold_costs
-from planner.solver.reassign.local_search import LateAcceptance
+from planner.solver.reassign.local_search import LateAcceptance, compile_steps
 from planner.solver.reassign.settings import SearchSettings
+from planner.solver.reassign.solver import solve
 from tests.roadef_data import random_swaps, random_walk
 
 NOT_PRICED = {Constraint.CAPACITY, Constraint.TRANSIENT, Constraint.CONFLICT, Constraint.SPREAD}
@@ -141,3 +142,14 @@ def test_transient_room_held_on_a_source_is_not_free() -> None:
     assert usage[1, 1] + 8 <= 10
     assert not fits(0, 1, cap, req, trans, proc, usage, held)
     assert fits(1, 1, cap, req, trans, proc, usage, held)
+
+
+def test_compiling_before_the_clock_covers_the_array_kinds_every_search_hands_the_steps() -> None:
+    # numba compiles once per combination of argument types: a search whose arrays differed in
+    # kind from compile_steps' would compile again inside its time limit.
+    compile_steps()
+    kinds = len(run_steps.signatures)
+    for seed in range(3):
+        instance, original = random_instance(500 + seed, machines=6, processes=20)
+        solve(instance, original, SearchSettings(max_steps=50, max_rounds=0, seed=seed))
+    assert len(run_steps.signatures) == kinds == 1

@@ -28,19 +28,27 @@ def _csr(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     return pointers, indices
 
 
+def _owned(values: np.ndarray) -> np.ndarray:
+    """A writable C-ordered int64 copy: numba compiles the steps once per combination of array
+    types (read-only or not among them), so every search hands it the same kinds."""
+    return np.array(values, dtype=np.int64, order="C")
+
+
 def static_arrays(state: SearchState, hold_price: float) -> tuple:
-    """What never changes during a search: the instance, with the move and hold prices folded in."""
+    """What never changes during a search: the instance, with the move and hold prices folded in.
+    The machine move costs stay the instance's own (M x M, 100 MB at 5,000 machines), always as a
+    read-only view."""
     instance = state.instance
     proc = np.stack([state.service, state.original, state.move_weight, hold_costs(state, hold_price)], axis=1)
     mach = np.stack([state.hood, state.location], axis=1)
     balances = np.array([[b.first, b.second, b.target, b.weight] for b in state.balances], dtype=np.int64)
     weights = np.array([instance.weights.machine, state.service_weight], dtype=np.int64)
+    move_costs = np.ascontiguousarray(instance.machines.move_cost, dtype=np.int32).view()
+    move_costs.setflags(write=False)
     return (
-        np.ascontiguousarray(state.capacity, dtype=np.int64), np.ascontiguousarray(state.safety, dtype=np.int64),
-        np.ascontiguousarray(state.requirement, dtype=np.int64), state.load_weight.astype(np.int64),
-        state.transient.astype(np.int64), balances.reshape(-1, 4), np.ascontiguousarray(proc, dtype=np.int64),
-        np.ascontiguousarray(mach, dtype=np.int64), instance.machines.move_cost,
-        weights, state.spread_min.astype(np.int64), *_csr(state.depends_on), *_csr(state.depended_by),
+        _owned(state.capacity), _owned(state.safety), _owned(state.requirement), _owned(state.load_weight),
+        _owned(state.transient), _owned(balances.reshape(-1, 4)), _owned(proc), _owned(mach), move_costs,
+        weights, _owned(state.spread_min), *_csr(state.depends_on), *_csr(state.depended_by),
     )
 
 

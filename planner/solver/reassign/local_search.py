@@ -35,6 +35,15 @@ from planner.solver.reassign.compiled_arrays import Scalars, dynamic_arrays, sta
 from planner.solver.reassign.compiled_moves import ACCEPTED, BEST, BEST_IS_CURRENT, STEPS
 from planner.solver.reassign.compiled_steps import run_steps
 from planner.solver.reassign.delta import SearchState
+from planner.solver.reassign.instance import (
+    Instance,
+    Machines,
+    ObjectiveWeights,
+    Processes,
+    Resources,
+    Services,
+    frozen_array,
+)
 from planner.solver.reassign.settings import SearchSettings
 
 CHUNK_SECONDS = 0.02
@@ -119,3 +128,22 @@ class LateAcceptance:
         if int(values[BEST]) < self.best_cost:
             self.best_cost = int(values[BEST])
             self.best = assignment.copy() if values[BEST_IS_CURRENT] else self.kernel_best.copy()
+
+
+def compile_steps() -> None:
+    """Compile the steps, or load them from numba's cache, on a one-process instance: the solver
+    calls this before its clock starts, so no search's time limit pays for it (about 8 s the first
+    time after installing, a fraction of a second once cached)."""
+    one = frozen_array(np.ones((1, 1)), np.int64)
+    instance = Instance(
+        name="compile",
+        resources=Resources(transient=frozen_array([True], bool), load_weight=frozen_array([1], np.int64)),
+        machines=Machines(neighborhood=frozen_array([0, 0], np.int32), location=frozen_array([0, 1], np.int32),
+                          capacity=frozen_array([[2], [2]], np.int64), safety=frozen_array([[1], [1]], np.int64),
+                          move_cost=frozen_array(np.zeros((2, 2)), np.int32)),
+        services=Services(spread_min=frozen_array([1], np.int32), dependencies=((),)),
+        processes=Processes(service=frozen_array([0], np.int32), requirement=one, move_cost=frozen_array([1], np.int64)),
+        balances=(),
+        weights=ObjectiveWeights(process=1, service=1, machine=1),
+    )
+    LateAcceptance(SearchState(instance, np.zeros(1, dtype=np.int64)), SearchSettings()).run(0.0, max_steps=1)

@@ -12,6 +12,7 @@ from planner.solver.progress import Improvements, ProgressSink, Reporter, ignore
 from planner.solver.reassign.bound import aggregate_lower_bound
 from planner.solver.reassign.cooperative import search_together
 from planner.solver.reassign.instance import Instance
+from planner.solver.reassign.local_search import compile_steps
 from planner.solver.reassign.result import SearchResult
 from planner.solver.reassign.settings import SearchSettings
 from planner.solver.reassign.turns import TakingTurns
@@ -21,7 +22,9 @@ def solve(instance: Instance, original: np.ndarray, settings: SearchSettings = S
           progress: ProgressSink = ignore) -> SearchResult:
     """The best assignment found within the settings' limit. `progress` hears each new best cost,
     the half (or the exchange between workers) that found it and the aggregate lower bound, at most
-    once per slice of the search, while it runs under a time limit."""
+    once per slice of the search, while it runs under a time limit. The local search's steps are
+    compiled (or loaded from the cache) before the clock starts."""
+    compile_steps()
     started = time.monotonic()
     report = Improvements(Reporter(progress, aggregate_lower_bound(instance), started))
     if settings.workers > 1:
