@@ -201,6 +201,35 @@ def _move(p, m, cap, safety, req, load_w, trans, bal, proc, mach, mmc, weights, 
 
 
 @njit(cache=True)
+def _try_swaps(p, a, threshold, top_delta, top_partner, cap, safety, req, load_w, trans, bal, proc, mach, mmc, weights,
+               spread_min, dep_ptr, dep_idx, rdep_ptr, rdep_idx, assign, usage, held, mcost, svc_on, loc_count,
+               hood_count, serv, moved_hist, links, heads, sc, best) -> None:
+    """Try p's ranked swaps (p on a) in order: the first whose exact change, service move cost
+    included, is within `threshold` and that breaks no rule is kept; the others are undone."""
+    service_weight = weights[1]
+    for k in range(top_partner.shape[0]):
+        q = top_partner[k]
+        if q < 0 or top_delta[k] > threshold:
+            return
+        b = assign[q]
+        before = total(sc, service_weight) + sc[HOLD]
+        _move(p, b, cap, safety, req, load_w, trans, bal, proc, mach, mmc, weights, assign, usage, held, mcost, svc_on,
+              loc_count, hood_count, serv, moved_hist, links, heads, sc)
+        _move(q, a, cap, safety, req, load_w, trans, bal, proc, mach, mmc, weights, assign, usage, held, mcost, svc_on,
+              loc_count, hood_count, serv, moved_hist, links, heads, sc)
+        change = total(sc, service_weight) + sc[HOLD] - before
+        if change <= threshold and feasible_after_swap(p, q, a, b, cap, trans, proc, mach, spread_min, dep_ptr,
+                                                       dep_idx, rdep_ptr, rdep_idx, usage, held, svc_on, hood_count,
+                                                       serv):
+            _settle(sc, best, assign, service_weight, p, a, q, b)
+            return
+        _move(q, b, cap, safety, req, load_w, trans, bal, proc, mach, mmc, weights, assign, usage, held, mcost, svc_on,
+              loc_count, hood_count, serv, moved_hist, links, heads, sc)
+        _move(p, a, cap, safety, req, load_w, trans, bal, proc, mach, mmc, weights, assign, usage, held, mcost, svc_on,
+              loc_count, hood_count, serv, moved_hist, links, heads, sc)
+
+
+@njit(cache=True)
 def run_steps(steps, static, dynamic, sc, history, best) -> None:
     """`steps` late-acceptance steps on `dynamic`; `best` holds the best assignment whenever the
     walk has left it (sc[BEST_IS_CURRENT] == 0). An empty `history` accepts improvements only."""
@@ -239,26 +268,9 @@ def run_steps(steps, static, dynamic, sc, history, best) -> None:
             best_swaps(p, partners, cap, safety, req, load_w, trans, bal, proc, mach, mmc, weights, spread_min, dep_ptr,
                        dep_idx, rdep_ptr, rdep_idx, assign, usage, held, mcost, svc_on, loc_count, hood_count, serv,
                        use, ub, top_delta, top_partner)
-            for k in range(SWAP_TRIES):
-                q = top_partner[k]
-                if q < 0 or top_delta[k] > threshold:
-                    break
-                b = assign[q]
-                before = total(sc, service_weight) + sc[HOLD]
-                _move(p, b, cap, safety, req, load_w, trans, bal, proc, mach, mmc, weights, assign, usage, held, mcost,
-                      svc_on, loc_count, hood_count, serv, moved_hist, links, heads, sc)
-                _move(q, a, cap, safety, req, load_w, trans, bal, proc, mach, mmc, weights, assign, usage, held, mcost,
-                      svc_on, loc_count, hood_count, serv, moved_hist, links, heads, sc)
-                change = total(sc, service_weight) + sc[HOLD] - before
-                if change <= threshold and feasible_after_swap(p, q, a, b, cap, trans, proc, mach, spread_min, dep_ptr,
-                                                               dep_idx, rdep_ptr, rdep_idx, usage, held, svc_on,
-                                                               hood_count, serv):
-                    _settle(sc, best, assign, service_weight, p, a, q, b)
-                    break
-                _move(q, b, cap, safety, req, load_w, trans, bal, proc, mach, mmc, weights, assign, usage, held, mcost,
-                      svc_on, loc_count, hood_count, serv, moved_hist, links, heads, sc)
-                _move(p, a, cap, safety, req, load_w, trans, bal, proc, mach, mmc, weights, assign, usage, held, mcost,
-                      svc_on, loc_count, hood_count, serv, moved_hist, links, heads, sc)
+            _try_swaps(p, a, threshold, top_delta, top_partner, cap, safety, req, load_w, trans, bal, proc, mach, mmc,
+                       weights, spread_min, dep_ptr, dep_idx, rdep_ptr, rdep_idx, assign, usage, held, mcost, svc_on,
+                       loc_count, hood_count, serv, moved_hist, links, heads, sc, best)
         if history.shape[0] > 0:
             history[step % history.shape[0]] = total(sc, service_weight) + sc[HOLD]
         sc[STEPS] = step + 1
