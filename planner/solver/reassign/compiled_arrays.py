@@ -11,6 +11,7 @@ from planner.solver.reassign.compiled_moves import (
     BEST,
     BEST_IS_CURRENT,
     HOLD,
+    HOLD_PRICE,
     LOAD,
     MAX_MOVED,
     MOVE,
@@ -19,6 +20,8 @@ from planner.solver.reassign.compiled_moves import (
 )
 from planner.solver.reassign.delta import SearchState
 from planner.solver.reassign.hold import hold_costs
+
+PROC = 6  # where static_arrays puts the per-process table (service, original, move cost, hold price)
 
 
 def _csr(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +100,7 @@ class Scalars:
 
     def take_up(self, state: SearchState, static: tuple) -> None:
         """Start from `state`'s sums, with it as the best (the steps and the random stream go on)."""
-        hold = static[6][:, 3]
+        hold = static[PROC][:, HOLD_PRICE]
         self.values[LOAD] = state.load_balance
         self.values[MOVE] = state.move_sum
         self.values[MAX_MOVED] = state.max_moved

@@ -7,8 +7,9 @@ and 20,000 on b_3 1.2 s against 2.8 s, to the same kind of local optimum; and a 
 after conflict and spread allow it, so the few swaps tried exactly are ones that can be kept (the
 numpy steps ranked swaps a conflict then refused).
 
-Every function takes its arrays as arguments one by one: numba counts references on every array
-it takes out of a tuple, and that cost ten times the work of pricing a swap.
+Every function takes its arrays as arguments one by one. Measured on a2_2, per swap priced: 510 ns
+when each call took two dozen arrays out of a tuple, 250 ns with the arrays passed one by one, and
+100 ns with one call over the whole partner sample (compiled_steps.best_swaps).
 
 Arrays (shapes; M machines, P processes, R resources, T transient ones, S services):
   static: cap, safety (M, R); req (P, R); load_w (R,); trans (T,) resource indices; bal (B, 4) =

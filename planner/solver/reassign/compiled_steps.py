@@ -5,6 +5,10 @@ A step picks a process (from one of the most expensive tenth of the machines hal
 prices its move to every machine and takes the cheapest if late acceptance allows it; otherwise it
 prices swaps with SWAP_SAMPLE random partners and tries the best SWAP_TRIES exactly. Deterministic
 for a seed and a number of steps.
+
+numba's cache (cache=True) checks each function against its own file's stamp only: the steps
+compiled here keep the moves of compiled_moves.py they were compiled with. After changing that
+file, touch this one (or delete __pycache__/*.nbi and *.nbc), or the steps run the old moves.
 """
 
 from __future__ import annotations
