@@ -174,9 +174,14 @@ class GreedyBudget:
             return (time.monotonic() - at) / max(self.deadline - at, 1e-9)
         return None
 
+    def work_ran_out(self) -> bool:
+        """Did the passes use all of their modelled work (deterministic mode)? They were then cut
+        while they could still change the plan; where they stopped repeats on any machine."""
+        return self.work_ms is not None and self.used_ms > self.work_ms
+
     def spent(self) -> bool:
         """Is the work (or, failing that, the wall clock) used up?"""
-        if self.work_ms is not None and self.used_ms > self.work_ms:
+        if self.work_ran_out():
             return True
         if self.deadline is not None and time.monotonic() >= self.deadline:
             self.wall_clock_cut = True

@@ -84,7 +84,8 @@ def _make_plan(rules: RuleSet, now: datetime | None, fallback: bool, progress: P
         outcome, final, trade_note = _traded(problem, greedy, outcome, final, notes)
     if greedy_budget.wall_clock_cut:
         notes.append(f"the greedy passes were {WALL_CLOCK_CUT}")
-    notes += _short_search_note(rules.policy.solver, settings, setup_s, len(problem.units), len(must_move))
+    short = _short_search_note(rules.policy.solver, settings, setup_s, len(problem.units), len(must_move))
+    notes += short or _cut_by_work_note(greedy_budget, rules.policy.solver)
     if not must_move and not _worth_it(problem, start, final, notes):
         final = start
     if trade_note:
@@ -127,6 +128,19 @@ def _short_search_note(asked: SolverSettings, searching: SolverSettings, setup_s
                 f"{work} take up to about {needed:.0f} s at this size; allow that much with --time-limit"]
     return [f"the {asked.time_limit_s:g} s limit leaves the search about {left:.1f} s of modelled work: {work} "
             f"take the rest at this size; a longer --time-limit gives it more"]
+
+
+def _cut_by_work_note(budget: GreedyBudget, asked: SolverSettings) -> list[str]:
+    """A note when the greedy's passes used all of their modelled work: they stopped while they
+    could still change the plan, well before the limit on a fast machine. Decided by the modelled
+    work, not the clock, so the note repeats with the plan."""
+    if not budget.work_ran_out() or budget.wall_clock_cut:
+        return []
+    return [f"the search stopped when it had used the work the {asked.time_limit_s:g} s limit buys in "
+            "deterministic mode, before its greedy passes had finished; that work is budgeted for a slow, busy "
+            "machine so that a seed repeats, so on a quick one the plan comes back well within the limit. A "
+            "longer --time-limit searches further; solver.deterministic: false searches until the limit "
+            "(the plan may then not repeat)"]
 
 
 def _traded(problem: Problem, greedy: PlacementState, outcome: SolveOutcome, solved: PlacementState,

@@ -97,3 +97,38 @@ def test_a_limit_short_for_the_size_is_noted_and_a_long_enough_one_is_not(tight:
     # 4,000 groups modelled at 0.2 ms each: 0.8 s of the 1 s limit before any search.
     monkeypatch.setattr(time_budget, "SETUP_S_PER_UNIT", 0.2e-3)
     assert any("limit leaves the search about" in note for note in make_plan(rules).notes)
+
+
+def _cut_by_work(notes: tuple[str, ...] | list[str]) -> list[str]:
+    return [note for note in notes if "before its greedy passes had finished" in note]
+
+
+def test_passes_cut_by_their_modelled_work_say_so_and_the_note_repeats(tight: tuple) -> None:
+    """The 3 s limit buys the 200-host cluster's greedy about a fifth of the work it does unbounded."""
+    clu, pol, _ = tight
+    rules = resolve_rules(clu, pol)
+    first, second = make_plan(rules), make_plan(rules)
+    assert len(_cut_by_work(first.notes)) == 1
+    assert "--time-limit" in _cut_by_work(first.notes)[0] and "deterministic: false" in _cut_by_work(first.notes)[0]
+    assert first.notes == second.notes and first.moves == second.moves
+
+
+def test_passes_that_finish_within_their_work_and_searches_on_the_wall_clock_add_no_such_note(tight: tuple) -> None:
+    clu, pol, _ = tight
+    small = generate_tight_cluster(20, 300, 0.85, 1)
+    assert not _cut_by_work(make_plan(resolve_rules(small, tight_policy(small, 1, 10.0, 1))).notes)
+    wall_clock = replace(pol, solver=replace(pol.solver, deterministic=False, time_limit_s=1.0))
+    assert not _cut_by_work(make_plan(resolve_rules(clu, wall_clock)).notes)
+
+
+def test_work_ran_out_only_past_the_work_cap_and_never_without_one() -> None:
+    budget = GreedyBudget(work_ms=1.0)
+    assert not budget.work_ran_out()
+    budget.step(hosts=1000)  # charged about 0.45 ms
+    budget.step(hosts=1000)
+    budget.step(hosts=1000)
+    assert budget.work_ran_out() and budget.spent()
+    unlimited = GreedyBudget(deadline=time.monotonic() + 60.0)
+    for _ in range(100):
+        unlimited.step(hosts=1000)
+    assert not unlimited.work_ran_out()
