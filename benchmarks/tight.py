@@ -2,6 +2,7 @@
 
     python -m benchmarks.tight --sizes 200x4000,1000x20000 --fills 0.80,0.88 --seeds 3 --time-limit 10
     python -m benchmarks.tight --sizes 20x300 --fills 0.85 --seeds 1 --time-limit 2   # a quick look
+    python -m benchmarks.tight --sizes 1000x20000 --fills 0.88 --wall-clock   # the whole limit, today's speed
 
 Clusters from benchmarks/tight_generator.py (five host types, memory filled to --fills, heavy-tailed
 flavors up to 64 vCPU / 512 GiB, hot racks, pins, anti-affinity and host groups). Each (size, fill,
@@ -68,11 +69,13 @@ class Row:
     bound_s: float = 0.0  # time to compute the bound (not part of time_s)
 
 
-def run_one(size: str, fill: float, seed: int, time_limit_s: float, workers: int = 1) -> list[Row]:
+def run_one(size: str, fill: float, seed: int, time_limit_s: float, workers: int = 1,
+            deterministic: bool = True) -> list[Row]:
     """The planner and both baselines on one cluster; rows carry validity, not assertions."""
     hosts, vms = (int(n) for n in size.split("x"))
     cluster = generate_tight_cluster(hosts, vms, fill, seed)
     policy = tight_policy(cluster, seed, time_limit_s, workers)
+    policy = replace(policy, solver=replace(policy.solver, deterministic=deterministic))
     began = time.perf_counter()
     plan = make_plan(resolve_rules(cluster, policy))
     elapsed = time.perf_counter() - began
@@ -110,9 +113,10 @@ def _peak_rss_mib() -> int:
 
 # -- orchestration ------------------------------------------------------------------------------
 
-def _run_in_subprocess(size: str, fill: float, seed: int, time_limit_s: float, workers: int) -> list[Row]:
+def _run_in_subprocess(size: str, fill: float, seed: int, time_limit_s: float, workers: int,
+                       deterministic: bool) -> list[Row]:
     command = [sys.executable, "-m", "benchmarks.tight", "--worker", size, str(fill), str(seed),
-               "--time-limit", str(time_limit_s), "--workers", str(workers)]
+               "--time-limit", str(time_limit_s), "--workers", str(workers)] + ([] if deterministic else ["--wall-clock"])
     completed = subprocess.run(command, capture_output=True, text=True, check=True)
     return [Row(**record) for record in json.loads(completed.stdout.strip().splitlines()[-1])]
 
@@ -167,18 +171,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--time-limit", type=float, default=10.0, help="the planner's time limit per run, seconds")
     parser.add_argument("--workers", type=int, default=1, help="CP-SAT workers per run")
+    parser.add_argument("--wall-clock", action="store_true",
+                        help="plan with solver.deterministic false: the search runs until the limit on this "
+                             "machine, as fast or slow as it is today (plans may not repeat)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--worker", nargs=3, metavar=("SIZE", "FILL", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         size, fill, seed = args.worker
-        print(json.dumps([asdict(r) for r in run_one(size, float(fill), int(seed), args.time_limit, args.workers)]))
+        print(json.dumps([asdict(r) for r in run_one(size, float(fill), int(seed), args.time_limit, args.workers,
+                                                       not args.wall_clock)]))
         return
     rows: list[Row] = []
     for size in args.sizes.split(","):
         for fill in (float(f) for f in args.fills.split(",")):
             for seed in range(1, args.seeds + 1):
-                batch = _run_in_subprocess(size, fill, seed, args.time_limit, args.workers)
+                batch = _run_in_subprocess(size, fill, seed, args.time_limit, args.workers, not args.wall_clock)
                 rows.extend(batch)
                 ours = batch[0]
                 print(f"{size:>11} fill {fill:.2f} seed {seed}: {ours.time_s:6.2f} s  peak {ours.start_peak} -> "

@@ -116,6 +116,15 @@ def test_runner_writes_csv_and_markdown(tmp_path: Path) -> None:
     assert table[0].startswith("| size | fill |") and table[2].startswith("| 10x120 | 0.80 | 1 |")
 
 
+@pytest.mark.parametrize("wall_clock", [False, True])
+def test_wall_clock_runs_plan_with_the_deterministic_cap_off(wall_clock: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[bool] = []
+    plan = tight.make_plan
+    monkeypatch.setattr(tight, "make_plan", lambda rules: asked.append(rules.policy.solver.deterministic) or plan(rules))
+    rows = tight.run_one("10x120", 0.8, seed=1, time_limit_s=1, deterministic=not wall_clock)
+    assert asked == [not wall_clock] and rows[0].valid
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_loads_on_a_grid_give_a_bound_at_most_the_grid_weaker(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     from benchmarks import tight_bound
