@@ -23,7 +23,7 @@ class PlacementState:
     def __init__(self, problem: Problem, assignment: Iterable[int] | None = None) -> None:
         # What the state reads off its problem and never writes (problem, cpu_capacity and
         # memory_capacity as lists and arrays, limits, score_divisors, extra_capacity,
-        # extra_limit_rows, metric_mask, weighted, single_vm_units): state_copy.bound_to.
+        # extra_limit_rows, metric_mask, weighted, single_vm_units, allowed_rows): state_copy.bound_to.
         vars(self).update(bound_to(problem))
         hosts = len(problem.hosts)
         self.memory = [0] * hosts

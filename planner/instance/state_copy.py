@@ -14,12 +14,13 @@ from typing import TypeVar
 
 import numpy as np
 
+from planner.instance.allowed_rows import AllowedRows
 from planner.instance.problem import Problem
 
 # What PlacementState.copy() shares with the original: bound_to's, fixed by the problem, never written.
 SHARED = frozenset({"problem", "cpu_capacity", "memory_capacity", "cpu_capacity_array", "memory_capacity_array",
                     "limits", "extra_capacity", "score_divisors", "extra_limit_rows", "metric_mask", "weighted",
-                    "single_vm_units"})
+                    "single_vm_units", "allowed_rows"})
 # What a copy starts empty: the history (moves, path), the dirty set (flushed first) and the caches.
 _EMPTIED = frozenset({"moves", "path", "_dirty", "_allowed_masks", "_sets_allowing", "_most_at"})
 
@@ -70,6 +71,8 @@ def bound_to(problem: Problem) -> dict[str, object]:
         "weighted": problem.weighted_costs,
         # No affinity groups: every unit is one VM, so move costs vectorise (see swaps.py).
         "single_vm_units": all(len(unit.member_hosts) == 1 for unit in problem.units),
+        # Grows as units are asked about, but only with what the problem fixes: shared like the rest.
+        "allowed_rows": AllowedRows(problem.unit_arrays, hosts),
     }
 
 

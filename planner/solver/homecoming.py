@@ -71,7 +71,7 @@ def _shed(state: PlacementState, home: int, returned: Unit, caps: Caps, cost_bef
     candidates = _shedding_order(state, home, returned)
     total = 0
     while candidates and state.move_cost < cost_before:
-        found, tried = ranked_landing(state, candidates, (home,), caps, coolness(state))
+        found, tried = ranked_landing(state, candidates, home, caps, coolness(state))
         total += tried
         if found is None:
             return total

@@ -11,6 +11,7 @@ from planner.domain.metrics import permille, permilles_at_most
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 from planner.solver.caps import extra_caps_of
+from planner.solver.compiled_relief import NO_HOST, first_landing
 
 # How many leavers' rooms a landing search checks at a time, growing: the first mostly lands.
 LANDING_CHUNKS = (1, 4, 16)
@@ -24,23 +25,48 @@ def coolest_fit(state: PlacementState, unit: Unit, avoid: tuple[int, ...], caps:
     return _first_host(state, unit, avoid, targets, _room(state, unit, caps))
 
 
-def ranked_landing(state: PlacementState, units: list[Unit], avoid: tuple[int, ...], caps: tuple[int, int],
+def ranked_landing(state: PlacementState, units: list[Unit], avoid: int, caps: tuple[int, int],
                    score: np.ndarray) -> tuple[tuple[Unit, int] | None, int]:
-    """coolest_fit for each of `units` in turn, with `targets` the stable ascending sort of `score`
-    over the hosts whose score is below the int64 maximum: the first (unit, host) found, or None,
-    and how many units were tried. Nothing is sorted: for each unit the best-scored host with room
-    is one argmin. Rooms are checked for a few units at once, then for more: the first leaver
-    mostly lands, and on 5,000 hosts a sort and every leaver's room on every host were most of a
-    step."""
+    """coolest_fit for each of `units` in turn, never to `avoid`, with `targets` the stable
+    ascending sort of `score` over the hosts whose score is below the int64 maximum: the first
+    (unit, host) found, or None, and how many units were tried. Nothing is sorted: for each unit
+    the best-scored host with room is one pass over the hosts (compiled_relief.first_landing), the
+    rules checked on what it proposes."""
+    if state.problem.resources:
+        return _ranked_landing_with_extras(state, units, avoid, caps, score)
+    arrays = state.problem.unit_arrays
+    leavers = np.fromiter((unit.index for unit in units), dtype=np.int64, count=len(units))
+    most_memory, most_load = state.most_under(caps)
+    allowed = state.allowed_rows
+    allowed.cover(leavers)
+    refused = np.zeros(len(score), dtype=bool)  # hosts a rule refused leavers[start]
+    start = 0
+    while True:
+        position, host = first_landing(leavers, arrays.sizes, arrays.home, arrays.allowed_set, allowed.row_of_set,
+                                       allowed.matrix, state.sizes, state.limits[:, 1], most_memory, most_load, score,
+                                       avoid, start, refused)
+        if position == NO_HOST:
+            return None, len(units)
+        unit = units[position]
+        if state.fits(unit, host) and state.within_budget(unit, host):
+            return (unit, host), position + 1
+        if position != start:
+            refused[:] = False
+            start = position
+        refused[host] = True
+
+
+def _ranked_landing_with_extras(state: PlacementState, units: list[Unit], avoid: int, caps: tuple[int, int],
+                                score: np.ndarray) -> tuple[tuple[Unit, int] | None, int]:
+    """ranked_landing where hosts have extra named resources: rooms checked in numpy, for a few
+    units at once, then for more (the first mostly lands)."""
     eligible = score < np.iinfo(np.int64).max
-    # What each host can take under the caps, once: the search moves nothing until it returns.
-    free = None if state.problem.resources else free_under_caps(state, caps)
     tried = 0
     for chunk in _chunks(units):
-        rooms = _rooms(state, chunk, caps, free) & eligible[None, :]
+        rooms = np.array([_room(state, unit, caps) for unit in chunk]) & eligible[None, :]
         for unit, room, roomy in zip(chunk, rooms, rooms.any(axis=1).tolist()):
             tried += 1
-            host = _best_scored_host(state, unit, avoid, score, room) if roomy else None
+            host = _best_scored_host(state, unit, (avoid,), score, room) if roomy else None
             if host is not None:
                 return (unit, host), tried
     return None, tried
@@ -95,16 +121,6 @@ def _room(state: PlacementState, unit: Unit, caps: tuple[int, int]) -> np.ndarra
             & permilles_at_most(after[:, 2], state.cpu_capacity_array, caps[0])
             & permilles_at_most(after[:, 0], state.memory_capacity_array, caps[1]))
     return room & state.under_extra_caps(after, caps=extra_caps_of(caps)) if unit.extra else room
-
-
-def _rooms(state: PlacementState, units: list[Unit], caps: tuple[int, int], free: np.ndarray | None) -> np.ndarray:
-    """_room of each unit, as rows of one array (`free`: free_under_caps(state, caps), None when
-    the cluster has extra resources)."""
-    if free is None:
-        return np.array([_room(state, unit, caps) for unit in units])
-    demand = state.problem.unit_arrays.sizes[[unit.index for unit in units], :3]
-    return ((demand[:, 0, None] <= free[None, :, 0]) & (demand[:, 1, None] <= free[None, :, 1])
-            & (demand[:, 2, None] <= free[None, :, 2]))
 
 
 def free_under_caps(state: PlacementState, caps: tuple[int, int], hosts: np.ndarray | None = None) -> np.ndarray:

@@ -17,9 +17,9 @@ import numpy as np
 from planner.domain.metrics import permilles
 from planner.instance.problem import Problem, Unit
 from planner.instance.state import PlacementState
-from planner.instance.unit_arrays import NO_HOME
 from planner.solver.caps import Caps
 from planner.solver.chains import chain_relief
+from planner.solver.compiled_relief import leaver_order
 from planner.solver.exchange import exchange_relief
 from planner.solver.greedy_budget import GreedyBudget
 from planner.solver.landing import ranked_landing
@@ -131,7 +131,7 @@ def relieve(state: PlacementState, source: int, view: PeakView, score: np.ndarra
     on_mem = bool(view.hot_mem and state.memory_permille(source) > view.over[1])
     on_extra = view.hot_extra & (state.extra_pm[source] > view.over_extra)
     leavers = _leavers(state, source, on_cpu, on_mem, on_extra)
-    move, tried = ranked_landing(state, leavers, (source,), caps, score)
+    move, tried = ranked_landing(state, leavers, source, caps, score)
     if budget is not None:
         budget.landings(tried, len(problem.resources))
     if move is not None:
@@ -206,34 +206,30 @@ def _leavers(state: PlacementState, source: int, on_cpu_peak: bool, on_mem_peak:
     (`on_extra_peak`: per extra named resource, whether the source is on its peak).
 
     Cheapest = least memory migrated per unit of the relief needed (the fractional-knapsack order
-    the move bound uses); a VM going back to the host it started on costs nothing.
-    """
+    the move bound uses); a VM going back to the host it started on costs nothing. The source must
+    come off every peak it is on: a move that leaves it there is wasted. Ordered by
+    compiled_relief.leaver_order; ties go to the move that leaves the source coolest, then to the
+    lower index."""
     problem, arrays = state.problem, state.problem.unit_arrays
     indexes = np.array(sorted(state.units_on[source]), dtype=np.int64)
     indexes = indexes[~arrays.fixed[indexes]]
-    sizes = arrays.sizes[indexes]
-    src_cpu = permilles(state.load[source] - sizes[:, 2], state.cpu_capacity[source])
-    src_mem = permilles(state.memory[source] - sizes[:, 0], state.memory_capacity[source])
-    # The source must come off every peak it is on; a move that leaves it there is wasted.
-    keep = np.ones(len(indexes), dtype=bool)
-    if on_cpu_peak:
-        keep &= src_cpu < state.cpu_permille(source)
-    if on_mem_peak:
-        keep &= src_mem < state.memory_permille(source)
     on_extra = on_extra_peak if on_extra_peak is not None and on_extra_peak.any() else None
-    if on_extra is not None:
-        relieving = _extra_relievers(state, source, on_extra)
-        keep &= np.fromiter((index in relieving for index in indexes.tolist()), dtype=bool, count=len(indexes))
-    weighted = arrays.weighted_memory[indexes]
-    home = arrays.home[indexes]
-    cost = np.where((home != NO_HOME) & (home != source), -weighted, weighted)
-    if on_cpu_peak or on_mem_peak:
-        relief = sizes[:, 2] if on_cpu_peak else sizes[:, 0]
+    relieving = np.ones(len(indexes), dtype=bool)
+    relief_columns = np.zeros(arrays.sizes.shape[1], dtype=np.int64)
+    if on_cpu_peak:
+        relief_columns[2] = 1
+    elif on_mem_peak or on_extra is None:
+        relief_columns[0] = 1
     else:
-        relief = sizes[:, 3:][:, on_extra].sum(axis=1) if on_extra is not None else sizes[:, 0]
-    per_relief = cost / np.maximum(1, relief)
-    order = np.lexsort((indexes, src_cpu + src_mem, per_relief))
-    return [problem.units[index] for index in indexes[order[keep[order]]].tolist()]
+        relief_columns[3:][on_extra] = 1
+    if on_extra is not None:
+        relievers = _extra_relievers(state, source, on_extra)
+        relieving = np.fromiter((index in relievers for index in indexes.tolist()), dtype=bool, count=len(indexes))
+    order = leaver_order(indexes, arrays.sizes, arrays.weighted_memory, arrays.home, relieving, relief_columns, source,
+                         state.memory[source], state.load[source], state.memory_capacity[source],
+                         state.cpu_capacity[source], state.cpu_permille(source), state.memory_permille(source),
+                         on_cpu_peak, on_mem_peak)
+    return [problem.units[index] for index in order.tolist()]
 
 
 def _extra_relievers(state: PlacementState, source: int, on_peak: np.ndarray) -> set[int]:

@@ -27,6 +27,8 @@ from planner.domain.policy import Goal, SolverSettings
 from planner.domain.plan import GoalMetric, Move, Plan, SolverStats, default_expiry, utc_now
 from planner.rules.resolve import RuleSet
 from planner.solver.collector import full_collections_rare
+from planner.solver.compiled_relief import compile_relief
+from planner.solver.compiled_swaps import compile_swaps
 from planner.solver.checked import FORCED, SOLVER_NAMES, checked, solve_without_greedy, to_placement
 
 
@@ -50,6 +52,9 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
     so that a wrong CP-SAT model fails them rather than hiding behind the greedy. `progress` hears
     the best goal so far after the greedy and each time the search improves it.
     """
+    if rules.policy.goal is Goal.SPREAD:
+        compile_relief()  # before the clock: compiling is not planning
+        compile_swaps()
     with full_collections_rare():
         return _make_plan(rules, now, fallback, progress)
 

@@ -4,10 +4,10 @@ cooler host may still take it in exchange for one of its own smaller VMs.
 VMs are coarse next to the headroom left once a cluster is nearly flat (a 4-core VM is 60 ‰ of a
 64-core host), so single moves stall a few per-mille above the fluid bound; swaps get further.
 
-Every (outgoing VM, partner) pair of a target host is checked at once with numpy — capacity,
-utilisation caps, and that the source comes off its peak — and only the cheapest feasible pairs
-go through the per-pair checks (anti-affinity, min_spread, move budget), the least memory
-migrated per unit of relief first. Those rules are checked on
+Every (outgoing VM, partner) pair of a target host is checked at once (compiled_swaps: allowed
+hosts, capacity, utilisation caps, and that the source comes off its peak) and only the cheapest
+feasible pairs go through the per-pair checks (anti-affinity, min_spread, move budget), the least
+memory migrated per unit of relief first. Those rules are checked on
 the current placement for each half of the swap: conservative (a swap that would only work because
 the partner leaves is refused), never wrong.
 """
@@ -22,7 +22,7 @@ from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 from planner.instance.unit_arrays import UnitArrays
 from planner.solver.caps import extra_caps_of
-from planner.solver.landing import free_under_caps
+from planner.solver.compiled_swaps import NO_PAIR, cheapest_swap, fitting_swaps
 
 SWAP_TARGETS = 24  # hosts searched for a partner (for a CPU peak, those with the most CPU room)
 
@@ -37,12 +37,8 @@ def swap_relief(state: PlacementState, source: int, caps: tuple[int, int], targe
     back, hosts = _partners(state, source, targets)
     if not len(out) or not len(back):
         return []
+    ok = _fitting(state, source, caps, out, back, hosts, on_cpu_peak, on_mem_peak)
     leaving = [problem.units[i] for i in out.tolist()]
-    delta = arrays.sizes[out][:, None, :3] - arrays.sizes[back][None, :, :3]  # what each target gains
-    memory_delta, vcpu_delta, load_delta = delta[:, :, 0], delta[:, :, 1], delta[:, :, 2]
-    ok = _allowed_matrix(state, leaving, hosts)
-    ok &= _fits_targets(state, hosts, memory_delta, vcpu_delta, load_delta, caps)
-    ok &= _fits_source(state, source, memory_delta, vcpu_delta, load_delta, caps, on_cpu_peak, on_mem_peak)
     partners = None
     if state.problem.resources and ok.any():
         partners = [problem.units[i] for i in back.tolist()]
@@ -54,25 +50,20 @@ def swap_relief(state: PlacementState, source: int, caps: tuple[int, int], targe
     else:
         partners = partners or [problem.units[i] for i in back.tolist()]
         cost = _cost_matrix(leaving, list(zip(partners, hosts.tolist())), hosts, source, state.weighted)
-    rows, columns = np.nonzero(ok)
-    # Cheapest per unit of relief first; among equals the coolest target (partners are listed
-    # coolest host first).
-    key = _cost_per_relief(cost, load_delta if on_cpu_peak else memory_delta if on_mem_peak else None, rows, columns)
-    for index in np.lexsort((rows, columns, key)):
-        unit, partner, target = leaving[rows[index]], problem.units[int(back[columns[index]])], int(hosts[columns[index]])
+    # Cheapest per unit of relief first (the cheapest swap in memory alone is mostly two small VMs
+    # that relieve little: on memory-tight clusters, where most steps are swaps, the peak then came
+    # down in many more, barely cheaper, swaps); among equals the coolest target (partners are
+    # listed coolest host first).
+    relief_column = 2 if on_cpu_peak else 0 if on_mem_peak else -1
+    refused = np.zeros(ok.shape, dtype=bool)
+    while True:
+        i, j = cheapest_swap(ok, refused, cost, out, back, arrays.sizes, relief_column)
+        if i == NO_PAIR:
+            return []
+        unit, partner, target = leaving[i], problem.units[int(back[j])], int(hosts[j])
         if _rules_allow(state, unit, target, partner, source):
             return [(unit, target), (partner, source)]
-    return []
-
-
-def _cost_per_relief(cost: np.ndarray, relief: np.ndarray | None, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """Each feasible pair's migrated memory per unit of the peak resource it takes off the source
-    (its plain cost when the source is on an extra resource's peak only). The cheapest swap in
-    memory alone is mostly two small VMs that relieve little: on memory-tight clusters, where most
-    steps are swaps, the peak then came down in many more, barely cheaper, swaps."""
-    if relief is None:
-        return cost[rows, columns]
-    return cost[rows, columns] / np.maximum(1, relief[rows, columns])
+        refused[i, j] = True
 
 
 def _movable(state: PlacementState, hosts: list[int]) -> np.ndarray:
@@ -94,22 +85,23 @@ def _partners(state: PlacementState, source: int, targets: list[int]) -> tuple[n
     return indexes[keep], hosts[keep]
 
 
-def _allowed_matrix(state: PlacementState, leaving: list[Unit], hosts: np.ndarray) -> np.ndarray:
-    """ok[i, j]: may leaving[i] go to hosts[j]?"""
-    return np.array([state.allowed_mask(unit)[hosts] for unit in leaving], dtype=bool)
+def _fitting(state: PlacementState, source: int, caps: tuple[int, int], out: np.ndarray, back: np.ndarray,
+             hosts: np.ndarray, on_cpu_peak: bool, on_mem_peak: bool) -> np.ndarray:
+    """fits[i, j]: may out[i] (on the source) go to hosts[j] for back[j], both hosts within their
+    limits and the caps, the source off its peaks (compiled_swaps.fitting_swaps)?"""
+    arrays, allowed = state.problem.unit_arrays, state.allowed_rows
+    allowed.cover(out)
+    most_memory, most_load = state.most_under(caps)
+    return fitting_swaps(out, back, hosts, arrays.sizes, arrays.allowed_set, allowed.row_of_set, allowed.matrix,
+                         state.sizes, state.limits[:, 1], most_memory, most_load,
+                         _source_floors(state, source, caps, on_cpu_peak, on_mem_peak))
 
 
-def _fits_targets(state: PlacementState, hosts: np.ndarray, memory_gain: np.ndarray, vcpu_gain: np.ndarray,
-                  load_gain: np.ndarray, caps: tuple[int, int]) -> np.ndarray:
-    """Which swaps leave each partner's host within its hard limits and under the utilisation caps."""
-    free = free_under_caps(state, caps, hosts)
-    return (memory_gain <= free[:, 0]) & (vcpu_gain <= free[:, 1]) & (load_gain <= free[:, 2])
-
-
-def _fits_source(state: PlacementState, source: int, memory_delta: np.ndarray, vcpu_delta: np.ndarray,
-                 load_delta: np.ndarray, caps: tuple[int, int], on_cpu_peak: bool, on_mem_peak: bool) -> np.ndarray:
-    """The source takes the partner back within its limits and comes off every peak it is on: what
-    it may end holding is a bound per resource, so each check is one comparison of the deltas."""
+def _source_floors(state: PlacementState, source: int, caps: tuple[int, int], on_cpu_peak: bool,
+                   on_mem_peak: bool) -> np.ndarray:
+    """The least memory, vCPUs and load a swap must take off the source (what it gives less what it
+    takes back) so that it ends within its limits, at or under the caps (or where it is, if above
+    them) and off every peak it is on: what it may end holding is a bound per resource."""
     problem = state.problem
     cpu_now, mem_now = state.cpu_permille(source), state.memory_permille(source)
     memory_cap, cpu_capacity = state.memory_capacity[source], state.cpu_capacity[source]
@@ -119,9 +111,8 @@ def _fits_source(state: PlacementState, source: int, memory_delta: np.ndarray, v
         most_memory = min(most_memory, most_at(mem_now - 1, memory_cap))
     if on_cpu_peak:
         most_load = min(most_load, most_at(cpu_now - 1, cpu_capacity))
-    return ((memory_delta >= state.memory[source] - most_memory)
-            & (vcpu_delta >= state.vcpus[source] - problem.vcpu_limit[source])
-            & (load_delta >= state.load[source] - most_load))
+    return np.array([state.memory[source] - most_memory, state.vcpus[source] - problem.vcpu_limit[source],
+                     state.load[source] - most_load], dtype=np.int64)
 
 
 def _cost_matrix(leaving: list[Unit], partners: list[tuple[Unit, int]], hosts: np.ndarray, source: int,

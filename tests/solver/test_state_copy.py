@@ -18,7 +18,9 @@ from planner.rules.resolve import resolve_rules
 from dataclasses import replace
 
 # Caches that may differ (a copy starts them empty) and attributes that are the problem's own.
-NOT_COMPARED = {"problem", "_allowed_masks", "_sets_allowing", "_most_at", "_dirty", "_peaks"}
+# The problem, and caches of what it or the placement fixes (allowed_rows: rows of the problem's
+# allowed sets, built as units are asked about).
+NOT_COMPARED = {"problem", "_allowed_masks", "_sets_allowing", "_most_at", "_dirty", "_peaks", "allowed_rows"}
 
 
 def _problem() -> Problem:

@@ -25,6 +25,7 @@ from planner.instance.unit_arrays import NO_HOME
 from planner.rules.resolve import resolve_rules
 from planner.solver import swaps
 from planner.solver.caps import Caps
+from planner.solver.compiled_swaps import cheapest_swap
 from planner.solver.peak_relief import _leavers
 
 
@@ -131,6 +132,23 @@ def test_unit_arrays_hold_what_the_units_say(seed: int) -> None:
         assert state.may_go_to(indexes, host).tolist() == [host in unit.allowed for unit in problem.units]
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_allowed_rows_hold_each_units_allowed_hosts_and_are_built_once(seed: int) -> None:
+    problem = _tight_problem(seed)
+    rows = PlacementState(problem).allowed_rows
+    movable = np.array([u.index for u in problem.units if not u.fixed], dtype=np.int64)
+    rows.cover(movable[: len(movable) // 2])
+    rows.cover(movable)
+    built = rows.matrix.copy()
+    rows.cover(movable)
+    assert np.array_equal(rows.matrix, built)
+    assert len(built) == len({id(problem.units[i].allowed) for i in movable.tolist()})
+    for index in movable.tolist():
+        unit = problem.units[index]
+        row = built[rows.row_of_set[problem.unit_arrays.allowed_set[index]]]
+        assert set(np.flatnonzero(row).tolist()) == set(unit.allowed)
+
+
 def _reference_leavers(state: PlacementState, source: int, on_cpu: bool, on_mem: bool) -> list[Unit]:
     problem = state.problem
     cpu_now, mem_now = state.cpu_permille(source), state.memory_permille(source)
@@ -163,6 +181,8 @@ def _reference_pair_fits(state: PlacementState, source: int, out: Unit, back: Un
                          on_cpu: bool, on_mem: bool) -> bool:
     """Swap `out` (on the source) with `back` (on `target`) by hand and look at both hosts."""
     problem = state.problem
+    if target not in out.allowed:
+        return False
     gain = (out.memory_mib - back.memory_mib, out.vcpus - back.vcpus, out.cpu_load - back.cpu_load)
     t_mem, t_vcpus, t_load = state.memory[target] + gain[0], state.vcpus[target] + gain[1], state.load[target] + gain[2]
     s_mem, s_vcpus, s_load = state.memory[source] - gain[0], state.vcpus[source] - gain[1], state.load[source] - gain[2]
@@ -194,10 +214,7 @@ def test_swap_pairs_fit_exactly_when_swapping_by_hand_fits(seed: int) -> None:
         back, columns = swaps._partners(state, source, targets)
         if not len(out) or not len(back):
             continue
-        sizes = problem.unit_arrays.sizes
-        delta = sizes[out][:, None, :3] - sizes[back][None, :, :3]
-        got = swaps._fits_targets(state, columns, delta[..., 0], delta[..., 1], delta[..., 2], caps) & \
-            swaps._fits_source(state, source, delta[..., 0], delta[..., 1], delta[..., 2], caps, on_cpu, on_mem)
+        got = swaps._fitting(state, source, caps, out, back, columns, on_cpu, on_mem)
         for i, j in np.ndindex(got.shape):
             expected = _reference_pair_fits(state, source, problem.units[out[i]], problem.units[back[j]],
                                             int(columns[j]), caps, on_cpu, on_mem)
@@ -213,3 +230,26 @@ def test_swap_partners_are_the_movable_vms_that_may_go_to_the_source(seed: int) 
     expected = [(i, t) for t in targets if t != source for i in sorted(state.units_on[t])
                 if not problem.units[i].fixed and source in problem.units[i].allowed]
     assert list(zip(back.tolist(), columns.tolist())) == expected
+
+
+@pytest.mark.parametrize("relief_column", [-1, 0, 2])
+@pytest.mark.parametrize("seed", range(6))
+def test_the_cheapest_swap_is_the_first_pair_by_cost_per_relief_then_column_then_row(seed: int,
+                                                                                    relief_column: int) -> None:
+    """Against np.lexsort((rows, columns, key)), with many ties (coarse costs and sizes)."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(0, 4, size=(30, 3)).astype(np.int64)
+    out, back = rng.choice(30, size=5, replace=False), rng.choice(30, size=7, replace=False)
+    fits = rng.random((5, 7)) < 0.5
+    refused = rng.random((5, 7)) < 0.2
+    cost = rng.integers(-3, 4, size=(5, 7)).astype(np.int64)
+    rows, columns = np.nonzero(fits & ~refused)
+    if relief_column >= 0:
+        relief = sizes[out][:, None, relief_column] - sizes[back][None, :, relief_column]
+        key = cost[rows, columns] / np.maximum(1, relief[rows, columns])
+    else:
+        key = cost[rows, columns]
+    order = np.lexsort((rows, columns, key))
+    expected = (int(rows[order[0]]), int(columns[order[0]])) if len(order) else (-1, -1)
+    got = cheapest_swap(fits, refused, cost, out.astype(np.int64), back.astype(np.int64), sizes, relief_column)
+    assert got == expected
