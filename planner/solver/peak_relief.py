@@ -22,6 +22,7 @@ from planner.solver.chains import chain_relief
 from planner.solver.compiled_relief import leaver_order
 from planner.solver.exchange import exchange_relief
 from planner.solver.greedy_budget import GreedyBudget
+from planner.solver.host_ranking import HostRanking
 from planner.solver.landing import ranked_landing
 from planner.solver.swaps import SWAP_TARGETS, swap_relief
 
@@ -136,22 +137,23 @@ def relieve(state: PlacementState, source: int, view: PeakView, score: np.ndarra
         budget.landings(tried, len(problem.resources))
     if move is not None:
         return [move]
-    # The full ranking only where no single move was found.
-    targets = np.argsort(score, kind="stable")[: int(state.metric_mask.sum())].tolist()
+    # Rankings only where no single move was found, and in full only past the swap.
+    targets = HostRanking(score, int(state.metric_mask.sum()))
     partners = _cpu_roomiest(state, caps) if on_cpu and not on_mem and not on_extra.any() else targets
+    nearest = partners.first(SWAP_TARGETS)
     if budget is not None:
-        budget.swap_search(len(state.units_on[source]) * sum(len(state.units_on[t]) for t in partners[:SWAP_TARGETS]))
-    swap = swap_relief(state, source, caps, partners[:SWAP_TARGETS], on_cpu, on_mem, on_extra)
+        budget.swap_search(len(state.units_on[source]) * sum(len(state.units_on[t]) for t in nearest))
+    swap = swap_relief(state, source, caps, nearest, on_cpu, on_mem, on_extra)
     if not swap:
-        swap, tried = exchange_relief(state, source, caps, partners, leavers)
+        swap, tried = exchange_relief(state, source, caps, partners.all(), leavers)
         if budget is not None:
             budget.exchange_search(tried)
     if swap or not chains:
         return swap
-    chain, tried = chain_relief(state, source, caps, targets, leavers)
+    chain, tried = chain_relief(state, source, caps, targets.all(), leavers)
     if budget is not None:
         budget.chain_placements(tried)
-    return chain or _swap_with_any(state, source, caps, partners, (on_cpu, on_mem, on_extra), budget)
+    return chain or _swap_with_any(state, source, caps, partners.all(), (on_cpu, on_mem, on_extra), budget)
 
 
 def _swap_with_any(state: PlacementState, source: int, caps: Caps, partners: list[int],
@@ -175,11 +177,11 @@ def _extra_weights(problem: Problem) -> np.ndarray:
     return np.asarray(problem.extra_weights, dtype=np.int64)
 
 
-def _cpu_roomiest(state: PlacementState, caps: Caps) -> list[int]:
+def _cpu_roomiest(state: PlacementState, caps: Caps) -> HostRanking:
     """The hosts the metric looks at, the most CPU load they can take under the cap first: where
     hosts differ in size, a host low in per-mille may have little room in millicores."""
     headroom = np.where(state.metric_mask, caps[0] * state.cpu_capacity_array // 1000 - state.sizes[:, 2], np.iinfo(np.int64).min)
-    return np.argsort(-headroom, kind="stable")[: int(state.metric_mask.sum())].tolist()
+    return HostRanking(-headroom, int(state.metric_mask.sum()))
 
 
 class _ExtraPeaks:
