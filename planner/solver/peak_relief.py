@@ -180,8 +180,9 @@ def _extra_weights(problem: Problem) -> np.ndarray:
 def _cpu_roomiest(state: PlacementState, caps: Caps) -> HostRanking:
     """The hosts the metric looks at, the most CPU load they can take under the cap first: where
     hosts differ in size, a host low in per-mille may have little room in millicores."""
-    headroom = np.where(state.metric_mask, caps[0] * state.cpu_capacity_array // 1000 - state.sizes[:, 2], np.iinfo(np.int64).min)
-    return HostRanking(-headroom, int(state.metric_mask.sum()))
+    headroom = caps[0] * state.cpu_capacity_array // 1000 - state.sizes[:, 2]
+    # Hosts the metric ignores (excluded) last: negating an int64 minimum leaves it the minimum.
+    return HostRanking(np.where(state.metric_mask, -headroom, np.iinfo(np.int64).max), int(state.metric_mask.sum()))
 
 
 class _ExtraPeaks:

@@ -70,3 +70,16 @@ def test_it_checks_no_more_pairs_than_its_cap(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(peak_relief, "WIDE_SWAP_PAIRS", 6)
     _, state = _greedy(*_case())
     assert state.peaks()[0] < 775
+
+
+def test_hosts_outside_the_metric_come_last_among_the_cpu_roomiest_partners() -> None:
+    """x is excluded (left alone) and has the most CPU room: it must not take a partner's place."""
+    hosts = [host("m", cpus=4), host("x", cpus=32), host("a", cpus=16), host("b", cpus=8)]
+    vms = [vm("hot", "m", load=3000), vm("vx", "x", load=100), vm("va", "a", load=100), vm("vb", "b", load=100)]
+    pol = policy(spread=SpreadSettings(memory_weight=0), excluded_hosts=frozenset({"x"}))
+    problem = build_problem(resolve_rules(cluster(hosts, vms), pol))
+    state = PlacementState(problem)
+    index = problem.index_of_host
+    ranking = peak_relief._cpu_roomiest(state, peak_relief.Caps(600, 1000))
+    assert ranking.first(1) == [index["a"]]
+    assert ranking.all() == [index["a"], index["b"], index["m"]]
