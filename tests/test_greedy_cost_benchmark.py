@@ -36,3 +36,12 @@ def test_one_run_counts_its_work_and_the_files_say_how_close_the_fit_is(tmp_path
     table = (tmp_path / "greedy_cost.md").read_text()
     assert all(f"`{name}`" in table for name in CONSTANTS) and "| tiny |" in table
     assert (tmp_path / "greedy_cost.csv").read_text().count("\n") == 3
+
+
+def test_constants_to_use_are_scaled_back_to_the_reference_day(tmp_path: Path) -> None:
+    runs = [Run("a", WorkCount(steps=1000, host_steps=100.0), 0.5), Run("b", WorkCount(steps=3000, host_steps=900.0), 2.0)]
+    constants = fit(runs)
+    write(runs, constants, tmp_path, slower_by=2.5)
+    step_row = next(line for line in (tmp_path / "greedy_cost.md").read_text().splitlines() if "`STEP_MS`" in line)
+    assert float(step_row.split("|")[3]) == round(constants[0] * 1.2 * 2.5, 3)
+    assert "2.5 × faster than the reference day" in (tmp_path / "greedy_cost.md").read_text()
