@@ -17,12 +17,13 @@ Writes benchmarks/results/greedy_cost.csv (per run: counts, measured and predict
 fitted and with the current constants) and greedy_cost.md (the fitted constants, and how far each
 run's prediction is from its measurement).
 
-The constants are in seconds of a reference day: this shared machine's speed varies from day to
-day (the same counted work took 2.2-2.6 × longer on 2026-12-05, when the margins of time_budget were
-set, than on 2026-12-06), and deterministic mode must not promise work a slow day cannot do within
-the limit. A fit on a quicker day is scaled back with `--slower-by F`: F is how much longer the
-reference constants' own runs took than the same runs of the same code take today (run the commit
-that fitted them and divide measured times of runs whose counted work is identical).
+The constants are in milliseconds of a reference day: this shared machine's speed varies from day
+to day (the same counted work took 2.2-2.6 × longer on 2026-12-05, when the margins of time_budget
+were set, than on 2026-12-06, and 1.5 × at 5,000 hosts), and deterministic mode must not promise
+work a slow day cannot do within the limit. A fit on another day is brought back to the reference
+day run by run: `--reference-day` is the greedy_cost.csv the reference constants were fitted on,
+`--reference-now` the same commit's runs today; each run's time is scaled by how much longer its
+case took per step on the reference day (the median over the cases for a case not in both).
 """
 
 from __future__ import annotations
@@ -148,10 +149,26 @@ def current_constants() -> np.ndarray:
     return np.array([getattr(greedy_budget, name) for name in CONSTANTS])
 
 
-def write(runs: list[Run], fitted: np.ndarray, directory: Path, slower_by: float = 1.0) -> None:
+def reference_factors(day_csv: Path, now_csv: Path) -> dict[str, float]:
+    """Per case in both files, how much longer a step took on the reference day than now."""
+    def per_step(path: Path) -> dict[str, float]:
+        with open(path, newline="") as handle:
+            return {row["case"]: float(row["measured_s"]) / max(1.0, float(row["steps"])) for row in csv.DictReader(handle)}
+
+    day, now = per_step(day_csv), per_step(now_csv)
+    return {case: day[case] / now[case] for case in day.keys() & now.keys() if now[case] > 0}
+
+
+def on_reference_day(runs: list[Run], factors: dict[str, float]) -> list[Run]:
+    """Each run's time as the reference day would have taken it (factors: reference_factors)."""
+    usual = float(np.median(list(factors.values())))
+    return [Run(r.case, r.counted, r.measured_s * factors.get(r.case, usual)) for r in runs]
+
+
+def write(runs: list[Run], fitted: np.ndarray, directory: Path, note: str = "") -> None:
     directory.mkdir(parents=True, exist_ok=True)
     current = current_constants()
-    scale = SAFETY * slower_by
+    scale = SAFETY
     with open(directory / "greedy_cost.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["case", *FEATURES, "measured_s", "predicted_s", "predicted_now_s"])
@@ -162,8 +179,7 @@ def write(runs: list[Run], fitted: np.ndarray, directory: Path, slower_by: float
     lines = ["# The spread greedy's cost model", "",
              "`python -m benchmarks.greedy_cost`: uncapped greedy passes (each capped at the wall clock), the work",
              "they counted, and a non-negative least-squares fit of their time (relative errors).", "",
-             *([f"The machine ran {slower_by:g} × faster than the reference day (`--slower-by`): the constants "
-                "to use are the fit times that and SAFETY.", ""] if slower_by != 1.0 else []),
+             *([note, ""] if note else []),
              f"| constant | fitted | × {scale:.3g} (to use) | in greedy_budget.py |", "|---|---|---|---|"]
     lines += [f"| `{name}` | {value:.4f} | {value * scale:.3f} | {now:.4f} |"
               for name, value, now in zip(CONSTANTS, fitted, current)]
@@ -184,19 +200,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the small cases only")
     parser.add_argument("--cap", type=float, default=20.0, help="wall-clock seconds per run (default 20)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for greedy_cost.csv/.md")
-    parser.add_argument("--slower-by", type=float, default=1.0,
-                        help="how much longer the reference day took the same work than this machine takes it "
-                             "now (see the module's docstring); the constants to use are scaled by it")
+    parser.add_argument("--reference-day", type=Path, help="greedy_cost.csv of the reference constants' fit")
+    parser.add_argument("--reference-now", type=Path,
+                        help="greedy_cost.csv of the same commit run now: with --reference-day, times are brought "
+                             "back to the reference day case by case (see the module's docstring)")
     args = parser.parse_args(argv)
     runs = []
     for name, cluster, policy, cap in cases(args.quick):
         run = measure(name, cluster, policy, args.cap if cap is None else cap)
         print(f"{name}: {run.measured_s:.2f} s, {asdict(run.counted)}", flush=True)
         runs.append(run)
+    note = ""
+    if args.reference_day and args.reference_now:
+        factors = reference_factors(args.reference_day, args.reference_now)
+        runs = on_reference_day(runs, factors)
+        note = ("Measured times are brought back to the reference day (`--reference-day`, `--reference-now`), "
+                "per case: " + ", ".join(f"{case} × {f:.2f}" for case, f in sorted(factors.items())) + "; other "
+                f"cases × {np.median(list(factors.values())):.2f}.")
     fitted = fit(runs)
-    write(runs, fitted, args.out, args.slower_by)
-    scale = SAFETY * args.slower_by
-    print(f"to use (fit × {scale:.3g}): " + ", ".join(f"{n} = {v * scale:.3f}" for n, v in zip(CONSTANTS, fitted)))
+    write(runs, fitted, args.out, note)
+    print(f"to use (fit × {SAFETY}): " + ", ".join(f"{n} = {v * SAFETY:.3f}" for n, v in zip(CONSTANTS, fitted)))
     return 0
 
 

@@ -9,7 +9,8 @@ import numpy as np
 
 from benchmarks.extra_resources import with_extra_resources
 from benchmarks.generator import generate_cluster
-from benchmarks.greedy_cost import CONSTANTS, FEATURES, Run, _nnls, fit, measure, predicted_s, write
+from benchmarks.greedy_cost import (CONSTANTS, FEATURES, Run, _nnls, fit, measure, on_reference_day, predicted_s,
+                                    reference_factors, write)
 from planner.domain.policy import Policy
 from planner.solver.greedy_budget import WorkCount
 
@@ -38,10 +39,11 @@ def test_one_run_counts_its_work_and_the_files_say_how_close_the_fit_is(tmp_path
     assert (tmp_path / "greedy_cost.csv").read_text().count("\n") == 3
 
 
-def test_constants_to_use_are_scaled_back_to_the_reference_day(tmp_path: Path) -> None:
-    runs = [Run("a", WorkCount(steps=1000, host_steps=100.0), 0.5), Run("b", WorkCount(steps=3000, host_steps=900.0), 2.0)]
-    constants = fit(runs)
-    write(runs, constants, tmp_path, slower_by=2.5)
-    step_row = next(line for line in (tmp_path / "greedy_cost.md").read_text().splitlines() if "`STEP_MS`" in line)
-    assert float(step_row.split("|")[3]) == round(constants[0] * 1.2 * 2.5, 3)
-    assert "2.5 × faster than the reference day" in (tmp_path / "greedy_cost.md").read_text()
+def test_runs_are_brought_back_to_the_reference_day_case_by_case(tmp_path: Path) -> None:
+    header = "case,steps,measured_s\n"
+    (tmp_path / "day.csv").write_text(header + "a,100,2.0\nb,100,3.0\nc,50,1.0\n")
+    (tmp_path / "now.csv").write_text(header + "a,100,1.0\nb,200,2.0\nd,10,1.0\n")
+    factors = reference_factors(tmp_path / "day.csv", tmp_path / "now.csv")
+    assert factors == {"a": 2.0, "b": 3.0}  # b: 0.03 s a step then, 0.01 now
+    runs = [Run("a", WorkCount(steps=5), 0.5), Run("b", WorkCount(steps=5), 1.0), Run("e", WorkCount(steps=5), 1.0)]
+    assert [r.measured_s for r in on_reference_day(runs, factors)] == [1.0, 3.0, 2.5]
