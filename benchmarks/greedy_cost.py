@@ -23,7 +23,8 @@ were set, than on 2026-12-06, and 1.5 × at 5,000 hosts), and deterministic mode
 work a slow day cannot do within the limit. A fit on another day is brought back to the reference
 day run by run: `--reference-day` is the greedy_cost.csv the reference constants were fitted on,
 `--reference-now` the same commit's runs today; each run's time is scaled by how much longer its
-case took per step on the reference day (the median over the cases for a case not in both).
+case took on the reference day where both runs counted the same work, by the median of those
+factors elsewhere.
 """
 
 from __future__ import annotations
@@ -150,13 +151,17 @@ def current_constants() -> np.ndarray:
 
 
 def reference_factors(day_csv: Path, now_csv: Path) -> dict[str, float]:
-    """Per case in both files, how much longer a step took on the reference day than now."""
-    def per_step(path: Path) -> dict[str, float]:
+    """Per case counted alike in both files (the same work to the last step), how much longer it took
+    on the reference day than now. Cases whose work differs (runs the wall clock capped) tell the
+    day's speed from the mix of work too little to count."""
+    def rows(path: Path) -> dict[str, dict[str, str]]:
         with open(path, newline="") as handle:
-            return {row["case"]: float(row["measured_s"]) / max(1.0, float(row["steps"])) for row in csv.DictReader(handle)}
+            return {row["case"]: row for row in csv.DictReader(handle)}
 
-    day, now = per_step(day_csv), per_step(now_csv)
-    return {case: day[case] / now[case] for case in day.keys() & now.keys() if now[case] > 0}
+    day, now = rows(day_csv), rows(now_csv)
+    return {case: float(day[case]["measured_s"]) / float(now[case]["measured_s"])
+            for case in sorted(day.keys() & now.keys())
+            if all(abs(float(day[case][f]) - float(now[case][f])) < 1e-6 for f in FEATURES)}
 
 
 def on_reference_day(runs: list[Run], factors: dict[str, float]) -> list[Run]:

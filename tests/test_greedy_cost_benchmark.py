@@ -40,10 +40,14 @@ def test_one_run_counts_its_work_and_the_files_say_how_close_the_fit_is(tmp_path
 
 
 def test_runs_are_brought_back_to_the_reference_day_case_by_case(tmp_path: Path) -> None:
-    header = "case,steps,measured_s\n"
-    (tmp_path / "day.csv").write_text(header + "a,100,2.0\nb,100,3.0\nc,50,1.0\n")
-    (tmp_path / "now.csv").write_text(header + "a,100,1.0\nb,200,2.0\nd,10,1.0\n")
+    header = "case," + ",".join(FEATURES) + ",measured_s\n"
+
+    def row(case: str, steps: int, seconds: float) -> str:
+        return f"{case},{steps}" + ",0" * (len(FEATURES) - 1) + f",{seconds}\n"
+
+    (tmp_path / "day.csv").write_text(header + row("a", 100, 2.0) + row("b", 100, 3.0) + row("c", 50, 1.0))
+    (tmp_path / "now.csv").write_text(header + row("a", 100, 1.0) + row("b", 200, 2.0) + row("d", 10, 1.0))
     factors = reference_factors(tmp_path / "day.csv", tmp_path / "now.csv")
-    assert factors == {"a": 2.0, "b": 3.0}  # b: 0.03 s a step then, 0.01 now
-    runs = [Run("a", WorkCount(steps=5), 0.5), Run("b", WorkCount(steps=5), 1.0), Run("e", WorkCount(steps=5), 1.0)]
-    assert [r.measured_s for r in on_reference_day(runs, factors)] == [1.0, 3.0, 2.5]
+    assert factors == {"a": 2.0}  # b counted other work: it tells nothing about the day
+    runs = [Run("a", WorkCount(steps=5), 0.5), Run("e", WorkCount(steps=5), 1.0)]
+    assert [r.measured_s for r in on_reference_day(runs, factors)] == [1.0, 2.0]
