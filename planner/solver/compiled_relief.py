@@ -141,7 +141,8 @@ def compile_relief() -> None:
     so no time limit pays for it (about 1.5 s the first time after installing, 0.2 s once cached)."""
     one = np.zeros(1, dtype=np.int64)
     sizes = np.zeros((1, 3), dtype=np.int64)
-    held = np.zeros((2, 3), dtype=np.int64, order="F")  # PlacementState.sizes: column-major (two rows: one is both)
+    # PlacementState.sizes is column-major; with one row numba would see a C-ordered array.
+    held = np.zeros((2, 3), dtype=np.int64, order="F")
     limits = np.zeros((2, 3), dtype=np.int64, order="F")
     limits.flags.writeable = False  # Problem.limit_rows: read-only
     leaver_order(one, sizes, one, one, np.ones(1, dtype=bool), one, 0, 0, 0, 1, 1, 0, 0, True, False)
