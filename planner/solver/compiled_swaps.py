@@ -44,15 +44,15 @@ def fitting_swaps(out: np.ndarray, back: np.ndarray, hosts: np.ndarray, sizes: n
 
 
 @njit(cache=True)
-def cheapest_swap(fits: np.ndarray, refused: np.ndarray, cost: np.ndarray, out: np.ndarray, back: np.ndarray,
-                  sizes: np.ndarray, relief_column: int) -> tuple[int, int]:
-    """The (i, j) of `fits` not `refused` with the least cost[i, j] per unit of relief (the source's
-    loss in `relief_column`, at least 1; the plain cost when relief_column is -1), ties to the lower
-    j, then the lower i: np.lexsort((rows, columns, key)). (NO_PAIR, NO_PAIR) when none is left."""
+def cheapest_swap(fits: np.ndarray, cost: np.ndarray, out: np.ndarray, back: np.ndarray, sizes: np.ndarray,
+                  relief_column: int) -> tuple[int, int]:
+    """The (i, j) of `fits` with the least cost[i, j] per unit of relief (the source's loss in
+    `relief_column`, at least 1; the plain cost when relief_column is -1), ties to the lower j,
+    then the lower i: np.lexsort((rows, columns, key))'s first. (NO_PAIR, NO_PAIR) when none fits."""
     best_i, best_j, best_key = NO_PAIR, NO_PAIR, 0.0
     for i in range(fits.shape[0]):
         for j in range(fits.shape[1]):
-            if not fits[i, j] or refused[i, j]:
+            if not fits[i, j]:
                 continue
             if relief_column >= 0:
                 relief = sizes[out[i], relief_column] - sizes[back[j], relief_column]
@@ -75,4 +75,4 @@ def compile_swaps() -> None:
     limits.flags.writeable = False
     fits = fitting_swaps(one, one, one, sizes, one, one, np.ones((1, 2), dtype=bool), held, limits[:, 1], two, two,
                          np.zeros(3, dtype=np.int64))
-    cheapest_swap(fits, np.zeros((1, 1), dtype=bool), np.zeros((1, 1), dtype=np.int64), one, one, sizes, 2)
+    cheapest_swap(fits, np.zeros((1, 1), dtype=np.int64), one, one, sizes, 2)

@@ -55,15 +55,37 @@ def swap_relief(state: PlacementState, source: int, caps: tuple[int, int], targe
     # down in many more, barely cheaper, swaps); among equals the coolest target (partners are
     # listed coolest host first).
     relief_column = 2 if on_cpu_peak else 0 if on_mem_peak else -1
-    refused = np.zeros(ok.shape, dtype=bool)
-    while True:
-        i, j = cheapest_swap(ok, refused, cost, out, back, arrays.sizes, relief_column)
-        if i == NO_PAIR:
-            return []
-        unit, partner, target = leaving[i], problem.units[int(back[j])], int(hosts[j])
-        if _rules_allow(state, unit, target, partner, source):
-            return [(unit, target), (partner, source)]
-        refused[i, j] = True
+    first = cheapest_swap(ok, cost, out, back, arrays.sizes, relief_column)
+    if first[0] == NO_PAIR:
+        return []
+    # Mostly the cheapest pair keeps every rule; when a rule refuses it, every pair is ranked once
+    # (asking for the next cheapest each time would scan the pairs once per refusal: a million
+    # pairs, all refused once the move budget is spent, would never end).
+    ranked = [first] if _allowed(state, source, leaving, back, hosts, first) else \
+        _ranked_pairs(ok, cost, out, back, arrays.sizes, relief_column)
+    for i, j in ranked:
+        if _allowed(state, source, leaving, back, hosts, (i, j)):
+            return [(leaving[i], int(hosts[j])), (problem.units[int(back[j])], source)]
+    return []
+
+
+def _allowed(state: PlacementState, source: int, leaving: list[Unit], back: np.ndarray, hosts: np.ndarray,
+             pair: tuple[int, int]) -> bool:
+    i, j = pair
+    return _rules_allow(state, leaving[i], int(hosts[j]), state.problem.units[int(back[j])], source)
+
+
+def _ranked_pairs(fits: np.ndarray, cost: np.ndarray, out: np.ndarray, back: np.ndarray, sizes: np.ndarray,
+                  relief_column: int) -> list[tuple[int, int]]:
+    """Every (i, j) of `fits` in compiled_swaps.cheapest_swap's order: least cost per unit of
+    relief, then the lower j, then the lower i."""
+    rows, columns = np.nonzero(fits)
+    key = cost[rows, columns]
+    if relief_column >= 0:
+        relief = sizes[out[rows], relief_column] - sizes[back[columns], relief_column]
+        key = key / np.maximum(1, relief)
+    order = np.lexsort((rows, columns, key))
+    return list(zip(rows[order].tolist(), columns[order].tolist()))
 
 
 def _movable(state: PlacementState, hosts: list[int]) -> np.ndarray:

@@ -7,14 +7,15 @@ from __future__ import annotations
 import pytest
 
 from planner.check.validate import validate_placement
-from planner.domain.policy import Pin, Selector, SpreadSettings
+from planner.domain.policy import Limits, Pin, Selector, SpreadSettings
 from planner.instance.problem import build_problem
 from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
-from planner.solver import peak_relief
+from planner.solver import peak_relief, swaps
 from planner.solver.greedy import improve_spread
 from planner.solver.planning import to_placement
 from tests.builders import cluster, host, policy, vm
+from tests.solver.model_cases import apart
 
 GIB = 1024
 
@@ -83,3 +84,28 @@ def test_hosts_outside_the_metric_come_last_among_the_cpu_roomiest_partners() ->
     ranking = peak_relief._cpu_roomiest(state, peak_relief.Caps(600, 1000))
     assert ranking.first(1) == [index["a"]]
     assert ranking.all() == [index["a"], index["b"], index["m"]]
+
+
+def _refusal_case(limits: Limits = Limits()):
+    """m is hot; a and b are full with two 8 GiB VMs each, b just as roomy as a. hot may not join
+    pa2 on a (anti-affinity): the cheapest swaps (with a's VMs) are refused, b's is next."""
+    hosts = [host("m", cpus=4), host("a", cpus=8), host("b", cpus=8)]
+    vms = [vm("hot", "m", load=3000, memory_mib=8 * GIB), vm("m2", "m", load=100, memory_mib=8 * GIB),
+           vm("pa", "a", load=100, memory_mib=8 * GIB), vm("pa2", "a", load=100, memory_mib=8 * GIB),
+           vm("pb", "b", load=100, memory_mib=8 * GIB), vm("pb2", "b", load=100, memory_mib=8 * GIB)]
+    pol = policy(spread=SpreadSettings(memory_weight=0), anti_affinity=(apart("hot", "pa2"),), limits=limits)
+    problem = build_problem(resolve_rules(cluster(hosts, vms), pol))
+    return problem, PlacementState(problem)
+
+
+def test_a_swap_a_rule_refuses_gives_way_to_the_next_cheapest() -> None:
+    problem, state = _refusal_case()
+    m, a, b = (problem.index_of_host[n] for n in "mab")
+    moves = swaps.swap_relief(state, m, peak_relief.Caps(999, 1000), [a, b], True, False)
+    assert [(unit.vms[0], host) for unit, host in moves] == [("hot", b), ("pb", m)]
+
+
+def test_when_the_move_budget_refuses_every_swap_there_is_none() -> None:
+    problem, state = _refusal_case(Limits(max_moves=1))  # a swap moves two VMs
+    m, a, b = (problem.index_of_host[n] for n in "mab")
+    assert swaps.swap_relief(state, m, peak_relief.Caps(999, 1000), [a, b], True, False) == []

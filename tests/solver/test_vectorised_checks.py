@@ -236,20 +236,21 @@ def test_swap_partners_are_the_movable_vms_that_may_go_to_the_source(seed: int) 
 @pytest.mark.parametrize("seed", range(6))
 def test_the_cheapest_swap_is_the_first_pair_by_cost_per_relief_then_column_then_row(seed: int,
                                                                                     relief_column: int) -> None:
-    """Against np.lexsort((rows, columns, key)), with many ties (coarse costs and sizes)."""
+    """Against np.lexsort((rows, columns, key)), with many ties (coarse costs and sizes); the full
+    ranking swap_relief falls back on when a rule refuses the cheapest starts with it."""
     rng = np.random.default_rng(seed)
     sizes = rng.integers(0, 4, size=(30, 3)).astype(np.int64)
-    out, back = rng.choice(30, size=5, replace=False), rng.choice(30, size=7, replace=False)
+    out = rng.choice(30, size=5, replace=False).astype(np.int64)
+    back = rng.choice(30, size=7, replace=False).astype(np.int64)
     fits = rng.random((5, 7)) < 0.5
-    refused = rng.random((5, 7)) < 0.2
     cost = rng.integers(-3, 4, size=(5, 7)).astype(np.int64)
-    rows, columns = np.nonzero(fits & ~refused)
+    rows, columns = np.nonzero(fits)
     if relief_column >= 0:
         relief = sizes[out][:, None, relief_column] - sizes[back][None, :, relief_column]
         key = cost[rows, columns] / np.maximum(1, relief[rows, columns])
     else:
         key = cost[rows, columns]
     order = np.lexsort((rows, columns, key))
-    expected = (int(rows[order[0]]), int(columns[order[0]])) if len(order) else (-1, -1)
-    got = cheapest_swap(fits, refused, cost, out.astype(np.int64), back.astype(np.int64), sizes, relief_column)
-    assert got == expected
+    expected = [(int(rows[k]), int(columns[k])) for k in order]
+    assert cheapest_swap(fits, cost, out, back, sizes, relief_column) == (expected[0] if expected else (-1, -1))
+    assert swaps._ranked_pairs(fits, cost, out, back, sizes, relief_column) == expected
