@@ -8,8 +8,8 @@ tight 1000x20000 clusters at fill 0.88: 41 µs for the order and 60 µs for the 
 replace: the same integers, the same order, the same ties (tests/solver/test_compiled_relief.py).
 
 The rules a landing must keep beyond sizes and caps (anti-affinity, min_spread, the move budget)
-stay with PlacementState in Python: `first_landing` proposes, the caller checks the proposal and
-bans it when a rule refuses, and asks again.
+stay with PlacementState in Python: `first_landing` proposes, the caller checks the proposal and,
+when a rule refuses it, looks for that leaver's next room itself.
 """
 
 from __future__ import annotations
@@ -85,13 +85,12 @@ def _sorted_by(units: np.ndarray, keys: np.ndarray, levels: np.ndarray) -> np.nd
 @njit(cache=True)
 def first_landing(leavers: np.ndarray, sizes: np.ndarray, home: np.ndarray, allowed_set: np.ndarray,
                   row_of_set: np.ndarray, allowed: np.ndarray, held: np.ndarray, vcpu_limit: np.ndarray,
-                  most_memory: np.ndarray, most_load: np.ndarray, score: np.ndarray, avoid: int, start: int,
-                  refused: np.ndarray) -> tuple[int, int]:
+                  most_memory: np.ndarray, most_load: np.ndarray, score: np.ndarray, avoid: int,
+                  start: int) -> tuple[int, int]:
     """From leavers[start] on, the first (position in `leavers`, host) landing.ranked_landing would
     try: for each leaver its home when it has room, then its rooms by ascending `score` (lowest host
-    on ties), never `avoid`, a host outside the leaver's allowed set, a host scored INT64_MAX, or,
-    for leavers[start] alone, a host `refused` marks (a rule refused it the move). (NO_HOST,
-    NO_HOST) when there is none.
+    on ties), never `avoid`, a host outside the leaver's allowed set or a host scored INT64_MAX.
+    (NO_HOST, NO_HOST) when there is none.
 
     Room: the host's memory, vCPUs and load after the move within `most_memory`, `vcpu_limit` and
     `most_load` (its limits, and the caps for memory and load: state.most_under). A unit's allowed
@@ -104,15 +103,14 @@ def first_landing(leavers: np.ndarray, sizes: np.ndarray, home: np.ndarray, allo
         if memory > most[0] or vcpus > most[1] or load > most[2]:
             continue  # no host has that much room in one of them: most leavers that do not land
         row = allowed[row_of_set[allowed_set[unit]]]
-        ban = position == start
         here = home[unit]
         if here != NO_HOME and row[here] and memory <= free[here, 0] and vcpus <= free[here, 1] \
-                and load <= free[here, 2] and not (ban and refused[here]):
+                and load <= free[here, 2]:
             return position, here
         best, best_score = NO_HOST, INT64_MAX
         for host in range(len(score)):
             if memory <= free[host, 0] and vcpus <= free[host, 1] and load <= free[host, 2] \
-                    and score[host] < best_score and row[host] and not (ban and refused[host]):
+                    and score[host] < best_score and row[host]:
                 best, best_score = host, score[host]
         if best != NO_HOST:
             return position, best
@@ -147,5 +145,4 @@ def compile_relief() -> None:
     limits.flags.writeable = False  # Problem.limit_rows: read-only
     leaver_order(one, sizes, one, one, np.ones(1, dtype=bool), one, 0, 0, 0, 1, 1, 0, 0, True, False)
     two = np.zeros(2, dtype=np.int64)
-    first_landing(one, sizes, one, one, one, np.ones((1, 2), dtype=bool), held, limits[:, 1], two, two, two, 0, 0,
-                  np.zeros(2, dtype=bool))
+    first_landing(one, sizes, one, one, one, np.ones((1, 2), dtype=bool), held, limits[:, 1], two, two, two, 0, 0)

@@ -39,21 +39,23 @@ def ranked_landing(state: PlacementState, units: list[Unit], avoid: int, caps: t
     most_memory, most_load = state.most_under(caps)
     allowed = state.allowed_rows
     allowed.cover(leavers)
-    refused = np.zeros(len(score), dtype=bool)  # hosts a rule refused leavers[start]
     start = 0
-    while True:
+    while start < len(units):
         position, host = first_landing(leavers, arrays.sizes, arrays.home, arrays.allowed_set, allowed.row_of_set,
                                        allowed.matrix, state.sizes, state.limits[:, 1], most_memory, most_load, score,
-                                       avoid, start, refused)
+                                       avoid, start)
         if position == NO_HOST:
-            return None, len(units)
+            break
         unit = units[position]
-        if state.fits(unit, host) and state.within_budget(unit, host):
+        if not (state.fits(unit, host) and state.within_budget(unit, host)):
+            # A rule refused the proposal: this leaver's other rooms in numpy, one argmin each (a
+            # proposal per refusal would pass over every host once per refused host).
+            eligible = score < np.iinfo(np.int64).max
+            host = _best_scored_host(state, unit, (avoid,), score, _room(state, unit, caps) & eligible)
+        if host is not None:
             return (unit, host), position + 1
-        if position != start:
-            refused[:] = False
-            start = position
-        refused[host] = True
+        start = position + 1
+    return None, len(units)
 
 
 def _ranked_landing_with_extras(state: PlacementState, units: list[Unit], avoid: int, caps: tuple[int, int],
