@@ -173,7 +173,6 @@ def on_reference_day(runs: list[Run], factors: dict[str, float]) -> list[Run]:
 def write(runs: list[Run], fitted: np.ndarray, directory: Path, note: str = "") -> None:
     directory.mkdir(parents=True, exist_ok=True)
     current = current_constants()
-    scale = SAFETY
     with open(directory / "greedy_cost.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["case", *FEATURES, "measured_s", "predicted_s", "predicted_now_s"])
@@ -185,8 +184,8 @@ def write(runs: list[Run], fitted: np.ndarray, directory: Path, note: str = "") 
              "`python -m benchmarks.greedy_cost`: uncapped greedy passes (each capped at the wall clock), the work",
              "they counted, and a non-negative least-squares fit of their time (relative errors).", "",
              *([note, ""] if note else []),
-             f"| constant | fitted | × {scale:.3g} (to use) | in greedy_budget.py |", "|---|---|---|---|"]
-    lines += [f"| `{name}` | {value:.4f} | {value * scale:.3f} | {now:.4f} |"
+             f"| constant | fitted | × {SAFETY} (to use) | in greedy_budget.py |", "|---|---|---|---|"]
+    lines += [f"| `{name}` | {value:.4f} | {value * SAFETY:.3f} | {now:.4f} |"
               for name, value, now in zip(CONSTANTS, fitted, current)]
     lines += ["", "| case | measured s | predicted s (fitted) | ratio | predicted s (current) | ratio |",
               "|---|---|---|---|---|---|"]
@@ -197,6 +196,22 @@ def write(runs: list[Run], fitted: np.ndarray, directory: Path, note: str = "") 
     ratios = [predicted_s(r.counted, fitted) / r.measured_s for r in runs]
     lines += ["", f"Fitted predictions are {min(ratios):.2f}–{max(ratios):.2f} × the measured time.", ""]
     (directory / "greedy_cost.md").write_text("\n".join(lines))
+
+
+def _reference(parser: argparse.ArgumentParser, day: Path | None, now: Path | None) -> dict[str, float]:
+    """reference_factors of the two files, or {} when neither is given; a usage error (exit 2, one
+    line) when only one is, when one cannot be read, or when no case counted the same work in both."""
+    if day is None and now is None:
+        return {}
+    if day is None or now is None:
+        parser.error("--reference-day and --reference-now go together")
+    try:
+        factors = reference_factors(day, now)
+    except (OSError, KeyError, ValueError) as error:
+        parser.error(f"{day} / {now}: not two greedy_cost.csv files ({error})")
+    if not factors:
+        parser.error(f"{day} / {now}: no case counted the same work in both, so nothing tells the days apart")
+    return factors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,14 +225,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="greedy_cost.csv of the same commit run now: with --reference-day, times are brought "
                              "back to the reference day case by case (see the module's docstring)")
     args = parser.parse_args(argv)
+    factors = _reference(parser, args.reference_day, args.reference_now)
     runs = []
     for name, cluster, policy, cap in cases(args.quick):
         run = measure(name, cluster, policy, args.cap if cap is None else cap)
         print(f"{name}: {run.measured_s:.2f} s, {asdict(run.counted)}", flush=True)
         runs.append(run)
     note = ""
-    if args.reference_day and args.reference_now:
-        factors = reference_factors(args.reference_day, args.reference_now)
+    if factors:
         runs = on_reference_day(runs, factors)
         note = ("Measured times are brought back to the reference day (`--reference-day`, `--reference-now`), "
                 "per case: " + ", ".join(f"{case} × {f:.2f}" for case, f in sorted(factors.items())) + "; other "

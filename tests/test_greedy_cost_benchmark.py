@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchmarks.extra_resources import with_extra_resources
 from benchmarks.generator import generate_cluster
-from benchmarks.greedy_cost import (CONSTANTS, FEATURES, Run, _nnls, fit, measure, on_reference_day, predicted_s,
-                                    reference_factors, write)
+from benchmarks.greedy_cost import (CONSTANTS, FEATURES, Run, _nnls, fit, main, measure, on_reference_day,
+                                    predicted_s, reference_factors, write)
 from planner.domain.policy import Policy
 from planner.solver.greedy_budget import WorkCount
 
@@ -51,3 +52,14 @@ def test_runs_are_brought_back_to_the_reference_day_case_by_case(tmp_path: Path)
     assert factors == {"a": 2.0}  # b counted other work: it tells nothing about the day
     runs = [Run("a", WorkCount(steps=5), 0.5), Run("e", WorkCount(steps=5), 1.0)]
     assert [r.measured_s for r in on_reference_day(runs, factors)] == [1.0, 2.0]
+
+
+def test_reference_files_that_cannot_be_used_are_a_usage_error_before_any_run(tmp_path: Path) -> None:
+    (tmp_path / "day.csv").write_text("case,steps,measured_s\na,1,1.0\n")  # no work columns
+    (tmp_path / "now.csv").write_text("case,steps,measured_s\na,1,1.0\n")
+    for argv in (["--reference-day", str(tmp_path / "day.csv")],
+                 ["--reference-day", str(tmp_path / "day.csv"), "--reference-now", str(tmp_path / "now.csv")],
+                 ["--reference-day", str(tmp_path / "missing.csv"), "--reference-now", str(tmp_path / "now.csv")]):
+        with pytest.raises(SystemExit) as stopped:
+            main(argv)
+        assert stopped.value.code == 2
