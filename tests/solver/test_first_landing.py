@@ -51,8 +51,8 @@ def test_ranked_landing_picks_what_coolest_fit_picks_one_by_one(seed: int) -> No
 
 @pytest.mark.parametrize("extra", [False, True])
 def test_a_host_a_rule_refuses_is_passed_over_for_the_next_coolest_then_the_next_leaver(extra: bool) -> None:
-    """x may not join its anti-affinity partner on b (the coolest); c is next. y's partner sits on
-    both coolest hosts' only rival: it goes on to d."""
+    """x may not join its anti-affinity partner px on b, the coolest host: it goes to c, the next.
+    Under a CPU cap c cannot take x either, so x lands nowhere and y, the next leaver, takes b."""
     sizes = {"resources": {"iops": 10}} if extra else {}
     hosts = [host(name, **({"resources": {"iops": 1000}} if extra else {})) for name in "abcd"]
     vms = [vm("x", "a", load=2000, **sizes), vm("px", "b", load=10, **sizes), vm("y", "a", load=1000, **sizes),
