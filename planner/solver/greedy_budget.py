@@ -20,23 +20,27 @@ from planner.solver.time_budget import modelled_allowance
 # for; the search after them gets the rest (and the whole allowance when the passes end early, as
 # they mostly do on small clusters).
 GREEDY_SHARE = 0.9
-# What each kind of work costs, in milliseconds of this machine (2 cores, quiet): the fit of
-# `python -m benchmarks.greedy_cost` (non-negative least squares over thirteen uncapped greedy runs
-# on generated clusters with 0-2 extra resources and on memory-tight ones, the first 2 s of two
+# What each kind of work costs, in milliseconds of this machine (2 cores) on its reference day
+# (2026-12-05, when the margins of time_budget were set; a seed must repeat on a day that slow):
+# the fit of `python -m benchmarks.greedy_cost --reference-day … --reference-now …` (the command in
+# docs/benchmarks-tight.md; non-negative least squares over sixteen uncapped greedy runs on
+# generated clusters with 0-2 extra resources and on memory-tight ones, the first 2 s of two
 # 1000-host ones and the first 8 s of a 5000-host one, which tells a step's fixed cost from its
-# per-host cost; predictions 0.78-1.17 × the measured 0.9-20 s, the lowest the longest memory-tight
-# run, whose last-resort swaps over every host the fit charges least well) times its SAFETY margin of 1.2;
-# benchmarks/results/greedy_cost.md has each run. A zero is what the fit found: that work's time is
-# carried by the others (the leavers' landings are one array check per step).
-STEP_MS = 0.432  # a step's fixed part: numpy's per-call overhead, whatever the cluster's size
-STEP_MS_PER_1000_HOSTS = 0.023  # and its part that grows with the hosts: arrays over every host
-LANDING_MS = 0.0  # one leaver tried by a landing search (its room is checked with a few others at once)
+# per-host cost), each run's time brought back to the reference day first (2.16-2.55 × longer then
+# for the same work; docs/experiments/greedy-cost-reference), times its SAFETY margin of 1.2.
+# Predictions 0.65-1.10 × the runs' reference-day times, the lowest the longest memory-tight run,
+# whose last-resort swaps over every host the fit charges least well; benchmarks/results/
+# greedy_cost.md has each run. A zero is what the fit found: that work's time is carried by the
+# others (a step's landings are one compiled pass, a swap search's pairs one compiled screen).
+STEP_MS = 0.220  # a step's fixed part: the calls a step makes, whatever the cluster's size
+STEP_MS_PER_1000_HOSTS = 0.069  # and its part that grows with the hosts: passes over every host
+LANDING_MS = 0.0  # one leaver tried by a landing search
 SWAP_MS = 0.0  # one swap search: its fixed part
-SWAP_MS_PER_1000_PAIRS = 0.018  # and per 1000 (leaver, partner) pairs it checks at once
-CHAIN_PLACEMENT_MS = 0.088  # one placement a chain search tries
-EXCHANGE_MS = 0.292  # one exchange tried (a VM to a partner host, partner VMs back)
-EXCHANGE_SEARCH_MS = 2.643  # one exchange search's partner checks (over every host, then per partner)
-EXTRA_MS = 0.069  # per extra named resource, per step and landing: their caps and peaks
+SWAP_MS_PER_1000_PAIRS = 0.0  # and per 1000 (leaver, partner) pairs it checks at once
+CHAIN_PLACEMENT_MS = 0.085  # one placement a chain search tries
+EXCHANGE_MS = 0.288  # one exchange tried (a VM to a partner host, partner VMs back)
+EXCHANGE_SEARCH_MS = 2.364  # one exchange search's partner checks (over every host, then per partner)
+EXTRA_MS = 0.088  # per extra named resource, per step and landing: their caps and peaks
 # Consolidation's host emptying (host_emptying.py), per pass over every host's sizes with what
 # follows it (the best fit, the moves, the ejections): measured on its own, not in the fit above (no
 # spread run makes one). Uncapped runs on this machine: 0.035-0.043 ms a pass on the tight 1000- and

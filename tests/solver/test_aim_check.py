@@ -1,6 +1,7 @@
-"""The aimed pass's progress check (planner/solver/aim_check.py): the aim stays until a quarter of
-the pass's budget is spent, then is raised once, for the weighed resources only, when less than
-ON_TRACK of the load above it is gone; and the aimed pass relieves hosts to the raised aim after."""
+"""The aimed pass's progress check (planner/solver/aim_check.py): the aim stays until a checkpoint
+of the pass's budget is spent, then is raised once, for the weighed resources only, when less of the
+load above it is gone than that checkpoint asks; and the aimed pass relieves hosts to the raised aim
+after."""
 
 from __future__ import annotations
 
@@ -42,21 +43,38 @@ def test_raised_lifts_only_the_weighed_resources() -> None:
     assert raised(state, Caps(400, 700)) == Caps(int(400 * aim_check.RAISED_AIM), 700)
 
 
-@pytest.mark.parametrize("removed_share,raises", [(0.0, True), (0.3, True), (0.9, False)])
-def test_the_aim_is_raised_once_at_the_checkpoint_when_behind(removed_share: float, raises: bool,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("removed_share,raised_at", [(0.0, 0), (0.3, 0), (0.6, 1), (0.9, None)])
+def test_the_aim_is_raised_once_at_the_first_checkpoint_missed(removed_share: float, raised_at: int | None,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The load gone stays at `removed_share`: behind the first checkpoint (a quarter, 42 %), behind
+    only the second (half, 72 %), or on track at both."""
     state = _repaired()
     ceiling = greedy._aim(state)
     budget = GreedyBudget(None, 100.0)
     check = AimCheck(state, ceiling, budget)
     start = load_above(state, ceiling)
     monkeypatch.setattr(aim_check, "load_above", lambda s, c: int(start * (1 - removed_share)))
-    _spend(budget, aim_check.CHECK_AT / 2)
+    (first, _), (second, _) = aim_check.CHECKPOINTS
+    _spend(budget, first / 2)
     assert check.aim(state) == (ceiling, False)  # too early to judge
-    _spend(budget, aim_check.CHECK_AT)
+    _spend(budget, first / 2)
+    assert check.aim(state) == ((raised(state, ceiling), True) if raised_at == 0 else (ceiling, False))
+    _spend(budget, second - first)
     aim, now = check.aim(state)
-    assert now is raises and aim == (raised(state, ceiling) if raises else ceiling)
-    assert check.aim(state) == (aim, False)  # judged once: no second raise
+    assert now is (raised_at == 1)
+    assert aim == (ceiling if raised_at is None else raised(state, ceiling))
+    _spend(budget, 0.4)
+    assert check.aim(state) == (aim, False)  # judged: no second raise
+
+
+def test_a_budget_spent_past_both_checkpoints_at_once_is_judged_once() -> None:
+    state = _repaired()
+    ceiling = greedy._aim(state)
+    budget = GreedyBudget(None, 100.0)
+    check = AimCheck(state, ceiling, budget)
+    _spend(budget, 0.9)
+    assert check.aim(state) == (raised(state, ceiling), True)  # nothing gone: behind
+    assert check.aim(state) == (raised(state, ceiling), False)
 
 
 def test_an_unlimited_budget_keeps_the_aim() -> None:
@@ -78,8 +96,8 @@ def test_a_pass_behind_relieves_to_the_raised_aim(monkeypatch: pytest.MonkeyPatc
         return real(state, ceiling, budget, passed_over)
 
     monkeypatch.setattr(greedy, "best_peak_relief", recording)
-    for on_track, expect_raise in ((1.01, True), (0.0, False)):
-        monkeypatch.setattr(aim_check, "ON_TRACK", on_track)
+    for needed, expect_raise in ((1.01, True), (0.0, False)):
+        monkeypatch.setattr(aim_check, "CHECKPOINTS", ((0.25, needed), (0.5, needed)))
         seen.clear()
         state = _repaired()
         ceiling = greedy._aim(state)
@@ -96,7 +114,7 @@ def test_a_raised_aim_met_goes_back_to_the_first_once(monkeypatch: pytest.Monkey
     check = AimCheck(state, ceiling, budget)
     assert check.back_to_first() is None  # never raised
     monkeypatch.setattr(aim_check, "load_above", lambda s, c: 10**9)  # always behind
-    _spend(budget, aim_check.CHECK_AT)
+    _spend(budget, aim_check.CHECKPOINTS[0][0])
     assert check.aim(state) == (raised(state, ceiling), True)
     assert check.back_to_first() == ceiling
     assert check.aim(state) == (ceiling, False) and check.back_to_first() is None
@@ -120,8 +138,7 @@ def test_a_pass_that_meets_its_raised_aim_goes_on_towards_the_first(monkeypatch:
 
     monkeypatch.setattr(greedy, "best_peak_relief", recording)
     monkeypatch.setattr(AimCheck, "back_to_first", back)
-    monkeypatch.setattr(aim_check, "CHECK_AT", 0.0)
-    monkeypatch.setattr(aim_check, "ON_TRACK", 1.01)
+    monkeypatch.setattr(aim_check, "CHECKPOINTS", ((0.0, 1.01),))
     state = _repaired()
     ceiling = greedy._aim(state)
     high = raised(state, ceiling)
