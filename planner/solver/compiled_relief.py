@@ -84,19 +84,17 @@ def _sorted_by(units: np.ndarray, keys: np.ndarray, levels: np.ndarray) -> np.nd
 
 @njit(cache=True)
 def first_landing(leavers: np.ndarray, sizes: np.ndarray, home: np.ndarray, allowed_set: np.ndarray,
-                  row_of_set: np.ndarray, allowed: np.ndarray, held: np.ndarray, vcpu_limit: np.ndarray,
-                  most_memory: np.ndarray, most_load: np.ndarray, score: np.ndarray, avoid: int,
+                  row_of_set: np.ndarray, allowed: np.ndarray, free: np.ndarray, score: np.ndarray, avoid: int,
                   start: int) -> tuple[int, int]:
     """From leavers[start] on, the first (position in `leavers`, host) landing.ranked_landing would
     try: for each leaver its home when it has room, then its rooms by ascending `score` (lowest host
     on ties), never `avoid`, a host outside the leaver's allowed set or a host scored INT64_MAX.
     (NO_HOST, NO_HOST) when there is none.
 
-    Room: the host's memory, vCPUs and load after the move within `most_memory`, `vcpu_limit` and
-    `most_load` (its limits, and the caps for memory and load: state.most_under). A unit's allowed
-    hosts are allowed[row_of_set[allowed_set[unit]]] (AllowedRows, covering every leaver)."""
-    free = _free(held, vcpu_limit, most_memory, most_load, score, avoid)
-    most = np.array([free[:, 0].max(), free[:, 1].max(), free[:, 2].max()])
+    Room: the leaver's memory, vCPUs and load within what the host can still take under the caps
+    (`free`: landing.free_under_caps). A unit's allowed hosts are
+    allowed[row_of_set[allowed_set[unit]]] (AllowedRows, covering every leaver)."""
+    most = _most_free(free, score, avoid)
     for position in range(start, len(leavers)):
         unit = leavers[position]
         memory, vcpus, load = sizes[unit, 0], sizes[unit, 1], sizes[unit, 2]
@@ -104,13 +102,12 @@ def first_landing(leavers: np.ndarray, sizes: np.ndarray, home: np.ndarray, allo
             continue  # no host has that much room in one of them: most leavers that do not land
         row = allowed[row_of_set[allowed_set[unit]]]
         here = home[unit]
-        if here != NO_HOME and row[here] and memory <= free[here, 0] and vcpus <= free[here, 1] \
-                and load <= free[here, 2]:
+        if here != NO_HOME and here != avoid and row[here] and score[here] < INT64_MAX \
+                and _takes(free, here, memory, vcpus, load):
             return position, here
         best, best_score = NO_HOST, INT64_MAX
         for host in range(len(score)):
-            if memory <= free[host, 0] and vcpus <= free[host, 1] and load <= free[host, 2] \
-                    and score[host] < best_score and row[host]:
+            if score[host] < best_score and host != avoid and row[host] and _takes(free, host, memory, vcpus, load):
                 best, best_score = host, score[host]
         if best != NO_HOST:
             return position, best
@@ -118,19 +115,20 @@ def first_landing(leavers: np.ndarray, sizes: np.ndarray, home: np.ndarray, allo
 
 
 @njit(cache=True)
-def _free(held: np.ndarray, vcpu_limit: np.ndarray, most_memory: np.ndarray, most_load: np.ndarray,
-          score: np.ndarray, avoid: int) -> np.ndarray:
-    """Per host, the memory, vCPUs and load it can still take; -1 (no room for anything) on
-    `avoid` and on hosts scored INT64_MAX."""
-    free = np.empty((len(score), 3), dtype=np.int64)
+def _takes(free: np.ndarray, host: int, memory: int, vcpus: int, load: int) -> bool:
+    return memory <= free[host, 0] and vcpus <= free[host, 1] and load <= free[host, 2]
+
+
+@njit(cache=True)
+def _most_free(free: np.ndarray, score: np.ndarray, avoid: int) -> np.ndarray:
+    """The most memory, vCPUs and load any host but `avoid` scored below INT64_MAX can take (-1
+    when there is none): a leaver above one of them lands nowhere."""
+    most = np.full(3, -1, dtype=np.int64)
     for host in range(len(score)):
-        if host == avoid or score[host] == INT64_MAX:
-            free[host, 0] = free[host, 1] = free[host, 2] = -1
-        else:
-            free[host, 0] = most_memory[host] - held[host, 0]
-            free[host, 1] = vcpu_limit[host] - held[host, 1]
-            free[host, 2] = most_load[host] - held[host, 2]
-    return free
+        if host != avoid and score[host] < INT64_MAX:
+            for column in range(3):
+                most[column] = max(most[column], free[host, column])
+    return most
 
 
 def compile_relief() -> None:
@@ -139,10 +137,5 @@ def compile_relief() -> None:
     so no time limit pays for it (about 1.5 s the first time after installing, 0.2 s once cached)."""
     one = np.zeros(1, dtype=np.int64)
     sizes = np.zeros((1, 3), dtype=np.int64)
-    # PlacementState.sizes is column-major; with one row numba would see a C-ordered array.
-    held = np.zeros((2, 3), dtype=np.int64, order="F")
-    limits = np.zeros((2, 3), dtype=np.int64, order="F")
-    limits.flags.writeable = False  # Problem.limit_rows: read-only
     leaver_order(one, sizes, one, one, np.ones(1, dtype=bool), one, 0, 0, 0, 1, 1, 0, 0, True, False)
-    two = np.zeros(2, dtype=np.int64)
-    first_landing(one, sizes, one, one, one, np.ones((1, 2), dtype=bool), held, limits[:, 1], two, two, two, 0, 0)
+    first_landing(one, sizes, one, one, one, np.ones((1, 1), dtype=bool), sizes, one, 0, 0)

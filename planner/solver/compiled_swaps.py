@@ -19,15 +19,14 @@ NO_PAIR = -1
 
 @njit(cache=True)
 def fitting_swaps(out: np.ndarray, back: np.ndarray, hosts: np.ndarray, sizes: np.ndarray, allowed_set: np.ndarray,
-                  row_of_set: np.ndarray, allowed: np.ndarray, held: np.ndarray, vcpu_limit: np.ndarray,
-                  most_memory: np.ndarray, most_load: np.ndarray, source_floors: np.ndarray) -> np.ndarray:
+                  row_of_set: np.ndarray, allowed: np.ndarray, free: np.ndarray,
+                  source_floors: np.ndarray) -> np.ndarray:
     """fits[i, j]: may out[i] go to hosts[j] (its allowed hosts) in exchange for back[j], both hosts
     within their limits and the caps?
 
-    The partner's host gains out[i]'s sizes less back[j]'s and must keep them within its memory,
-    vCPU and load room (`most_memory`, `vcpu_limit`, `most_load`: limits and caps,
-    state.most_under); the source loses that difference, and must lose at least `source_floors`
-    (memory, vCPUs, load: swaps._source_floors, which also takes it off its peaks)."""
+    The partner's host gains out[i]'s sizes less back[j]'s and must have room for them (`free`:
+    landing.free_under_caps); the source loses that difference, and must lose at least
+    `source_floors` (memory, vCPUs, load: swaps._source_floors, which also takes it off its peaks)."""
     fits = np.zeros((len(out), len(back)), dtype=np.bool_)
     for i in range(len(out)):
         unit = out[i]
@@ -37,8 +36,7 @@ def fitting_swaps(out: np.ndarray, back: np.ndarray, hosts: np.ndarray, sizes: n
             memory = sizes[unit, 0] - sizes[partner, 0]
             vcpus = sizes[unit, 1] - sizes[partner, 1]
             load = sizes[unit, 2] - sizes[partner, 2]
-            fits[i, j] = row[host] and memory <= most_memory[host] - held[host, 0] \
-                and vcpus <= vcpu_limit[host] - held[host, 1] and load <= most_load[host] - held[host, 2] \
+            fits[i, j] = row[host] and memory <= free[host, 0] and vcpus <= free[host, 1] and load <= free[host, 2] \
                 and memory >= source_floors[0] and vcpus >= source_floors[1] and load >= source_floors[2]
     return fits
 
@@ -68,11 +66,6 @@ def compile_swaps() -> None:
     """Compile both, or load them from numba's cache, on arrays laid out as planning lays them out
     (compiled_relief.compile_relief's reasons)."""
     one = np.zeros(1, dtype=np.int64)
-    two = np.zeros(2, dtype=np.int64)
     sizes = np.zeros((1, 3), dtype=np.int64)
-    held = np.zeros((2, 3), dtype=np.int64, order="F")
-    limits = np.zeros((2, 3), dtype=np.int64, order="F")
-    limits.flags.writeable = False
-    fits = fitting_swaps(one, one, one, sizes, one, one, np.ones((1, 2), dtype=bool), held, limits[:, 1], two, two,
-                         np.zeros(3, dtype=np.int64))
+    fits = fitting_swaps(one, one, one, sizes, one, one, np.ones((1, 1), dtype=bool), sizes, np.zeros(3, dtype=np.int64))
     cheapest_swap(fits, np.zeros((1, 1), dtype=np.int64), one, one, sizes, 2)

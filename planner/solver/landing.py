@@ -36,14 +36,13 @@ def ranked_landing(state: PlacementState, units: list[Unit], avoid: int, caps: t
         return _ranked_landing_with_extras(state, units, avoid, caps, score)
     arrays = state.problem.unit_arrays
     leavers = np.fromiter((unit.index for unit in units), dtype=np.int64, count=len(units))
-    most_memory, most_load = state.most_under(caps)
+    free = free_under_caps(state, caps)
     allowed = state.allowed_rows
     allowed.cover(leavers)
     start = 0
     while start < len(units):
         position, host = first_landing(leavers, arrays.sizes, arrays.home, arrays.allowed_set, allowed.row_of_set,
-                                       allowed.matrix, state.sizes, state.limits[:, 1], most_memory, most_load, score,
-                                       avoid, start)
+                                       allowed.matrix, free, score, avoid, start)
         if position == NO_HOST:
             break
         unit = units[position]
@@ -125,15 +124,13 @@ def _room(state: PlacementState, unit: Unit, caps: tuple[int, int]) -> np.ndarra
     return room & state.under_extra_caps(after, caps=extra_caps_of(caps)) if unit.extra else room
 
 
-def free_under_caps(state: PlacementState, caps: tuple[int, int], hosts: np.ndarray | None = None) -> np.ndarray:
-    """Per host (of `hosts`, default all), the memory (MiB), vCPUs and load (millicores) it can
-    still take within its limits and with its CPU ‰ and memory ‰ at or under `caps`: one comparison
-    per VM and host instead of a sum, products and a division each."""
+def free_under_caps(state: PlacementState, caps: tuple[int, int]) -> np.ndarray:
+    """Per host, the memory (MiB), vCPUs and load (millicores) it can still take within its limits
+    and with its CPU ‰ and memory ‰ at or under `caps`: one comparison per VM and host instead of a
+    sum, products and a division each."""
     most_memory, most_load = state.most_under(caps)
-    sizes, vcpu_limit = state.sizes, state.limits[:, 1]
-    if hosts is not None:
-        sizes, vcpu_limit, most_memory, most_load = sizes[hosts], vcpu_limit[hosts], most_memory[hosts], most_load[hosts]
-    return np.stack((most_memory - sizes[:, 0], vcpu_limit - sizes[:, 1], most_load - sizes[:, 2]), axis=1)
+    sizes = state.sizes
+    return np.stack((most_memory - sizes[:, 0], state.limits[:, 1] - sizes[:, 1], most_load - sizes[:, 2]), axis=1)
 
 
 def fits_under_caps(state: PlacementState, unit: Unit, host: int, caps: tuple[int, int]) -> bool:

@@ -23,6 +23,7 @@ from planner.instance.state import PlacementState
 from planner.instance.unit_arrays import UnitArrays
 from planner.solver.caps import extra_caps_of
 from planner.solver.compiled_swaps import NO_PAIR, cheapest_swap, fitting_swaps
+from planner.solver.landing import free_under_caps
 
 SWAP_TARGETS = 24  # hosts searched for a partner (for a CPU peak, those with the most CPU room)
 
@@ -113,10 +114,8 @@ def _fitting(state: PlacementState, source: int, caps: tuple[int, int], out: np.
     limits and the caps, the source off its peaks (compiled_swaps.fitting_swaps)?"""
     arrays, allowed = state.problem.unit_arrays, state.allowed_rows
     allowed.cover(out)
-    most_memory, most_load = state.most_under(caps)
     return fitting_swaps(out, back, hosts, arrays.sizes, arrays.allowed_set, allowed.row_of_set, allowed.matrix,
-                         state.sizes, state.limits[:, 1], most_memory, most_load,
-                         _source_floors(state, source, caps, on_cpu_peak, on_mem_peak))
+                         free_under_caps(state, caps), _source_floors(state, source, caps, on_cpu_peak, on_mem_peak))
 
 
 def _source_floors(state: PlacementState, source: int, caps: tuple[int, int], on_cpu_peak: bool,
