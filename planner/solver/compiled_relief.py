@@ -17,18 +17,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from planner.domain.metrics import permille
 from planner.instance.unit_arrays import NO_HOME
 
 NO_HOST = -1
 INT64_MAX = np.iinfo(np.int64).max
 
 
-@njit(cache=True)
-def _permille(amount: int, capacity: int) -> int:
-    """planner.domain.metrics.permille: per-mille rounded up, 0 without capacity."""
-    if capacity <= 0:
-        return 0
-    return -((-1000 * amount) // capacity)
+# planner.domain.metrics.permille itself, compiled: numba's cache checks it against metrics.py, so
+# after changing it touch this file too (as compiled_steps.py says of its moves).
+_permille = njit(cache=True)(permille)
 
 
 @njit(cache=True)
