@@ -5,7 +5,10 @@ behind, even when a worker fails."""
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,3 +86,31 @@ def test_a_failing_worker_is_reported_with_its_seed_and_stopped() -> None:
     finally:
         helper.stop()
     assert not helper.process.is_alive()
+
+
+def test_a_worker_that_dies_as_it_starts_is_an_error_not_a_hang(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spawned worker that exits before reading anything (here: at interpreter start, through a
+    sitecustomize on its path) must make starting it fail, even with an instance larger than a
+    pipe holds; the parent must not wait on it for good."""
+    (tmp_path / "sitecustomize.py").write_text("import os\nos._exit(3)\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    instance, original = random_instance(240, machines=40, processes=3000)
+    assert instance.processes.requirement.nbytes > 64 * 1024
+    context = multiprocessing.get_context("spawn")
+    outcome: list[BaseException | None] = []
+
+    def start() -> None:
+        try:
+            _Helper(context, instance, original, SearchSettings(seed=43), cost=0).stop()
+            outcome.append(None)
+        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+            outcome.append(error)
+
+    thread = threading.Thread(target=start, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "starting a worker that died waited for it for good"
+    assert isinstance(outcome[0], RuntimeError)
+    assert "seed 43 exited" in str(outcome[0])
+    assert multiprocessing.active_children() == []

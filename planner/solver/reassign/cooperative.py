@@ -59,11 +59,11 @@ def search_together(instance: Instance, original: np.ndarray, settings: SearchSe
     assignment a helper brings to an exchange."""
     own = TakingTurns(instance, original, settings, report)
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold solver threads
-    helpers = [
-        _Helper(context, instance, original, replace(settings, seed=settings.seed + k * SEED_STRIDE), own.best_cost)
-        for k in range(1, settings.workers)
-    ]
+    helpers: list[_Helper] = []
     try:
+        for k in range(1, settings.workers):
+            helpers.append(_Helper(context, instance, original, replace(settings, seed=settings.seed + k * SEED_STRIDE),
+                                   own.best_cost))
         best_cost, best = own.best_cost, own.best_assignment
         for order in _orders(settings, started):
             for helper in helpers:
@@ -125,20 +125,33 @@ def _sum_counters(counters: list[LnsCounters]) -> LnsCounters:
 
 
 class _Helper:
-    """A worker in its own process, and the parent's view of it."""
+    """A worker in its own process, and the parent's view of it.
+
+    The instance goes over the connection once the process runs, not with the spawn arguments:
+    multiprocessing writes those into a pipe whose reading end the parent holds until the write
+    is done, so a child that died before reading more than the pipe holds (64 KiB, a small
+    instance) left the parent blocked in `start()` for good. Over the connection, a dead child is a
+    broken pipe and an error naming the worker."""
 
     def __init__(self, context, instance: Instance, original: np.ndarray, settings: SearchSettings, cost: int) -> None:
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, instance, original, settings, os.getpid()),
-                                       daemon=True)
+        self.process = context.Process(target=_serve, args=(child, settings, os.getpid()), daemon=True)
         self.process.start()
         child.close()
         self.seed = settings.seed
         self.best_cost = cost  # the original's, until its first report
         self.last: EpochReport | None = None
+        try:
+            self.send((instance, original))
+        except RuntimeError:
+            self.stop()
+            raise
 
-    def send(self, order: Order) -> None:
-        self.connection.send(order)
+    def send(self, order: Order | tuple[Instance, np.ndarray]) -> None:
+        try:
+            self.connection.send(order)
+        except (BrokenPipeError, ConnectionResetError):
+            raise RuntimeError(f"search worker with seed {self.seed} exited: its orders could not be sent") from None
 
     def receive(self) -> EpochReport:
         try:
@@ -162,12 +175,12 @@ class _Helper:
         self.connection.close()
 
 
-def _serve(connection: Connection, instance: Instance, original: np.ndarray, settings: SearchSettings,
-           parent_pid: int) -> None:
-    """A helper's life: build its search, then one epoch per order until told to stop (or until
-    its parent is gone, however it went)."""
+def _serve(connection: Connection, settings: SearchSettings, parent_pid: int) -> None:
+    """A helper's life: receive the instance, build its search, then one epoch per order until told
+    to stop (or until its parent is gone, however it went)."""
     end_with_parent(parent_pid)
     try:
+        instance, original = connection.recv()
         search = TakingTurns(instance, original, settings)
         while (order := connection.recv()) is not None:
             if order.start is not None:
