@@ -15,18 +15,20 @@ on the memory-tight 1000-host clusters at fill 0.88 over 97 % of the exchanges t
 half the aimed pass's work. Two necessary conditions, checked first and cheaply, pass over them:
 what the partner must shed, per resource, fits in the room the source has once the VM left
 (`_shedding_fits_source`); and the least CPU load any VMs of the partner covering the memory it must
-shed carry (fractional, lightest per MiB first) fits under the source's cap (`_returns_light_enough`).
+shed carry (fractional, lightest per MiB first) fits under the source's cap (`_light_enough`, compiled).
 """
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 
-from planner.bounds.lower_bounds import fractional_cover_cost
 from planner.domain.metrics import permilles_at_most
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 from planner.solver.caps import Caps
+from planner.solver.compiled_cover import light_returns
 from planner.solver.landing import fits_under_caps, free_under_caps, within_caps
 
 # Bounds on the search per peak host: VMs tried to leave it, partners tried for each, and VMs a
@@ -63,17 +65,36 @@ def _partners_for(state: PlacementState, unit: Unit, source: int, partners: list
         & state.allowed_mask(unit)
     room[source] = False
     ordered = np.asarray(partners, dtype=np.int64)
-    found = []
+    found: list[int] = []
+    batch: list[int] = []
     for partner in ordered[room[ordered]].tolist():
         if not state.within_budget(unit, partner) or not state.anti_affinity_ok(unit, partner) or \
                 (unit.min_spread and not state.min_spread_ok(unit, partner)):
             continue
-        if not _returns_light_enough(state, unit, source, partner, free):
-            continue
-        found.append(partner)
-        if len(found) == EXCHANGE_PARTNERS:
-            break
-    return found
+        batch.append(partner)
+        if len(batch) == EXCHANGE_PARTNERS - len(found):
+            found += _light_enough(state, unit, source, batch, free)
+            if len(found) == EXCHANGE_PARTNERS:
+                return found
+            batch = []
+    return found + _light_enough(state, unit, source, batch, free) if batch else found
+
+
+def _light_enough(state: PlacementState, unit: Unit, source: int, batch: list[int], free: np.ndarray) -> list[int]:
+    """The partners of `batch` whose VMs covering the memory each must shed once `unit` arrives
+    could carry no more load than the source can take back: their least load is the fractional
+    cover, lightest per MiB first (compiled_cover.light_returns)."""
+    on_partners = [state.units_on[partner] for partner in batch]
+    counts = np.fromiter((len(units) for units in on_partners), dtype=np.int64, count=len(batch))
+    starts = np.zeros(len(batch) + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    indexes = np.fromiter(chain.from_iterable(on_partners), dtype=np.int64, count=int(starts[-1]))
+    sizes = state.problem.unit_arrays.sizes
+    returnable = ~state.problem.unit_arrays.fixed[indexes] & state.may_go_to(indexes, source)
+    need = unit.memory_mib - free[batch, 0]
+    ok = light_returns(starts, sizes[indexes, 0], sizes[indexes, 2], returnable, need,
+                       int(free[source, 2]) + unit.cpu_load)
+    return [partner for partner, light in zip(batch, ok.tolist()) if light]
 
 
 def _room_when_emptied(state: PlacementState, unit: Unit, caps: Caps) -> np.ndarray:
@@ -93,22 +114,6 @@ def _shedding_fits_source(state: PlacementState, unit: Unit, source: int, free: 
     demand = state.problem.unit_arrays.sizes[unit.index, :3]
     must_shed = np.maximum(demand - free, 0)
     return (must_shed <= free[source] + demand).all(axis=1)
-
-
-def _returns_light_enough(state: PlacementState, unit: Unit, source: int, partner: int, free: np.ndarray) -> bool:
-    """Could VMs of `partner` covering the memory it must shed once `unit` arrives carry no more load
-    than the source can take back? Their least load is the fractional cover, lightest per MiB first."""
-    memory_to_shed = unit.memory_mib - int(free[partner, 0])
-    if memory_to_shed <= 0:
-        return True
-    problem = state.problem
-    returnable = [(back.cpu_load, back.memory_mib) for back in (problem.units[i] for i in state.units_on[partner])
-                  if not back.fixed and source in back.allowed]
-    if sum(memory for _, memory in returnable) < memory_to_shed:
-        return False
-    load_room = int(free[source, 2]) + unit.cpu_load
-    # Float sums: the tolerance never refuses an exact fit.
-    return fractional_cover_cost(returnable, memory_to_shed) <= load_room + 1e-6
 
 
 def _exchange(state: PlacementState, unit: Unit, source: int, partner: int, caps: Caps) -> list[tuple[Unit, int]]:

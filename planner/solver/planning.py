@@ -27,6 +27,7 @@ from planner.domain.policy import Goal, SolverSettings
 from planner.domain.plan import GoalMetric, Move, Plan, SolverStats, default_expiry, utc_now
 from planner.rules.resolve import RuleSet
 from planner.solver.collector import full_collections_rare
+from planner.solver.compiled_cover import compile_cover
 from planner.solver.compiled_relief import compile_relief
 from planner.solver.compiled_swaps import compile_swaps
 from planner.solver.checked import FORCED, SOLVER_NAMES, checked, solve_without_greedy, to_placement
@@ -55,6 +56,7 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
     if rules.policy.goal is Goal.SPREAD:
         compile_relief()  # before the clock: compiling is not planning
         compile_swaps()
+        compile_cover()
     with full_collections_rare():
         return _make_plan(rules, now, fallback, progress)
 

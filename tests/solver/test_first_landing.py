@@ -102,9 +102,9 @@ def test_fits_under_caps_and_within_caps_hold_the_cpu_cap() -> None:
 
 
 def test_planning_compiles_the_searches_before_its_clock_and_never_again() -> None:
-    """compile_relief and compile_swaps lay their arrays out as planning does: a spread plan uses
-    that one version of each search."""
-    from planner.solver import compiled_relief, compiled_swaps
+    """compile_relief, compile_swaps and compile_cover lay their arrays out as planning does: a
+    spread plan uses that one version of each search."""
+    from planner.solver import compiled_cover, compiled_relief, compiled_swaps
     from planner.solver.planning import make_plan
 
     clu = generate_tight_cluster(40, 600, 0.85, 2)
@@ -113,3 +113,4 @@ def test_planning_compiles_the_searches_before_its_clock_and_never_again() -> No
     assert len(compiled_relief.first_landing.signatures) == 1
     assert len(compiled_relief.leaver_order.signatures) == 1
     assert len(compiled_swaps.fitting_swaps.signatures) == len(compiled_swaps.cheapest_swap.signatures) == 1
+    assert len(compiled_cover.light_returns.signatures) == 1
