@@ -24,10 +24,10 @@ from itertools import chain
 
 import numpy as np
 
-from planner.domain.metrics import permilles_at_most
+from planner.domain.metrics import most_at_permille, permilles_at_most
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
-from planner.solver.caps import Caps
+from planner.solver.caps import Caps, extra_caps_of
 from planner.solver.compiled_cover import light_returns
 from planner.solver.landing import fits_under_caps, free_under_caps, within_caps
 
@@ -46,7 +46,7 @@ def exchange_relief(state: PlacementState, source: int, caps: Caps, partners: li
     `leavers` are the VMs whose departure takes the source off its peak(s), best first; `partners`
     are hosts, the most room for the leaver's load first."""
     tried = 0
-    free = free_under_caps(state, caps)  # the same for every leaver: a failed try leaves no trace
+    free = _free_with_extras(state, caps)  # the same for every leaver: a failed try leaves no trace
     for unit in leavers[:EXCHANGE_LEAVERS]:
         for partner in _partners_for(state, unit, source, partners, caps, free):
             tried += 1
@@ -97,13 +97,30 @@ def _light_enough(state: PlacementState, unit: Unit, source: int, batch: list[in
     return [partner for partner, light in zip(batch, ok.tolist()) if light]
 
 
+def _free_with_extras(state: PlacementState, caps: Caps) -> np.ndarray:
+    """free_under_caps, with a column per extra named resource after its three: what each host can
+    still take of it within its limit and under its cap."""
+    free = free_under_caps(state, caps)
+    if not state.problem.resources:
+        return free
+    most = np.minimum(state.limits[:, 3:], most_at_permille(_extra_caps(state, caps), state.extra_capacity))
+    return np.concatenate((free, most - state.sizes[:, 3:]), axis=1)
+
+
+def _extra_caps(state: PlacementState, caps: Caps) -> np.ndarray:
+    """The extra resources' caps of `caps`, or where it has none the ones within_caps applies."""
+    extra = extra_caps_of(caps)
+    return state.extra_caps() if extra is None else extra
+
+
 def _room_when_emptied(state: PlacementState, unit: Unit, caps: Caps) -> np.ndarray:
     """room[h]: would `unit` fit on host h under the caps beside h's fixed units alone?"""
     after = state.problem.fixed_sizes + (unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra)
     limits = state.limits
-    return ((after <= limits).all(axis=1)
+    room = ((after <= limits).all(axis=1)
             & permilles_at_most(after[:, 0], state.memory_capacity_array, caps[1])
             & permilles_at_most(after[:, 2], state.cpu_capacity_array, caps[0]))
+    return room & state.under_extra_caps(after, caps=_extra_caps(state, caps)) if state.problem.resources else room
 
 
 def _shedding_fits_source(state: PlacementState, unit: Unit, source: int, free: np.ndarray) -> np.ndarray:
@@ -111,7 +128,7 @@ def _shedding_fits_source(state: PlacementState, unit: Unit, source: int, free: 
     caps (memory, vCPUs, load) fit, resource by resource, in what the source can take back? Whatever
     VMs h returns, they must carry at least the first and at most the second. `free`: per host, what
     it can still take under the caps (landing.free_under_caps)."""
-    demand = state.problem.unit_arrays.sizes[unit.index, :3]
+    demand = state.problem.unit_arrays.sizes[unit.index, :free.shape[1]]
     must_shed = np.maximum(demand - free, 0)
     return (must_shed <= free[source] + demand).all(axis=1)
 
@@ -144,16 +161,21 @@ def _return_order(state: PlacementState, unit: Unit, partner: int, source: int, 
         back = problem.units[index]
         if back.fixed or back is unit or source not in back.allowed:
             continue
-        sizes = (back.memory_mib, back.vcpus, back.cpu_load)
+        sizes = (back.memory_mib, back.vcpus, back.cpu_load, *back.extra)
         covered = sum(min(size, need) / need for size, need in zip(sizes, excess) if need > 0)
         if covered > 0:
             order.append((back.cpu_load / covered, index))
     return [problem.units[index] for _, index in sorted(order)]
 
 
-def _excess(state: PlacementState, host: int, caps: Caps) -> tuple[int, int, int]:
-    """How much memory (MiB), vCPUs and load (millicores) `host` holds beyond its limits and caps."""
+def _excess(state: PlacementState, host: int, caps: Caps) -> tuple[int, ...]:
+    """How much memory (MiB), vCPUs, load (millicores) and each extra named resource `host` holds
+    beyond its limits and caps."""
     problem = state.problem
     memory = min(problem.memory_limit[host], caps[1] * state.memory_capacity[host] // 1000)
     load = min(problem.load_limit[host], caps[0] * state.cpu_capacity[host] // 1000)
-    return (state.memory[host] - memory, state.vcpus[host] - problem.vcpu_limit[host], state.load[host] - load)
+    core = (state.memory[host] - memory, state.vcpus[host] - problem.vcpu_limit[host], state.load[host] - load)
+    if not problem.resources:
+        return core
+    most = np.minimum(state.limits[host, 3:], most_at_permille(_extra_caps(state, caps), state.extra_capacity[host]))
+    return (*core, *(state.sizes[host, 3:] - most).tolist())

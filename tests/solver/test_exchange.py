@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from planner.check.validate import validate_placement
-from planner.domain.policy import AntiAffinity, Pin, Selector, SpreadSettings
+from planner.domain.policy import AntiAffinity, Pin, ResourceBalance, Selector, SpreadSettings
 from planner.instance.problem import Problem, build_problem
 from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
@@ -94,3 +95,25 @@ def test_the_aimed_pass_passes_over_a_host_nothing_relieves() -> None:
     improve_spread(state, ceiling=Caps(400, 1000))
     assert state.cpu_permille(problem.index_of_host["q"]) <= 400
     assert state.cpu_permille(problem.index_of_host["p"]) == 875
+
+
+@pytest.mark.parametrize("iops_weight, iops_cap", [(0, None), (1, 950)])
+def test_an_exchange_sends_back_what_frees_an_extra_resource(iops_weight: int, iops_cap: int | None) -> None:
+    # c has CPU to spare but 950 of its 1,000 disk IOPS in use: hot (100 IOPS) fits there only once
+    # c sends back a VM heavy in IOPS, however light in memory and load. Weighed 0 the IOPS are a
+    # hard limit (1,000); weighed 1 and not on a peak, c may not pass the IOPS peak (950 ‰) either.
+    hosts = [host("m", cpus=4, resources={"iops": 1000}), host("c", cpus=16, resources={"iops": 1000})]
+    vms = [vm("hot", "m", load=3000, resources={"iops": 100}), vm("q1", "c", load=200, resources={"iops": 500}),
+           vm("q2", "c", load=200, resources={"iops": 450})]
+    pol = policy(spread=SpreadSettings(memory_weight=0, resources=(ResourceBalance("iops", weight=iops_weight),)))
+    clu = cluster(hosts, vms)
+    problem = build_problem(resolve_rules(clu, pol))
+    state = PlacementState(problem)
+    m, c = problem.index_of_host["m"], problem.index_of_host["c"]
+    caps = Caps(749, 1000, None if iops_cap is None else np.array([iops_cap]))
+    moves, tried = exchange.exchange_relief(state, m, caps, [c], [problem.units[0]])
+    placement = to_placement(problem, state.assignment)
+    assert tried == 1 and len(moves) == 2
+    assert (placement["hot"], placement["q1"], placement["q2"]) == ("c", "m", "c")
+    assert validate_placement(clu, pol, placement) == []
+    assert state.cpu_permille(m) <= 749 and state.extra_pm[c, 0] <= (iops_cap or 1000)

@@ -15,50 +15,53 @@ from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
 from planner.solver import exchange
 from planner.solver.caps import Caps
-from planner.solver.landing import free_under_caps
 from tests.builders import cluster, host, policy, vm
 
 GIB = 1024
 
 
-def _random_state(seed: int) -> PlacementState:
-    """Six to eight hosts of mixed shapes, VMs first-fit onto them until memory is nearly full."""
+def _random_state(seed: int, iops: bool = False) -> PlacementState:
+    """Six to eight hosts of mixed shapes, VMs first-fit onto them until memory is nearly full; with
+    `iops`, disk IOPS too (2,000-4,000 a host, 0-900 a VM), weighed in spread beside CPU."""
     rng = np.random.default_rng(seed)
     shapes = [(4, 8), (8, 16), (16, 16), (16, 32), (32, 24)]  # cores, GiB
-    hosts = [host(f"h{i}", cpus=c, memory_mib=g * GIB + 512)
+    hosts = [host(f"h{i}", cpus=c, memory_mib=g * GIB + 512,
+                  **({"resources": {"iops": int(rng.integers(2000, 4001))}} if iops else {}))
              for i, (c, g) in enumerate(shapes[k] for k in rng.integers(0, len(shapes), int(rng.integers(6, 9))))]
-    free = {h.name: (h.memory_mib - 512, h.cpus * 4) for h in hosts}
+    free = {h.name: (h.memory_mib - 512, h.cpus * 4, h.resources.get("iops", 0)) for h in hosts}
     vms = []
     for i in range(60):
         memory, vcpus = int(rng.choice([1, 2, 4, 6, 8])) * GIB, int(rng.integers(1, 5))
-        load = int(rng.integers(50, 3000))
+        load, disk = int(rng.integers(50, 3000)), int(rng.integers(0, 901)) if iops else 0
         for h in rng.permutation([h.name for h in hosts]).tolist():
-            if free[h][0] >= memory and free[h][1] >= vcpus:
-                free[h] = (free[h][0] - memory, free[h][1] - vcpus)
-                vms.append(vm(f"v{i}", h, vcpus=vcpus, memory_mib=memory, load=load))
+            if free[h][0] >= memory and free[h][1] >= vcpus and free[h][2] >= disk:
+                free[h] = (free[h][0] - memory, free[h][1] - vcpus, free[h][2] - disk)
+                vms.append(vm(f"v{i}", h, vcpus=vcpus, memory_mib=memory, load=load,
+                              **({"resources": {"iops": disk}} if iops else {})))
                 break
     problem = build_problem(resolve_rules(cluster(hosts, vms), policy(spread=SpreadSettings(memory_weight=0))))
     return PlacementState(problem)
 
 
-def _unchecked_partners(state: PlacementState, unit, source: int, caps: Caps) -> list[int]:
-    """The partners the search took before the checks: allowed, and room once emptied."""
-    room = exchange._room_when_emptied(state, unit, caps)
-    return [h for h in range(len(state.problem.hosts)) if h != source and room[h] and h in unit.allowed]
+def _unchecked_partners(state: PlacementState, unit, source: int) -> list[int]:
+    """Every partner the search could take before its checks: any allowed host but the source."""
+    return [h for h in range(len(state.problem.hosts)) if h != source and h in unit.allowed]
 
 
-def test_no_partner_an_exchange_works_with_is_passed_over_and_hopeless_ones_are() -> None:
+@pytest.mark.parametrize("iops", [False, True])
+def test_no_partner_an_exchange_works_with_is_passed_over_and_hopeless_ones_are(iops: bool) -> None:
     succeeded = passed_over = 0
     for seed in range(25):
-        state = _random_state(seed)
+        state = _random_state(seed, iops)
         problem = state.problem
         for source in range(len(problem.hosts)):
-            caps = Caps(max(0, state.cpu_permille(source) - 1), 1000)
+            caps = Caps(max(0, state.cpu_permille(source) - 1), 1000, state.extra_caps() if iops else None)
             everyone = list(range(len(problem.hosts)))
             for index in sorted(state.units_on[source]):
                 unit = problem.units[index]
-                checked = exchange._partners_for(state, unit, source, everyone, caps, free_under_caps(state, caps))
-                for partner in _unchecked_partners(state, unit, source, caps):
+                checked = exchange._partners_for(state, unit, source, everyone, caps,
+                                                 exchange._free_with_extras(state, caps))
+                for partner in _unchecked_partners(state, unit, source):
                     mark = len(state.moves)
                     works = bool(exchange._exchange(state, unit, source, partner, caps))
                     state.undo_to(mark)
