@@ -89,23 +89,22 @@ def first_landing(leavers: np.ndarray, sizes: np.ndarray, home: np.ndarray, allo
     on ties), never `avoid`, a host outside the leaver's allowed set or a host scored INT64_MAX.
     (NO_HOST, NO_HOST) when there is none.
 
-    Room: the leaver's memory, vCPUs and load within what the host can still take under the caps
-    (`free`: landing.free_under_caps). A unit's allowed hosts are
-    allowed[row_of_set[allowed_set[unit]]] (AllowedRows, covering every leaver)."""
+    Room: the leaver's memory, vCPUs, load and extra named resources within what the host can still
+    take under the caps (`free`: landing.free_with_extras, a column per column of `sizes`). A unit's
+    allowed hosts are allowed[row_of_set[allowed_set[unit]]] (AllowedRows, covering every leaver)."""
     most = _most_free(free, score, avoid)
     for position in range(start, len(leavers)):
         unit = leavers[position]
-        memory, vcpus, load = sizes[unit, 0], sizes[unit, 1], sizes[unit, 2]
-        if memory > most[0] or vcpus > most[1] or load > most[2]:
+        if not _takes(most, 0, sizes, unit):
             continue  # no host has that much room in one of them: most leavers that do not land
         row = allowed[row_of_set[allowed_set[unit]]]
         here = home[unit]
         if here != NO_HOME and here != avoid and row[here] and score[here] < INT64_MAX \
-                and _takes(free, here, memory, vcpus, load):
+                and _takes(free, here, sizes, unit):
             return position, here
         best, best_score = NO_HOST, INT64_MAX
         for host in range(len(score)):
-            if score[host] < best_score and host != avoid and row[host] and _takes(free, host, memory, vcpus, load):
+            if score[host] < best_score and host != avoid and row[host] and _takes(free, host, sizes, unit):
                 best, best_score = host, score[host]
         if best != NO_HOST:
             return position, best
@@ -113,19 +112,24 @@ def first_landing(leavers: np.ndarray, sizes: np.ndarray, home: np.ndarray, allo
 
 
 @njit(cache=True)
-def _takes(free: np.ndarray, host: int, memory: int, vcpus: int, load: int) -> bool:
-    return memory <= free[host, 0] and vcpus <= free[host, 1] and load <= free[host, 2]
+def _takes(free: np.ndarray, host: int, sizes: np.ndarray, unit: int) -> bool:
+    """Does `unit` fit in what `host` can still take, in every column (memory, vCPUs, load, then each
+    extra named resource)?"""
+    for column in range(free.shape[1]):
+        if sizes[unit, column] > free[host, column]:
+            return False
+    return True
 
 
 @njit(cache=True)
 def _most_free(free: np.ndarray, score: np.ndarray, avoid: int) -> np.ndarray:
-    """The most memory, vCPUs and load any host but `avoid` scored below INT64_MAX can take (-1
-    when there is none): a leaver above one of them lands nowhere."""
-    most = np.full(3, -1, dtype=np.int64)
+    """Per column, the most any host but `avoid` scored below INT64_MAX can take (-1 when there is
+    none), as a one-row table: a leaver above it in one column lands nowhere."""
+    most = np.full((1, free.shape[1]), -1, dtype=np.int64)
     for host in range(len(score)):
         if host != avoid and score[host] < INT64_MAX:
-            for column in range(3):
-                most[column] = max(most[column], free[host, column])
+            for column in range(free.shape[1]):
+                most[0, column] = max(most[0, column], free[host, column])
     return most
 
 

@@ -29,7 +29,7 @@ from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 from planner.solver.caps import Caps, extra_caps_of
 from planner.solver.compiled_cover import light_returns
-from planner.solver.landing import fits_under_caps, free_under_caps, within_caps
+from planner.solver.landing import fits_under_caps, free_with_extras, within_caps
 
 # Bounds on the search per peak host: VMs tried to leave it, partners tried for each, and VMs a
 # partner may send back.
@@ -46,7 +46,7 @@ def exchange_relief(state: PlacementState, source: int, caps: Caps, partners: li
     `leavers` are the VMs whose departure takes the source off its peak(s), best first; `partners`
     are hosts, the most room for the leaver's load first."""
     tried = 0
-    free = _free_with_extras(state, caps)  # the same for every leaver: a failed try leaves no trace
+    free = free_with_extras(state, caps)  # the same for every leaver: a failed try leaves no trace
     for unit in leavers[:EXCHANGE_LEAVERS]:
         for partner in _partners_for(state, unit, source, partners, caps, free):
             tried += 1
@@ -60,7 +60,7 @@ def _partners_for(state: PlacementState, unit: Unit, source: int, partners: list
                   free: np.ndarray) -> list[int]:
     """The first EXCHANGE_PARTNERS of `partners` the unit may use, would fit under the caps once
     their movable VMs left, and could send back what they must shed (see the module's docstring).
-    `free`: free_under_caps(state, caps)."""
+    `free`: landing.free_with_extras(state, caps)."""
     room = _room_when_emptied(state, unit, caps) & _shedding_fits_source(state, unit, source, free) \
         & state.allowed_mask(unit)
     room[source] = False
@@ -97,16 +97,6 @@ def _light_enough(state: PlacementState, unit: Unit, source: int, batch: list[in
     return [partner for partner, light in zip(batch, ok.tolist()) if light]
 
 
-def _free_with_extras(state: PlacementState, caps: Caps) -> np.ndarray:
-    """free_under_caps, with a column per extra named resource after its three: what each host can
-    still take of it within its limit and under its cap."""
-    free = free_under_caps(state, caps)
-    if not state.problem.resources:
-        return free
-    most = np.minimum(state.limits[:, 3:], most_at_permille(_extra_caps(state, caps), state.extra_capacity))
-    return np.concatenate((free, most - state.sizes[:, 3:]), axis=1)
-
-
 def _extra_caps(state: PlacementState, caps: Caps) -> np.ndarray:
     """The extra resources' caps of `caps`, or where it has none the ones within_caps applies."""
     extra = extra_caps_of(caps)
@@ -125,9 +115,9 @@ def _room_when_emptied(state: PlacementState, unit: Unit, caps: Caps) -> np.ndar
 
 def _shedding_fits_source(state: PlacementState, unit: Unit, source: int, free: np.ndarray) -> np.ndarray:
     """ok[h]: with `unit` moved from `source` to host h, does what h then holds beyond its limits and
-    caps (memory, vCPUs, load) fit, resource by resource, in what the source can take back? Whatever
+    caps (memory, vCPUs, load, extra resources) fit, resource by resource, in what the source can take back? Whatever
     VMs h returns, they must carry at least the first and at most the second. `free`: per host, what
-    it can still take under the caps (landing.free_under_caps)."""
+    it can still take under the caps (landing.free_with_extras)."""
     demand = state.problem.unit_arrays.sizes[unit.index, :free.shape[1]]
     must_shed = np.maximum(demand - free, 0)
     return (must_shed <= free[source] + demand).all(axis=1)

@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.domain.metrics import permille, permilles_at_most
+from planner.domain.metrics import most_at_permille, permille, permilles_at_most
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 from planner.solver.caps import extra_caps_of
 from planner.solver.compiled_relief import NO_HOST, first_landing
-
-# How many leavers' rooms a landing search checks at a time, growing: the first mostly lands.
-LANDING_CHUNKS = (1, 4, 16)
-
 
 def coolest_fit(state: PlacementState, unit: Unit, avoid: tuple[int, ...], caps: tuple[int, int],
                 targets: list[int]) -> int | None:
@@ -32,11 +28,9 @@ def ranked_landing(state: PlacementState, units: list[Unit], avoid: int, caps: t
     (unit, host) found, or None, and how many units were tried. Nothing is sorted: for each unit
     the best-scored host with room is one pass over the hosts (compiled_relief.first_landing), the
     rules checked on what it proposes."""
-    if state.problem.resources:
-        return _ranked_landing_with_extras(state, units, avoid, caps, score)
     arrays = state.problem.unit_arrays
     leavers = np.fromiter((unit.index for unit in units), dtype=np.int64, count=len(units))
-    free = free_under_caps(state, caps)
+    free = free_with_extras(state, caps)
     allowed = state.allowed_rows
     allowed.cover(leavers)
     start = 0
@@ -55,33 +49,6 @@ def ranked_landing(state: PlacementState, units: list[Unit], avoid: int, caps: t
             return (unit, host), position + 1
         start = position + 1
     return None, len(units)
-
-
-def _ranked_landing_with_extras(state: PlacementState, units: list[Unit], avoid: int, caps: tuple[int, int],
-                                score: np.ndarray) -> tuple[tuple[Unit, int] | None, int]:
-    """ranked_landing where hosts have extra named resources: rooms checked in numpy, for a few
-    units at once, then for more (the first mostly lands)."""
-    eligible = score < np.iinfo(np.int64).max
-    tried = 0
-    for chunk in _chunks(units):
-        rooms = np.array([_room(state, unit, caps) for unit in chunk]) & eligible[None, :]
-        for unit, room, roomy in zip(chunk, rooms, rooms.any(axis=1).tolist()):
-            tried += 1
-            host = _best_scored_host(state, unit, (avoid,), score, room) if roomy else None
-            if host is not None:
-                return (unit, host), tried
-    return None, tried
-
-
-def _chunks(units: list[Unit]) -> list[list[Unit]]:
-    """`units` in runs of LANDING_CHUNKS' sizes, the last run taking the rest."""
-    runs, start = [], 0
-    for size in LANDING_CHUNKS:
-        if start >= len(units):
-            return runs
-        runs.append(units[start:start + size])
-        start += size
-    return runs + ([units[start:]] if start < len(units) else [])
 
 
 def _best_scored_host(state: PlacementState, unit: Unit, avoid: tuple[int, ...], score: np.ndarray,
@@ -131,6 +98,19 @@ def free_under_caps(state: PlacementState, caps: tuple[int, int]) -> np.ndarray:
     most_memory, most_load = state.most_under(caps)
     sizes = state.sizes
     return np.stack((most_memory - sizes[:, 0], state.limits[:, 1] - sizes[:, 1], most_load - sizes[:, 2]), axis=1)
+
+
+def free_with_extras(state: PlacementState, caps: tuple[int, int]) -> np.ndarray:
+    """free_under_caps, with a column per extra named resource after its three: what each host can
+    still take of it within its limit and under its cap (the caps' own, else the extra caps
+    within_caps applies)."""
+    free = free_under_caps(state, caps)
+    if not state.problem.resources:
+        return free
+    extra = extra_caps_of(caps)
+    most = np.minimum(state.limits[:, 3:], most_at_permille(state.extra_caps() if extra is None else extra,
+                                                            state.extra_capacity))
+    return np.concatenate((free, most - state.sizes[:, 3:]), axis=1)
 
 
 def fits_under_caps(state: PlacementState, unit: Unit, host: int, caps: tuple[int, int]) -> bool:

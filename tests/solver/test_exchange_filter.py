@@ -15,6 +15,7 @@ from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
 from planner.solver import exchange
 from planner.solver.caps import Caps
+from planner.solver.landing import free_with_extras
 from tests.builders import cluster, host, policy, vm
 
 GIB = 1024
@@ -60,7 +61,7 @@ def test_no_partner_an_exchange_works_with_is_passed_over_and_hopeless_ones_are(
             for index in sorted(state.units_on[source]):
                 unit = problem.units[index]
                 checked = exchange._partners_for(state, unit, source, everyone, caps,
-                                                 exchange._free_with_extras(state, caps))
+                                                 free_with_extras(state, caps))
                 for partner in _unchecked_partners(state, unit, source):
                     mark = len(state.moves)
                     works = bool(exchange._exchange(state, unit, source, partner, caps))

@@ -10,6 +10,7 @@ import random
 import numpy as np
 import pytest
 
+from benchmarks.extra_resources import with_extra_resources
 from benchmarks.tight_generator import generate_tight_cluster, tight_policy
 from planner.domain.policy import SpreadSettings
 from planner.instance.problem import build_problem
@@ -29,9 +30,10 @@ def _one_by_one(state: PlacementState, units: list, avoid: tuple[int, ...], caps
     return None, len(units)
 
 
+@pytest.mark.parametrize("extras", [0, 1, 2])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_ranked_landing_picks_what_coolest_fit_picks_one_by_one(seed: int) -> None:
-    clu = generate_tight_cluster(40, 600, 0.85, seed)
+def test_ranked_landing_picks_what_coolest_fit_picks_one_by_one(seed: int, extras: int) -> None:
+    clu = with_extra_resources(generate_tight_cluster(40, 600, 0.85, seed), extras)
     problem = build_problem(resolve_rules(clu, tight_policy(clu, seed, 5)))
     state = PlacementState(problem)
     rng = random.Random(seed)
@@ -41,7 +43,8 @@ def test_ranked_landing_picks_what_coolest_fit_picks_one_by_one(seed: int) -> No
         source = rng.choice(hosts)
         units = [problem.units[i] for i in sorted(state.units_on[source]) if not problem.units[i].fixed]
         rng.shuffle(units)
-        caps = Caps(rng.randint(300, 1000), rng.randint(700, 1000))
+        caps = Caps(rng.randint(300, 1000), rng.randint(700, 1000),
+                    np.array([rng.randint(100, 1200) for _ in range(extras)]) if extras else None)
         # Coolness with many ties (coarse values) and some hosts the metric ignores.
         score = np.array([ignored if rng.random() < 0.1 else rng.randint(0, 5) for _ in hosts], dtype=np.int64)
         targets = [h for h in np.argsort(score, kind="stable").tolist() if score[h] < ignored]
