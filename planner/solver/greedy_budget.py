@@ -44,7 +44,12 @@ EXCHANGE_MS = 0.288  # one exchange tried (a VM to a partner host, partner VMs b
 # search took once its last check was compiled (compiled_cover.py) over what it took before, both
 # timed the same day (0.29-0.49 per cluster, 0.38 over all searches).
 EXCHANGE_SEARCH_MS = 0.957
-EXTRA_MS = 0.088  # per extra named resource, per step and landing: their caps and peaks
+# Per extra named resource, per step and landing: their caps and peaks. The fit's 0.088 ms was for
+# a landing search over extra resources in numpy; compiled (compiled_relief.first_landing), the
+# greedy's passes on six clusters with one or two extra resources ran 0.20-0.26 s per modelled
+# second where four without ran 0.32-0.47 (median 0.357, 2026-12-06): 0.040 ms (0.037-0.043 per
+# cluster) brings them to that median.
+EXTRA_MS = 0.040
 # Consolidation's host emptying (host_emptying.py), per pass over every host's sizes with what
 # follows it (the best fit, the moves, the ejections): measured on its own, not in the fit above (no
 # spread run makes one). Uncapped runs on this machine: 0.035-0.043 ms a pass on the tight 1000- and
