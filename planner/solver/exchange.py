@@ -27,9 +27,9 @@ import numpy as np
 from planner.domain.metrics import most_at_permille, permilles_at_most
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
-from planner.solver.caps import Caps, extra_caps_of
+from planner.solver.caps import Caps
 from planner.solver.compiled_cover import light_returns
-from planner.solver.landing import fits_under_caps, free_with_extras, within_caps
+from planner.solver.landing import extra_caps_in, fits_under_caps, free_with_extras, within_caps
 
 # Bounds on the search per peak host: VMs tried to leave it, partners tried for each, and VMs a
 # partner may send back.
@@ -97,12 +97,6 @@ def _light_enough(state: PlacementState, unit: Unit, source: int, batch: list[in
     return [partner for partner, light in zip(batch, ok.tolist()) if light]
 
 
-def _extra_caps(state: PlacementState, caps: Caps) -> np.ndarray:
-    """The extra resources' caps of `caps`, or where it has none the ones within_caps applies."""
-    extra = extra_caps_of(caps)
-    return state.extra_caps() if extra is None else extra
-
-
 def _room_when_emptied(state: PlacementState, unit: Unit, caps: Caps) -> np.ndarray:
     """room[h]: would `unit` fit on host h under the caps beside h's fixed units alone?"""
     after = state.problem.fixed_sizes + (unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra)
@@ -110,14 +104,14 @@ def _room_when_emptied(state: PlacementState, unit: Unit, caps: Caps) -> np.ndar
     room = ((after <= limits).all(axis=1)
             & permilles_at_most(after[:, 0], state.memory_capacity_array, caps[1])
             & permilles_at_most(after[:, 2], state.cpu_capacity_array, caps[0]))
-    return room & state.under_extra_caps(after, caps=_extra_caps(state, caps)) if state.problem.resources else room
+    return room & state.under_extra_caps(after, caps=extra_caps_in(state, caps)) if state.problem.resources else room
 
 
 def _shedding_fits_source(state: PlacementState, unit: Unit, source: int, free: np.ndarray) -> np.ndarray:
     """ok[h]: with `unit` moved from `source` to host h, does what h then holds beyond its limits and
-    caps (memory, vCPUs, load, extra resources) fit, resource by resource, in what the source can take back? Whatever
-    VMs h returns, they must carry at least the first and at most the second. `free`: per host, what
-    it can still take under the caps (landing.free_with_extras)."""
+    caps (memory, vCPUs, load, extra resources) fit, resource by resource, in what the source can
+    take back? Whatever VMs h returns, they must carry at least the first and at most the second.
+    `free`: per host, what it can still take under the caps (landing.free_with_extras)."""
     demand = state.problem.unit_arrays.sizes[unit.index, :free.shape[1]]
     must_shed = np.maximum(demand - free, 0)
     return (must_shed <= free[source] + demand).all(axis=1)
@@ -167,5 +161,5 @@ def _excess(state: PlacementState, host: int, caps: Caps) -> tuple[int, ...]:
     core = (state.memory[host] - memory, state.vcpus[host] - problem.vcpu_limit[host], state.load[host] - load)
     if not problem.resources:
         return core
-    most = np.minimum(state.limits[host, 3:], most_at_permille(_extra_caps(state, caps), state.extra_capacity[host]))
+    most = np.minimum(state.limits[host, 3:], most_at_permille(extra_caps_in(state, caps), state.extra_capacity[host]))
     return (*core, *(state.sizes[host, 3:] - most).tolist())

@@ -13,6 +13,7 @@ from planner.instance.state import PlacementState
 from planner.solver.caps import extra_caps_of
 from planner.solver.compiled_relief import NO_HOST, first_landing
 
+
 def coolest_fit(state: PlacementState, unit: Unit, avoid: tuple[int, ...], caps: tuple[int, int],
                 targets: list[int]) -> int | None:
     """The first host of `targets` (coolest first; not in `avoid`) that takes `unit` within its
@@ -107,10 +108,14 @@ def free_with_extras(state: PlacementState, caps: tuple[int, int]) -> np.ndarray
     free = free_under_caps(state, caps)
     if not state.problem.resources:
         return free
-    extra = extra_caps_of(caps)
-    most = np.minimum(state.limits[:, 3:], most_at_permille(state.extra_caps() if extra is None else extra,
-                                                            state.extra_capacity))
+    most = np.minimum(state.limits[:, 3:], most_at_permille(extra_caps_in(state, caps), state.extra_capacity))
     return np.concatenate((free, most - state.sizes[:, 3:]), axis=1)
+
+
+def extra_caps_in(state: PlacementState, caps: tuple[int, int]) -> np.ndarray:
+    """The extra resources' caps of `caps`, or where it has none the ones within_caps applies."""
+    extra = extra_caps_of(caps)
+    return state.extra_caps() if extra is None else extra
 
 
 def fits_under_caps(state: PlacementState, unit: Unit, host: int, caps: tuple[int, int]) -> bool:
