@@ -20,7 +20,11 @@ its share taking hosts to the aim one by one and the step-by-step pass after it 
 budget made fill 0.90 worse (1.138 → 1.171 ×). The second checkpoint, at half the budget, raises the
 aim for those (greedy alone at the 10 s limit's budget, seeds 1-3: fill 0.90 532 / 536 / 519 ‰ →
 508 / 516 / 512, fill 0.88 seed 1 548 → 524, the rest and every run at the 5 s and 20 s limits'
-budgets unchanged; the same at a threshold of 0.70 or 0.75 at fill 0.90).
+budgets unchanged; the same at a threshold of 0.70 or 0.75 at fill 0.90). With the exchange search
+charged less (2026-12-06) a run that falls short cleared 72 % at half (fill 0.88 seed 1: 74 %, then
+545 ‰); asking 76 % there lowered four of 24 runs at fills 0.80-0.90 (seeds 1-6: 0.88 seed 1 545 →
+519, 0.90 seed 4 519 → 504, 0.85 seed 2 471 → 469) and raised one (0.88 seed 4 516 → 521), the rest,
+fill 0.75 and 200x4000 unchanged; 80 % raised two more.
 
 A pass judged behind that meets its raised aim with budget left goes back to the first aim for the
 rest (`back_to_first`): the raise is for a budget too short to reach the first aim, not a new goal.
@@ -38,7 +42,7 @@ from planner.solver.greedy_budget import GreedyBudget
 
 # (share of the aimed pass's budget spent, share of the load above the aim that must be gone by
 # then): judged at each in turn, the aim raised at the first that is missed, and never again.
-CHECKPOINTS = ((0.25, 0.42), (0.5, 0.72))
+CHECKPOINTS = ((0.25, 0.42), (0.5, 0.76))
 RAISED_AIM = 1.1  # the aim for the rest of a pass that is behind, as a multiple of the first
 
 

@@ -47,7 +47,7 @@ def test_raised_lifts_only_the_weighed_resources() -> None:
 def test_the_aim_is_raised_once_at_the_first_checkpoint_missed(removed_share: float, raised_at: int | None,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The load gone stays at `removed_share`: behind the first checkpoint (a quarter, 42 %), behind
-    only the second (half, 72 %), or on track at both."""
+    only the second (half, 76 %), or on track at both."""
     state = _repaired()
     ceiling = greedy._aim(state)
     budget = GreedyBudget(None, 100.0)
