@@ -24,12 +24,12 @@ from itertools import chain
 
 import numpy as np
 
-from planner.domain.metrics import most_at_permille, permilles_at_most
+from planner.domain.metrics import permilles_at_most
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
-from planner.solver.caps import Caps
+from planner.solver.caps import Caps, extra_caps_of
 from planner.solver.compiled_cover import light_returns
-from planner.solver.landing import extra_caps_in, fits_under_caps, free_with_extras, within_caps
+from planner.solver.landing import fits_under_caps, free_with_extras, most_extra_under, within_caps
 
 # Bounds on the search per peak host: VMs tried to leave it, partners tried for each, and VMs a
 # partner may send back.
@@ -104,7 +104,7 @@ def _room_when_emptied(state: PlacementState, unit: Unit, caps: Caps) -> np.ndar
     room = ((after <= limits).all(axis=1)
             & permilles_at_most(after[:, 0], state.memory_capacity_array, caps[1])
             & permilles_at_most(after[:, 2], state.cpu_capacity_array, caps[0]))
-    return room & state.under_extra_caps(after, caps=extra_caps_in(state, caps)) if state.problem.resources else room
+    return room & state.under_extra_caps(after, caps=extra_caps_of(caps)) if state.problem.resources else room
 
 
 def _shedding_fits_source(state: PlacementState, unit: Unit, source: int, free: np.ndarray) -> np.ndarray:
@@ -161,5 +161,4 @@ def _excess(state: PlacementState, host: int, caps: Caps) -> tuple[int, ...]:
     core = (state.memory[host] - memory, state.vcpus[host] - problem.vcpu_limit[host], state.load[host] - load)
     if not problem.resources:
         return core
-    most = np.minimum(state.limits[host, 3:], most_at_permille(extra_caps_in(state, caps), state.extra_capacity[host]))
-    return (*core, *(state.sizes[host, 3:] - most).tolist())
+    return (*core, *(state.sizes[host, 3:] - most_extra_under(state, caps)[host]).tolist())

@@ -108,14 +108,15 @@ def free_with_extras(state: PlacementState, caps: tuple[int, int]) -> np.ndarray
     free = free_under_caps(state, caps)
     if not state.problem.resources:
         return free
-    most = np.minimum(state.limits[:, 3:], most_at_permille(extra_caps_in(state, caps), state.extra_capacity))
-    return np.concatenate((free, most - state.sizes[:, 3:]), axis=1)
+    return np.concatenate((free, most_extra_under(state, caps) - state.sizes[:, 3:]), axis=1)
 
 
-def extra_caps_in(state: PlacementState, caps: tuple[int, int]) -> np.ndarray:
-    """The extra resources' caps of `caps`, or where it has none the ones within_caps applies."""
+def most_extra_under(state: PlacementState, caps: tuple[int, int]) -> np.ndarray:
+    """Per host and extra named resource, the most it may hold within its limit and under the caps'
+    extra caps (where `caps` has none, the ones within_caps applies)."""
     extra = extra_caps_of(caps)
-    return state.extra_caps() if extra is None else extra
+    return np.minimum(state.limits[:, 3:], most_at_permille(state.extra_caps() if extra is None else extra,
+                                                            state.extra_capacity))
 
 
 def fits_under_caps(state: PlacementState, unit: Unit, host: int, caps: tuple[int, int]) -> bool:
