@@ -61,7 +61,7 @@ def _partners_for(state: PlacementState, unit: Unit, source: int, partners: list
     """The first EXCHANGE_PARTNERS of `partners` the unit may use, would fit under the caps once
     their movable VMs left, and could send back what they must shed (see the module's docstring).
     `free`: landing.free_with_extras(state, caps)."""
-    room = _room_when_emptied(state, unit, caps) & _shedding_fits_source(state, unit, source, free) \
+    room = room_when_emptied(state, unit, caps) & _shedding_fits_source(state, unit, source, free) \
         & state.allowed_mask(unit)
     room[source] = False
     ordered = np.asarray(partners, dtype=np.int64)
@@ -97,7 +97,7 @@ def _light_enough(state: PlacementState, unit: Unit, source: int, batch: list[in
     return [partner for partner, light in zip(batch, ok.tolist()) if light]
 
 
-def _room_when_emptied(state: PlacementState, unit: Unit, caps: Caps) -> np.ndarray:
+def room_when_emptied(state: PlacementState, unit: Unit, caps: Caps) -> np.ndarray:
     """room[h]: would `unit` fit on host h under the caps beside h's fixed units alone?"""
     after = state.problem.fixed_sizes + (unit.memory_mib, unit.vcpus, unit.cpu_load, *unit.extra)
     limits = state.limits

@@ -139,7 +139,7 @@ class _HostLns:
 
     def round(self, kind: int, limit: float) -> RoundResult:
         hosts = neighbourhood(self.problem, self.state, self.movable_hosts, self.rng, kind, self.neighbourhood_hosts)
-        sub = _sub_solve(self.problem, self.state, hosts, self.settings, self.budget, limit, self.floors)
+        sub = sub_solve(self.problem, self.state, hosts, self.settings, self.budget, limit, self.floors)
         effort = round_seconds(sub.deterministic_time, sub.variables)
         if sub.changes is None:
             return RoundResult(kept=False, effort=effort, solved=sub.variables > 0, cut=sub.cut)
@@ -186,8 +186,11 @@ class SubSolve:
     cut: bool  # the wall clock, not the deterministic cap, ended it
 
 
-def _sub_solve(problem: Problem, state: PlacementState, hosts: frozenset[int], settings: SolverSettings,
-               budget: TimeBudget, limit: float, floors: PeakFloors) -> SubSolve:
+def sub_solve(problem: Problem, state: PlacementState, hosts: frozenset[int], settings: SolverSettings,
+              budget: TimeBudget, limit: float, floors: PeakFloors) -> SubSolve:
+    """The movable VMs on `hosts` re-placed among them: the neighbourhood's goal (peaks counted no
+    lower than `floors`), then the memory moved, within `limit` (deterministic units in deterministic
+    mode, else seconds) and the budget's wall clock; the changes are not made."""
     candidates = {}
     for host in hosts:
         for index in state.units_on[host]:
