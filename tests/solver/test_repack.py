@@ -115,3 +115,22 @@ def test_the_spread_greedy_re_packs_only_where_no_whole_model_solve_fits(
     problem = build_problem(resolve_rules(clu, pol))
     state = greedy.spread_greedy(PlacementState(problem), GreedyBudget(work_ms=1e9))
     assert to_placement(problem, state.assignment)["big"] == where
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_re_packed_plans_on_tight_clusters_keep_every_rule(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """With the size gate lifted, the spread greedy re-packs on small memory-tight clusters (pins,
+    anti-affinity, host groups): the independent validator accepts what it ends with."""
+    from benchmarks.tight_generator import generate_tight_cluster, tight_policy
+    monkeypatch.setattr(greedy, "SMALL_PROBLEM_UNITS", 0)
+    calls: list[int] = []
+    real = repack.sub_solve
+    monkeypatch.setattr(repack, "sub_solve", lambda *args: calls.append(1) or real(*args))
+    clu = generate_tight_cluster(30, 600, 0.88, seed)
+    pol = tight_policy(clu, seed, 10, 1)
+    problem = build_problem(resolve_rules(clu, pol))
+    start = PlacementState(problem)
+    state = greedy.spread_greedy(start.copy(), GreedyBudget(work_ms=3000.0))
+    assert calls, "the pass never re-packed: the test checks nothing"
+    assert validate_placement(clu, pol, to_placement(problem, state.assignment)) == []
+    assert state.spread_metric() <= start.spread_metric()
