@@ -8,7 +8,7 @@ does. A sub-solve over the stuck host, the hosts its heaviest VMs would fit once
 first) and the coolest hosts finds such re-packs; the pass then goes on with its cheap steps from
 there. On the tight 1000x20000 clusters at fill 0.88 with a 100 s limit the greedy had stopped at
 521 and 484 per-mille (seeds 1 and 3; bounds 488 and 454); re-packing where it stopped took it to
-488 and 455 (the planner's whole call: 22 and 19 s; benchmarks/results/tight-100s).
+489 and 455 (the planner's whole call: 25 and 18 s; benchmarks/results/tight-100s).
 
 The sub-solve is the LNS's (lns.sub_solve): the neighbourhood's peak down to the goal's floor, then
 the least memory moved. Its work is charged to the greedy's budget at the LNS's rate, so a seed
