@@ -134,3 +134,23 @@ def test_re_packed_plans_on_tight_clusters_keep_every_rule(monkeypatch: pytest.M
     assert calls, "the pass never re-packed: the test checks nothing"
     assert validate_placement(clu, pol, to_placement(problem, state.assignment)) == []
     assert state.spread_metric() <= start.spread_metric()
+
+
+def test_a_seed_gives_the_same_re_packed_placement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every sub-solve is capped by CP-SAT's deterministic clock (and charged modelled work), so two
+    runs of the same seed end on the same placement whatever the wall clock did."""
+    from benchmarks.tight_generator import generate_tight_cluster, tight_policy
+    monkeypatch.setattr(greedy, "SMALL_PROBLEM_UNITS", 0)
+    caps: list[float | None] = []
+    real = repack.sub_solve
+
+    def capped(problem, state, hosts, settings, window, limit, floors):  # type: ignore[no-untyped-def]
+        caps.append(window.work)
+        return real(problem, state, hosts, settings, window, limit, floors)
+
+    monkeypatch.setattr(repack, "sub_solve", capped)
+    clu = generate_tight_cluster(30, 600, 0.88, 1)
+    problem = build_problem(resolve_rules(clu, tight_policy(clu, 1, 10, 1)))
+    runs = [greedy.spread_greedy(PlacementState(problem), GreedyBudget(work_ms=3000.0)).assignment for _ in range(2)]
+    assert runs[0] == runs[1]
+    assert caps and all(cap is not None and 0 < cap <= repack.REPACK_LIMIT for cap in caps)
