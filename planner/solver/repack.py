@@ -28,6 +28,7 @@ from planner.solver.caps import Caps
 from planner.solver.cpsat_model import PEAK_RESOURCES
 from planner.solver.exchange import room_when_emptied
 from planner.solver.greedy_budget import MS_PER_SECOND, GreedyBudget
+from planner.solver.host_ranking import HostRanking
 from planner.solver.landing import within_caps
 from planner.solver.lns import SUB_SOLVE_UNITS_PER_S, round_seconds, sub_solve
 from planner.solver.peak_floors import PeakFloors, peak_floors
@@ -76,21 +77,18 @@ def repack_relief(state: PlacementState, source: int, caps: Caps, coolness: np.n
 
 def neighbourhood(state: PlacementState, source: int, caps: Caps, coolness: np.ndarray) -> frozenset[int]:
     """The stuck host, the hosts its heaviest movable VMs would fit under `caps` beside their fixed
-    units alone (coolest first), and the coolest other hosts: REPACK_HOSTS at most."""
-    problem, cool_order = state.problem, np.argsort(coolness, kind="stable")
+    units alone (coolest first), and the coolest other hosts: REPACK_HOSTS at most. Hosts the metric
+    ignores are never chosen (coolness ranks them last, as the step's own targets do)."""
+    problem = state.problem
+    coolest = HostRanking(coolness, int(state.metric_mask.sum())).all()
     heaviest = sorted((problem.units[i] for i in state.units_on[source] if not problem.units[i].fixed),
                       key=lambda unit: (-unit.cpu_load, unit.index))[:REPACK_LEAVERS]
     chosen = [source]
     for unit in heaviest:
-        room = room_when_emptied(state, unit, caps) & state.allowed_mask(unit) & state.metric_mask
-        room[source] = False
-        targets = [host for host in cool_order[room[cool_order]].tolist() if host not in chosen]
+        room = room_when_emptied(state, unit, caps) & state.allowed_mask(unit)
+        targets = [host for host in coolest if room[host] and host not in chosen]
         chosen += targets[:1 + REPACK_TARGETS - len(chosen)]
-    for host in cool_order[: REPACK_HOSTS + len(chosen)].tolist():
-        if len(chosen) >= REPACK_HOSTS:
-            break
-        if host not in chosen and state.metric_mask[host]:
-            chosen.append(host)
+    chosen += [host for host in coolest if host not in chosen][:REPACK_HOSTS - len(chosen)]
     return frozenset(chosen)
 
 
