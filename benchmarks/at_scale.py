@@ -5,7 +5,8 @@ memory, and each plan beside its bound.
     python -m benchmarks.at_scale --sizes 2000x40000,5000x100000 --fills 0.80 --seeds 3 --time-limit 60
     python -m benchmarks.at_scale --sizes 100x2000 --fills 0.85 --seeds 1 --time-limit 5   # a quick look
 
-Clusters from benchmarks/tight_generator.py (as benchmarks.tight). Each (size, fill, seed, goal)
+Clusters from benchmarks/tight_generator.py (as benchmarks.tight; `--host-types four` for its second
+profile). Each (size, fill, seed, goal)
 runs in its own process, so its peak RSS is its own. The planner runs as `rebalance plan` does
 (planner.solver.planning.make_plan); `plan s` is the whole planning call, building the problem from
 the cluster included, and is what the time limit is held to; `read s` is generating and resolving
@@ -38,7 +39,7 @@ from pathlib import Path
 
 from benchmarks.result_files import write_results
 from benchmarks.tight_bound import spread_bounds
-from benchmarks.tight_generator import generate_tight_cluster, tight_policy
+from benchmarks.tight_generator import HOST_TYPE_PROFILES, generate_tight_cluster, tight_policy
 from planner.check.validate import validate_placement
 from planner.domain.errors import InfeasibleError
 from planner.domain.model import Cluster
@@ -71,6 +72,7 @@ class Row:
     valid: bool
     peak_rss_mib: int
     status: str
+    host_types: str = "five"  # the generator's host-type profile (tight_generator.HOST_TYPE_PROFILES)
 
 
 def goal_policy(cluster: Cluster, goal: Goal, seed: int, time_limit_s: float, workers: int) -> Policy:
@@ -99,11 +101,11 @@ def _hosts_with_room(cluster: Cluster) -> dict[tuple[int, int], set[str]]:
 
 
 def run_one(size: str, fill: float, seed: int, goal: Goal, time_limit_s: float, workers: int = 1,
-            printed_bound_only: bool = False) -> Row:
+            printed_bound_only: bool = False, host_types: str = "five") -> Row:
     """One plan; the row carries validity and the status, not assertions."""
     hosts, vms = (int(n) for n in size.split("x"))
     began = time.perf_counter()
-    cluster = generate_tight_cluster(hosts, vms, fill, seed)
+    cluster = generate_tight_cluster(hosts, vms, fill, seed, host_types=HOST_TYPE_PROFILES[host_types])
     policy = goal_policy(cluster, goal, seed, time_limit_s, workers)
     rules = resolve_rules(cluster, policy)
     read_s = time.perf_counter() - began
@@ -112,7 +114,7 @@ def run_one(size: str, fill: float, seed: int, goal: Goal, time_limit_s: float, 
         plan = make_plan(rules)
     except InfeasibleError as refusal:  # a drain the other hosts cannot take: a row that says so
         return Row(size, fill, seed, goal.value, time_limit_s, round(read_s, 2), round(time.perf_counter() - began, 2),
-                   0, 0, "none", 0.0, 0, 0.0, 0.0, False, _peak_rss_mib(), f"infeasible: {refusal}")
+                   0, 0, "none", 0.0, 0, 0.0, 0.0, False, _peak_rss_mib(), f"infeasible: {refusal}", host_types)
     plan_s = time.perf_counter() - began
     peak_rss = _peak_rss_mib()  # the planner's own: the bound and the validator below come after
     if goal is Goal.DRAIN:
@@ -124,7 +126,8 @@ def run_one(size: str, fill: float, seed: int, goal: Goal, time_limit_s: float, 
     valid = not validate_placement(cluster, policy, plan.target_placement)
     return Row(size, fill, seed, goal.value, time_limit_s, round(read_s, 2), round(plan_s, 2), value, bound, kind,
                round(value / bound, 3) if bound else 0.0, len(plan.moves), round(plan.moved_memory_mib / 1024, 1),
-               round(plan.bounds.moved_memory_mib / 1024, 1), valid, peak_rss, f"{plan.solver.method}: {plan.solver.status}")
+               round(plan.bounds.moved_memory_mib / 1024, 1), valid, peak_rss, f"{plan.solver.method}: {plan.solver.status}",
+               host_types)
 
 
 def _peak_rss_mib() -> int:
@@ -133,7 +136,7 @@ def _peak_rss_mib() -> int:
 
 def _in_subprocess(size: str, fill: float, seed: int, goal: Goal, args: argparse.Namespace) -> Row:
     command = [sys.executable, "-m", "benchmarks.at_scale", "--worker", size, str(fill), str(seed), goal.value,
-               "--time-limit", str(args.time_limit), "--workers", str(args.workers)]
+               "--time-limit", str(args.time_limit), "--workers", str(args.workers), "--host-types", args.host_types]
     if args.printed_bound_only:
         command.append("--printed-bound-only")
     completed = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -161,7 +164,8 @@ def markdown(rows: Sequence[Row]) -> str:
               "benchmarks/tight_bound.py (`tight_bound`) or the planner's printed one (`printed`); consolidate, hosts "
               "in use and the planner's host bound; drain, moves and the planner's moves bound (the drained VMs, and "
               "those that must move aside where room is short). `plan s` is the whole planning call (what the limit "
-              "holds)."]
+              f"holds). Host types: {', '.join(sorted(frame['host_types'].unique()))} "
+              "(benchmarks/tight_generator.py HOST_TYPE_PROFILES)."]
     return "\n".join(lines) + "\n"
 
 
@@ -175,12 +179,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1, help="CP-SAT workers per run")
     parser.add_argument("--printed-bound-only", action="store_true",
                         help="spread: the planner's printed bound, not the linear relaxation's")
+    parser.add_argument("--host-types", choices=sorted(HOST_TYPE_PROFILES), default="five",
+                        help="the generator's host-type profile (default five)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--worker", nargs=4, metavar=("SIZE", "FILL", "SEED", "GOAL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         size, fill, seed, goal = args.worker
-        row = run_one(size, float(fill), int(seed), Goal(goal), args.time_limit, args.workers, args.printed_bound_only)
+        row = run_one(size, float(fill), int(seed), Goal(goal), args.time_limit, args.workers, args.printed_bound_only,
+                      args.host_types)
         print(json.dumps(asdict(row)))
         return
     rows: list[Row] = []

@@ -3,9 +3,11 @@
     python -m benchmarks.tight --sizes 200x4000,1000x20000 --fills 0.80,0.88 --seeds 3 --time-limit 10
     python -m benchmarks.tight --sizes 20x300 --fills 0.85 --seeds 1 --time-limit 2   # a quick look
     python -m benchmarks.tight --sizes 1000x20000 --fills 0.88 --wall-clock   # the whole limit, today's speed
+    python -m benchmarks.tight --host-types four --fills 0.76,0.82,0.89 --out benchmarks/results/tight-four
 
-Clusters from benchmarks/tight_generator.py (five host types, memory filled to --fills, heavy-tailed
-flavors up to 64 vCPU / 512 GiB, hot racks, pins, anti-affinity and host groups). Each (size, fill,
+Clusters from benchmarks/tight_generator.py (five host types, or with --host-types four the second
+profile's four; memory filled to --fills, heavy-tailed flavors up to 64 vCPU / 512 GiB, hot racks,
+pins, anti-affinity and host groups). Each (size, fill,
 seed) runs in its own process, so its peak memory is its own. The planner runs as `rebalance plan
 --goal spread` does (planner.solver.planning.make_plan, CPU-only spread as in benchmarks.solve,
 --workers solver workers, default 1); its wall time is the whole planning call. Beside it:
@@ -34,7 +36,7 @@ from pathlib import Path
 from benchmarks import baselines
 from benchmarks.result_files import write_results
 from benchmarks.tight_bound import spread_bounds
-from benchmarks.tight_generator import generate_tight_cluster, tight_policy
+from benchmarks.tight_generator import HOST_TYPE_PROFILES, generate_tight_cluster, tight_policy
 from planner.check.validate import validate_placement
 from planner.instance.problem import Problem, build_problem
 from planner.instance.state import PlacementState
@@ -67,13 +69,14 @@ class Row:
     valid: bool
     peak_rss_mib: int = 0
     bound_s: float = 0.0  # time to compute the bound (not part of time_s)
+    host_types: str = "five"  # the generator's host-type profile (tight_generator.HOST_TYPE_PROFILES)
 
 
 def run_one(size: str, fill: float, seed: int, time_limit_s: float, workers: int = 1,
-            deterministic: bool = True) -> list[Row]:
+            deterministic: bool = True, host_types: str = "five") -> list[Row]:
     """The planner and both baselines on one cluster; rows carry validity, not assertions."""
     hosts, vms = (int(n) for n in size.split("x"))
-    cluster = generate_tight_cluster(hosts, vms, fill, seed)
+    cluster = generate_tight_cluster(hosts, vms, fill, seed, host_types=HOST_TYPE_PROFILES[host_types])
     policy = tight_policy(cluster, seed, time_limit_s, workers)
     policy = replace(policy, solver=replace(policy.solver, deterministic=deterministic))
     began = time.perf_counter()
@@ -87,7 +90,8 @@ def run_one(size: str, fill: float, seed: int, time_limit_s: float, workers: int
                plan.metric.after, bounds.best, plan.bounds.goal, bounds.fluid, bounds.largest_unit, bounds.fixed,
                _ratio(plan.metric.after, bounds.best),
                len(plan.moves), round(plan.moved_memory_mib / 1024, 1), round(plan.bounds.moved_memory_mib / 1024, 1),
-               not validate_placement(cluster, policy, plan.target_placement), _peak_rss_mib(), round(bound_s, 2))
+               not validate_placement(cluster, policy, plan.target_placement), _peak_rss_mib(), round(bound_s, 2),
+               host_types)
     rows = [ours]
     for baseline in BASELINES:
         began = time.perf_counter()
@@ -114,9 +118,10 @@ def _peak_rss_mib() -> int:
 # -- orchestration ------------------------------------------------------------------------------
 
 def _run_in_subprocess(size: str, fill: float, seed: int, time_limit_s: float, workers: int,
-                       deterministic: bool) -> list[Row]:
+                       deterministic: bool, host_types: str) -> list[Row]:
     command = [sys.executable, "-m", "benchmarks.tight", "--worker", size, str(fill), str(seed),
-               "--time-limit", str(time_limit_s), "--workers", str(workers)] + ([] if deterministic else ["--wall-clock"])
+               "--time-limit", str(time_limit_s), "--workers", str(workers), "--host-types", host_types] \
+        + ([] if deterministic else ["--wall-clock"])
     completed = subprocess.run(command, capture_output=True, text=True, check=True)
     return [Row(**record) for record in json.loads(completed.stdout.strip().splitlines()[-1])]
 
@@ -145,7 +150,9 @@ def markdown(rows: Sequence[Row]) -> str:
             f"| {_cell(wfd, 'peak')} | {_cell(wfd, 'ratio', '.3f')} | {_cell(h2c, 'peak')} | {_cell(h2c, 'ratio', '.3f')} "
             f"| {_cell(h2c, 'moves')} | {ours.printed_bound:g} | {ours.fluid_bound:g} / {ours.largest_vm_bound:g} / {ours.pinned_bound:g} "
             f"| {'yes' if all_valid else 'NO'} |")
-    lines += ["", "Medians over seeds, each column on its own. Ratios are to the bound of benchmarks/tight_bound.py; "
+    profiles = ", ".join(sorted(frame["host_types"].unique()))
+    lines += ["", f"Host types: {profiles} (benchmarks/tight_generator.py HOST_TYPE_PROFILES). "
+              "Medians over seeds, each column on its own. Ratios are to the bound of benchmarks/tight_bound.py; "
               "`printed bound` is the one the planner prints. A baseline that could not place every VM has no row "
               "for that seed (see tight.csv)."]
     return "\n".join(lines) + "\n"
@@ -174,19 +181,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--wall-clock", action="store_true",
                         help="plan with solver.deterministic false: the search runs until the limit on this "
                              "machine, as fast or slow as it is today (plans may not repeat)")
+    parser.add_argument("--host-types", choices=sorted(HOST_TYPE_PROFILES), default="five",
+                        help="the generator's host-type profile (default five)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--worker", nargs=3, metavar=("SIZE", "FILL", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         size, fill, seed = args.worker
         print(json.dumps([asdict(r) for r in run_one(size, float(fill), int(seed), args.time_limit, args.workers,
-                                                       not args.wall_clock)]))
+                                                       not args.wall_clock, args.host_types)]))
         return
     rows: list[Row] = []
     for size in args.sizes.split(","):
         for fill in (float(f) for f in args.fills.split(",")):
             for seed in range(1, args.seeds + 1):
-                batch = _run_in_subprocess(size, fill, seed, args.time_limit, args.workers, not args.wall_clock)
+                batch = _run_in_subprocess(size, fill, seed, args.time_limit, args.workers, not args.wall_clock,
+                                           args.host_types)
                 rows.extend(batch)
                 ours = batch[0]
                 print(f"{size:>11} fill {fill:.2f} seed {seed}: {ours.time_s:6.2f} s  peak {ours.start_peak} -> "

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
+
 from benchmarks import at_scale
 from benchmarks.tight_generator import generate_tight_cluster
 from planner.domain.policy import Goal
@@ -22,11 +24,14 @@ def test_drain_names_the_busiest_hosts_without_pinned_vms() -> None:
     assert at_scale.goal_policy(cluster, Goal.SPREAD, 1, 5, 1).drain_hosts == frozenset()
 
 
-def test_every_goal_gets_a_valid_row_at_or_above_its_bound(tmp_path: Path) -> None:
-    at_scale.main(["--sizes", "50x800", "--fills", "0.8", "--seeds", "1", "--time-limit", "2", "--out", str(tmp_path)])
+@pytest.mark.parametrize("profile", ["five", "four"])
+def test_every_goal_gets_a_valid_row_at_or_above_its_bound(tmp_path: Path, profile: str) -> None:
+    at_scale.main(["--sizes", "50x800", "--fills", "0.8", "--seeds", "1", "--time-limit", "2", "--host-types", profile,
+                   "--out", str(tmp_path)])
     with (tmp_path / "at_scale.csv").open() as rows:
         by_goal = {row["goal"]: row for row in csv.DictReader(rows)}
     assert set(by_goal) == {"spread", "consolidate", "drain"}
+    assert {row["host_types"] for row in by_goal.values()} == {profile}
     for row in by_goal.values():
         assert row["valid"] == "True" and int(row["value"]) >= int(row["bound"]) > 0, row
         assert int(row["peak_rss_mib"]) > 0 and float(row["plan_s"]) > 0

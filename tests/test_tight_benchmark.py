@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks import tight
 from benchmarks.tight_bound import spread_bounds
-from benchmarks.tight_generator import TIGHT_FLAVORS, TIGHT_HOST_TYPES, generate_tight_cluster, tight_policy
+from benchmarks.tight_generator import HOST_TYPE_PROFILES, TIGHT_FLAVORS, generate_tight_cluster, tight_policy
 from planner.check.validate import validate_placement
 from planner.domain.model import VM, Cluster, Host
 from planner.domain.policy import Limits, Policy, SpreadSettings
@@ -26,10 +26,14 @@ def test_same_seed_same_cluster_other_seed_other_cluster() -> None:
     assert generate_tight_cluster(20, 300, 0.85, seed=3) != generate_tight_cluster(20, 300, 0.85, seed=4)
 
 
+PROFILES = sorted(HOST_TYPE_PROFILES)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("fill", [0.75, 0.80, 0.88, 0.90])
 @pytest.mark.parametrize("size", [(20, 300), (100, 2000)])
-def test_memory_fill_is_within_two_percent_of_the_request(size: tuple[int, int], fill: float) -> None:
-    cluster = generate_tight_cluster(*size, fill, seed=2)
+def test_memory_fill_is_within_two_percent_of_the_request(size: tuple[int, int], fill: float, profile: str) -> None:
+    cluster = generate_tight_cluster(*size, fill, seed=2, host_types=HOST_TYPE_PROFILES[profile])
     usable = sum(h.usable_memory_mib for h in cluster.hosts)
     used = sum(vm.memory_mib for vm in cluster.vms)
     assert abs(used / usable - fill) <= 0.02 * fill
@@ -39,22 +43,25 @@ def _fits(vm_vcpus: int, vm_memory: int, host: Host) -> bool:
     return vm_vcpus <= host.usable_vcpus and vm_memory <= host.usable_memory_mib
 
 
-def test_every_flavor_fits_some_host_type_and_the_big_ones_only_some() -> None:
-    cluster = generate_tight_cluster(100, 2000, 0.85, seed=1)
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_flavor_fits_some_host_type_and_the_big_ones_only_some(profile: str) -> None:
+    host_types = HOST_TYPE_PROFILES[profile]
+    cluster = generate_tight_cluster(100, 2000, 0.85, seed=1, host_types=host_types)
     one_of_each = {h.labels["type"]: h for h in cluster.hosts}
-    assert len(one_of_each) == len(TIGHT_HOST_TYPES) >= 4
+    assert len(one_of_each) == len(host_types) >= 4
     assert {(f.vcpus, f.memory_mib) for f in TIGHT_FLAVORS} >= {(64, 512 * GIB)}
     for flavor in TIGHT_FLAVORS:
         assert any(_fits(flavor.vcpus, flavor.memory_mib, h) for h in one_of_each.values()), flavor
     assert not all(_fits(64, 512 * GIB, h) for h in one_of_each.values())
     assert not all(_fits(64, 128 * GIB, h) for h in one_of_each.values())
     assert all(any(_fits(vm.vcpus, vm.memory_mib, h) for h in one_of_each.values()) for vm in cluster.vms)
-    ratios = {(t.cpus * GIB * 1024) // t.memory_mib for t in TIGHT_HOST_TYPES}
-    assert len(ratios) >= 4 and len({t.cpu_allocation_ratio for t in TIGHT_HOST_TYPES}) >= 3
+    ratios = {(t.cpus * GIB * 1024) // t.memory_mib for t in host_types}
+    assert len(ratios) >= 4 and len({t.cpu_allocation_ratio for t in host_types}) >= 3
 
 
-def test_start_is_valid_memory_tight_and_cpu_skewed() -> None:
-    cluster = generate_tight_cluster(100, 2000, 0.88, seed=1)
+@pytest.mark.parametrize("profile", PROFILES)
+def test_start_is_valid_memory_tight_and_cpu_skewed(profile: str) -> None:
+    cluster = generate_tight_cluster(100, 2000, 0.88, seed=1, host_types=HOST_TYPE_PROFILES[profile])
     policy = tight_policy(cluster, seed=1, time_limit_s=1)
     assert policy.host_groups and policy.anti_affinity and policy.pins
     assert validate_placement(cluster, policy, cluster.placement) == []
@@ -114,6 +121,17 @@ def test_runner_writes_csv_and_markdown(tmp_path: Path) -> None:
     assert csv[0].startswith("size,fill,seed,method") and len(csv) == 4
     table = (tmp_path / "tight.md").read_text().splitlines()
     assert table[0].startswith("| size | fill |") and table[2].startswith("| 10x120 | 0.80 | 1 |")
+
+
+def test_runner_plans_on_the_host_type_profile_asked_for(tmp_path: Path) -> None:
+    tight.main(["--sizes", "12x150", "--fills", "0.8", "--seeds", "1", "--time-limit", "1", "--host-types", "four",
+                "--out", str(tmp_path)])
+    rows = (tmp_path / "tight.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert {row.split(",")[header.index("host_types")] for row in rows[1:]} == {"four"}
+    assert "Host types: four" in (tmp_path / "tight.md").read_text()
+    cluster = generate_tight_cluster(12, 150, 0.8, 1, host_types=HOST_TYPE_PROFILES["four"])
+    assert {h.labels["type"] for h in cluster.hosts} <= {t.name for t in HOST_TYPE_PROFILES["four"]}
 
 
 @pytest.mark.parametrize("wall_clock", [False, True])
