@@ -75,11 +75,15 @@ def raised(state: PlacementState, ceiling: Caps) -> Caps:
 
 class AimCheck:
     """The aim of one aimed pass: `ceiling` until a checkpoint (CHECKPOINTS) finds less of the load
-    above it gone than that checkpoint asks, then the raised aim for the rest of the pass."""
+    above it gone than that checkpoint asks, then the raised aim for the rest of the pass. With
+    `raise_when_stuck`, a pass whose hosts left above its aim are all ones nothing takes under it
+    raises its aim then (once, if no checkpoint did), and goes on at the raised aim."""
 
-    def __init__(self, state: PlacementState, ceiling: Caps, budget: GreedyBudget | None) -> None:
+    def __init__(self, state: PlacementState, ceiling: Caps, budget: GreedyBudget | None,
+                 raise_when_stuck: bool = False) -> None:
         self.ceiling = ceiling
         self.first: Caps | None = None  # the aim before it was raised, until the pass goes back to it
+        self.may_raise = raise_when_stuck  # until the aim is raised, by a checkpoint or when stuck
         self.budget = budget
         self.mark = budget.mark() if budget is not None else None
         self.start = load_above(state, ceiling)
@@ -98,9 +102,21 @@ class AimCheck:
             _, needed = self.checkpoints.pop(0)
             if gone < needed:
                 self.checkpoints.clear()
+                self.may_raise = False
                 self.first, self.ceiling = self.ceiling, raised(state, self.ceiling)
                 return self.ceiling, True
         return self.ceiling, False
+
+    def raised_when_stuck(self, state: PlacementState) -> Caps | None:
+        """The raised aim, once, for a pass that may raise it and has only hosts nothing takes under
+        its aim left above it; None otherwise. It does not go back to the first aim: the targets
+        already reach it, and the stuck hosts need the room above it."""
+        if not self.may_raise:
+            return None
+        self.may_raise = False
+        self.checkpoints.clear()
+        self.ceiling = raised(state, self.ceiling)
+        return self.ceiling
 
     def back_to_first(self) -> Caps | None:
         """Once no host is above the raised aim: the first aim, for the rest of the budget (once);

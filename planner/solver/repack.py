@@ -25,13 +25,12 @@ import numpy as np
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
 from planner.solver.caps import Caps
-from planner.solver.cpsat_model import PEAK_RESOURCES
 from planner.solver.exchange import room_when_emptied
 from planner.solver.greedy_budget import MS_PER_SECOND, GreedyBudget
 from planner.solver.host_ranking import HostRanking
 from planner.solver.landing import within_caps
 from planner.solver.lns import SUB_SOLVE_UNITS_PER_S, round_seconds, sub_solve
-from planner.solver.peak_floors import PeakFloors, peak_floors
+from planner.solver.peak_floors import at_floors, peak_floors
 from planner.solver.time_budget import TimeBudget
 
 # Hosts a re-pack frees, of which at most REPACK_TARGETS are hosts a leaver would fit once emptied
@@ -60,7 +59,7 @@ def repack_relief(state: PlacementState, source: int, caps: Caps, coolness: np.n
     problem = state.problem
     floors = peak_floors(problem)
     limit = _limit(budget)
-    if limit is None or _at_floors(state, floors):
+    if limit is None or at_floors(state, floors):
         return []
     hosts = neighbourhood(state, source, caps, coolness)
     settings = problem.rules.policy.solver
@@ -90,15 +89,6 @@ def neighbourhood(state: PlacementState, source: int, caps: Caps, coolness: np.n
         chosen += targets[:1 + REPACK_TARGETS - len(chosen)]
     chosen += [host for host in coolest if host not in chosen][:REPACK_HOSTS - len(chosen)]
     return frozenset(chosen)
-
-
-def _at_floors(state: PlacementState, floors: PeakFloors) -> bool:
-    """Is every peak the goal weighs at its floor already? The sub-solve gains nothing below it."""
-    problem = state.problem
-    if problem.resources and any(weight > 0 for weight in problem.extra_weights):
-        return False
-    return all(not weight or peak <= floors.get(resource, -1)
-               for resource, weight, peak in zip(PEAK_RESOURCES, problem.spread_weights, state.peaks()))
 
 
 def _limit(budget: GreedyBudget) -> float | None:
