@@ -6,11 +6,11 @@ memory, and each plan beside its bound.
     python -m benchmarks.at_scale --sizes 100x2000 --fills 0.85 --seeds 1 --time-limit 5   # a quick look
 
 Clusters from benchmarks/tight_generator.py (as benchmarks.tight; `--host-types four` for its second
-profile). Each (size, fill, seed, goal)
-runs in its own process, so its peak RSS is its own. The planner runs as `rebalance plan` does
-(planner.solver.planning.make_plan); `plan s` is the whole planning call, building the problem from
-the cluster included, and is what the time limit is held to; `read s` is generating and resolving
-the cluster, the benchmark's stand-in for reading the inventory. Goals:
+profile). Each (size, fill, seed, goal) runs in its own process, so its peak RSS is its own. The
+planner runs as `rebalance plan` does (planner.solver.planning.make_plan); `plan s` is the whole
+planning call, building the problem from the cluster included, and is what the time limit is held
+to; `read s` is generating and resolving the cluster, the benchmark's stand-in for reading the
+inventory. Goals:
 
 - spread: CPU peak ‰ beside the bound of benchmarks/tight_bound.py (`--printed-bound-only` uses the
   planner's own printed bound instead, skipping the linear relaxation's time at the largest sizes);

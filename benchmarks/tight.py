@@ -7,10 +7,10 @@
 
 Clusters from benchmarks/tight_generator.py (five host types, or with --host-types four the second
 profile's four; memory filled to --fills, heavy-tailed flavors up to 64 vCPU / 512 GiB, hot racks,
-pins, anti-affinity and host groups). Each (size, fill,
-seed) runs in its own process, so its peak memory is its own. The planner runs as `rebalance plan
---goal spread` does (planner.solver.planning.make_plan, CPU-only spread as in benchmarks.solve,
---workers solver workers, default 1); its wall time is the whole planning call. Beside it:
+pins, anti-affinity and host groups). Each (size, fill, seed) runs in its own process, so its peak
+memory is its own. The planner runs as `rebalance plan --goal spread` does
+(planner.solver.planning.make_plan, CPU-only spread as in benchmarks.solve, --workers solver
+workers, default 1); its wall time is the whole planning call. Beside it:
 
 - bound: benchmarks/tight_bound.py, the fluid bound that knows which hosts a VM fits (the planner's
   own printed bound is kept in the CSV as `printed_bound`);
