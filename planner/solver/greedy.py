@@ -63,10 +63,13 @@ MAX_AIMED_ROUNDS = 8
 EMPTYING_SHARE = 0.6
 
 
-def greedy_placement(problem: Problem, budget: GreedyBudget | None = None) -> PlacementState:
+def greedy_placement(problem: Problem, budget: GreedyBudget | None = None,
+                     start: PlacementState | None = None) -> PlacementState:
     """The heuristic placement for the problem's goal (always satisfies the hard rules). The repair
-    always completes; the spread passes after it stop when `budget` is spent."""
-    state = PlacementState(problem)
+    always completes; the spread passes after it stop when `budget` is spent. `start`, the state of
+    where the VMs run now if the caller has one, is copied rather than built again (0.4 s at
+    200,000 VMs)."""
+    state = start.copy() if start is not None else PlacementState(problem)
     repair(state)
     if problem.goal is Goal.SPREAD:
         return spread_greedy(state, budget or GreedyBudget())

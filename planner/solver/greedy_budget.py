@@ -189,8 +189,10 @@ class GreedyBudget:
 
     def work_ran_out(self) -> bool:
         """Did the passes use all of their modelled work (deterministic mode)? They were then cut
-        while they could still change the plan; where they stopped repeats on any machine."""
-        return self.work_ms is not None and self.used_ms > self.work_ms
+        while they could still change the plan; where they stopped repeats on any machine. A budget
+        of no work is spent before anything is charged to it: the wall clock did not stop passes
+        that were never allowed to run."""
+        return self.work_ms is not None and (self.used_ms > self.work_ms or self.work_ms <= 0)
 
     def spent(self) -> bool:
         """Is the work (or, failing that, the wall clock) used up?"""

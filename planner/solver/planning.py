@@ -74,7 +74,7 @@ def _make_plan(rules: RuleSet, now: datetime | None, fallback: bool, progress: P
     setup_s = modelled_setup_s(len(problem.units), len(must_move))
     greedy_budget = GreedyBudget.of(settings, started, setup_s)
     try:
-        greedy = _greedy(problem, drain, greedy_budget)
+        greedy = _greedy(problem, drain, greedy_budget, start)
     except InfeasibleError as refusal:
         greedy = None
         outcome = solve_without_greedy(problem, start, goal_bound, refusal, fallback, started)
@@ -102,11 +102,11 @@ def _make_plan(rules: RuleSet, now: datetime | None, fallback: bool, progress: P
     return _assemble(problem, start, final, outcome, greedy_goal, must_move, goal_bound, notes, now or utc_now())
 
 
-def _greedy(problem: Problem, drain: DrainStart | None, budget: GreedyBudget) -> PlacementState:
-    """The greedy placement; a drain's is the repair drain_start already ran, or its refusal (a
-    DrainStart holds one of the two)."""
+def _greedy(problem: Problem, drain: DrainStart | None, budget: GreedyBudget, start: PlacementState) -> PlacementState:
+    """The greedy placement from `start` (where the VMs run now); a drain's is the repair
+    drain_start already ran, or its refusal (a DrainStart holds one of the two)."""
     if drain is None:
-        return greedy_placement(problem, budget)
+        return greedy_placement(problem, budget, start)
     if drain.refusal is not None:
         raise drain.refusal
     return drain.repaired

@@ -61,6 +61,25 @@ def test_a_passed_deadline_stops_the_passes_and_is_reported(tight: tuple) -> Non
     assert state.assignment == _repaired(problem).assignment
 
 
+def test_the_greedy_from_the_callers_start_state_is_the_greedy_from_scratch_and_leaves_it_alone(tight: tuple) -> None:
+    _, _, problem = tight
+    start = PlacementState(problem)
+    before = list(start.assignment)
+    from_start = greedy_placement(problem, GreedyBudget(work_ms=300), start)
+    assert from_start.assignment == greedy_placement(problem, GreedyBudget(work_ms=300)).assignment
+    assert from_start.assignment != before  # it moved VMs, in its own state
+    assert start.assignment == before and not start.moves
+
+
+def test_a_budget_of_no_work_is_spent_without_blaming_the_wall_clock() -> None:
+    # Where setup takes the whole limit, the passes get no work: the plan is the repair's whatever
+    # the clock says, so it must not be labelled as one the wall clock cut (one that may not repeat).
+    late = GreedyBudget(deadline=time.monotonic() - 1.0, work_ms=0.0)
+    assert late.spent() and late.work_ran_out()
+    assert not late.wall_clock_cut
+    assert not GreedyBudget(deadline=time.monotonic() - 1.0, work_ms=1e9).work_ran_out()
+
+
 def test_planning_keeps_the_time_limit_on_a_cluster_whose_greedy_alone_takes_longer(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # 1000 hosts: the greedy alone takes 10-20 times the limit (the 200-host cluster above took
