@@ -93,7 +93,7 @@ def _make_plan(rules: RuleSet, now: datetime | None, fallback: bool, progress: P
         notes.append(f"the greedy passes were {WALL_CLOCK_CUT}")
     short = _short_search_note(rules.policy.solver, settings, setup_s, len(problem.units), len(must_move))
     notes += short or _cut_by_work_note(greedy_budget, rules.policy.solver)
-    if not must_move and not _worth_it(problem, start, final, notes):
+    if not must_move and not _worth_it(problem, start, final, notes, goal_bound):
         final = start
     if trade_note:
         notes.append(trade_note)
@@ -194,8 +194,11 @@ def _without_greedy_note(refusal: InfeasibleError, outcome: SolveOutcome) -> str
     return f"the greedy repair found no placement that keeps every rule ({refusal}); {found}"
 
 
-def _worth_it(problem: Problem, start: PlacementState, final: PlacementState, notes: list[str]) -> bool:
-    """The benefit gate: drains always run; spread/consolidate only for a real improvement."""
+def _worth_it(problem: Problem, start: PlacementState, final: PlacementState, notes: list[str],
+              goal_bound: int) -> bool:
+    """The benefit gate: drains always run; spread/consolidate only for a real improvement. With no
+    moves the note says why: the cluster is at the goal's lower bound, or the search found nothing
+    better (which is not the same: a short limit or a tight cluster can leave a better plan unfound)."""
     if not problem.goal.traits.benefit_gate:
         return True
     before, after = start.goal_value(), final.goal_value()
@@ -206,8 +209,12 @@ def _worth_it(problem: Problem, start: PlacementState, final: PlacementState, no
     if final.assignment != start.assignment:
         notes.append(f"no moves: the best plan found improves the goal by {gain:.1f} %, "
                      f"below the benefit gate of {needed:g} % (limits.min_improvement_percent)")
+    elif before <= goal_bound:
+        notes.append("no moves: the cluster is already at the goal's lower bound")
     else:
-        notes.append("no moves: the cluster already meets the goal")
+        unit = " hosts in use" if problem.goal.minimises_hosts else " ‰"
+        notes.append(f"no moves: the search found no plan better than the cluster as it is (the goal stands at "
+                     f"{before}{unit}, its lower bound at {goal_bound}{unit})")
     return False
 
 
