@@ -16,6 +16,8 @@ import pytest
 from benchmarks.roadef import run
 from benchmarks.roadef.evaluator import evaluate
 from benchmarks.roadef.reader import instance_files, read_assignment, read_instance
+from planner.solver.reassign.lns import MAX_FREED
+from planner.solver.reassign.local_search import LONG_HISTORY, SHORT_HISTORY
 from planner.solver.reassign.settings import SearchSettings
 from planner.solver.reassign.solver import solve
 
@@ -61,12 +63,15 @@ def test_runner_with_two_seeds_keeps_every_run_and_tables_the_median(data: Path,
     assert [row["seed"] for row in rows] == ["5", "6"]
     table = (tmp_path / "roadef.md").read_text()
     assert "seeds 5, 6" in table and "scores by seed" in table
+    assert f"late-acceptance history {LONG_HISTORY} where machines hold at most {MAX_FREED} processes, else " \
+           f"{SHORT_HISTORY}," in table
     assert sum(line.startswith("| a1_1 |") for line in table.splitlines()) == 1
 
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("--workers", "0"), ("--jobs", "0"), ("--exchange-every", "-5"), ("--seeds", "0"), ("--hold-price", "-1")],
+    [("--workers", "0"), ("--jobs", "0"), ("--exchange-every", "-5"), ("--seeds", "0"), ("--hold-price", "-1"),
+     ("--history", "-1")],
 )
 def test_runner_refuses_a_bad_option_with_one_line_naming_it(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str
@@ -81,3 +86,8 @@ def test_runner_refuses_a_bad_option_with_one_line_naming_it(
     assert option in error and "Traceback" not in error
     assert not (tmp_path / "roadef.csv").exists()  # refused before any run,
     assert not (tmp_path / "solutions").exists()  # or anything written
+
+
+def test_runner_searches_with_the_history_asked_for_and_says_so(data: Path, tmp_path: Path) -> None:
+    assert run.main([str(data), "--only", "a1_1", "--time-limit", "1", "--history", "7", "--out", str(tmp_path)]) == 0
+    assert "late-acceptance history 7," in (tmp_path / "roadef.md").read_text()

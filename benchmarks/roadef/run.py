@@ -36,6 +36,7 @@ from benchmarks.roadef.progress_line import stderr_progress
 from benchmarks.roadef.reader import instance_files, read_assignment, read_instance
 from benchmarks.roadef.writer import write_assignment
 from planner.solver.reassign.lns import MAX_FREED
+from planner.solver.reassign.local_search import LONG_HISTORY, SHORT_HISTORY
 from planner.solver.progress import ignore
 from planner.solver.reassign.parent_death import end_with_parent
 from planner.solver.reassign.settings import SearchSettings
@@ -139,7 +140,7 @@ def markdown(all_rows: Sequence[Row], settings: SearchSettings, skipped: Sequenc
         "# ROADEF/EURO 2012 machine reassignment: planner.reassign vs the best published results",
         "",
         f"Time limit **{settings.time_limit_s:g} s per instance** (the challenge allowed 300 s), {_seeds(seeds)}, "
-        f"late-acceptance history {settings.history}, LNS share {_share(settings)}, CP-SAT sub-problems of "
+        f"late-acceptance history {_history(settings)}, LNS share {_share(settings)}, CP-SAT sub-problems of "
         f"{settings.sub_seconds:g} s with a hold price of {settings.hold_price:g}, {_workers(settings)}; "
         f"Python {platform.python_version()} on "
         f"{platform.machine()}, a shared 2-core machine.",
@@ -212,6 +213,12 @@ def _workers(settings: SearchSettings) -> str:
     return f"{settings.workers} searches per instance, one core each, sharing their best assignment every {settings.exchange_s:g} s"
 
 
+def _history(settings: SearchSettings) -> str:
+    if settings.history is None:
+        return f"{LONG_HISTORY} where machines hold at most {MAX_FREED} processes, else {SHORT_HISTORY}"
+    return str(settings.history)
+
+
 def _share(settings: SearchSettings) -> str:
     if settings.lns_share is None:
         return DEFAULT_SHARE
@@ -237,6 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="what the local search's acceptance and a CP-SAT sub-problem charge for each process away from home, "
         "as a share of the load cost of its transient requirement; 0 = the plain objective "
         f"(default {SearchSettings.hold_price:g})",
+    )
+    parser.add_argument(
+        "--history", type=int, default=SearchSettings.history,
+        help="the local search's late-acceptance list length; 0 = plain descent (default: "
+        f"{LONG_HISTORY} where machines hold at most {MAX_FREED} processes and the LNS may take over, else {SHORT_HISTORY})",
     )
     parser.add_argument(
         "--solutions", type=Path, default=None,
@@ -276,9 +288,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--seeds must be at least 1")
     if args.hold_price < 0:
         parser.error("--hold-price must be 0 (off) or more")
+    if args.history is not None and args.history < 0:
+        parser.error("--history must be 0 (plain descent) or more")
     settings = SearchSettings(
         time_limit_s=args.time_limit, seed=args.seed, lns_share=args.lns_share, workers=args.workers,
-        exchange_s=args.exchange_every, hold_price=args.hold_price,
+        exchange_s=args.exchange_every, hold_price=args.hold_price, history=args.history,
     )
     skipped = [k.name for k in known if not instance_files(args.data_dir, k.name)[0].is_file()]
     todo = [k for k in known if k.name not in skipped]

@@ -48,16 +48,34 @@ from planner.solver.reassign.settings import SearchSettings
 
 CHUNK_SECONDS = 0.02
 FIRST_CHUNK = 64  # steps before the first measure of a step's time
+# Late-acceptance list lengths (SearchSettings.history None). Where the local search leads to the
+# end (hundreds of processes per machine: b_3, b_5, b_6, b_8) the short list converges within the
+# challenge's minutes; a list of 300 left b_5 0.053 -> 0.584 and b_3 0.110 -> 0.172 at 60 s on one
+# core. Where the LNS may take over, the local search's walk decides which basin the LNS then
+# re-packs, and the longer list reaches better ones: at 60 s on one core A's mean over the medians of
+# seeds 0-2 went 2.854 -> 1.891 (a2_2 12.8 -> 7.7, a2_5 6.1 -> 3.4; a1_4 0.5 -> 1.2) and b_1's median
+# 4.10 -> 2.19; at 300 s on two cores b_1 scored 0.846 / 0.309 / 1.465 (2.331 / 1.765 / 2.319 with 30).
+# Lists of 1000 and 3000 did worse than 300 on b_1 at 60 s in ad hoc runs (docs/experiments.md, roadef-history).
+SHORT_HISTORY = 30
+LONG_HISTORY = 300
+
+
+def history_length(settings: SearchSettings, lns_may_lead: bool) -> int:
+    """The late-acceptance list length a search uses: the settings' own, else by instance."""
+    if settings.history is not None:
+        return max(settings.history, 0)
+    return LONG_HISTORY if lns_may_lead else SHORT_HISTORY
 
 
 class LateAcceptance:
-    def __init__(self, state: SearchState, settings: SearchSettings) -> None:
+    def __init__(self, state: SearchState, settings: SearchSettings, lns_may_lead: bool = False) -> None:
         self.state = state
         self.static = static_arrays(state, settings.hold_price)
         self.service_weight = int(state.service_weight)
         self.dynamic = dynamic_arrays(state)
         self.scalars = Scalars.of(state, self.static, settings.seed)
-        self.history = np.full(max(settings.history, 0), self.scalars.priced(self.service_weight), dtype=np.int64)
+        self.history = np.full(history_length(settings, lns_may_lead), self.scalars.priced(self.service_weight),
+                               dtype=np.int64)
         self.best = state.assignment.copy()
         self.best_cost = state.total()
         self.kernel_best = self.best.copy()

@@ -13,9 +13,9 @@ class SearchSettings:
     # runs `max_steps` steps and the LNS `max_rounds` rounds, and the clock is ignored.
     max_steps: int | None = None
     max_rounds: int = 0
-    # Late-acceptance list length: short enough to converge within the challenge's minutes, long
-    # enough to leave local minima that plain descent (0) gets stuck in.
-    history: int = 30
+    # Late-acceptance list length; None = by instance (local_search.history_length): long where the
+    # LNS may take over (machines hold few processes), short where the local search leads to the end.
+    history: int | None = None
     # Share of the time for CP-SAT sub-problems: None = following which half gains more per second
     # (10-95 %), and turns.LNS_LED (the LNS alone) from when the LNS gains as fast, where a
     # sub-problem frees a whole machine's worth of processes; 0 = local search only.

@@ -34,12 +34,13 @@ class TakingTurns:
                  report: StageReport | None = None) -> None:
         self.state = SearchState(instance, original)
         self.report = report
-        self.local = LateAcceptance(self.state, settings)
+        may_lead = _lns_may_lead(self.state)
+        self.local = LateAcceptance(self.state, settings, lns_may_lead=may_lead and settings.lns_share != 0)
         self.lns = MachineLns(self.state, settings.seed, settings.sub_seconds, settings.hold_price)
         if settings.lns_share is not None:
             self.share = ShareOfTime(settings.lns_share)
         else:
-            self.share = ShareOfTime(None, may_lead=_lns_may_lead(self.state))
+            self.share = ShareOfTime(None, may_lead=may_lead)
 
     @property
     def best_cost(self) -> int:
