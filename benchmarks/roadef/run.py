@@ -47,6 +47,8 @@ RESULTS = Path(__file__).resolve().parent.parent / "results"
 # What `--lns-share` left unset means, for the help and the table header alike.
 DEFAULT_SHARE = (f"following gain per second, and {LNS_LED:g} from when the LNS gains as fast as the local search "
                  f"where machines hold at most {MAX_FREED} processes")
+# What `--history` left unset means, for the help and the table header alike.
+DEFAULT_HISTORY = f"{LONG_HISTORY} where machines hold at most {MAX_FREED} processes, else {SHORT_HISTORY}"
 
 
 @dataclass(frozen=True)
@@ -214,9 +216,7 @@ def _workers(settings: SearchSettings) -> str:
 
 
 def _history(settings: SearchSettings) -> str:
-    if settings.history is None:
-        return f"{LONG_HISTORY} where machines hold at most {MAX_FREED} processes, else {SHORT_HISTORY}"
-    return str(settings.history)
+    return DEFAULT_HISTORY if settings.history is None else str(settings.history)
 
 
 def _share(settings: SearchSettings) -> str:
@@ -247,8 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--history", type=int, default=SearchSettings.history,
-        help="the local search's late-acceptance list length; 0 = plain descent (default: "
-        f"{LONG_HISTORY} where machines hold at most {MAX_FREED} processes and the LNS may take over, else {SHORT_HISTORY})",
+        help=f"the local search's late-acceptance list length; 0 = plain descent (default: {DEFAULT_HISTORY})",
     )
     parser.add_argument(
         "--solutions", type=Path, default=None,
