@@ -63,8 +63,8 @@ def test_runner_with_two_seeds_keeps_every_run_and_tables_the_median(data: Path,
     assert [row["seed"] for row in rows] == ["5", "6"]
     table = (tmp_path / "roadef.md").read_text()
     assert "seeds 5, 6" in table and "scores by seed" in table
-    assert f"late-acceptance history {LONG_HISTORY} where machines hold at most {MAX_FREED} processes, else " \
-           f"{SHORT_HISTORY}," in table
+    assert f"late-acceptance history {LONG_HISTORY} where machines hold at most {MAX_FREED} processes and the LNS " \
+           f"has a share, else {SHORT_HISTORY}," in table
     assert sum(line.startswith("| a1_1 |") for line in table.splitlines()) == 1
 
 

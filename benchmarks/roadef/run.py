@@ -48,7 +48,8 @@ RESULTS = Path(__file__).resolve().parent.parent / "results"
 DEFAULT_SHARE = (f"following gain per second, and {LNS_LED:g} from when the LNS gains as fast as the local search "
                  f"where machines hold at most {MAX_FREED} processes")
 # What `--history` left unset means, for the help and the table header alike.
-DEFAULT_HISTORY = f"{LONG_HISTORY} where machines hold at most {MAX_FREED} processes, else {SHORT_HISTORY}"
+DEFAULT_HISTORY = (f"{LONG_HISTORY} where machines hold at most {MAX_FREED} processes and the LNS has a share, "
+                   f"else {SHORT_HISTORY}")
 
 
 @dataclass(frozen=True)
