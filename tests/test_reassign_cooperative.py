@@ -35,6 +35,8 @@ def test_two_workers_give_a_valid_answer_no_worse_than_the_original(seed: int) -
     assert report.costs.total == result.cost
     assert result.cost <= evaluate(instance, original, original).costs.total
     assert result.lns.rounds == 2 * 5  # both workers did their rounds
+    assert result.lns.solve_s > 0 and 0 <= result.lns.optimal <= result.lns.rounds
+    assert result.lns_led_after_s == (None, None)  # one per worker; under a budget the share never follows the clock
     assert multiprocessing.active_children() == []
 
 

@@ -4,7 +4,7 @@ from benchmarks.roadef.run import Row, mean_score, median_rows
 
 
 def _row(instance: str, seed: int, score: float) -> Row:
-    return Row(instance, seed, 100, 100 + int(score), 100, score, 0, None, 1.0, 1, 1, 0, True)
+    return Row(instance, seed, 100, 100 + int(score), 100, score, 0, None, 1.0, 1, 1, 0, 0, 0.0, "-", True)
 
 
 def test_the_median_run_is_the_middle_score_and_instances_keep_their_order() -> None:

@@ -48,13 +48,16 @@ def test_a_share_that_may_lead_hands_every_slice_to_the_lns_once_it_gains_as_fas
     for _ in range(ShareOfTime.WINDOW):
         share.record_local(1_000, 1.0)
         share.record_lns(1_000, 1.0)
+    before = time.monotonic()
     share.update()
     assert share.lns == LNS_LED
+    assert share.led_at is not None and before <= share.led_at <= time.monotonic()  # the runner's CSV reports it
+    led_at = share.led_at
     for _ in range(ShareOfTime.WINDOW):  # one way: the local search gaining again changes nothing
         share.record_local(10**9, 1.0)
         share.record_lns(0, 1.0)
     share.update()
-    assert share.lns == LNS_LED
+    assert share.lns == LNS_LED and share.led_at == led_at
 
 
 def test_a_share_that_may_lead_keeps_following_the_rates_while_the_local_search_gains_faster() -> None:
@@ -77,7 +80,7 @@ def test_without_may_lead_the_lns_never_takes_every_slice() -> None:
         share.record_local(0, 1.0)
         share.record_lns(1_000, 1.0)
     share.update()
-    assert share.lns == ShareOfTime.HIGH
+    assert share.lns == ShareOfTime.HIGH and share.led_at is None
 
 
 def test_where_the_lns_may_lead_a_timed_run_starts_with_both_halves_and_stays_valid() -> None:

@@ -51,6 +51,7 @@ class EpochReport:
     best_assignment: np.ndarray
     steps: int
     lns: LnsCounters
+    lns_led_at: float | None  # time.monotonic() when this worker's LNS took every slice; None: not yet
 
 
 def search_together(instance: Instance, original: np.ndarray, settings: SearchSettings, started: float,
@@ -88,6 +89,7 @@ def search_together(instance: Instance, original: np.ndarray, settings: SearchSe
         steps=own.local.steps + sum(r.steps for r in reports),
         lns=_sum_counters([own.lns.counters] + [r.lns for r in reports]),
         seconds=time.monotonic() - started,
+        lns_led_after_s=tuple(_after(at, started) for at in [own.share.led_at] + [r.lns_led_at for r in reports]),
     )
 
 
@@ -116,11 +118,16 @@ def _run(search: TakingTurns, order: Order) -> None:
         search.run_budget(order.steps, order.rounds)
 
 
+def _after(at: float | None, started: float) -> float | None:
+    return None if at is None else at - started
+
+
 def _sum_counters(counters: list[LnsCounters]) -> LnsCounters:
     return LnsCounters(
         rounds=sum(c.rounds for c in counters),
         improved=sum(c.improved for c in counters),
         optimal=sum(c.optimal for c in counters),
+        solve_s=sum(c.solve_s for c in counters),
     )
 
 
@@ -186,7 +193,8 @@ def _serve(connection: Connection, settings: SearchSettings, parent_pid: int) ->
             if order.start is not None:
                 search.restart_from(order.start)
             _run(search, order)
-            connection.send(EpochReport(search.best_cost, search.best_assignment, search.local.steps, search.lns.counters))
+            connection.send(EpochReport(search.best_cost, search.best_assignment, search.local.steps, search.lns.counters,
+                                        search.share.led_at))
     except Exception:  # reported to the parent, which raises it with this worker's seed
         connection.send(traceback.format_exc(limit=5).strip().splitlines()[-1])
     finally:

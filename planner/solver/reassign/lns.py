@@ -56,7 +56,8 @@ GROW, SHRINK = 1.1, 0.85
 class LnsCounters:
     rounds: int = 0
     improved: int = 0
-    optimal: int = 0
+    optimal: int = 0  # sub-problems CP-SAT proved optimal within their limit
+    solve_s: float = 0.0  # wall seconds spent in sub-problems, building and solving
 
 
 class MachineLns:
@@ -71,13 +72,14 @@ class MachineLns:
         self.freed_target = float(START_FREED)
         self.tally = RoundTally()
         self.optimal = 0
+        self.solve_s = 0.0
         self.deterministic = False
         self.choice = AdaptiveChoice(len(KINDS), self.rng)
         self.machines_by_hood = [np.flatnonzero(state.hood == n) for n in range(int(state.hood.max()) + 1)]
 
     @property
     def counters(self) -> LnsCounters:
-        return LnsCounters(self.tally.rounds, self.tally.kept, self.optimal)
+        return LnsCounters(self.tally.rounds, self.tally.kept, self.optimal, self.solve_s)
 
     def run(self, deadline: float, max_rounds: int | None = None) -> None:
         """Rounds until `deadline`, or exactly `max_rounds` rounds when given."""
@@ -93,6 +95,7 @@ class MachineLns:
             return NOTHING_TO_SOLVE
         started = time.monotonic()
         gain = self._solve(machines, freed, limit, self.deterministic)
+        self.solve_s += time.monotonic() - started
         # Under a round budget the clock must not steer the search, or runs would not repeat.
         effort = 1.0 if self.deterministic else time.monotonic() - started
         return RoundResult(kept=gain > 0, gain=gain, effort=effort)

@@ -16,3 +16,6 @@ class SearchResult:
     steps: int  # local-search steps, summed over the workers
     lns: LnsCounters  # summed over the workers
     seconds: float
+    # Per worker (this process's first): seconds from the start until its LNS took every slice
+    # (turns.LNS_LED); None where it never did. When that happens is what b_1's runs differ in most.
+    lns_led_after_s: tuple[float | None, ...] = ()

@@ -34,4 +34,6 @@ def solve(instance: Instance, original: np.ndarray, settings: SearchSettings = S
         search.run_budget(settings.max_steps, settings.max_rounds)
     else:
         search.run_until(started + settings.time_limit_s)
-    return SearchResult(search.best_assignment, search.best_cost, search.local.steps, search.lns.counters, time.monotonic() - started)
+    led = None if search.share.led_at is None else search.share.led_at - started
+    return SearchResult(search.best_assignment, search.best_cost, search.local.steps, search.lns.counters,
+                        time.monotonic() - started, (led,))

@@ -133,6 +133,7 @@ class ShareOfTime:
     def __init__(self, fixed: float | None, may_lead: bool = False) -> None:
         self.fixed = fixed
         self.may_lead = may_lead
+        self.led_at: float | None = None  # time.monotonic() when the LNS took every slice
         self.low = self.LEADING_LOW if may_lead else self.LOW
         self.lns = fixed if fixed is not None else 0.5
         self._local: deque[tuple[int, float]] = deque(maxlen=self.WINDOW)
@@ -150,6 +151,7 @@ class ShareOfTime:
         local, lns = _rate(self._local), _rate(self._lns)
         if self.may_lead and lns > 0 and lns >= local:
             self.fixed = self.lns = LNS_LED
+            self.led_at = time.monotonic()
         elif local + lns > 0:
             self.lns = min(self.HIGH, max(self.low, lns / (local + lns)))
 
