@@ -106,3 +106,17 @@ def test_where_the_lns_may_lead_its_smallest_part_holds_a_whole_sub_problem() ->
     assert share.lns == ShareOfTime.LEADING_LOW
     assert ShareOfTime.LEADING_LOW * SLICE_S >= SearchSettings().sub_seconds
     assert ShareOfTime.LOW < ShareOfTime.LEADING_LOW  # elsewhere the local search keeps more
+
+
+def test_a_share_that_may_lead_but_not_take_over_keeps_following_the_rates() -> None:
+    share = ShareOfTime(None, may_lead=True, takes_over=False)
+    for _ in range(ShareOfTime.WINDOW):
+        share.record_local(0, 1.0)
+        share.record_lns(1_000, 1.0)
+    share.update()
+    assert share.lns == ShareOfTime.HIGH and share.led_at is None
+    for _ in range(ShareOfTime.WINDOW):  # and it comes back when the local search gains again
+        share.record_local(10**6, 1.0)
+        share.record_lns(1, 1.0)
+    share.update()
+    assert share.lns == ShareOfTime.LEADING_LOW  # the floor where the LNS may lead still holds

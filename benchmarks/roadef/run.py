@@ -13,7 +13,9 @@ better), the gap to the aggregate lower bound, wall time and the independent eva
 
 The scores of one instance vary a lot between seeds on the tight instances (a2_2, a2_3, b_1), so
 --seeds N runs each instance N times: the CSV has a row per run, the Markdown table a row per
-instance (its median run) with every seed's score beside it.
+instance (its median run) with every seed's score beside it. The CSV also says, per run, how many
+LNS sub-problems CP-SAT proved optimal, the seconds spent in them, and when each worker's LNS took
+every slice (`lns_led_after_s`, "-" where it never did).
 
 Writes benchmarks/results/roadef.csv and roadef.md (or --out DIR), and with --solutions DIR each
 solution in the challenge's assignment format, so anyone can re-check it.
@@ -232,6 +234,8 @@ def _history(settings: SearchSettings) -> str:
 
 
 def _share(settings: SearchSettings) -> str:
+    if settings.lns_share is None and not settings.lns_takes_over:
+        return "following gain per second to the end (--no-lns-lead)"
     if settings.lns_share is None:
         return DEFAULT_SHARE
     return f"{settings.lns_share:g}"
@@ -250,6 +254,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--lns-share", type=float, default=SearchSettings.lns_share,
         help=f"share of the time for CP-SAT sub-problems, 0 = local search only (default: {DEFAULT_SHARE})",
+    )
+    parser.add_argument(
+        "--no-lns-lead", dest="lns_takes_over", action="store_false",
+        help="with the default share, never hand every slice to the LNS: the share follows gain per second to the end",
     )
     parser.add_argument(
         "--hold-price", type=float, default=SearchSettings.hold_price,
@@ -304,6 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = SearchSettings(
         time_limit_s=args.time_limit, seed=args.seed, lns_share=args.lns_share, workers=args.workers,
         exchange_s=args.exchange_every, hold_price=args.hold_price, history=args.history,
+        lns_takes_over=args.lns_takes_over,
     )
     skipped = [k.name for k in known if not instance_files(args.data_dir, k.name)[0].is_file()]
     todo = [k for k in known if k.name not in skipped]

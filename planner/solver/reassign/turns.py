@@ -40,7 +40,7 @@ class TakingTurns:
         if settings.lns_share is not None:
             self.share = ShareOfTime(settings.lns_share)
         else:
-            self.share = ShareOfTime(None, may_lead=may_lead)
+            self.share = ShareOfTime(None, may_lead=may_lead, takes_over=settings.lns_takes_over)
 
     @property
     def best_cost(self) -> int:
@@ -130,9 +130,10 @@ class ShareOfTime:
     WINDOW, LOW, HIGH = 10, 0.1, 0.95
     LEADING_LOW = 0.2
 
-    def __init__(self, fixed: float | None, may_lead: bool = False) -> None:
+    def __init__(self, fixed: float | None, may_lead: bool = False, takes_over: bool = True) -> None:
         self.fixed = fixed
         self.may_lead = may_lead
+        self.takes_over = takes_over
         self.led_at: float | None = None  # time.monotonic() when the LNS took every slice
         self.low = self.LEADING_LOW if may_lead else self.LOW
         self.lns = fixed if fixed is not None else 0.5
@@ -149,7 +150,7 @@ class ShareOfTime:
         if self.fixed is not None or not self._local or not self._lns:
             return
         local, lns = _rate(self._local), _rate(self._lns)
-        if self.may_lead and lns > 0 and lns >= local:
+        if self.may_lead and self.takes_over and lns > 0 and lns >= local:
             self.fixed = self.lns = LNS_LED
             self.led_at = time.monotonic()
         elif local + lns > 0:
