@@ -17,5 +17,6 @@ class SearchResult:
     lns: LnsCounters  # summed over the workers
     seconds: float
     # Per worker (this process's first): seconds from the start until its LNS took every slice
-    # (turns.LNS_LED); None where it never did. When that happens is what b_1's runs differ in most.
+    # (turns.LNS_LED); None where it never did. On b_1 it follows the score the local search has
+    # reached by then rather than setting it (docs/experiments.md, roadef-300s).
     lns_led_after_s: tuple[float | None, ...] = ()

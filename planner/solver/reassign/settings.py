@@ -21,7 +21,8 @@ class SearchSettings:
     # sub-problem frees a whole machine's worth of processes; 0 = local search only.
     lns_share: float | None = None
     # With lns_share None, whether the LNS may take every slice (turns.LNS_LED) where it may lead;
-    # False: the share keeps following the rates there to the end (an experiment's switch, b_1).
+    # False: the share keeps following the rates there to the end (b_1 at 300 s: no gain,
+    # docs/experiments.md, roadef-300s).
     lns_takes_over: bool = True
     sub_seconds: float = 0.5  # time limit of one CP-SAT sub-problem
     # What the local search's acceptance and a sub-problem charge for each process away from its
