@@ -50,8 +50,8 @@ def test_runner_on_a1_1_writes_a_valid_improving_row(data: Path, tmp_path: Path)
     assert int(row["cost"]) < int(row["initial_cost"])
     assert int(row["lns_rounds"]) > 0  # the second half of the first 3 s slice is the LNS's
     assert 0 <= int(row["lns_optimal"]) <= int(row["lns_rounds"])
-    assert 0 < float(row["lns_solve_s"]) <= 3.5  # one worker, a 3 s run
-    assert row["lns_led_after_s"] == "-" or 0 < float(row["lns_led_after_s"]) < 3.5
+    assert 0 < float(row["lns_solve_s"]) <= float(row["time_s"])  # one worker: within its run
+    assert row["lns_led_after_s"] == "-" or 0 < float(row["lns_led_after_s"]) <= float(row["time_s"])
     # The written solution file is the row's solution: read back, it scores what the row says.
     model, assignment = instance_files(data, "a1_1")
     instance = read_instance(model)

@@ -26,7 +26,7 @@ import numpy as np
 from planner.solver.reassign.instance import Instance
 from planner.solver.reassign.lns import LnsCounters
 from planner.solver.reassign.parent_death import end_with_parent
-from planner.solver.reassign.result import SearchResult
+from planner.solver.reassign.result import SearchResult, seconds_after
 from planner.solver.reassign.settings import SearchSettings
 from planner.solver.reassign.turns import StageReport, TakingTurns
 
@@ -89,7 +89,7 @@ def search_together(instance: Instance, original: np.ndarray, settings: SearchSe
         steps=own.local.steps + sum(r.steps for r in reports),
         lns=_sum_counters([own.lns.counters] + [r.lns for r in reports]),
         seconds=time.monotonic() - started,
-        lns_led_after_s=tuple(_after(at, started) for at in [own.share.led_at] + [r.lns_led_at for r in reports]),
+        lns_led_after_s=tuple(seconds_after(at, started) for at in [own.share.led_at] + [r.lns_led_at for r in reports]),
     )
 
 
@@ -116,10 +116,6 @@ def _run(search: TakingTurns, order: Order) -> None:
         search.run_until(order.deadline)
     else:
         search.run_budget(order.steps, order.rounds)
-
-
-def _after(at: float | None, started: float) -> float | None:
-    return None if at is None else at - started
 
 
 def _sum_counters(counters: list[LnsCounters]) -> LnsCounters:

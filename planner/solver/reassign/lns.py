@@ -57,7 +57,7 @@ class LnsCounters:
     rounds: int = 0
     improved: int = 0
     optimal: int = 0  # sub-problems CP-SAT proved optimal within their limit
-    solve_s: float = 0.0  # wall seconds spent in sub-problems, building and solving
+    solve_s: float = 0.0  # wall seconds spent in sub-problems: building, solving, keeping the result
 
 
 class MachineLns:
@@ -95,9 +95,10 @@ class MachineLns:
             return NOTHING_TO_SOLVE
         started = time.monotonic()
         gain = self._solve(machines, freed, limit, self.deterministic)
-        self.solve_s += time.monotonic() - started
+        seconds = time.monotonic() - started
+        self.solve_s += seconds
         # Under a round budget the clock must not steer the search, or runs would not repeat.
-        effort = 1.0 if self.deterministic else time.monotonic() - started
+        effort = 1.0 if self.deterministic else seconds
         return RoundResult(kept=gain > 0, gain=gain, effort=effort)
 
     def _solve(self, machines: list[int], freed: list[int], seconds: float, deterministic: bool) -> int:

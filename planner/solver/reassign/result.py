@@ -20,3 +20,8 @@ class SearchResult:
     # (turns.LNS_LED); None where it never did. On b_1 it follows the score the local search has
     # reached by then rather than setting it (docs/experiments.md, roadef-300s).
     lns_led_after_s: tuple[float | None, ...] = ()
+
+
+def seconds_after(at: float | None, started: float) -> float | None:
+    """A time.monotonic() moment as seconds from `started` (None stays None: it never happened)."""
+    return None if at is None else at - started

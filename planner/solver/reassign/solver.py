@@ -13,7 +13,7 @@ from planner.solver.reassign.bound import aggregate_lower_bound
 from planner.solver.reassign.cooperative import search_together
 from planner.solver.reassign.instance import Instance
 from planner.solver.reassign.local_search import compile_steps
-from planner.solver.reassign.result import SearchResult
+from planner.solver.reassign.result import SearchResult, seconds_after
 from planner.solver.reassign.settings import SearchSettings
 from planner.solver.reassign.turns import TakingTurns
 
@@ -34,6 +34,5 @@ def solve(instance: Instance, original: np.ndarray, settings: SearchSettings = S
         search.run_budget(settings.max_steps, settings.max_rounds)
     else:
         search.run_until(started + settings.time_limit_s)
-    led = None if search.share.led_at is None else search.share.led_at - started
     return SearchResult(search.best_assignment, search.best_cost, search.local.steps, search.lns.counters,
-                        time.monotonic() - started, (led,))
+                        time.monotonic() - started, (seconds_after(search.share.led_at, started),))
