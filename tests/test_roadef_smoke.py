@@ -74,7 +74,7 @@ def test_runner_with_two_seeds_keeps_every_run_and_tables_the_median(data: Path,
 @pytest.mark.parametrize(
     ("option", "value"),
     [("--workers", "0"), ("--jobs", "0"), ("--exchange-every", "-5"), ("--seeds", "0"), ("--hold-price", "-1"),
-     ("--history", "-1")],
+     ("--history", "-1"), ("--steps", "0"), ("--rounds", "3")],
 )
 def test_runner_refuses_a_bad_option_with_one_line_naming_it(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str
@@ -94,3 +94,20 @@ def test_runner_refuses_a_bad_option_with_one_line_naming_it(
 def test_runner_searches_with_the_history_asked_for_and_says_so(data: Path, tmp_path: Path) -> None:
     assert run.main([str(data), "--only", "a1_1", "--time-limit", "1", "--history", "7", "--out", str(tmp_path)]) == 0
     assert "late-acceptance history 7," in (tmp_path / "roadef.md").read_text()
+
+
+def test_runner_with_a_work_budget_repeats_a_seed_exactly_and_says_so(data: Path, tmp_path: Path) -> None:
+    runs = ("first", "second")
+    for name in runs:
+        out = tmp_path / name
+        assert run.main([str(data), "--only", "a1_1", "--steps", "3000", "--rounds", "4", "--seed", "3",
+                         "--out", str(out), "--solutions", str(out)]) == 0
+    first, second = (next(csv.DictReader((tmp_path / name / "roadef.csv").open())) for name in runs)
+    assert int(first["cost"]) < int(first["initial_cost"]) and first["valid"] == "True"
+    assert (first["steps"], first["lns_rounds"]) == ("3000", "4")  # the budget, all of it
+    assert first["cost"] == second["cost"]
+    solutions = [(tmp_path / name / "solution_a1_1_seed3.txt").read_text() for name in runs]
+    assert solutions[0] == solutions[1]  # the same assignment, not only the same cost
+    table = (tmp_path / "first" / "roadef.md").read_text()
+    assert "Work budget **3,000 local-search steps and 4 LNS rounds per instance**" in table
+    assert "Time limit" not in table
