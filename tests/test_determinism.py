@@ -19,9 +19,9 @@ HOT_RACK = Path(__file__).resolve().parent.parent / "scenarios" / "hot-rack.yaml
 def test_a_time_limited_plan_is_reproducible_for_a_seed(monkeypatch: pytest.MonkeyPatch) -> None:
     # 1.5 units of deterministic work, far from an optimum, with 6 s of wall clock to spare for
     # a loaded machine: the deterministic clock, not the wall clock, must end both searches.
-    monkeypatch.setattr(cpsat_solve, "WHOLE_MODEL_UNITS_PER_SECOND", 0.25)
     scenario = load_scenario(HOT_RACK)
     policy = replace(scenario.policy, solver=replace(scenario.policy.solver, time_limit_s=6.0, seed=7))
+    monkeypatch.setattr(cpsat_solve, "WHOLE_MODEL_UNITS_PER_WORKER_SECOND", 0.25 / policy.solver.workers)
     rules = PlanningInput(scenario.cluster, policy).resolve()
     first, second = make_plan(rules), make_plan(rules)
     assert "OPTIMAL/OPTIMAL" not in first.solver.status  # the limit, not optimality, stopped it

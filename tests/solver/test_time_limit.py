@@ -71,7 +71,7 @@ def test_lns_stops_at_the_wall_clock_limit_and_says_the_plan_may_not_repeat(
 
 def test_cp_sat_stops_at_the_wall_clock_limit_and_says_the_plan_may_not_repeat(
         hot_rack: Planned, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cpsat_solve, "WHOLE_MODEL_UNITS_PER_SECOND", ENDLESS_WORK)
+    monkeypatch.setattr(cpsat_solve, "WHOLE_MODEL_UNITS_PER_WORKER_SECOND", ENDLESS_WORK)
     began = time.monotonic()
     outcome = hot_rack.solve(time_limit_s=1.0)
     assert time.monotonic() - began < 1.0 + MARGIN_S
