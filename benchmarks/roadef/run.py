@@ -166,7 +166,7 @@ def markdown(all_rows: Sequence[Row], settings: SearchSettings, skipped: Sequenc
         "",
         f"{_limit(settings)}, {_seeds(seeds)}, "
         f"late-acceptance history {_history(settings)}, LNS share {_share(settings)}, CP-SAT sub-problems of "
-        f"{settings.sub_seconds:g} {'deterministic ' if settings.max_steps is not None else ''}s with a hold price of {settings.hold_price:g}, {_workers(settings)}; "
+        f"{settings.sub_seconds:g} {_sub_unit(settings)} with a hold price of {settings.hold_price:g}, {_workers(settings)}; "
         f"Python {platform.python_version()} on "
         f"{platform.machine()}, a shared 2-core machine.",
         f"Command: `{command}`",
@@ -229,6 +229,11 @@ def _limit(settings: SearchSettings) -> str:
         return f"Time limit **{settings.time_limit_s:g} s per instance** (the challenge allowed 300 s)"
     return (f"Work budget **{settings.max_steps:,} local-search steps and {settings.max_rounds:,} LNS rounds per "
             f"instance** instead of a time limit (each seed's run repeats exactly)")
+
+
+def _sub_unit(settings: SearchSettings) -> str:
+    """What a sub-problem's limit counts: CP-SAT's deterministic clock under a work budget."""
+    return "s" if settings.max_steps is None else "deterministic s"
 
 
 def _seeds(seeds: Sequence[int]) -> str:
