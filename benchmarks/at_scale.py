@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -40,6 +38,7 @@ from pathlib import Path
 from benchmarks.result_files import write_results
 from benchmarks.tight_bound import spread_bounds
 from benchmarks.tight_generator import HOST_TYPE_PROFILES, generate_tight_cluster, tight_policy
+from benchmarks.worker_process import worker_record
 from planner.check.validate import validate_placement
 from planner.domain.errors import InfeasibleError
 from planner.domain.model import Cluster
@@ -135,12 +134,11 @@ def _peak_rss_mib() -> int:
 
 
 def _in_subprocess(size: str, fill: float, seed: int, goal: Goal, args: argparse.Namespace) -> Row:
-    command = [sys.executable, "-m", "benchmarks.at_scale", "--worker", size, str(fill), str(seed), goal.value,
-               "--time-limit", str(args.time_limit), "--workers", str(args.workers), "--host-types", args.host_types]
+    arguments = [size, str(fill), str(seed), goal.value, "--time-limit", str(args.time_limit), "--workers",
+                 str(args.workers), "--host-types", args.host_types]
     if args.printed_bound_only:
-        command.append("--printed-bound-only")
-    completed = subprocess.run(command, capture_output=True, text=True, check=True)
-    return Row(**json.loads(completed.stdout.strip().splitlines()[-1]))
+        arguments.append("--printed-bound-only")
+    return Row(**worker_record("benchmarks.at_scale", arguments))
 
 
 def markdown(rows: Sequence[Row]) -> str:

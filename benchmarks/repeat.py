@@ -3,7 +3,7 @@ planned several times, each in its own process as `rebalance plan` would be, wit
 spinning on the cores beside it.
 
     python -m benchmarks.repeat --size 1000x20000 --fill 0.88 --seed 1 --runs 3 --busy 2
-    python -m benchmarks.repeat --size 20x300 --runs 2 --busy 1 --time-limit 2   # a quick look
+    python -m benchmarks.repeat --size 20x300 --runs 2 --busy 1 --time-limit 6   # a quick look
 
 Deterministic mode (the default) caps the search by modelled work budgeted for a slow, busy
 machine, so that the plan repeats; the wall clock at the limit stays the backstop, and a plan it
@@ -30,6 +30,7 @@ from pathlib import Path
 
 from benchmarks.result_files import write_results
 from benchmarks.tight_generator import HOST_TYPE_PROFILES, generate_tight_cluster, tight_policy
+from benchmarks.worker_process import worker_record
 from planner.domain.plan import Plan
 from planner.domain.policy import SolverSettings
 from planner.rules.resolve import resolve_rules
@@ -101,10 +102,8 @@ def run_all(size: str, fill: float, seed: int, time_limit_s: float, workers: int
     rows = []
     with busy_loops(busy):
         for run in range(1, runs + 1):
-            command = [sys.executable, "-m", "benchmarks.repeat", "--worker", size, str(fill), str(seed),
-                       "--time-limit", str(time_limit_s), "--workers", str(workers), "--host-types", host_types]
-            completed = subprocess.run(command, capture_output=True, text=True, check=True)
-            record = json.loads(completed.stdout.strip().splitlines()[-1])
+            record = worker_record("benchmarks.repeat", [size, str(fill), str(seed), "--time-limit", str(time_limit_s),
+                                                         "--workers", str(workers), "--host-types", host_types])
             rows.append(Row(run, busy, size, fill, seed, time_limit_s, workers, **record))
             print(f"run {run}: {record}", flush=True)
     return rows

@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -36,6 +34,7 @@ from benchmarks import baselines
 from benchmarks.demand import Demand, synthetic
 from benchmarks.extra_resources import with_extra_resources
 from benchmarks.generator import add_demand_options, anti_affinity_groups, demand_from_options, generate_cluster
+from benchmarks.worker_process import worker_record
 from planner.domain.model import Cluster
 from planner.instance.problem import Problem, build_problem
 from planner.instance.state import PlacementState
@@ -143,9 +142,8 @@ def _peak_rss_mib() -> int:
 # -- orchestration ------------------------------------------------------------------------------
 
 def _run_in_subprocess(size: str, goal: Goal, seed: int, demand_args: list[str]) -> list[Row]:
-    command = [sys.executable, "-m", "benchmarks.solve", "--worker", size, goal.value, str(seed)] + demand_args
-    completed = subprocess.run(command, capture_output=True, text=True, check=True)
-    return [Row(**record) for record in json.loads(completed.stdout.strip().splitlines()[-1])]
+    records = worker_record("benchmarks.solve", [size, goal.value, str(seed), *demand_args])
+    return [Row(**record) for record in records]
 
 
 def summarise(rows: Sequence[Row]) -> "object":

@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -37,6 +35,7 @@ from benchmarks import baselines
 from benchmarks.result_files import write_results
 from benchmarks.tight_bound import spread_bounds
 from benchmarks.tight_generator import HOST_TYPE_PROFILES, generate_tight_cluster, tight_policy
+from benchmarks.worker_process import worker_record
 from planner.check.validate import validate_placement
 from planner.instance.problem import Problem, build_problem
 from planner.instance.state import PlacementState
@@ -119,11 +118,9 @@ def _peak_rss_mib() -> int:
 
 def _run_in_subprocess(size: str, fill: float, seed: int, time_limit_s: float, workers: int,
                        deterministic: bool, host_types: str) -> list[Row]:
-    command = [sys.executable, "-m", "benchmarks.tight", "--worker", size, str(fill), str(seed),
-               "--time-limit", str(time_limit_s), "--workers", str(workers), "--host-types", host_types] \
-        + ([] if deterministic else ["--wall-clock"])
-    completed = subprocess.run(command, capture_output=True, text=True, check=True)
-    return [Row(**record) for record in json.loads(completed.stdout.strip().splitlines()[-1])]
+    arguments = [size, str(fill), str(seed), "--time-limit", str(time_limit_s), "--workers", str(workers),
+                 "--host-types", host_types] + ([] if deterministic else ["--wall-clock"])
+    return [Row(**record) for record in worker_record("benchmarks.tight", arguments)]
 
 
 def markdown(rows: Sequence[Row]) -> str:
