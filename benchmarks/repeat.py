@@ -156,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.runs < 1 or args.workers < 1 or args.busy < 0 or args.time_limit <= 0:
         parser.error("--runs and --workers must be at least 1, --busy 0 or more and --time-limit above 0")
+    if not 0 < args.fill < 1:
+        parser.error(f"--fill {args.fill:g}: expected a share of the usable memory between 0 and 1")
     if not _is_size(args.size):
         parser.error(f"--size {args.size!r}: expected HOSTSxVMS, e.g. 1000x20000")
     rows = run_all(args.size, args.fill, args.seed, args.time_limit, args.workers, args.runs, args.busy, args.host_types)

@@ -35,3 +35,11 @@ def test_a_malformed_size_is_refused_in_one_line(size: str, capsys: pytest.Captu
         repeat.main(["--size", size, "--runs", "1"])
     assert exit_info.value.code == 2
     assert "--size" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("fill", ["0", "1", "1.5", "-0.2"])
+def test_a_fill_outside_zero_to_one_is_refused_in_one_line(fill: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        repeat.main(["--size", "20x300", "--fill", fill, "--runs", "1"])
+    assert exit_info.value.code == 2
+    assert "--fill" in capsys.readouterr().err.strip().splitlines()[-1]
