@@ -172,8 +172,9 @@ class SolverSettings:
     (the default) the same inputs and seed give the same plan: CP-SAT interleaves its workers and is
     also capped by its deterministic clock, which counts work rather than time, at a budget derived
     from the limit and set so that this cap, not the wall clock, normally ends the search. On a
-    heavily loaded machine the wall clock can end it first; the plan's solver status then says
-    "stopped by the wall-clock limit: this plan may not repeat". `deterministic: false` searches
+    heavily loaded machine the wall clock can end it first (or the greedy shortens its passes to its
+    pace, planner/solver/pace.py); the plan then says "… this plan may not repeat" in its solver
+    status or notes. `deterministic: false` searches
     until the wall clock with CP-SAT's parallel portfolio: often better plans, not reproducible.
     """
 

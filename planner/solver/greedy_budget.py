@@ -4,8 +4,9 @@ The repair that makes a placement valid always runs to the end; only the improvi
 are capped. In deterministic mode the cap counts work, not time, so a seed gives the same plan on a
 busy machine: each kind of work (a step, a landing search, a swap search, a placement a chain
 tries, an exchange tried, and what extra named resources add to steps and landings) is counted, and charged what it
-costs on this machine by a linear model (WorkCount.milliseconds). The wall-clock deadline at the
-limit itself stays the backstop and, when it is what stopped the passes, the plan says so.
+costs on this machine by a linear model (WorkCount.milliseconds). On a machine too slow for that
+model the passes are shortened in proportion to end in time (pace.py); the wall-clock deadline at
+the limit itself stays the backstop. Either way the plan says it may not repeat.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from planner.domain.policy import SolverSettings
+from planner.solver.pace import PACED_SHARE, Pace
 from planner.solver.time_budget import modelled_allowance
 
 # Share of the modelled allowance (time_budget.modelled_allowance) the improving passes may work
@@ -115,17 +117,27 @@ class GreedyBudget:
     wall_clock_cut: bool = False
     counted: WorkCount = field(default_factory=WorkCount)
     priced: PricedWork = field(default_factory=PricedWork)
+    pace: Pace | None = None  # deterministic mode's watch on the wall clock (pace.py)
 
     @staticmethod
     def of(settings: SolverSettings, started: float, setup_s: float = 0.0) -> GreedyBudget:
         """The budget of passes in a planning call that began at `started`, after `setup_s` modelled
         seconds of setup (time_budget.modelled_setup_s)."""
-        work = modelled_allowance(settings, setup_s) * GREEDY_SHARE * MS_PER_SECOND if settings.deterministic else None
-        return GreedyBudget(started + settings.time_limit_s, work)
+        if not settings.deterministic:
+            return GreedyBudget(started + settings.time_limit_s, None)
+        work = modelled_allowance(settings, setup_s) * GREEDY_SHARE * MS_PER_SECOND
+        pace = Pace(work, started + PACED_SHARE * settings.time_limit_s)
+        return GreedyBudget(started + settings.time_limit_s, work, pace=pace)
 
     @property
     def used_ms(self) -> float:
-        return self.counted.milliseconds() + self.priced.ms
+        raw = self.counted.milliseconds() + self.priced.ms
+        return raw if self.pace is None else self.pace.charged(raw)
+
+    @property
+    def paced(self) -> bool:
+        """Did the machine's pace shorten the passes (pace.py)? The plan may then not repeat."""
+        return self.pace is not None and self.pace.slowed
 
     def landings(self, count: int, resources: int) -> None:
         self.counted.landings += count
@@ -146,7 +158,7 @@ class GreedyBudget:
         if work is None and deadline is not None:
             now = time.monotonic()
             deadline = now + fraction * max(0.0, deadline - now)
-        return GreedyBudget(deadline, work, counted=self.counted, priced=self.priced)
+        return GreedyBudget(deadline, work, counted=self.counted, priced=self.priced, pace=self.pace)
 
     def host_scans(self, count: int, hosts: int) -> None:
         """Charge `count` passes over `hosts` hosts' sizes (consolidation's host emptying)."""
@@ -196,6 +208,8 @@ class GreedyBudget:
 
     def spent(self) -> bool:
         """Is the work (or, failing that, the wall clock) used up?"""
+        if self.pace is not None:
+            self.pace.update(self.counted.milliseconds() + self.priced.ms, time.monotonic())
         if self.work_ran_out():
             return True
         if self.deadline is not None and time.monotonic() >= self.deadline:

@@ -16,7 +16,7 @@ from planner.solver.greedy import greedy_placement, units_needing_repair
 from planner.solver.greedy_budget import MS_PER_SECOND, GreedyBudget
 from planner.solver.progress import ProgressSink, SolveProgress, ignore
 from planner.solver.trade import MIB_PER_GIB, TradePoint, choose, greedy_path, options, state_at
-from planner.solver.time_budget import WALL_CLOCK_CUT, modelled_allowance, modelled_setup_s
+from planner.solver.time_budget import MAY_NOT_REPEAT, WALL_CLOCK_CUT, modelled_allowance, modelled_setup_s
 from planner.domain.goal_metric import goal_metric
 from planner.domain.metrics import usage_by_host
 from planner.instance.problem import Problem, Unit, build_problem
@@ -91,6 +91,9 @@ def _make_plan(rules: RuleSet, now: datetime | None, fallback: bool, progress: P
         outcome, final, trade_note = _traded(problem, greedy, outcome, final, notes)
     if greedy_budget.wall_clock_cut:
         notes.append(f"the greedy passes were {WALL_CLOCK_CUT}")
+    elif greedy_budget.paced:
+        notes.append("this machine ran slower than the greedy's modelled work allows for, so its passes were "
+                     f"shortened to keep the time limit: {MAY_NOT_REPEAT}")
     short = _short_search_note(rules.policy.solver, settings, setup_s, len(problem.units), len(must_move))
     notes += short or _cut_by_work_note(greedy_budget, rules.policy.solver)
     if not must_move and not _worth_it(problem, start, final, notes, goal_bound):
@@ -141,7 +144,7 @@ def _cut_by_work_note(budget: GreedyBudget, asked: SolverSettings) -> list[str]:
     """A note when the greedy's passes used all of their modelled work: they stopped while they
     could still change the plan, well before the limit on a fast machine. Decided by the modelled
     work, not the clock, so the note repeats with the plan."""
-    if not budget.work_ran_out() or budget.wall_clock_cut:
+    if not budget.work_ran_out() or budget.wall_clock_cut or budget.paced:
         return []
     return [f"the search stopped when it had used the work the {asked.time_limit_s:g} s limit buys in "
             "deterministic mode, before its greedy passes had finished; that work is budgeted for a slow, busy "

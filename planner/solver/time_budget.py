@@ -21,7 +21,8 @@ from ortools.sat.python import cp_model
 from planner.domain.policy import SolverSettings
 from planner.solver.cpsat_setup import CallLimits
 
-WALL_CLOCK_CUT = "stopped by the wall-clock limit: this plan may not repeat"
+MAY_NOT_REPEAT = "this plan may not repeat"
+WALL_CLOCK_CUT = f"stopped by the wall-clock limit: {MAY_NOT_REPEAT}"
 # The share of the limit that deterministic work charged in modelled seconds of this machine (the
 # greedy's passes, then the LNS rounds) may fill. This machine's own speed varies by a quarter
 # between runs, and two other busy jobs on its two cores slow a search by half again (measured on

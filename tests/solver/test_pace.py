@@ -1,0 +1,120 @@
+"""On a machine slower than the greedy's cost model, its passes are shortened to end in time rather
+than cut by the wall clock wherever they happen to be; within the model's margin nothing changes.
+
+The clock is virtual (it follows the modelled work at a chosen slowness), so these runs repeat exactly."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import pytest
+
+from benchmarks.tight_generator import generate_tight_cluster, tight_policy
+from planner.check.validate import validate_placement
+from planner.instance.problem import build_problem
+from planner.instance.state import PlacementState
+from planner.rules.resolve import resolve_rules
+from planner.solver import greedy_budget
+from planner.solver.greedy import greedy_placement
+from planner.solver.greedy_budget import GreedyBudget
+from planner.solver.pace import MIN_SAMPLE_S, PACED_SHARE, Pace
+from planner.solver.planning import to_placement
+
+
+class ModelClock:
+    """time.monotonic() of a machine `slowness` × slower than the greedy's cost model: each reading
+    moves it on by the modelled work charged to `budget` since the last one."""
+
+    def __init__(self, slowness: float) -> None:
+        self.now, self.slowness, self.charged_ms = 0.0, slowness, 0.0
+        self.budget: GreedyBudget | None = None
+
+    def monotonic(self) -> float:
+        if self.budget is not None:
+            raw = self.budget.counted.milliseconds() + self.budget.priced.ms
+            self.now += (raw - self.charged_ms) * self.slowness / 1000
+            self.charged_ms = raw
+        self.now += 1e-7
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def tight() -> tuple:
+    clu = generate_tight_cluster(200, 4000, 0.88, 1)
+    pol = tight_policy(clu, 1, 3.0, 1)
+    return clu, pol, build_problem(resolve_rules(clu, pol))
+
+
+def _passes(problem, settings, slowness: float, monkeypatch: pytest.MonkeyPatch,
+            paced: bool = True) -> tuple[PlacementState, GreedyBudget, ModelClock]:
+    clock = ModelClock(slowness)
+    monkeypatch.setattr(greedy_budget, "time", SimpleNamespace(monotonic=clock.monotonic))
+    budget = GreedyBudget.of(settings, started=0.0)
+    clock.budget = budget = budget if paced else replace(budget, pace=None)
+    return greedy_placement(problem, budget), budget, clock
+
+
+@pytest.mark.parametrize("slowness", [1.0, 1.8])
+def test_within_the_models_margin_the_plan_is_the_modelled_one(tight: tuple, slowness: float,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # The modelled work fills half the limit: a machine up to about twice as slow still ends it in time.
+    _, pol, problem = tight
+    state, budget, _ = _passes(problem, pol.solver, slowness, monkeypatch)
+    unpaced = greedy_placement(problem, GreedyBudget(work_ms=budget.work_ms))
+    assert not budget.paced and not budget.wall_clock_cut
+    assert state.assignment == unpaced.assignment
+
+
+def test_on_a_slow_machine_the_passes_are_shortened_to_end_before_the_deadline(
+        tight: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
+    clu, pol, problem = tight
+    state, budget, clock = _passes(problem, pol.solver, 4.0, monkeypatch)
+    assert budget.paced and not budget.wall_clock_cut
+    assert clock.now <= PACED_SHARE * pol.solver.time_limit_s + 0.05
+    repaired = greedy_placement(problem, GreedyBudget(work_ms=0))
+    assert state.goal_value() < repaired.goal_value()  # shortened, not skipped
+    assert validate_placement(clu, pol, to_placement(problem, state.assignment)) == []
+
+
+def test_without_the_pace_the_same_machine_is_cut_by_the_wall_clock(tight: tuple,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    _, pol, problem = tight
+    _, budget, clock = _passes(problem, pol.solver, 4.0, monkeypatch, paced=False)
+    assert budget.wall_clock_cut and clock.now >= pol.solver.time_limit_s
+
+
+def test_the_factor_is_what_makes_the_work_left_end_by_the_deadline_at_the_pace_so_far() -> None:
+    pace = Pace(work_ms=1000.0, end_by=10.0)
+    pace.update(0.0, now=0.0)
+    pace.update(100.0, now=2.0)  # 20 ms of wall clock per modelled ms: 900 ms left would take 18 s
+    assert pace.slowed
+    assert pace.factor == pytest.approx(900 * 0.02 / 8.0)
+    pace.update(100.0 + 8.0 / 0.02 * 0.5, now=6.0)  # half the raw work that fits, in half the time
+    left = pace.work_ms - pace.charged(pace.last_raw_ms)
+    assert left / pace.factor * 0.02 == pytest.approx(10.0 - 6.0)
+
+
+def test_a_fast_pace_charges_the_modelled_work_and_early_readings_are_not_judged() -> None:
+    pace = Pace(work_ms=1000.0, end_by=10.0)
+    pace.update(0.0, now=0.0)
+    pace.update(10.0, now=MIN_SAMPLE_S / 2)  # far too slow, but too early to tell
+    assert not pace.slowed
+    pace.update(500.0, now=1.0)  # 2 ms of wall clock per modelled ms: 500 left take 1 s of 9
+    assert not pace.slowed and pace.charged(500.0) == 500.0
+
+
+def test_out_of_time_the_work_left_is_spent() -> None:
+    pace = Pace(work_ms=1000.0, end_by=1.0)
+    pace.update(0.0, now=0.0)
+    pace.update(10.0, now=1.5)
+    assert pace.slowed and pace.charged(10.0) >= 1000.0
+
+
+def test_the_factor_falls_again_when_the_machine_speeds_up() -> None:
+    pace = Pace(work_ms=10000.0, end_by=100.0)
+    pace.update(0.0, now=0.0)
+    pace.update(100.0, now=20.0)  # 0.2 s per modelled ms
+    slow = pace.factor
+    pace.update(200.0, now=20.5)  # the next 100 ms took 0.5 s
+    assert 1.0 < pace.factor < slow and pace.slowed
