@@ -4,12 +4,14 @@ spinning on the cores beside it.
 
     python -m benchmarks.repeat --size 1000x20000 --fill 0.88 --seed 1 --runs 3 --busy 2
     python -m benchmarks.repeat --size 20x300 --runs 2 --busy 1 --time-limit 6   # a quick look
+    python -m benchmarks.repeat --size 1000x20000 --goal consolidate --runs 3 --busy 2
 
 Deterministic mode (the default) caps the search by modelled work budgeted for a slow, busy
 machine, so that the plan repeats; the wall clock at the limit stays the backstop, and a plan it
 cut says so (its solver status, or a note on the greedy passes) and may differ from run to run.
 Per run: wall time of the whole planning call against the limit, the peak, the moves, a digest of
-the moves (the same digest is the same plan) and whether the wall clock cut it. The busy loops are
+the moves (the same digest is the same plan) and whether the wall clock cut it or the greedy shortened
+its passes to keep it (pace.py; either way the plan says it may not repeat). The busy loops are
 separate processes, stopped by PID when the runs end, however they end.
 
 Writes benchmarks/results/repeat.csv (one row per run) and repeat.md.
@@ -28,11 +30,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.at_scale import goal_policy
 from benchmarks.result_files import write_results
-from benchmarks.tight_generator import HOST_TYPE_PROFILES, generate_tight_cluster, tight_policy
+from benchmarks.tight_generator import HOST_TYPE_PROFILES, generate_tight_cluster
 from benchmarks.worker_process import worker_record
 from planner.domain.plan import Plan
-from planner.domain.policy import SolverSettings
+from planner.domain.policy import Goal, SolverSettings
 from planner.rules.resolve import resolve_rules
 from planner.solver.planning import make_plan
 from planner.solver.time_budget import MAY_NOT_REPEAT
@@ -41,19 +44,21 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SPIN = "while True:\n    pass\n"
 # The limit a plan may overrun by and still count as kept (issue 24: limit + 10 %).
 OVERRUN = 1.10
+METRIC = {"spread": "peak ‰", "consolidate": "hosts in use", "drain": "peak ‰"}
 
 
 @dataclass(frozen=True)
 class Row:
     run: int
     busy_loops: int
+    goal: str
     size: str
     fill: float
     seed: int
     time_limit_s: float
     workers: int  # CP-SAT workers
     time_s: float  # the whole planning call
-    peak: int
+    peak: int  # the goal's metric: the peak per mille (spread, drain) or the hosts in use
     moves: int
     digest: str  # of the moves: the same digest, the same plan
     wall_clock_cut: bool
@@ -70,11 +75,12 @@ def was_cut(plan: Plan) -> bool:
     return MAY_NOT_REPEAT in plan.solver.status or any(MAY_NOT_REPEAT in note for note in plan.notes)
 
 
-def plan_once(size: str, fill: float, seed: int, time_limit_s: float, workers: int, host_types: str) -> dict[str, object]:
+def plan_once(size: str, fill: float, seed: int, time_limit_s: float, workers: int, host_types: str,
+              goal: Goal = Goal.SPREAD) -> dict[str, object]:
     """One planning call on the generated cluster (generating it is not timed)."""
     hosts, vms = (int(n) for n in size.split("x"))
     cluster = generate_tight_cluster(hosts, vms, fill, seed, host_types=HOST_TYPE_PROFILES[host_types])
-    rules = resolve_rules(cluster, tight_policy(cluster, seed, time_limit_s, workers))
+    rules = resolve_rules(cluster, goal_policy(cluster, goal, seed, time_limit_s, workers))
     began = time.perf_counter()
     plan = make_plan(rules)
     elapsed = time.perf_counter() - began
@@ -98,13 +104,14 @@ def busy_loops(count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def run_all(size: str, fill: float, seed: int, time_limit_s: float, workers: int, runs: int, busy: int,
-            host_types: str) -> list[Row]:
+            host_types: str, goal: Goal = Goal.SPREAD) -> list[Row]:
     rows = []
     with busy_loops(busy):
         for run in range(1, runs + 1):
             record = worker_record("benchmarks.repeat", [size, str(fill), str(seed), "--time-limit", str(time_limit_s),
-                                                         "--workers", str(workers), "--host-types", host_types])
-            rows.append(Row(run, busy, size, fill, seed, time_limit_s, workers, **record))
+                                                         "--workers", str(workers), "--host-types", host_types,
+                                                         "--goal", goal.value])
+            rows.append(Row(run, busy, goal.value, size, fill, seed, time_limit_s, workers, **record))
             print(f"run {run}: {record}", flush=True)
     return rows
 
@@ -112,12 +119,12 @@ def run_all(size: str, fill: float, seed: int, time_limit_s: float, workers: int
 def markdown(rows: Sequence[Row], command: str) -> str:
     first = rows[0]
     lines = [
-        f"# The same plan on a busy machine: {first.size} at fill {first.fill:g}, seed {first.seed}",
+        f"# The same plan on a busy machine: {first.goal}, {first.size} at fill {first.fill:g}, seed {first.seed}",
         "",
-        f"Command: `{command}`. Spread as `rebalance plan --goal spread` plans it, deterministic mode, "
+        f"Command: `{command}`. Planned as `rebalance plan --goal {first.goal}` plans it, deterministic mode, "
         f"{first.time_limit_s:g} s limit, {first.workers} CP-SAT worker(s), {first.busy_loops} busy loop(s) beside each run on a shared 2-core machine.",
         "",
-        "| run | time s | peak ‰ | moves | plan digest | cut or shortened by the wall clock |",
+        f"| run | time s | {METRIC[first.goal]} | moves | plan digest | cut or shortened by the wall clock |",
         "|---:|---:|---:|---:|---|---|",
     ]
     lines += [f"| {r.run} | {r.time_s:.2f} | {r.peak} | {r.moves} | `{r.digest}` | {'yes' if r.wall_clock_cut else 'no'} |"
@@ -148,11 +155,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="plans of the same cluster (default 3)")
     parser.add_argument("--busy", type=int, default=2, help="busy loops spinning beside each run (default 2)")
     parser.add_argument("--host-types", choices=sorted(HOST_TYPE_PROFILES), default="five")
+    parser.add_argument("--goal", choices=[goal.value for goal in Goal], default=Goal.SPREAD.value,
+                        help="the plan's goal (default spread); a drain empties the busiest hosts, as benchmarks.at_scale")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.worker:
         size, fill, seed = args.worker
-        print(json.dumps(plan_once(size, float(fill), int(seed), args.time_limit, args.workers, args.host_types)))
+        print(json.dumps(plan_once(size, float(fill), int(seed), args.time_limit, args.workers, args.host_types,
+                                   Goal(args.goal))))
         return
     if args.runs < 1 or args.workers < 1 or args.busy < 0 or args.time_limit <= 0:
         parser.error("--runs and --workers must be at least 1, --busy 0 or more and --time-limit above 0")
@@ -160,7 +170,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"--fill {args.fill:g}: expected a share of the usable memory between 0 and 1")
     if not _is_size(args.size):
         parser.error(f"--size {args.size!r}: expected HOSTSxVMS, e.g. 1000x20000")
-    rows = run_all(args.size, args.fill, args.seed, args.time_limit, args.workers, args.runs, args.busy, args.host_types)
+    rows = run_all(args.size, args.fill, args.seed, args.time_limit, args.workers, args.runs, args.busy, args.host_types,
+                   Goal(args.goal))
     command = "python -m benchmarks.repeat " + " ".join(sys.argv[1:] if argv is None else argv)
     write_results(rows, args.out, "repeat", markdown(rows, command))
 

@@ -21,6 +21,21 @@ def test_a_small_cluster_repeats_its_plan_beside_a_busy_loop(tmp_path: Path) -> 
     assert "Same plan in every run: **yes**" in (tmp_path / "repeat.md").read_text()
 
 
+def test_each_goal_is_planned_as_asked_and_repeats(tmp_path: Path) -> None:
+    digests = {}
+    for goal in ("spread", "consolidate", "drain"):
+        repeat.main(["--size", "20x300", "--fill", "0.85", "--runs", "2", "--busy", "0", "--time-limit", "6",
+                     "--goal", goal, "--out", str(tmp_path / goal)])
+        rows = list(csv.DictReader((tmp_path / goal / "repeat.csv").open()))
+        assert {row["goal"] for row in rows} == {goal} and int(rows[0]["moves"]) > 0
+        assert rows[0]["digest"] == rows[1]["digest"]
+        assert f"rebalance plan --goal {goal}" in (tmp_path / goal / "repeat.md").read_text()
+        digests[goal] = rows[0]["digest"]
+        if goal == "consolidate":
+            assert int(rows[0]["peak"]) < 20  # hosts in use, not a per-mille peak
+    assert len(set(digests.values())) == 3
+
+
 def test_busy_loops_spin_while_the_block_runs_and_are_stopped_when_it_fails() -> None:
     with pytest.raises(RuntimeError):
         with repeat.busy_loops(2) as loops:
