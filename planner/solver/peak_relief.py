@@ -19,6 +19,7 @@ from planner.instance.problem import Problem, Unit
 from planner.instance.state import PlacementState
 from planner.solver.caps import Caps
 from planner.solver.chains import chain_relief
+from planner.solver.compiled_heat import NO_HOST, hottest_and_coolness
 from planner.solver.compiled_relief import leaver_order
 from planner.solver.exchange import exchange_relief
 from planner.solver.greedy_budget import GreedyBudget
@@ -29,6 +30,7 @@ from planner.solver.swaps import SWAP_TARGETS, swap_relief
 
 # The most (VM leaving, partner VM) pairs the last-resort swap search checks at once.
 WIDE_SWAP_PAIRS = 1_000_000
+_NONE_PASSED_OVER = np.zeros(0, dtype=bool)
 
 
 class Relief(NamedTuple):
@@ -79,10 +81,21 @@ def best_peak_relief(state: PlacementState, ceiling: Caps | None, budget: Greedy
     """The relief of the hottest host on a peak (above `ceiling`, when given), not counting the
     hosts `passed_over` marks."""
     view = peak_view(state, ceiling)
-    source = hottest_on_peak(state, view, passed_over)
-    if source is None:
+    source, score = _hottest_and_coolness(state, view, passed_over)
+    if source == NO_HOST:
         return Relief(None, [])
-    return Relief(source, relieve(state, source, view, coolness(state), budget, chains=ceiling is None))
+    return Relief(source, relieve(state, source, view, score, budget, chains=ceiling is None))
+
+
+def _hottest_and_coolness(state: PlacementState, view: PeakView,
+                          passed_over: np.ndarray | None) -> tuple[int, np.ndarray]:
+    """hottest_on_peak (NO_HOST for None) and coolness in one compiled pass over the hosts."""
+    problem = state.problem
+    return hottest_and_coolness(state.cpu_pm, state.mem_pm, state.extra_pm, state.metric_mask,
+                                _NONE_PASSED_OVER if passed_over is None else passed_over,
+                                np.asarray(problem.spread_weights, dtype=np.int64), _extra_weights(problem),
+                                np.array((view.hot_cpu, view.hot_mem)), np.asarray(view.over, dtype=np.int64),
+                                np.asarray(view.hot_extra, dtype=bool), np.asarray(view.over_extra, dtype=np.int64))
 
 
 def hottest_on_peak(state: PlacementState, view: PeakView, passed_over: np.ndarray | None = None) -> int | None:

@@ -28,6 +28,7 @@ from planner.domain.plan import GoalMetric, Move, Plan, SolverStats, default_exp
 from planner.rules.resolve import RuleSet
 from planner.solver.collector import full_collections_rare
 from planner.solver.compiled_cover import compile_cover
+from planner.solver.compiled_heat import compile_heat
 from planner.solver.compiled_relief import compile_relief
 from planner.solver.compiled_swaps import compile_swaps
 from planner.solver.checked import FORCED, SOLVER_NAMES, checked, solve_without_greedy, to_placement
@@ -55,6 +56,7 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
     """
     if rules.policy.goal is Goal.SPREAD:
         compile_relief()  # before the clock: compiling is not planning
+        compile_heat()
         compile_swaps()
         compile_cover()
     with full_collections_rare():
