@@ -26,6 +26,8 @@ from planner.solver.peak_relief import coolness
 
 def send_home(state: PlacementState, budget: GreedyBudget | None = None) -> int:
     """One pass over the moved VMs, largest first, until `budget` is spent; how many went home."""
+    if budget is not None and budget.work_ran_out():
+        return 0  # before listing the moved VMs: a pass over every VM, long on the largest clusters
     # Every cap fixed where the pass starts, extra resources' too: left to follow the live peaks, a
     # VM going home could raise an extra resource's peak and find itself under the raised cap.
     caps = Caps(*state.peaks(), state.extra_caps())
