@@ -143,7 +143,7 @@ def _is_size(size: str) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.repeat", description=__doc__.splitlines()[0],
-                                     epilog="\n".join(__doc__.splitlines()[2:5]),
+                                     epilog="examples:\n" + "\n".join(__doc__.splitlines()[4:7]),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", nargs=3, metavar=("SIZE", "FILL", "SEED"), help=argparse.SUPPRESS)
     parser.add_argument("--size", default="1000x20000", help="HOSTSxVMS (default 1000x20000)")
