@@ -120,24 +120,32 @@ class GreedyBudget:
     pace: Pace | None = None  # deterministic mode's watch on the wall clock (pace.py)
 
     @staticmethod
-    def of(settings: SolverSettings, started: float, setup_s: float = 0.0) -> GreedyBudget:
+    def of(settings: SolverSettings, started: float, setup_s: float = 0.0, after_s: float = 0.0) -> GreedyBudget:
         """The budget of passes in a planning call that began at `started`, after `setup_s` modelled
-        seconds of setup (time_budget.modelled_setup_s)."""
+        seconds of setup (time_budget.modelled_setup_s) and before `after_s` modelled seconds of
+        writing up the plan that the limit reserves beyond `settings.time_limit_s`."""
         if not settings.deterministic:
             return GreedyBudget(started + settings.time_limit_s, None)
         work = modelled_allowance(settings, setup_s) * GREEDY_SHARE * MS_PER_SECOND
-        pace = Pace(work, started + PACED_SHARE * settings.time_limit_s)
+        pace = Pace(work, started + PACED_SHARE * settings.time_limit_s, after_s)
         return GreedyBudget(started + settings.time_limit_s, work, pace=pace)
 
     @property
+    def modelled_ms(self) -> float:
+        """The modelled work done, as a machine within the model's margin charges it."""
+        return self.counted.milliseconds() + self.priced.ms
+
+    @property
     def used_ms(self) -> float:
-        raw = self.counted.milliseconds() + self.priced.ms
-        return raw if self.pace is None else self.pace.charged(raw)
+        """The work charged, the pace's part included (pace.py): what the passes' shares, progress
+        checks and the re-packs' budgets are decided on."""
+        raw = self.modelled_ms
+        return raw if self.pace is None else self.pace.read(raw)
 
     @property
     def paced(self) -> bool:
-        """Did the machine's pace shorten the passes (pace.py)? The plan may then not repeat."""
-        return self.pace is not None and self.pace.slowed
+        """Did the machine's pace shape the passes (pace.py)? The plan may then not repeat."""
+        return self.pace is not None and self.pace.shaped
 
     def landings(self, count: int, resources: int) -> None:
         self.counted.landings += count
@@ -204,12 +212,20 @@ class GreedyBudget:
         while they could still change the plan; where they stopped repeats on any machine. A budget
         of no work is spent before anything is charged to it: the wall clock did not stop passes
         that were never allowed to run."""
-        return self.work_ms is not None and (self.used_ms > self.work_ms or self.work_ms <= 0)
+        if self.work_ms is None:
+            return False
+        raw = self.modelled_ms
+        if self.work_ms <= 0 or raw > self.work_ms:
+            return True
+        if self.pace is None or self.pace.charged(raw) <= self.work_ms:
+            return False
+        self.pace.shaped = True  # the pace, not the modelled work, ended them
+        return True
 
     def spent(self) -> bool:
         """Is the work (or, failing that, the wall clock) used up?"""
         if self.pace is not None:
-            self.pace.update(self.counted.milliseconds() + self.priced.ms, time.monotonic())
+            self.pace.update(self.modelled_ms, time.monotonic())
         if self.work_ran_out():
             return True
         if self.deadline is not None and time.monotonic() >= self.deadline:

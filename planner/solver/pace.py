@@ -11,8 +11,10 @@ A `Pace` watches how many wall seconds each modelled millisecond takes. While th
 would still end by `end_by` at that pace nothing changes, so on a machine within the model's margin
 the plan is exactly the modelled one. Once it would not, every millisecond charged from then on
 counts `factor` times (while the pace stays that slow), so every pass, and every share of a pass,
-shrinks in proportion and the greedy ends in time, as it would with a shorter limit: a plan that
-may not repeat, and says so.
+shrinks in proportion and the greedy ends in time, as it would with a shorter limit. The plan then
+says it may not repeat, if a pass's decision (a share, a progress check, a cap reached) rested on
+that added work: passes that end on their own first (a consolidation often does) leave the plan the
+modelled one, and nothing is said.
 """
 
 from __future__ import annotations
@@ -31,20 +33,33 @@ MIN_SAMPLE_SHARE = 0.1
 @dataclass
 class Pace:
     """The passes' pace against the wall clock (time.monotonic()) and what it has added to the
-    modelled work: `work_ms` is all of the passes' modelled work, `end_by` when they must end."""
+    modelled work: `work_ms` is all of the passes' modelled work, `end_by` when they must end on a
+    machine as fast as the model (earlier on a slower one, by what `after_s` then takes longer)."""
 
     work_ms: float
     end_by: float
+    # Modelled seconds of work after the passes that the limit reserves (writing up the plan): at
+    # the pace measured it takes longer too, and comes out of the passes' time.
+    after_s: float = 0.0
     began: float | None = None
     raw_at_start: float = 0.0
     last_raw_ms: float = 0.0
     factor: float = 1.0
     inflation_ms: float = 0.0
-    slowed: bool = False  # the pace shortened the passes: the plan may not repeat
+    slowed: bool = False  # the factor rose above 1 (or time ran out) at some point
+    shaped: bool = False  # a decision of the passes was made on work the pace added to: may not repeat
 
     def charged(self, raw_ms: float) -> float:
         """The work charged for `raw_ms` of modelled work done in all: at `factor` since it rose."""
         return raw_ms + self.inflation_ms + (raw_ms - self.last_raw_ms) * (self.factor - 1.0)
+
+    def read(self, raw_ms: float) -> float:
+        """charged(raw_ms), for a decision (a share, a progress check, a cap reached): one made on
+        more than the modelled work may differ from a quick machine's, and the plan must say so.
+        Passes that end on their own before the pace mattered leave the plan the modelled one."""
+        charged = self.charged(raw_ms)
+        self.shaped = self.shaped or charged > raw_ms
+        return charged
 
     def update(self, raw_ms: float, now: float) -> None:
         """Fold the work done since the last update into the charge, then raise `factor` when, at
@@ -59,7 +74,8 @@ class Pace:
         if elapsed < max(MIN_SAMPLE_S, MIN_SAMPLE_SHARE * (self.end_by - self.began)) or done <= 0 or left_ms <= 0:
             return
         seconds_per_ms = elapsed / done
-        time_left = self.end_by - now
+        slower_after = self.after_s * max(0.0, seconds_per_ms * 1000 - 1.0)
+        time_left = self.end_by - slower_after - now
         if time_left <= 0:
             self.inflation_ms += left_ms  # out of time: the work left is spent
             self.slowed = True

@@ -74,7 +74,8 @@ def _make_plan(rules: RuleSet, now: datetime | None, fallback: bool, progress: P
     notes: list[str] = []
     trade_note = ""  # the goal-versus-migration options, noted after the decisions
     setup_s = modelled_setup_s(len(problem.units), len(must_move))
-    greedy_budget = GreedyBudget.of(settings, started, setup_s)
+    reserved_s = rules.policy.solver.time_limit_s - settings.time_limit_s  # checking and writing up the plan
+    greedy_budget = GreedyBudget.of(settings, started, setup_s, after_s=reserved_s)
     try:
         greedy = _greedy(problem, drain, greedy_budget, start)
     except InfeasibleError as refusal:
@@ -87,7 +88,8 @@ def _make_plan(rules: RuleSet, now: datetime | None, fallback: bool, progress: P
         greedy_goal = greedy.goal_value()
         progress(SolveProgress("greedy", greedy_goal, goal_bound, time.monotonic() - started))
         outcome = solve_placement(problem, start, greedy, settings, greedy_goal, goal_bound, started=started,
-                                  spent_s=greedy_budget.used_ms / MS_PER_SECOND, setup_s=setup_s, progress=progress)
+                                  spent_s=_greedy_spent_s(greedy_budget, settings, setup_s), setup_s=setup_s,
+                                  progress=progress)
         outcome, final = checked(problem, outcome, greedy, fallback)
     if greedy is not None and problem.goal is Goal.SPREAD:
         outcome, final, trade_note = _traded(problem, greedy, outcome, final, notes)
@@ -115,6 +117,16 @@ def _greedy(problem: Problem, drain: DrainStart | None, budget: GreedyBudget, st
     if drain.refusal is not None:
         raise drain.refusal
     return drain.repaired
+
+
+def _greedy_spent_s(budget: GreedyBudget, settings: SolverSettings, setup_s: float) -> float:
+    """The modelled seconds the greedy's passes took from the limit, for the search after them: their
+    modelled work, so that passes which ended on their own leave the same search as on a quick
+    machine; all of the modelled allowance when the pace shaped them (pace.py), since it gave them
+    the time up to the limit's end and an LNS round started then runs past it."""
+    if budget.paced:
+        return modelled_allowance(settings, setup_s)
+    return budget.modelled_ms / MS_PER_SECOND
 
 
 def _searching_time(settings: SolverSettings, units: int) -> SolverSettings:

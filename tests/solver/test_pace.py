@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks.tight_generator import generate_tight_cluster, tight_policy
 from planner.check.validate import validate_placement
+from planner.domain.policy import Goal
 from planner.instance.problem import build_problem
 from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
@@ -118,3 +119,24 @@ def test_the_factor_falls_again_when_the_machine_speeds_up() -> None:
     slow = pace.factor
     pace.update(200.0, now=20.5)  # the next 100 ms took 0.5 s
     assert 1.0 < pace.factor < slow and pace.slowed
+
+
+def test_passes_that_end_on_their_own_are_not_said_to_be_shortened(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Consolidation here ends well within its work: at 4 × slower the pace rises, but no pass's
+    # decision rests on it, so the plan is the modelled one and is not labelled as one that may not repeat.
+    clu = generate_tight_cluster(200, 4000, 0.80, 1)
+    pol = replace(tight_policy(clu, 1, 3.0, 1), goal=Goal.CONSOLIDATE)
+    problem = build_problem(resolve_rules(clu, pol))
+    state, budget, _ = _passes(problem, pol.solver, 4.0, monkeypatch)
+    assert budget.pace.slowed and not budget.paced and not budget.wall_clock_cut
+    assert state.assignment == greedy_placement(problem, GreedyBudget(work_ms=budget.work_ms)).assignment
+
+
+def test_what_follows_the_passes_takes_longer_on_a_slow_machine_and_comes_out_of_their_time() -> None:
+    # 20 ms a modelled ms is 20 × slower: 0.1 s of writing up then takes 2 s, not 0.1.
+    plain, reserving = Pace(work_ms=1000.0, end_by=10.0), Pace(work_ms=1000.0, end_by=10.0, after_s=0.1)
+    for pace in (plain, reserving):
+        pace.update(0.0, now=0.0)
+        pace.update(100.0, now=2.0)
+    assert plain.factor == pytest.approx(900 * 0.02 / 8.0)
+    assert reserving.factor == pytest.approx(900 * 0.02 / (8.0 - 0.1 * 19))
