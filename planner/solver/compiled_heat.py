@@ -2,8 +2,9 @@
 host on a peak, and how cool each host is for the landings that follow.
 
 In numpy these were a dozen calls over the hosts' per-mille arrays at every step, their fixed cost
-more than their arithmetic; here they are one pass. The results are exactly those of
-peak_relief.hottest_on_peak and peak_relief.coolness (tests/solver/test_compiled_heat.py).
+more than their arithmetic; here they are one pass, and peak_relief.coolness is this pass too. The
+results are exactly those of the numpy versions it replaced, kept as the oracle of
+tests/solver/test_compiled_heat.py.
 """
 
 from __future__ import annotations

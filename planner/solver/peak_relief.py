@@ -31,6 +31,8 @@ from planner.solver.swaps import SWAP_TARGETS, swap_relief
 # The most (VM leaving, partner VM) pairs the last-resort swap search checks at once.
 WIDE_SWAP_PAIRS = 1_000_000
 _NONE_PASSED_OVER = np.zeros(0, dtype=bool)
+_NOT_HOT = np.zeros(2, dtype=bool)
+_NO_LEVEL = np.zeros(2, dtype=np.int64)
 
 
 class Relief(NamedTuple):
@@ -87,35 +89,22 @@ def best_peak_relief(state: PlacementState, ceiling: Caps | None, budget: Greedy
     return Relief(source, relieve(state, source, view, score, budget, chains=ceiling is None))
 
 
-def _hottest_and_coolness(state: PlacementState, view: PeakView,
+def _hottest_and_coolness(state: PlacementState, view: PeakView | None,
                           passed_over: np.ndarray | None) -> tuple[int, np.ndarray]:
-    """hottest_on_peak (NO_HOST for None) and coolness in one compiled pass over the hosts."""
+    """The hottest host on a peak of `view` (by the weighed resources; NO_HOST when none is, or with
+    no view) and every host's coolness, in one compiled pass over the hosts (compiled_heat.py)."""
     problem = state.problem
+    if view is None:
+        extras = len(problem.resources)
+        hot, over = _NOT_HOT, _NO_LEVEL
+        hot_extra, over_extra = np.zeros(extras, dtype=bool), np.zeros(extras, dtype=np.int64)
+    else:
+        hot, over = np.array((view.hot_cpu, view.hot_mem)), np.asarray(view.over, dtype=np.int64)
+        hot_extra, over_extra = np.asarray(view.hot_extra, dtype=bool), np.asarray(view.over_extra, dtype=np.int64)
     return hottest_and_coolness(state.cpu_pm, state.mem_pm, state.extra_pm, state.metric_mask,
                                 _NONE_PASSED_OVER if passed_over is None else passed_over,
                                 np.asarray(problem.spread_weights, dtype=np.int64), _extra_weights(problem),
-                                np.array((view.hot_cpu, view.hot_mem)), np.asarray(view.over, dtype=np.int64),
-                                np.asarray(view.hot_extra, dtype=bool), np.asarray(view.over_extra, dtype=np.int64))
-
-
-def hottest_on_peak(state: PlacementState, view: PeakView, passed_over: np.ndarray | None = None) -> int | None:
-    """The hottest host on a peak of `view` (by the weighed resources), or None when none is."""
-    problem = state.problem
-    on_peak = np.zeros(len(problem.hosts), dtype=bool)
-    if view.hot_cpu:
-        on_peak |= state.cpu_pm > view.over[0]
-    if view.hot_mem:
-        on_peak |= state.mem_pm > view.over[1]
-    if view.hot_extra.any():
-        on_peak |= (state.extra_pm[:, view.hot_extra] > view.over_extra[view.hot_extra]).any(axis=1)
-    on_peak &= state.metric_mask
-    if passed_over is not None:
-        on_peak &= ~passed_over
-    if not on_peak.any():
-        return None
-    wc, wm = problem.spread_weights
-    heat = np.where(on_peak, wc * state.cpu_pm + wm * state.mem_pm + state.extra_pm @ _extra_weights(problem), -1)
-    return int(np.argmax(heat))
+                                hot, over, hot_extra, over_extra)
 
 
 def still_on_peak(state: PlacementState, source: int, view: PeakView) -> bool:
@@ -129,10 +118,7 @@ def coolness(state: PlacementState) -> np.ndarray:
     """How busy each host is by the weighed resources only, coolest being the lowest (the int64
     maximum on hosts the metric ignores): spreading CPU, a host whose memory is full but whose CPU
     is idle is a cool host (the landing checks its room)."""
-    problem = state.problem
-    wc, wm = problem.spread_weights
-    busy = (wc > 0) * state.cpu_pm + (wm > 0) * state.mem_pm + state.extra_pm @ (_extra_weights(problem) > 0)
-    return np.where(state.metric_mask, busy, np.iinfo(np.int64).max)
+    return _hottest_and_coolness(state, None, None)[1]
 
 
 def relieve(state: PlacementState, source: int, view: PeakView, score: np.ndarray, budget: GreedyBudget | None,
