@@ -13,6 +13,7 @@ import numpy as np
 from planner.domain.metrics import most_at_permille, permilles_at_most
 from planner.instance.problem import Problem, Unit
 from planner.instance.state_copy import bound_to, copy_of
+from planner.instance.state_counting import count_placement, home_placement
 from planner.instance.state_rows import refresh_rows
 
 # Caps whose most_under() arrays a state keeps (a step-by-step pass asks for new caps each step).
@@ -67,14 +68,7 @@ class PlacementState:
         self.moved_vms = 0  # relative to where the VMs run now
         self.moved_mib = 0
         self.weighted_mib = 0  # under the policy's move costs; kept only when those weigh anything
-        start = list(assignment) if assignment is not None else [self._start_host(u) for u in problem.units]
-        for unit, host in zip(problem.units, start):
-            self.assignment.append(host)
-            self._count(unit, host)
-            self.moved_vms += unit.moved_vms(host)
-            self.moved_mib += unit.move_cost(host)
-            if self.weighted:
-                self.weighted_mib += unit.weighted_cost(host)
+        count_placement(self, list(assignment) if assignment is not None else home_placement(problem))
         refresh_rows(self, list(range(hosts)))
 
     def copy(self) -> PlacementState:
@@ -95,11 +89,6 @@ class PlacementState:
     def move_cost(self) -> int:
         """What the tie-breaks minimise: moved memory, weighed by the policy's move costs if any."""
         return self.weighted_mib if self.weighted else self.moved_mib
-
-    @staticmethod
-    def _start_host(unit: Unit) -> int:
-        # A split affinity group starts where its first member runs; the greedy repairs it.
-        return unit.current if unit.current is not None else unit.member_hosts[0]
 
     def _add(self, unit: Unit, host: int, sign: int = 1) -> None:
         self._count(unit, host, sign)
@@ -142,6 +131,11 @@ class PlacementState:
             for k, amount in enumerate(unit.extra):
                 used[k] += sign * amount
         (self.units_on[host].add if sign > 0 else self.units_on[host].discard)(unit.index)
+        if unit.anti_affinity or unit.min_spread:
+            self._count_groups(unit, host, sign)
+
+    def _count_groups(self, unit: Unit, host: int, sign: int) -> None:
+        """The anti-affinity and min_spread occupancy part of _count."""
         for membership in unit.anti_affinity:
             occupancy = self.occupancy[membership.group]
             domain = self.problem.anti_affinity[membership.group].domain_of_host[host]
