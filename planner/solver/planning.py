@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from planner.bounds.lower_bounds import consolidate_bound, lower_bounds, spread_bound
@@ -63,14 +63,34 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
         return _make_plan(rules, now, fallback, progress)
 
 
-def _make_plan(rules: RuleSet, now: datetime | None, fallback: bool, progress: ProgressSink) -> Plan:
-    started = time.monotonic()  # the time limit counts the greedy too
+@dataclass(frozen=True)
+class SetUp:
+    """What planning works out before its search: the problem, where the VMs run now as a state
+    (a drain's with its repair), the units that must move and the goal's lower bound."""
+
+    problem: Problem
+    drain: DrainStart | None
+    start: PlacementState
+    must_move: list[Unit]
+    goal_bound: int
+
+
+def set_up(rules: RuleSet) -> SetUp:
+    """The part of planning time_budget.modelled_setup_s models (benchmarks.fixed_costs times it)."""
     drain = drain_start(rules) if rules.policy.goal.traits.moves_only_drained else None
     problem = drain.problem if drain is not None else build_problem(rules)
-    settings = _searching_time(rules.policy.solver, len(problem.units))
     start = drain.start if drain is not None else PlacementState(problem)
     must_move = units_needing_repair(start)
     goal_bound = consolidate_bound(problem) if problem.goal.minimises_hosts else spread_bound(problem)
+    return SetUp(problem, drain, start, must_move, goal_bound)
+
+
+def _make_plan(rules: RuleSet, now: datetime | None, fallback: bool, progress: ProgressSink) -> Plan:
+    started = time.monotonic()  # the time limit counts the greedy too
+    ready = set_up(rules)
+    problem, drain, start, must_move, goal_bound = \
+        ready.problem, ready.drain, ready.start, ready.must_move, ready.goal_bound
+    settings = _searching_time(rules.policy.solver, len(problem.units))
     notes: list[str] = []
     trade_note = ""  # the goal-versus-migration options, noted after the decisions
     setup_s = modelled_setup_s(len(problem.units), len(must_move))
