@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from planner.domain.metrics import usage_by_host
 from planner.domain.model import Host
 from planner.instance.unit import Unit
 from planner.rules.resolve import RuleSet
@@ -44,19 +45,16 @@ def declared(hosts: tuple[Host, ...], resource: str) -> tuple[int, ...]:
     return tuple(h.resources[resource] for h in hosts)
 
 
-def headroom_limits(rules: RuleSet, units: tuple[Unit, ...], hard_memory: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def headroom_limits(rules: RuleSet, hard_memory: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Kept hosts stay within headroom, or no higher than they already are (never worse)."""
     settings = rules.policy.consolidate
-    current_memory = [0] * len(hard_memory)
-    current_load = [0] * len(hard_memory)
-    for unit in units:
-        for host, memory, vm in zip(unit.member_hosts, unit.member_memory, unit.vms):
-            current_memory[host] += memory
-            current_load[host] += rules.cluster.vm_by_name[vm].cpu_load_millicores
+    # What each host holds now: the cluster's usage, worked out once per cluster (the bounds and
+    # the write-up read it too) instead of again over every VM.
+    now = usage_by_host(rules.cluster)
     memory_limit, load_limit = [], []
     for i, host in enumerate(rules.cluster.hosts):
         headroom_memory = math.floor(host.usable_memory_mib * settings.max_memory_percent / 100)
         headroom_load = math.floor(host.cpu_capacity_millicores * settings.max_cpu_percent / 100)
-        memory_limit.append(min(hard_memory[i], max(headroom_memory, current_memory[i])))
-        load_limit.append(max(headroom_load, current_load[i]))
+        memory_limit.append(min(hard_memory[i], max(headroom_memory, now[host.name].memory_mib)))
+        load_limit.append(max(headroom_load, now[host.name].cpu_load_millicores))
     return tuple(memory_limit), tuple(load_limit)

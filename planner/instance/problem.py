@@ -128,7 +128,7 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
     vcpu_limit = tuple(h.usable_vcpus for h in hosts)
     load_limit = tuple(NO_LIMIT for _ in hosts)
     if goal.traits.keeps_headroom:
-        memory_limit, load_limit = headroom_limits(rules, units, memory_limit)
+        memory_limit, load_limit = headroom_limits(rules, memory_limit)
     memory_limit, vcpu_limit, extra_limit = fixed_floored(memory_limit, vcpu_limit, hosts, cluster.resource_names,
                                                           units)
     return Problem(
