@@ -50,11 +50,11 @@ def headroom_limits(rules: RuleSet, hard_memory: tuple[int, ...]) -> tuple[tuple
     settings = rules.policy.consolidate
     # What each host holds now: the cluster's usage, worked out once per cluster (the bounds and
     # the write-up read it too) instead of again over every VM.
-    now = usage_by_host(rules.cluster)
+    held_now = usage_by_host(rules.cluster)
     memory_limit, load_limit = [], []
     for i, host in enumerate(rules.cluster.hosts):
         headroom_memory = math.floor(host.usable_memory_mib * settings.max_memory_percent / 100)
         headroom_load = math.floor(host.cpu_capacity_millicores * settings.max_cpu_percent / 100)
-        memory_limit.append(min(hard_memory[i], max(headroom_memory, now[host.name].memory_mib)))
-        load_limit.append(max(headroom_load, now[host.name].cpu_load_millicores))
+        memory_limit.append(min(hard_memory[i], max(headroom_memory, held_now[host.name].memory_mib)))
+        load_limit.append(max(headroom_load, held_now[host.name].cpu_load_millicores))
     return tuple(memory_limit), tuple(load_limit)
