@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from benchmarks.cluster_size import hosts_and_vms
 from benchmarks.result_files import write_results
 from benchmarks.tight_bound import spread_bounds
 from benchmarks.tight_generator import HOST_TYPE_PROFILES, generate_tight_cluster, tight_policy
@@ -102,7 +103,7 @@ def _hosts_with_room(cluster: Cluster) -> dict[tuple[int, int], set[str]]:
 def run_one(size: str, fill: float, seed: int, goal: Goal, time_limit_s: float, workers: int = 1,
             printed_bound_only: bool = False, host_types: str = "five") -> Row:
     """One plan; the row carries validity and the status, not assertions."""
-    hosts, vms = (int(n) for n in size.split("x"))
+    hosts, vms = hosts_and_vms(size)
     began = time.perf_counter()
     cluster = generate_tight_cluster(hosts, vms, fill, seed, host_types=HOST_TYPE_PROFILES[host_types])
     policy = goal_policy(cluster, goal, seed, time_limit_s, workers)

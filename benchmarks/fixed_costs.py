@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.at_scale import goal_policy
+from benchmarks.cluster_size import hosts_and_vms, is_size
 from benchmarks.result_files import write_results
 from benchmarks.tight_generator import HOST_TYPE_PROFILES, generate_tight_cluster
 from benchmarks.worker_process import worker_record
@@ -57,7 +58,7 @@ class Row:
 
 
 def measure_once(size: str, goal: Goal, seed: int, fill: float) -> Row:
-    hosts, vms = (int(n) for n in size.split("x"))
+    hosts, vms = hosts_and_vms(size)
     cluster = generate_tight_cluster(hosts, vms, fill, seed, host_types=HOST_TYPE_PROFILES["five"])
     policy = goal_policy(cluster, goal, seed, 10.0, 1)
     with full_collections_rare():
@@ -104,8 +105,7 @@ def _grouped(rows: Sequence[Row]) -> dict[tuple[str, str], list[Row]]:
 def _sizes(text: str) -> list[str]:
     sizes = text.split(",")
     for size in sizes:
-        parts = size.split("x")
-        if len(parts) != 2 or not all(part.isdigit() and int(part) > 0 for part in parts):
+        if not is_size(size):
             raise argparse.ArgumentTypeError(f"{size!r}: expected HOSTSxVMS, e.g. 1000x20000")
     return sizes
 

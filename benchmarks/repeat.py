@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.at_scale import goal_policy
+from benchmarks.cluster_size import hosts_and_vms, is_size
 from benchmarks.result_files import write_results
 from benchmarks.tight_generator import HOST_TYPE_PROFILES, generate_tight_cluster
 from benchmarks.worker_process import worker_record
@@ -78,7 +79,7 @@ def was_cut(plan: Plan) -> bool:
 def plan_once(size: str, fill: float, seed: int, time_limit_s: float, workers: int, host_types: str,
               goal: Goal = Goal.SPREAD) -> dict[str, object]:
     """One planning call on the generated cluster (generating it is not timed)."""
-    hosts, vms = (int(n) for n in size.split("x"))
+    hosts, vms = hosts_and_vms(size)
     cluster = generate_tight_cluster(hosts, vms, fill, seed, host_types=HOST_TYPE_PROFILES[host_types])
     rules = resolve_rules(cluster, goal_policy(cluster, goal, seed, time_limit_s, workers))
     began = time.perf_counter()
@@ -136,11 +137,6 @@ def markdown(rows: Sequence[Row], command: str) -> str:
     return "\n".join(lines)
 
 
-def _is_size(size: str) -> bool:
-    parts = size.split("x")
-    return len(parts) == 2 and all(part.isdigit() and int(part) > 0 for part in parts)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.repeat", description=__doc__.splitlines()[0],
                                      epilog="examples:\n" + "\n".join(__doc__.splitlines()[4:7]),
@@ -168,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--runs and --workers must be at least 1, --busy 0 or more and --time-limit above 0")
     if not 0 < args.fill < 1:
         parser.error(f"--fill {args.fill:g}: expected a share of the usable memory between 0 and 1")
-    if not _is_size(args.size):
+    if not is_size(args.size):
         parser.error(f"--size {args.size!r}: expected HOSTSxVMS, e.g. 1000x20000")
     rows = run_all(args.size, args.fill, args.seed, args.time_limit, args.workers, args.runs, args.busy, args.host_types,
                    Goal(args.goal))

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from benchmarks import baselines
+from benchmarks.cluster_size import hosts_and_vms
 from benchmarks.demand import Demand, synthetic
 from benchmarks.extra_resources import with_extra_resources
 from benchmarks.generator import add_demand_options, anti_affinity_groups, demand_from_options, generate_cluster
@@ -102,7 +103,7 @@ def benchmark_policy(cluster: Cluster, goal: Goal, seed: int, hosts: int) -> Pol
 
 def run_one(size: str, goal: Goal, seed: int, demand: Demand = synthetic, extra: int = 0) -> list[Row]:
     """Our planner and every baseline for one cluster; rows carry validity, not assertions."""
-    hosts, vms = (int(n) for n in size.split("x"))
+    hosts, vms = hosts_and_vms(size)
     cluster = with_extra_resources(generate_cluster(hosts, vms, seed=seed, demand=demand), extra, seed)
     size = f"{size}+{extra}" if extra else size
     policy = benchmark_policy(cluster, goal, seed, hosts)

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from benchmarks import baselines
+from benchmarks.cluster_size import hosts_and_vms
 from benchmarks.result_files import write_results
 from benchmarks.tight_bound import spread_bounds
 from benchmarks.tight_generator import HOST_TYPE_PROFILES, generate_tight_cluster, tight_policy
@@ -74,7 +75,7 @@ class Row:
 def run_one(size: str, fill: float, seed: int, time_limit_s: float, workers: int = 1,
             deterministic: bool = True, host_types: str = "five") -> list[Row]:
     """The planner and both baselines on one cluster; rows carry validity, not assertions."""
-    hosts, vms = (int(n) for n in size.split("x"))
+    hosts, vms = hosts_and_vms(size)
     cluster = generate_tight_cluster(hosts, vms, fill, seed, host_types=HOST_TYPE_PROFILES[host_types])
     policy = tight_policy(cluster, seed, time_limit_s, workers)
     policy = replace(policy, solver=replace(policy.solver, deterministic=deterministic))
