@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 
 def count_placement(state: PlacementState, start: list[int]) -> None:
-    """Fill an empty `state` with its problem's units placed on `start` (a host per unit)."""
+    """Fill an empty `state` with its problem's units placed on `start` (a host per unit), a list
+    the state keeps as its assignment."""
     problem = state.problem
     arrays = problem.unit_arrays
     hosts = len(problem.hosts)
@@ -32,7 +33,7 @@ def count_placement(state: PlacementState, start: list[int]) -> None:
     state.memory, state.vcpus, state.load = (per_host[:, column].tolist() for column in range(3))
     state.extra_used = per_host[:, 3:].tolist()
     state.units_on = _units_per_host(where, hosts)
-    state.assignment = list(start)
+    state.assignment = start
     units = problem.units
     for unit, host in zip(units, start):
         if unit.anti_affinity or unit.min_spread:
