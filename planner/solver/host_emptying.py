@@ -130,9 +130,15 @@ def _land_all(state: PlacementState, units: list[Unit], open_hosts: np.ndarray, 
 
 
 def _roomiest(state: PlacementState, open_hosts: np.ndarray, count: int) -> np.ndarray:
-    """The `count` open hosts with the most free memory, most first (ties: lower index)."""
+    """The `count` open hosts with the most free memory, most first (ties: lower index). Only the
+    hosts at least as roomy as the count-th are sorted: sorting every open host was most of an
+    ejection's time at 10,000 hosts."""
     hosts = np.flatnonzero(open_hosts)
     free = state.limits[hosts, 0] - state.sizes[hosts, 0]
+    if len(hosts) > count:
+        threshold = np.partition(free, len(free) - count)[len(free) - count]
+        roomy = free >= threshold  # ties at the threshold all kept: the lower index wins among them
+        hosts, free = hosts[roomy], free[roomy]
     return hosts[np.lexsort((hosts, -free))][:count]
 
 

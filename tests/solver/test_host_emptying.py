@@ -5,7 +5,9 @@ cannot be emptied is left as it was."""
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from planner.domain.policy import ConsolidateSettings, Goal
@@ -104,3 +106,21 @@ def test_an_ejected_vm_with_nowhere_to_go_ejects_in_turn(monkeypatch: pytest.Mon
     shallow = _state(layout, gib=128)
     consolidate_hosts(shallow)
     assert _host_of(shallow, "big") == "a"  # one level of ejection cannot move it
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_roomiest_hosts_are_the_first_of_every_open_host_sorted_by_free_memory(seed: int) -> None:
+    """The partial selection picks what sorting every open host would: most free memory first,
+    the lower index among equals (free memory drawn from few values, so ties cross the cut)."""
+    rng = np.random.default_rng(seed)
+    count_hosts = int(rng.integers(1, 60))
+    limits = np.zeros((count_hosts, 3), dtype=np.int64)
+    limits[:, 0] = 100
+    sizes = np.zeros_like(limits)
+    sizes[:, 0] = rng.integers(0, 6, count_hosts) * 20
+    view = SimpleNamespace(limits=limits, sizes=sizes)
+    open_hosts = rng.random(count_hosts) < 0.7
+    hosts = np.flatnonzero(open_hosts)
+    everything = hosts[np.lexsort((hosts, -(limits[hosts, 0] - sizes[hosts, 0])))]
+    for count in (1, 2, 4, 16, count_hosts + 1):
+        assert host_emptying._roomiest(view, open_hosts, count).tolist() == everything[:count].tolist()
