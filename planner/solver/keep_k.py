@@ -80,7 +80,8 @@ def keep_k(state: PlacementState, lowest: int, budget: GreedyBudget | None = Non
 def _always_on(state: PlacementState) -> set[int]:
     """Hosts holding VMs that cannot move stay on whatever happens."""
     problem = state.problem
-    return {h for h in problem.metric_hosts if any(problem.units[i].fixed for i in state.units_on[h])}
+    return {host for unit in problem.units if unit.fixed
+            if (host := state.assignment[unit.index]) in problem.metric_hosts}
 
 
 def _ranked_hosts(state: PlacementState, always: set[int]) -> list[int]:

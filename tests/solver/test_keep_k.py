@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from planner.domain.policy import ConsolidateSettings, Goal
+from planner.domain.policy import ConsolidateSettings, Goal, Pin, Selector
 from planner.instance.problem import build_problem
 from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
@@ -85,3 +85,19 @@ def test_every_try_is_charged() -> None:
 
     # Two tries (k = 2, then 1) each set up four hosts and place at least one VM.
     assert budget.used_ms >= 2 * (greedy_budget.KEEP_MS_PER_1000_HOST_ROWS * 4 / 1000 + greedy_budget.KEEP_PLACEMENT_MS)
+
+
+def test_a_host_holding_a_pinned_vm_stays_on_and_the_rest_pack_beside_it() -> None:
+    """d, the smallest host, holds a VM that may not move: every try keeps d, so the search finds
+    d and one large host (it would need all four if it tried to evict d's pinned VM)."""
+    hosts = [host(name, cpus=64, memory_mib=100 * GIB + 512) for name in "abc"] + \
+        [host("d", cpus=64, memory_mib=30 * GIB + 512)]
+    vms = [vm(f"vm-{name}", name, memory_mib=20 * GIB) for name in "abc"] + [vm("held", "d", memory_mib=10 * GIB)]
+    pol = policy(Goal.CONSOLIDATE, consolidate=ConsolidateSettings(max_cpu_percent=100, max_memory_percent=100),
+                 pins=(Pin("stay", Selector(names=frozenset({"held"}))),))
+    state = PlacementState(build_problem(resolve_rules(cluster(hosts, vms), pol)))
+
+    assert keep_k(state, lowest=1)
+
+    assert state.hosts_in_use() == 2
+    assert state.units_on[state.problem.index_of_host["d"]]
