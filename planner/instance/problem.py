@@ -62,8 +62,9 @@ class Problem:
         """What utilisation of extra resource `resource` is measured against: the declared capacity."""
         return declared(self.hosts, self.resources[resource])
 
-    @property
+    @cached_property
     def movable(self) -> tuple[Unit, ...]:
+        """The units that may move (kept: a large consolidation asks for them several times)."""
         return tuple(u for u in self.units if not u.fixed)
 
     @property

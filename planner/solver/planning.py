@@ -97,7 +97,7 @@ def _make_plan(rules: RuleSet, now: datetime | None, fallback: bool, progress: P
     reserved_s = rules.policy.solver.time_limit_s - settings.time_limit_s  # checking and writing up the plan
     greedy_budget = GreedyBudget.of(settings, started, setup_s, after_s=reserved_s)
     try:
-        greedy = _greedy(problem, drain, greedy_budget, start)
+        greedy = _greedy(problem, drain, greedy_budget, start, goal_bound)
     except InfeasibleError as refusal:
         greedy = None
         outcome = solve_without_greedy(problem, start, goal_bound, refusal, fallback, started)
@@ -129,11 +129,12 @@ def _make_plan(rules: RuleSet, now: datetime | None, fallback: bool, progress: P
     return _assemble(problem, start, final, outcome, greedy_goal, must_move, goal_bound, notes, now or utc_now())
 
 
-def _greedy(problem: Problem, drain: DrainStart | None, budget: GreedyBudget, start: PlacementState) -> PlacementState:
+def _greedy(problem: Problem, drain: DrainStart | None, budget: GreedyBudget, start: PlacementState,
+            goal_bound: int) -> PlacementState:
     """The greedy placement from `start` (where the VMs run now); a drain's is the repair
     drain_start already ran, or its refusal (a DrainStart holds one of the two)."""
     if drain is None:
-        return greedy_placement(problem, budget, start)
+        return greedy_placement(problem, budget, start, goal_bound if problem.goal.minimises_hosts else None)
     if drain.refusal is not None:
         raise drain.refusal
     return drain.repaired
