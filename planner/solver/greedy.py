@@ -26,6 +26,7 @@ from planner.solver.infeasibility import explain_no_room
 from planner.solver.keep_k import keep_k
 from planner.solver.lowest_accepted import lowest_accepted
 from planner.solver.caps import Caps
+from planner.solver.compiled_scores import candidate_scores
 from planner.solver.greedy_budget import GreedyBudget
 from planner.solver.peak_floors import at_floors, peak_floors
 from planner.solver.peak_relief import best_peak_relief, coolness, peak_view
@@ -232,9 +233,15 @@ def _least_loaded_fit(state: PlacementState, unit: Unit, exclude: int) -> int | 
     # VMs (two thirds of 10,000 on a tight cluster), and gathering theirs cost more than scoring all.
     # The lowest score first (argmin returns the lowest host among ties); a host the rules refuse is
     # struck and the next lowest taken, with no sort: the first host mostly passes.
-    candidates = state.allowed_mask(unit) & state.room_for(unit)
-    candidates[exclude] = False
-    scores = np.where(candidates, balance_scores(state, unit), np.inf)
+    if state.problem.resources:
+        candidates = state.allowed_mask(unit) & state.room_for(unit)
+        candidates[exclude] = False
+        scores = np.where(candidates, balance_scores(state, unit), np.inf)
+    else:
+        wc, wm = state.problem.spread_weights
+        scores = candidate_scores(state.sizes, state.limits, state.allowed_mask(unit), state.score_divisors,
+                                  np.array((unit.memory_mib, unit.vcpus, unit.cpu_load), dtype=np.int64), wc, wm,
+                                  exclude)
     return lowest_accepted(scores, lambda host: state.fits(unit, host))
 
 

@@ -30,6 +30,7 @@ from planner.solver.collector import full_collections_rare
 from planner.solver.compiled_cover import compile_cover
 from planner.solver.compiled_heat import compile_heat
 from planner.solver.compiled_relief import compile_relief
+from planner.solver.compiled_scores import compile_scores
 from planner.solver.compiled_swaps import compile_swaps
 from planner.solver.checked import FORCED, SOLVER_NAMES, checked, solve_without_greedy, to_placement
 
@@ -54,8 +55,9 @@ def make_plan(rules: RuleSet, now: datetime | None = None, *, fallback: bool = T
     so that a wrong CP-SAT model fails them rather than hiding behind the greedy. `progress` hears
     the best goal so far after the greedy and each time the search improves it.
     """
+    compile_scores()  # before the clock: compiling is not planning (every goal's repair scores hosts)
     if rules.policy.goal is Goal.SPREAD:
-        compile_relief()  # before the clock: compiling is not planning
+        compile_relief()
         compile_heat()
         compile_swaps()
         compile_cover()
