@@ -229,19 +229,16 @@ def _least_loaded_fit(state: PlacementState, unit: Unit, exclude: int) -> int | 
     """The allowed host (not `exclude`) with the lowest balance_score that takes the unit; ties go
     to the lower host index. Scores are computed for every host at once, those without room struck;
     the rules (anti-affinity, min_spread) are checked in score order until one host passes."""
-    # Every host scored, not only those with room: at a drain's start most hosts have room for most
-    # VMs (two thirds of 10,000 on a tight cluster), and gathering theirs cost more than scoring all.
-    # The lowest score first (argmin returns the lowest host among ties); a host the rules refuse is
-    # struck and the next lowest taken, with no sort: the first host mostly passes.
+    # Every host scored, not only those with room (at a drain's start most have room for most VMs);
+    # the lowest first, a host the rules refuse struck and the next taken: the first mostly passes.
     if state.problem.resources:
         candidates = state.allowed_mask(unit) & state.room_for(unit)
         candidates[exclude] = False
         scores = np.where(candidates, balance_scores(state, unit), np.inf)
-    else:
-        wc, wm = state.problem.spread_weights
-        scores = candidate_scores(state.sizes, state.limits, state.allowed_mask(unit), state.score_divisors,
-                                  np.array((unit.memory_mib, unit.vcpus, unit.cpu_load), dtype=np.int64), wc, wm,
-                                  exclude)
+    else:  # the same scores in one compiled pass (compiled_scores.py)
+        demand = np.array((unit.memory_mib, unit.vcpus, unit.cpu_load), dtype=np.int64)
+        scores = candidate_scores(state.sizes, state.limits, state.allowed_mask(unit), state.score_divisors, demand,
+                                  *state.problem.spread_weights, exclude)
     return lowest_accepted(scores, lambda host: state.fits(unit, host))
 
 
