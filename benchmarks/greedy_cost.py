@@ -41,6 +41,7 @@ import numpy as np
 
 from benchmarks.extra_resources import with_extra_resources
 from benchmarks.generator import generate_cluster
+from benchmarks.least_squares import nonnegative_least_squares
 from benchmarks.solve import benchmark_policy
 from benchmarks.tight_generator import generate_tight_cluster, tight_policy
 from planner.domain.model import Cluster
@@ -126,20 +127,7 @@ def fit(runs: list[Run]) -> np.ndarray:
     features = np.array([[getattr(r.counted, f) for f in FEATURES] for r in runs], dtype=float)
     measured = np.array([r.measured_s * 1000 for r in runs])
     weights = 1 / np.maximum(measured, 1.0)
-    return _nnls(features * weights[:, None], measured * weights)
-
-
-def _nnls(matrix: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Least squares with every coefficient >= 0: drop the most negative one and refit until none is."""
-    active = list(range(matrix.shape[1]))
-    while True:
-        solution = np.zeros(matrix.shape[1])
-        if active:
-            solution[active] = np.linalg.lstsq(matrix[:, active], target, rcond=None)[0]
-        negative = [i for i in active if solution[i] < 0]
-        if not negative:
-            return solution
-        active.remove(min(negative, key=lambda i: solution[i]))
+    return nonnegative_least_squares(features * weights[:, None], measured * weights)
 
 
 def predicted_s(counted: WorkCount, constants: np.ndarray) -> float:

@@ -10,8 +10,9 @@ import pytest
 
 from benchmarks.extra_resources import with_extra_resources
 from benchmarks.generator import generate_cluster
-from benchmarks.greedy_cost import (CONSTANTS, FEATURES, Run, _nnls, fit, main, measure, on_reference_day,
+from benchmarks.greedy_cost import (CONSTANTS, FEATURES, Run, fit, main, measure, on_reference_day,
                                     predicted_s, reference_factors, write)
+from benchmarks.least_squares import nonnegative_least_squares
 from planner.domain.policy import Policy
 from planner.solver.greedy_budget import WorkCount
 
@@ -21,7 +22,7 @@ def test_the_fit_recovers_non_negative_costs_and_drops_a_negative_one() -> None:
     features = rng.uniform(1, 100, size=(40, 3))
     truth = np.array([0.5, 0.0, 2.0])
     target = features @ truth - 0.01 * features[:, 1]  # the middle one would fit slightly negative
-    solution = _nnls(features, target)
+    solution = nonnegative_least_squares(features, target)
     assert (solution >= 0).all()
     assert np.allclose(solution[[0, 2]], truth[[0, 2]], rtol=0.02) and solution[1] == 0
 
