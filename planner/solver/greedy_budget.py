@@ -52,13 +52,18 @@ EXCHANGE_SEARCH_MS = 0.957
 # second where four without ran 0.32-0.47 (median 0.357, 2026-12-06): 0.040 ms (0.037-0.043 per
 # cluster) brings them to that median.
 EXTRA_MS = 0.040
-# Consolidation's host emptying (host_emptying.py), per pass over every host's sizes with what
-# follows it (the best fit, the moves, the ejections): measured on its own, not in the fit above (no
-# spread run makes one). Uncapped runs on this machine: 0.035-0.043 ms a pass on the tight 1000- and
-# 2000-host clusters, 0.059 on benchmarks.generator's 1000x20000 (more of its passes end in a
-# move), 0.068 on the tight 10000x200000; a fixed part and one per 1000 hosts, times 1.2.
-SCAN_MS = 0.060
-SCAN_MS_PER_1000_HOSTS = 0.0024
+# Consolidation's host emptying (host_emptying.py): per pass over every host's sizes (a fixed part
+# and one per 1000 hosts), per roomy host looked at for an ejection (its VMs listed and sorted) and
+# per move. The fit of `python -m benchmarks.emptying_cost` (docs/benchmarks-emptying-cost.md:
+# relative least squares over uncapped emptyings of the tight clusters, 1,000 to 10,000 hosts at
+# fills 0.80 and 0.88, 100 hosts at a time; whole runs predicted at 0.86-1.08 × measured, their
+# first tenths 0.77-1.27 ×), times its REFERENCE_DAY factor and SAFETY: priced, like the spread's
+# passes, for a slow day, so that on an ordinary one the pace (pace.py) reads the emptying as well
+# within its model and leaves the modelled plan.
+EMPTYING_SCAN_MS = 0.0382
+EMPTYING_SCAN_MS_PER_1000_HOSTS = 0.0126
+EMPTYING_TARGET_MS = 0.0225
+EMPTYING_MOVE_MS = 0.0622
 # Consolidation's keep-k search (keep_k.py): per 1000 hosts set up for a try, per VM looked at, per
 # eviction placed, per full scan over the kept hosts and per host asked whether it takes a VM. Fit
 # (least relative squares) to 17 uncapped searches on the tight clusters, 100x2000 to 5000x100000
@@ -97,6 +102,12 @@ class WorkCount:
                 + CHAIN_PLACEMENT_MS * self.chain_placements
                 + EXTRA_MS * self.extra + EXCHANGE_MS * self.exchanges
                 + EXCHANGE_SEARCH_MS * self.exchange_searches)
+
+
+def emptying_ms(scans: int, targets: int, moves: int, hosts: int) -> float:
+    """The modelled milliseconds of host emptying's work (GreedyBudget.host_emptying)."""
+    return ((EMPTYING_SCAN_MS + EMPTYING_SCAN_MS_PER_1000_HOSTS * hosts / 1000) * scans
+            + EMPTYING_TARGET_MS * targets + EMPTYING_MOVE_MS * moves)
 
 
 @dataclass
@@ -168,9 +179,10 @@ class GreedyBudget:
             deadline = now + fraction * max(0.0, deadline - now)
         return GreedyBudget(deadline, work, counted=self.counted, priced=self.priced, pace=self.pace)
 
-    def host_scans(self, count: int, hosts: int) -> None:
-        """Charge `count` passes over `hosts` hosts' sizes (consolidation's host emptying)."""
-        self.priced.ms += (SCAN_MS + SCAN_MS_PER_1000_HOSTS * hosts / 1000) * count
+    def host_emptying(self, scans: int, targets: int, moves: int, hosts: int) -> None:
+        """Charge consolidation's host emptying: `scans` passes over `hosts` hosts' sizes, `targets`
+        roomy hosts looked at for an ejection, `moves` moves."""
+        self.priced.ms += emptying_ms(scans, targets, moves, hosts)
 
     def keep_k_work(self, host_rows: int, listed: int, placements: int, scans: int, checks: int) -> None:
         """Charge keep-k's tries: hosts set up, VMs listed for eviction, placements made, full

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.solver.greedy_budget import GreedyBudget
-from planner.solver.lowest_accepted import lowest_accepted
 from planner.instance.problem import Unit
 from planner.instance.state import PlacementState
+from planner.solver.greedy_budget import GreedyBudget
+from planner.solver.lowest_accepted import lowest_accepted
 
 # Per VM that fits no staying host, the roomiest staying hosts it may take a place on; an ejected
 # VM that fits nowhere either may in turn eject from the number of hosts the next entry says (so
@@ -52,34 +52,42 @@ def consolidate_hosts(state: PlacementState, budget: GreedyBudget | None = None)
             continue
         mark = len(state.moves)
         staying[source] = False
-        scans = _Scans()
-        if _empty_host(state, units, staying, scans):
+        work = EmptyingWork()
+        if _empty_host(state, units, staying, work):
             freed.append(source)
         else:
             state.undo_to(mark)
             staying[source] = True
         if budget is not None:
-            budget.host_scans(scans.count, len(problem.hosts))
+            budget.host_emptying(work.scans, work.targets, work.moves, len(problem.hosts))
     return freed
 
 
 @dataclass
-class _Scans:
-    """Array passes over every host made while emptying one host: what its work is charged by."""
+class EmptyingWork:
+    """What emptying one host did, as its work is charged (GreedyBudget.host_emptying): array
+    passes over every host, roomy hosts looked at for an ejection (their VMs listed and sorted),
+    and moves made (undone ones included)."""
 
-    count: int = 0
+    scans: int = 0
+    targets: int = 0
+    moves: int = 0
+
+    def move(self, state: PlacementState, unit: Unit, host: int) -> None:
+        state.move(unit, host)
+        self.moves += 1
 
 
-def _empty_host(state: PlacementState, units: list[Unit], open_hosts: np.ndarray, scans: _Scans) -> bool:
+def _empty_host(state: PlacementState, units: list[Unit], open_hosts: np.ndarray, work: EmptyingWork) -> bool:
     """Move every unit of a host to one of `open_hosts`, largest first, directly or by ejecting
     smaller VMs. Sizes are checked for every host at once: a scan of fits() per (unit, host) was
     most of a 1000-host consolidation."""
     for unit in sorted(units, key=lambda u: (-u.memory_mib, -u.vcpus)):
-        scans.count += 1
+        work.scans += 1
         target = _tightest(state, unit, np.flatnonzero(open_hosts & state.allowed_mask(unit) & state.room_for(unit)))
         if target is not None:
-            state.move(unit, target)
-        elif not _eject_and_take(state, unit, open_hosts, scans, EJECTION_REACH):
+            work.move(state, unit, target)
+        elif not _eject_and_take(state, unit, open_hosts, work, EJECTION_REACH):
             return False
     return True
 
@@ -92,28 +100,29 @@ def _tightest(state: PlacementState, unit: Unit, hosts: np.ndarray) -> int | Non
     return None if best is None else int(hosts[best])
 
 
-def _eject_and_take(state: PlacementState, unit: Unit, open_hosts: np.ndarray, scans: _Scans,
+def _eject_and_take(state: PlacementState, unit: Unit, open_hosts: np.ndarray, work: EmptyingWork,
                     reach: tuple[int, ...]) -> bool:
     """Make room for `unit` on one of the `reach[0]` roomiest open hosts by moving a few of that
     host's VMs (each smaller than `unit`) to other open hosts, ejecting in turn as `reach[1:]`
     allows, then move `unit` there. True if done; False leaves the state as it was."""
-    scans.count += 1
+    work.scans += 1
     # Room in every dimension but memory: freeing memory is then enough (the hosts with the
     # most free memory are often out of vCPUs).
     takers = open_hosts & state.allowed_mask(unit) & state.room_for(unit, memory=False)
     for target in _roomiest(state, takers, reach[0]).tolist():
+        work.targets += 1
         for ejected in _ejections(state, unit, target):
             mark = len(state.moves)
-            scans.count += len(ejected)
-            if _land_all(state, ejected, open_hosts, target, scans, reach[1:]) and state.fits(unit, target) \
+            work.scans += len(ejected)
+            if _land_all(state, ejected, open_hosts, target, work, reach[1:]) and state.fits(unit, target) \
                     and state.within_budget(unit, target):
-                state.move(unit, target)
+                work.move(state, unit, target)
                 return True
             state.undo_to(mark)
     return False
 
 
-def _land_all(state: PlacementState, units: list[Unit], open_hosts: np.ndarray, target: int, scans: _Scans,
+def _land_all(state: PlacementState, units: list[Unit], open_hosts: np.ndarray, target: int, work: EmptyingWork,
               reach: tuple[int, ...]) -> bool:
     """Move each of `units` to its tightest open host other than `target`, or, where none has room,
     eject for it within `reach` (never onto `target`); False at the first that finds no place (the
@@ -123,8 +132,8 @@ def _land_all(state: PlacementState, units: list[Unit], open_hosts: np.ndarray, 
     for unit in units:
         landing = _tightest(state, unit, np.flatnonzero(elsewhere & state.allowed_mask(unit) & state.room_for(unit)))
         if landing is not None:
-            state.move(unit, landing)
-        elif not (reach and _eject_and_take(state, unit, elsewhere, scans, reach)):
+            work.move(state, unit, landing)
+        elif not (reach and _eject_and_take(state, unit, elsewhere, work, reach)):
             return False
     return True
 

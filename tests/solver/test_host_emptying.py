@@ -14,8 +14,15 @@ from planner.domain.policy import ConsolidateSettings, Goal
 from planner.instance.problem import build_problem
 from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
-from planner.solver.greedy_budget import SCAN_MS, GreedyBudget
 from planner.solver import host_emptying
+from planner.solver.greedy_budget import (
+    EMPTYING_MOVE_MS,
+    EMPTYING_SCAN_MS,
+    EMPTYING_SCAN_MS_PER_1000_HOSTS,
+    EMPTYING_TARGET_MS,
+    GreedyBudget,
+    emptying_ms,
+)
 from planner.solver.host_emptying import consolidate_hosts
 from tests.builders import cluster, host, policy, vm
 
@@ -82,13 +89,30 @@ def test_no_host_is_started_once_the_budget_is_spent() -> None:
     assert state.moves == []
 
 
-def test_each_pass_over_the_hosts_is_charged() -> None:
-    budget = GreedyBudget()
+class _ChargesByHost(GreedyBudget):
+    """Keeps what each emptied host was charged for: (scans, targets, moves, hosts)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.charges: list[tuple[int, int, int, int]] = []
+
+    def host_emptying(self, scans: int, targets: int, moves: int, hosts: int) -> None:
+        self.charges.append((scans, targets, moves, hosts))
+        super().host_emptying(scans, targets, moves, hosts)
+
+
+def test_each_kind_of_work_is_charged_as_the_cost_model_prices_it() -> None:
+    budget = _ChargesByHost()
 
     consolidate_hosts(_state(_full_cluster(c_gib=70)), budget)
 
-    # big: one direct pass, one for the roomy takers, one to land b1; then b, c and d are tried.
-    assert budget.used_ms >= 3 * SCAN_MS
+    # a first: big's direct pass, the pass for roomy takers, b looked at as a target, b1's pass to
+    # land on c; b1 and big moved. Then b, c and d are tried.
+    assert budget.charges[0] == (3, 1, 2, 4)
+    assert len(budget.charges) == 4
+    assert budget.used_ms == pytest.approx(sum(emptying_ms(*charge) for charge in budget.charges))
+    assert emptying_ms(3, 1, 2, 4) == pytest.approx(3 * (EMPTYING_SCAN_MS + EMPTYING_SCAN_MS_PER_1000_HOSTS * 4 / 1000)
+                                                    + EMPTYING_TARGET_MS + 2 * EMPTYING_MOVE_MS)
 
 
 def test_an_ejected_vm_with_nowhere_to_go_ejects_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
