@@ -26,21 +26,21 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from benchmarks.at_scale import goal_policy
-from benchmarks.cluster_size import hosts_and_vms, is_size
+from benchmarks.cluster_size import hosts_and_vms, size_list
 from benchmarks.greedy_cost import SAFETY
 from benchmarks.least_squares import nonnegative_least_squares
 from benchmarks.result_files import write_results
 from benchmarks.tight_generator import HOST_TYPE_PROFILES, generate_tight_cluster
 from benchmarks.worker_process import worker_record
 from planner.domain.policy import Goal
+from planner.instance.state import PlacementState
 from planner.rules.resolve import resolve_rules
 from planner.solver import greedy_budget
 from planner.solver.greedy import repair
@@ -88,14 +88,19 @@ class RecordingBudget(GreedyBudget):
         super().host_emptying(scans, targets, moves, hosts)
 
 
-def measure_case(size: str, fill: float, seed: int) -> list[Chunk]:
-    """One uncapped emptying of the tight cluster, in chunks of CHUNK hosts tried."""
+def repaired_consolidation(size: str, fill: float, seed: int) -> PlacementState:
+    """The tight cluster's placement as consolidation's greedy starts from it: set up and repaired."""
     hosts, vms = hosts_and_vms(size)
     cluster = generate_tight_cluster(hosts, vms, fill, seed, host_types=HOST_TYPE_PROFILES["five"])
     state = set_up(resolve_rules(cluster, goal_policy(cluster, Goal.CONSOLIDATE, seed, 10.0, 1))).start.copy()
     repair(state)
-    budget = RecordingBudget()
-    budget.last = time.perf_counter()
+    return state
+
+
+def measure_case(size: str, fill: float, seed: int) -> list[Chunk]:
+    """One uncapped emptying of the tight cluster, in chunks of CHUNK hosts tried."""
+    state = repaired_consolidation(size, fill, seed)
+    budget = RecordingBudget()  # its clock starts here: the first host's time is its own
     consolidate_hosts(state, budget)
     return [_chunk(budget.hosts[start:start + CHUNK]) for start in range(0, len(budget.hosts), CHUNK)]
 
@@ -169,20 +174,15 @@ def markdown(rows: Sequence[Row], fitted: np.ndarray, in_use: np.ndarray, comman
     return "\n".join(lines)
 
 
-def _list(kind: type, check: str) -> Callable[[str], list[Any]]:
-    """An argparse type for a comma-separated list of `kind` (sizes when str), `check` saying what is expected."""
-    def parse(text: str) -> list[Any]:
-        values = text.split(",")
-        if kind is str and not all(is_size(v) for v in values):
-            raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated HOSTSxVMS, e.g. 1000x20000")
-        try:
-            parsed = [kind(v) for v in values]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected {check}") from None
-        if kind is float and not all(0 < v < 1 for v in parsed):
-            raise argparse.ArgumentTypeError(f"{text!r}: expected {check}")
-        return parsed
-    return parse
+def _fills(text: str) -> list[float]:
+    """An argparse type: comma-separated shares of usable memory, each between 0 and 1."""
+    try:
+        fills = [float(fill) for fill in text.split(",")]
+    except ValueError:
+        fills = []
+    if not fills or not all(0 < fill < 1 for fill in fills):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected shares between 0 and 1, e.g. 0.80,0.88")
+    return fills
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -190,10 +190,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                                      epilog="examples:\n" + "\n".join(__doc__.splitlines()[2:4]),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", nargs=3, metavar=("SIZE", "FILL", "SEED"), help=argparse.SUPPRESS)
-    parser.add_argument("--sizes", type=_list(str, "HOSTSxVMS"),
+    parser.add_argument("--sizes", type=size_list,
                         default="1000x20000,2000x40000,5000x100000,10000x200000",
                         help="comma-separated HOSTSxVMS (default 1000x20000,2000x40000,5000x100000,10000x200000)")
-    parser.add_argument("--fills", type=_list(float, "shares between 0 and 1, e.g. 0.80,0.88"), default="0.80,0.88",
+    parser.add_argument("--fills", type=_fills, default="0.80,0.88",
                         help="comma-separated shares of usable memory the VMs take (default 0.80,0.88)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.at_scale import goal_policy
-from benchmarks.cluster_size import hosts_and_vms, is_size
+from benchmarks.cluster_size import hosts_and_vms, size_list
 from benchmarks.result_files import write_results
 from benchmarks.tight_generator import HOST_TYPE_PROFILES, generate_tight_cluster
 from benchmarks.worker_process import worker_record
@@ -104,20 +104,12 @@ def _grouped(rows: Sequence[Row]) -> dict[tuple[str, str], list[Row]]:
     return grouped
 
 
-def _sizes(text: str) -> list[str]:
-    sizes = text.split(",")
-    for size in sizes:
-        if not is_size(size):
-            raise argparse.ArgumentTypeError(f"{size!r}: expected HOSTSxVMS, e.g. 1000x20000")
-    return sizes
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fixed_costs", description=__doc__.splitlines()[0],
                                      epilog="examples:\n" + "\n".join(__doc__.splitlines()[2:4]),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", nargs=4, metavar=("SIZE", "GOAL", "SEED", "FILL"), help=argparse.SUPPRESS)
-    parser.add_argument("--sizes", type=_sizes, default=_sizes("1000x20000,5000x100000,10000x200000"),
+    parser.add_argument("--sizes", type=size_list, default=size_list("1000x20000,5000x100000,10000x200000"),
                         help="comma-separated HOSTSxVMS (default 1000x20000,5000x100000,10000x200000)")
     parser.add_argument("--goals", default="spread,consolidate,drain", help="comma-separated goals (default all three)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 1..N per size and goal (default 3)")

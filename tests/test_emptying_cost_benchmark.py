@@ -8,15 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.at_scale import goal_policy
-from benchmarks.emptying_cost import CHUNK, Chunk, constants_in_use, fit, main, measure_case, predicted_ms
-from benchmarks.tight_generator import HOST_TYPE_PROFILES, generate_tight_cluster
-from planner.domain.policy import Goal
-from planner.rules.resolve import resolve_rules
-from planner.solver.greedy import repair
+from benchmarks.emptying_cost import (CHUNK, Chunk, constants_in_use, fit, main, measure_case, predicted_ms,
+                                     repaired_consolidation)
 from planner.solver.greedy_budget import GreedyBudget
 from planner.solver.host_emptying import consolidate_hosts
-from planner.solver.planning import set_up
 
 
 def test_the_fit_recovers_the_costs_the_chunks_were_made_with() -> None:
@@ -34,12 +29,9 @@ def test_the_fit_recovers_the_costs_the_chunks_were_made_with() -> None:
 
 def test_the_chunks_count_what_planning_charges_for_the_same_emptying() -> None:
     chunks = measure_case("40x600", 0.85, 1)
-    cluster = generate_tight_cluster(40, 600, 0.85, 1, host_types=HOST_TYPE_PROFILES["five"])
-    state = set_up(resolve_rules(cluster, goal_policy(cluster, Goal.CONSOLIDATE, 1, 10.0, 1))).start.copy()
-    repair(state)
     budget = GreedyBudget()
 
-    consolidate_hosts(state, budget)
+    consolidate_hosts(repaired_consolidation("40x600", 0.85, 1), budget)
 
     assert sum(c.hosts for c in chunks) > CHUNK // 10 and all(c.measured_ms > 0 for c in chunks)
     assert predicted_ms(chunks, constants_in_use()) == pytest.approx(budget.used_ms)

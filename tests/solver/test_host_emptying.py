@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from benchmarks.emptying_cost import RecordingBudget
 from planner.domain.policy import ConsolidateSettings, Goal
 from planner.instance.problem import build_problem
 from planner.instance.state import PlacementState
@@ -89,28 +90,17 @@ def test_no_host_is_started_once_the_budget_is_spent() -> None:
     assert state.moves == []
 
 
-class _ChargesByHost(GreedyBudget):
-    """Keeps what each emptied host was charged for: (scans, targets, moves, hosts)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.charges: list[tuple[int, int, int, int]] = []
-
-    def host_emptying(self, scans: int, targets: int, moves: int, hosts: int) -> None:
-        self.charges.append((scans, targets, moves, hosts))
-        super().host_emptying(scans, targets, moves, hosts)
-
-
 def test_each_kind_of_work_is_charged_as_the_cost_model_prices_it() -> None:
-    budget = _ChargesByHost()
+    budget = RecordingBudget()  # keeps each host's charge: (seconds, scans, targets, moves, hosts)
 
     consolidate_hosts(_state(_full_cluster(c_gib=70)), budget)
 
+    charges = [charge[1:] for charge in budget.hosts]
     # a first: big's direct pass, the pass for roomy takers, b looked at as a target, b1's pass to
     # land on c; b1 and big moved. Then b, c and d are tried.
-    assert budget.charges[0] == (3, 1, 2, 4)
-    assert len(budget.charges) == 4
-    assert budget.used_ms == pytest.approx(sum(emptying_ms(*charge) for charge in budget.charges))
+    assert charges[0] == (3, 1, 2, 4)
+    assert len(charges) == 4
+    assert budget.used_ms == pytest.approx(sum(emptying_ms(*charge) for charge in charges))
     assert emptying_ms(3, 1, 2, 4) == pytest.approx(3 * (EMPTYING_SCAN_MS + EMPTYING_SCAN_MS_PER_1000_HOSTS * 4 / 1000)
                                                     + EMPTYING_TARGET_MS + 2 * EMPTYING_MOVE_MS)
 
