@@ -67,9 +67,9 @@ EMPTYING_SHARE = 0.6
 def greedy_placement(problem: Problem, budget: GreedyBudget | None = None,
                      start: PlacementState | None = None, host_bound: int | None = None) -> PlacementState:
     """The heuristic placement for the problem's goal (always satisfies the hard rules). The repair
-    always completes; the spread passes after it stop when `budget` is spent. `start`, the state of
-    where the VMs run now if the caller has one, is copied rather than built again (0.4 s at
-    200,000 VMs); so is a consolidation's `host_bound` (consolidate_bound), if known (1 s there)."""
+    always completes; the spread passes after it stop when `budget` is spent. `start` (where the VMs
+    run now) is copied rather than built again (0.4 s at 200,000 VMs), `host_bound` (consolidate_bound)
+    used if known: computed inside the passes it is work their budget does not charge."""
     state = start.copy() if start is not None else PlacementState(problem)
     repair(state)
     if problem.goal is Goal.SPREAD:
