@@ -9,32 +9,17 @@ import numpy as np
 
 from planner.domain.metrics import usage_by_host
 from planner.domain.model import Host
-from planner.instance.unit import Unit
 from planner.rules.resolve import RuleSet
 
 
 def fixed_floored(memory: tuple[int, ...], vcpus: tuple[int, ...], hosts: tuple[Host, ...],
-                  resources: tuple[str, ...], units: tuple[Unit, ...],
+                  resources: tuple[str, ...], held: np.ndarray,
                   ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, ...], ...]]:
     """The memory, vCPU and extra-resource limits (those declared), each never below what the
-    fixed `units` hold: a host already over a limit with VMs that cannot move keeps what it has
-    (it gets nothing new)."""
-    held = held_by_fixed(units, len(hosts), len(resources))
+    fixed units hold (`held`, UnitArrays.held_by_fixed): a host already over a limit with VMs that
+    cannot move keeps what it has (it gets nothing new)."""
     return (_at_least(memory, held[:, 0]), _at_least(vcpus, held[:, 1]),
             tuple(_at_least(declared(hosts, name), held[:, 3 + k]) for k, name in enumerate(resources)))
-
-
-def held_by_fixed(units: tuple[Unit, ...], hosts: int, extras: int) -> np.ndarray:
-    """Per host, what its fixed units hold: rows of (memory MiB, vCPUs, load, extras…), the shape
-    of PlacementState.sizes. No move frees that much on a host."""
-    columns = 3 + extras
-    sizes = np.zeros((hosts, columns), dtype=np.int64)
-    fixed = [unit for unit in units if unit.fixed and unit.current is not None]
-    # Summed by numpy from one list of rows: a drain of 200,000 VMs fixes nearly every unit, and
-    # adding each unit's row to its host's took half a second there.
-    rows = np.array([(u.memory_mib, u.vcpus, u.cpu_load, *u.extra) for u in fixed], dtype=np.int64)
-    np.add.at(sizes, [u.current for u in fixed], rows.reshape(len(fixed), columns))
-    return sizes
 
 
 def _at_least(limits: tuple[int, ...], held: np.ndarray) -> tuple[int, ...]:

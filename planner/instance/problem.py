@@ -22,7 +22,7 @@ from planner.instance.unit import MoveWeights, Unit, replaced
 from planner.instance.unit_arrays import UnitArrays
 from planner.instance.unit_building import UnitBuilder
 from planner.instance.drain_only import DrainOnly
-from planner.instance.host_limits import declared, fixed_floored, headroom_limits, held_by_fixed
+from planner.instance.host_limits import declared, fixed_floored, headroom_limits
 from planner.rules.resolve import RuleSet
 
 # Unit and MoveWeights are read from here by most of the planner.
@@ -86,12 +86,13 @@ class Problem:
 
     @cached_property
     def fixed_sizes(self) -> np.ndarray:
-        """host_limits.held_by_fixed of the problem's units."""
-        return held_by_fixed(self.units, len(self.hosts), len(self.resources))
+        """What the fixed units hold per host (UnitArrays.held_by_fixed)."""
+        return self.unit_arrays.held_by_fixed(len(self.hosts))
 
     @cached_property
     def unit_arrays(self) -> UnitArrays:
-        """The units' sizes, homes and allowed sets as numpy arrays."""
+        """The units' sizes, homes and allowed sets as numpy arrays (a problem derived from another
+        by with_units or with_drain_lifted gets them derived: _with_arrays)."""
         return UnitArrays.of(self.units, len(self.resources))
 
     @cached_property
@@ -125,14 +126,16 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
     domain_ids = _DomainIds(hosts)
     in_place = DrainOnly(rules, index_of_host) if goal.traits.moves_only_drained else None
     units = UnitBuilder(rules, index_of_host, matrix, in_place).units()
+    arrays = UnitArrays.of(units, len(cluster.resource_names))
     memory_limit = tuple(h.usable_memory_mib for h in hosts)
     vcpu_limit = tuple(h.usable_vcpus for h in hosts)
     load_limit = tuple(NO_LIMIT for _ in hosts)
     if goal.traits.keeps_headroom:
         memory_limit, load_limit = headroom_limits(rules, memory_limit)
+    held = arrays.held_by_fixed(len(hosts))
     memory_limit, vcpu_limit, extra_limit = fixed_floored(memory_limit, vcpu_limit, hosts, cluster.resource_names,
-                                                          units)
-    return Problem(
+                                                          held)
+    return _with_arrays(Problem(
         goal=goal,
         rules=rules,
         hosts=hosts,
@@ -153,7 +156,7 @@ def build_problem(rules: RuleSet, goal: Goal | None = None) -> Problem:
         resources=cluster.resource_names,
         extra_limit=extra_limit,
         drain_kept=MappingProxyType(in_place.kept) if in_place is not None else MappingProxyType({}),
-    )
+    ), arrays, held)
 
 
 def with_units(problem: Problem, replacing: Mapping[int, Unit]) -> Problem:
@@ -163,11 +166,31 @@ def with_units(problem: Problem, replacing: Mapping[int, Unit]) -> Problem:
     their limits depend on more than what is fixed."""
     if problem.goal.traits.keeps_headroom:
         raise ValueError("with_units does not recompute headroom limits")
+    for index, unit in replacing.items():
+        _check_same_vms(problem.units[index], unit)
     units = tuple(replacing.get(unit.index, unit) for unit in problem.units)
+    arrays = problem.unit_arrays.refreed(list(replacing.values()))
+    held = arrays.held_by_fixed(len(problem.hosts))
     hosts = problem.hosts
     usable = (tuple(h.usable_memory_mib for h in hosts), tuple(h.usable_vcpus for h in hosts))
-    memory, vcpus, extra = fixed_floored(*usable, hosts, problem.resources, units)
-    return replace(problem, units=units, memory_limit=memory, vcpu_limit=vcpus, extra_limit=extra)
+    memory, vcpus, extra = fixed_floored(*usable, hosts, problem.resources, held)
+    return _with_arrays(replace(problem, units=units, memory_limit=memory, vcpu_limit=vcpus, extra_limit=extra),
+                        arrays, held)
+
+
+def _check_same_vms(old: Unit, new: Unit) -> None:
+    """with_units replaces a unit's freedom, never what it is: its arrays are derived, not rebuilt."""
+    if new.index != old.index or replaced(new, allowed=old.allowed, fixed=old.fixed) != old:
+        raise ValueError(f"with_units: unit {old.index} may change only its allowed hosts or fixedness")
+
+
+def _with_arrays(problem: Problem, arrays: UnitArrays, held: np.ndarray | None = None) -> Problem:
+    """`problem` with its unit arrays (and what its fixed units hold, if known) already worked out:
+    the cached properties' own slots, filled as reading them would."""
+    problem.__dict__["unit_arrays"] = arrays
+    if held is not None:
+        problem.__dict__["fixed_sizes"] = held
+    return problem
 
 
 def _units_per_group(groups: Sequence[object], units: tuple[Unit, ...],
@@ -199,7 +222,8 @@ def with_drain_lifted(problem: Problem) -> Problem:
     units = list(problem.units)
     for index, allowed in problem.drain_kept.items():
         units[index] = replaced(units[index], allowed=allowed, fixed=False)
-    return replace(problem, units=tuple(units), drain_kept=MappingProxyType({}))
+    arrays = problem.unit_arrays.refreed([units[index] for index in problem.drain_kept])
+    return _with_arrays(replace(problem, units=tuple(units), drain_kept=MappingProxyType({})), arrays)
 
 
 class _DomainIds:

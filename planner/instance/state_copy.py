@@ -69,8 +69,7 @@ def bound_to(problem: Problem) -> dict[str, object]:
         "extra_limit_rows": limits[:, 3:].tolist(),
         "metric_mask": metric_mask,
         "weighted": problem.weighted_costs,
-        # No affinity groups: every unit is one VM, so move costs vectorise (see swaps.py).
-        "single_vm_units": all(len(unit.member_hosts) == 1 for unit in problem.units),
+        "single_vm_units": problem.unit_arrays.single_vms,
         # Grows as units are asked about, but only with what the problem fixes: shared like the rest.
         "allowed_rows": AllowedRows(problem.unit_arrays, hosts),
     }
