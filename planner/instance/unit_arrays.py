@@ -69,7 +69,11 @@ class UnitArrays:
                 sets.append(unit.allowed)
             fixed[unit.index] = unit.fixed
             allowed_set[unit.index] = set_index[id(unit.allowed)]
-        return UnitArrays(self.sizes, fixed, self.home, self.weighted_memory, allowed_set, tuple(sets), self.members)
+        # Only the sets some unit still has: the drain's one-host sets go once its kept units are freed
+        # (may_go_to asks each set in turn whether it holds a host).
+        used, allowed_set = np.unique(allowed_set, return_inverse=True)
+        return UnitArrays(self.sizes, fixed, self.home, self.weighted_memory, allowed_set.astype(np.int64),
+                          tuple(sets[index] for index in used.tolist()), self.members)
 
     def held_by_fixed(self, hosts: int) -> np.ndarray:
         """Per host, what its fixed units hold: rows of (memory MiB, vCPUs, load, extras…), the

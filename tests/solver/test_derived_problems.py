@@ -37,8 +37,9 @@ def _afresh(problem: Problem) -> Problem:
 def _assert_same_arrays(derived: UnitArrays, built: UnitArrays) -> None:
     for name in ("sizes", "fixed", "home", "weighted_memory", "members"):
         assert np.array_equal(getattr(derived, name), getattr(built, name)), name
-    # Set numbering may differ; each unit's allowed set may not.
+    # Set numbering may differ; each unit's allowed set may not, nor which sets are listed.
     assert [derived.allowed_sets[i] for i in derived.allowed_set] == [built.allowed_sets[i] for i in built.allowed_set]
+    assert sorted(map(sorted, derived.allowed_sets)) == sorted(map(sorted, built.allowed_sets))
 
 
 def _held_one_by_one(problem: Problem) -> np.ndarray:
