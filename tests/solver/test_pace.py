@@ -19,7 +19,8 @@ from planner.rules.resolve import resolve_rules
 from planner.solver import greedy_budget
 from planner.solver.greedy import greedy_placement
 from planner.solver.greedy_budget import GreedyBudget
-from planner.solver.pace import MIN_SAMPLE_S, PACED_SHARE, Pace
+from planner.solver import pace as pace_module
+from planner.solver.pace import PACED_SHARE, Pace, rung_at_least
 from planner.solver.planning import to_placement
 
 
@@ -85,40 +86,62 @@ def test_without_the_pace_the_same_machine_is_cut_by_the_wall_clock(tight: tuple
     assert budget.wall_clock_cut and clock.now >= pol.solver.time_limit_s
 
 
-def test_the_factor_is_what_makes_the_work_left_end_by_the_deadline_at_the_pace_so_far() -> None:
+def test_the_factor_is_the_lowest_rung_that_ends_the_work_left_by_the_deadline_at_the_pace_so_far() -> None:
     pace = Pace(work_ms=1000.0, end_by=10.0)
     pace.update(0.0, now=0.0)
-    pace.update(100.0, now=2.0)  # 20 ms of wall clock per modelled ms: 900 ms left would take 18 s
-    assert pace.slowed
-    assert pace.factor == pytest.approx(900 * 0.02 / 8.0)
-    pace.update(100.0 + 8.0 / 0.02 * 0.5, now=6.0)  # half the raw work that fits, in half the time
+    pace.update(100.0, now=2.0)  # a tenth, 20 ms of wall clock per modelled ms: 900 ms left would take 18 s
+    needed = 900 * 0.02 / 8.0
+    assert pace.slowed and pace.factor == rung_at_least(needed)
+    assert needed <= pace.factor < needed * 2 ** (1 / pace_module.RUNGS_PER_DOUBLING)
+    pace.update(100.0 + 8.0 / 0.02 * 0.5, now=6.0)  # at the same pace
     left = pace.work_ms - pace.charged(pace.last_raw_ms)
-    assert left / pace.factor * 0.02 == pytest.approx(10.0 - 6.0)
+    assert left / pace.factor * 0.02 <= 10.0 - 6.0  # the rest ends in time
 
 
-def test_a_fast_pace_charges_the_modelled_work_and_early_readings_are_not_judged() -> None:
+def test_the_rungs_are_fixed_powers_of_two() -> None:
+    rungs = [rung_at_least(x) for x in (0.3, 1.0, 1.01, 1.25, 1.3, 2.0, 2.01, 7.9)]
+    assert rungs == pytest.approx([1.0, 1.0, 2 ** (1 / 3), 2 ** (1 / 3), 2 ** (2 / 3), 2.0, 2 ** (4 / 3), 8.0])
+
+
+def test_the_pace_is_judged_only_at_each_tenth_of_the_work() -> None:
     pace = Pace(work_ms=1000.0, end_by=10.0)
     pace.update(0.0, now=0.0)
-    pace.update(10.0, now=MIN_SAMPLE_S / 2)  # far too slow, but too early to tell
+    pace.update(50.0, now=5.0)  # far too slow, but not yet a tenth of the work
     assert not pace.slowed
-    pace.update(500.0, now=1.0)  # 2 ms of wall clock per modelled ms: 500 left take 1 s of 9
-    assert not pace.slowed and pace.charged(500.0) == 500.0
+    pace.update(500.0, now=6.0)  # judged: 12 ms of wall clock per modelled ms, 500 left take 6 s of 4
+    assert pace.slowed and pace.factor == rung_at_least(500 * 0.012 / 4.0)
+    fast = Pace(work_ms=1000.0, end_by=10.0)
+    fast.update(0.0, now=0.0)
+    fast.update(500.0, now=1.0)  # 2 ms of wall clock per modelled ms: 500 left take 1 s of 9
+    assert not fast.slowed and fast.charged(500.0) == 500.0
 
 
 def test_out_of_time_the_work_left_is_spent() -> None:
     pace = Pace(work_ms=1000.0, end_by=1.0)
     pace.update(0.0, now=0.0)
-    pace.update(10.0, now=1.5)
+    pace.update(10.0, now=1.5)  # between two judgements, but out of time
     assert pace.slowed and pace.charged(10.0) >= 1000.0
 
 
-def test_the_factor_falls_again_when_the_machine_speeds_up() -> None:
+def test_the_factor_never_comes_back_down() -> None:
     pace = Pace(work_ms=10000.0, end_by=100.0)
     pace.update(0.0, now=0.0)
-    pace.update(100.0, now=20.0)  # 0.2 s per modelled ms
+    pace.update(1000.0, now=20.0)  # 0.02 s per modelled ms
     slow = pace.factor
-    pace.update(200.0, now=20.5)  # the next 100 ms took 0.5 s
-    assert 1.0 < pace.factor < slow and pace.slowed
+    pace.update(2000.0, now=21.0)  # the next tenth took 1 s: the pace so far would now need no factor
+    assert slow > 1.0 and pace.factor == slow
+
+
+@pytest.mark.parametrize("slownesses", [(2.6, 2.75), (4.0, 4.3)])
+def test_machines_alike_in_slowness_shorten_the_passes_alike(tight: tuple, slownesses: tuple[float, float],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    _, pol, problem = tight
+    plans = []
+    for slowness in slownesses:
+        state, budget, _ = _passes(problem, pol.solver, slowness, monkeypatch)
+        assert budget.paced and not budget.wall_clock_cut
+        plans.append(state.assignment)
+    assert plans[0] == plans[1]
 
 
 def test_passes_that_end_on_their_own_are_not_said_to_be_shortened(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,5 +161,5 @@ def test_what_follows_the_passes_takes_longer_on_a_slow_machine_and_comes_out_of
     for pace in (plain, reserving):
         pace.update(0.0, now=0.0)
         pace.update(100.0, now=2.0)
-    assert plain.factor == pytest.approx(900 * 0.02 / 8.0)
-    assert reserving.factor == pytest.approx(900 * 0.02 / (8.0 - 0.1 * 19))
+    assert plain.factor == rung_at_least(900 * 0.02 / 8.0)
+    assert reserving.factor == rung_at_least(900 * 0.02 / (8.0 - 0.1 * 19)) > plain.factor
