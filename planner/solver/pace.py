@@ -36,6 +36,12 @@ PACED_SHARE = 0.95
 # The pace is judged each time this share of the passes' modelled work is done: a sample long enough
 # that its timing is not noise, and often enough to react to a machine slowing down.
 JUDGED_EVERY = 0.1
+# Nor is anything judged (not even running out of time) before the passes have run this long and
+# this share of their time to `end_by`: the cost model fits some kinds of work better than others,
+# and the first steps of a pass (consolidation's host emptying at 10,000 hosts) can take many times
+# their modelled share of the wall clock.
+MIN_SAMPLE_S = 0.25
+MIN_SAMPLE_SHARE = 0.1
 # The factor's rungs: 2 ** (k / RUNGS_PER_DOUBLING). Fewer rungs, more runs on the same one (the same
 # plan) but passes shortened more than needed (by up to 2 ** (1 / RUNGS_PER_DOUBLING)).
 RUNGS_PER_DOUBLING = 3
@@ -81,11 +87,12 @@ class Pace:
         self.last_raw_ms = raw_ms
         if self.began is None:
             self.began, self.raw_at_start = now, raw_ms
-            self.next_judged_ms = raw_ms + JUDGED_EVERY * self.work_ms
+            self._skip_judgements_up_to(raw_ms)
             return
         elapsed, done = now - self.began, raw_ms - self.raw_at_start
         left_ms = self.work_ms - self.charged(raw_ms)
-        if done <= 0 or left_ms <= 0:
+        if elapsed < max(MIN_SAMPLE_S, MIN_SAMPLE_SHARE * (self.end_by - self.began)) or done <= 0 or left_ms <= 0:
+            self._skip_judgements_up_to(raw_ms)
             return
         seconds_per_ms = elapsed / done
         slower_after = self.after_s * max(0.0, seconds_per_ms * 1000 - 1.0)
@@ -96,11 +103,19 @@ class Pace:
             return
         if raw_ms < self.next_judged_ms:
             return
-        while self.next_judged_ms <= raw_ms:
-            self.next_judged_ms += JUDGED_EVERY * self.work_ms
+        self._skip_judgements_up_to(raw_ms)
         # What is left takes left_ms / factor × seconds_per_ms of the wall clock at this factor.
         self.factor = max(self.factor, rung_at_least(left_ms * seconds_per_ms / time_left))
         self.slowed = self.slowed or self.factor > 1.0
+
+    def _skip_judgements_up_to(self, raw_ms: float) -> None:
+        """The next judgement at the first tenth of the work past `raw_ms`: a tenth reached too
+        early to judge is not judged later, at a step that would depend on the machine's speed."""
+        tenth = JUDGED_EVERY * self.work_ms
+        if tenth <= 0:
+            self.next_judged_ms = math.inf  # no work to pace
+        elif self.next_judged_ms <= raw_ms:
+            self.next_judged_ms = self.raw_at_start + (math.floor((raw_ms - self.raw_at_start) / tenth) + 1) * tenth
 
 
 def rung_at_least(needed: float) -> float:

@@ -116,6 +116,32 @@ def test_the_pace_is_judged_only_at_each_tenth_of_the_work() -> None:
     assert not fast.slowed and fast.charged(500.0) == 500.0
 
 
+def test_early_readings_are_not_judged_not_even_out_of_time() -> None:
+    # The first steps can take many times their modelled share of the wall clock (consolidation's
+    # host emptying at 10,000 hosts): judged at that pace, the writing up alone would not fit.
+    pace = Pace(work_ms=1000.0, end_by=10.0, after_s=3.0)
+    pace.update(0.0, now=0.0)
+    pace.update(0.5, now=0.01)  # 20 ms of wall clock per modelled ms, too early to tell
+    assert not pace.slowed and pace.charged(0.5) == 0.5
+
+
+def test_a_tenth_reached_too_early_is_not_judged_later() -> None:
+    pace = Pace(work_ms=1000.0, end_by=10.0)
+    pace.update(0.0, now=0.0)
+    pace.update(150.0, now=0.6)  # past the first tenth, too early to judge
+    pace.update(199.0, now=3.0)  # slow enough to shorten, but between two tenths
+    assert not pace.slowed
+    pace.update(200.0, now=3.0)  # the second tenth
+    assert pace.slowed
+
+
+def test_a_pace_with_no_work_judges_nothing() -> None:
+    pace = Pace(work_ms=0.0, end_by=10.0)
+    pace.update(0.0, now=0.0)
+    pace.update(5.0, now=20.0)
+    assert pace.factor == 1.0
+
+
 def test_out_of_time_the_work_left_is_spent() -> None:
     pace = Pace(work_ms=1000.0, end_by=1.0)
     pace.update(0.0, now=0.0)
