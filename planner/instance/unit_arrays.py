@@ -2,7 +2,8 @@
 
 A spread step looks at every VM of a peak host and, for a swap, at every VM of two dozen partner
 hosts; reading those sizes attribute by attribute from Unit objects in Python was most of a swap
-search. Built once per problem.
+search. Built once per problem; a problem derived from another (its units freed or fixed) patches
+that one's instead (`refreed`).
 """
 
 from __future__ import annotations

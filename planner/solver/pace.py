@@ -17,7 +17,8 @@ end on their own first (a consolidation often does) leave the plan the modelled 
 said.
 
 So that two slow runs shorten their passes alike, the pace is judged only at fixed points of the
-modelled work (each tenth of it: the same step in every run), the factor takes one of a few fixed
+modelled work (each tenth of it, reached at the same step in every run; none before a minimum
+sample, and a tenth reached sooner is not judged later), the factor takes one of a few fixed
 rungs (the lowest that ends the work in time) and never comes back down. Two runs on machines
 alike in slowness then take the same rung at the same step and give the same plan, where a factor
 following the measured pace step by step changes at other steps, by other amounts, in every run.
