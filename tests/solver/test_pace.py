@@ -19,8 +19,7 @@ from planner.rules.resolve import resolve_rules
 from planner.solver import greedy_budget
 from planner.solver.greedy import greedy_placement
 from planner.solver.greedy_budget import GreedyBudget
-from planner.solver import pace as pace_module
-from planner.solver.pace import PACED_SHARE, Pace, rung_at_least
+from planner.solver.pace import PACED_SHARE, RUNGS_PER_DOUBLING, Pace, rung_at_least
 from planner.solver.planning import to_placement
 
 
@@ -92,7 +91,7 @@ def test_the_factor_is_the_lowest_rung_that_ends_the_work_left_by_the_deadline_a
     pace.update(100.0, now=2.0)  # a tenth, 20 ms of wall clock per modelled ms: 900 ms left would take 18 s
     needed = 900 * 0.02 / 8.0
     assert pace.slowed and pace.factor == rung_at_least(needed)
-    assert needed <= pace.factor < needed * 2 ** (1 / pace_module.RUNGS_PER_DOUBLING)
+    assert needed <= pace.factor < needed * 2 ** (1 / RUNGS_PER_DOUBLING)
     pace.update(100.0 + 8.0 / 0.02 * 0.5, now=6.0)  # at the same pace
     left = pace.work_ms - pace.charged(pace.last_raw_ms)
     assert left / pace.factor * 0.02 <= 10.0 - 6.0  # the rest ends in time
